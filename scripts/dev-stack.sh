@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# Local backing services for development and integration tests, without Docker:
+#   scripts/dev-stack.sh up|down|status [elasticsearch|opensearch|moto ...]   (no names = all three)
+#
+#   elasticsearch  http://127.0.0.1:9200  Maven Central integ-test zip, security off, single node, 512m heap
+#   opensearch     http://127.0.0.1:9201  Maven Central integ-test zip (no security plugin), 512m heap
+#   moto           http://127.0.0.1:5000  moto[server] (S3/SQS/SNS) from PyPI, in a venv
+#
+# `up` starts what is not already answering, waits (DEV_STACK_TIMEOUT, default 180 s) for ES/OS to be
+# yellow and moto to answer, and exits non-zero with log tails otherwise. Every `up` gets a fresh data dir.
+# `down` stops by pid file (SIGTERM, then SIGKILL after 30 s). `status` prints one line per service and
+# exits 1 if any is down.
+#
+# Env: ES_VERSION, OS_VERSION, MOTO_VERSION (pins below), DEV_STACK_TIMEOUT, CLOUDTRAIL_ES_CACHE (see
+# common.sh), CLOUDTRAIL_ES_STACK_DIR (unpacked servers + run dirs), ES_JAVA_HOME / OPENSEARCH_JAVA_HOME
+# (override the JDK picked per major version: ES 8 / OS 2 -> OpenJDK 17, ES 9+ / OS 3+ -> newest Temurin).
+#
+# Versions: this machine's Maven Central serves ES integ-test zips only up to 8.19.21 (no 9.x: 9.3.0,
+# 9.4.0 and 9.5.6 were refused; the metadata lists none), and OpenSearch up to 3.6.0 (3.7.0 and 3.9.0 refused).
+# Confirmed working: ES 8.19.21 on OpenJDK 17 (and on Temurin 25), OpenSearch 3.6.0 on Temurin 25, OpenSearch
+# 2.19.6 on OpenJDK 17. The ES integ-test zip has no rest-root module: GET / answers 405 there.
+set -euo pipefail
+# shellcheck source=common.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+ES_VERSION="${ES_VERSION:-8.19.21}"
+OS_VERSION="${OS_VERSION:-3.6.0}"
+MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
+TIMEOUT="${DEV_STACK_TIMEOUT:-180}"
+SVC_USER=cloudtrail-es-it
+DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
+M2="$CACHE_DIR/m2"
+VENV="$CACHE_DIR/venv"
+# ES and OpenSearch refuse to run as root, so as root they run as $SVC_USER, which must be able to reach
+# the unpacked servers and run dirs. $CACHE_DIR is under /root (mode 700) by default; rather than loosen
+# /root, keep those (derived, re-creatable) trees under /var/tmp, which every user can traverse and which
+# survives reboots. The downloads themselves (zips in the Maven repo, the venv) stay in $CACHE_DIR; if
+# /var/tmp is ever cleaned, the next `up` just unzips again. Not root: everything runs as the current user.
+if ((EUID == 0)); then
+  STACK_DIR="${CLOUDTRAIL_ES_STACK_DIR:-/var/tmp/cloudtrail-es}"; RUN_AS=(runuser -u "$SVC_USER" --)
+else
+  STACK_DIR="${CLOUDTRAIL_ES_STACK_DIR:-$CACHE_DIR}"; RUN_AS=()
+fi
+ALL=(elasticsearch opensearch moto)
+
+log() { echo "dev-stack: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+port_of() { case $1 in elasticsearch) echo 9200 ;; opensearch) echo 9201 ;; moto) echo 5000 ;; esac; }
+version_of() { case $1 in elasticsearch) echo "$ES_VERSION" ;; opensearch) echo "$OS_VERSION" ;; moto) echo "$MOTO_VERSION" ;; esac; }
+run_dir() { echo "$STACK_DIR/run/$1"; }
+http_code() { curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$(port_of "$1")$2" || true; }
+
+# True when the service answers: ES/OS at least yellow, moto any HTTP answer on its API.
+answers() {
+  case $1 in
+    moto) [[ $(http_code moto /moto-api/) == 200 ]] ;;
+    *) [[ $(http_code "$1" '/_cluster/health?wait_for_status=yellow&timeout=2s') == 200 ]] ;;
+  esac
+}
+
+# Downloads the zip into the Maven repo (once) and unpacks it under $STACK_DIR/servers (once); prints the home.
+fetch_server() {
+  local name=$1 ver=$2 group="org.$1.distribution.integ-test-zip"
+  local home="$STACK_DIR/servers/$name-$ver" zip="$M2/${group//.//}/$name/$ver/$name-$ver.zip"
+  if [[ ! -d $home ]]; then
+    if [[ ! -f $zip ]]; then
+      log "downloading $group:$name:$ver:zip from Maven Central"
+      mkdir -p "$CACHE_DIR"
+      mvn -B -Dmaven.repo.local="$M2" "$DEP_PLUGIN:get" -Dtransitive=false -Dartifact="$group:$name:$ver:zip" \
+        >"$CACHE_DIR/mvn.log" 2>&1 || { grep -m 1 ERROR "$CACHE_DIR/mvn.log" >&2; die "could not download $name $ver (see $CACHE_DIR/mvn.log)"; }
+    fi
+    log "unpacking $zip"
+    install -d -m 755 "$STACK_DIR" "$STACK_DIR/servers"
+    local tmp; tmp=$(mktemp -d "$STACK_DIR/servers/.unzip.XXXXXX")
+    { unzip -q "$zip" -d "$tmp" && chmod -R a+rX "$tmp" && mv "$tmp/$name-$ver" "$home" && rm -rf "$tmp"; } ||
+      die "could not unpack $zip"
+  fi
+  echo "$home"
+}
+
+# Picks the JDK for a server line: ES >= 9 and OpenSearch >= 3 need Java 21+, the older lines use 17.
+java_home_for() {
+  local name=$1 major=${2%%.*} jdk
+  if [[ $name == elasticsearch && -n ${ES_JAVA_HOME:-} ]]; then echo "$ES_JAVA_HOME"; return; fi
+  if [[ $name == opensearch && -n ${OPENSEARCH_JAVA_HOME:-} ]]; then echo "$OPENSEARCH_JAVA_HOME"; return; fi
+  if [[ $name == elasticsearch && $major -ge 9 || $name == opensearch && $major -ge 3 ]]; then
+    jdk=$(compgen -G '/usr/lib/jvm/temurin-*' | sort -V | tail -n 1 || true)
+  else
+    jdk=$(compgen -G '/usr/lib/jvm/java-17-openjdk*' | head -n 1 || true)
+  fi
+  [[ -n $jdk && -x $jdk/bin/java ]] || die "no suitable JDK under /usr/lib/jvm for $name $2"
+  echo "$jdk"
+}
+
+ensure_user() {
+  ((EUID == 0)) || return 0
+  id "$SVC_USER" >/dev/null 2>&1 ||
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$SVC_USER"
+}
+
+# Fresh run dir: data, logs, tmp, and a copy of the server's config with our settings.
+prepare_run_dir() {
+  local name=$1 home=$2 run; run=$(run_dir "$1")
+  local port; port=$(port_of "$name")
+  rm -rf "$run" && install -d -m 755 "$STACK_DIR/run" "$run" && mkdir -p "$run"/{data,logs,tmp}
+  cp -r "$home/config" "$run/config"
+  # OpenSearch's jvm.options writes gc logs, heap dumps and crash files relative to its home; point them here.
+  sed -i -e "s#=data\$#=$run/data#" -e "s#logs/#$run/logs/#g" "$run/config/jvm.options"
+  {
+    echo "cluster.name: cloudtrail-es-dev"
+    echo "node.name: $name-1"
+    echo "path.data: $run/data"
+    echo "path.logs: $run/logs"
+    echo "network.host: 127.0.0.1"
+    echo "http.port: $port"
+    echo "transport.port: $((port + 100))"
+    echo "discovery.type: single-node"
+    echo "cluster.routing.allocation.disk.threshold_enabled: false"
+    echo "action.destructive_requires_name: false"
+    if [[ $name == elasticsearch ]]; then echo "xpack.security.enabled: false"; fi
+  } >"$run/config/$name.yml"
+  ((EUID != 0)) || chown -R "$SVC_USER:" "$run"
+}
+
+# Starts ES/OpenSearch in the background as the service user; the server writes its pid to $run/server.pid.
+# ES gets -d so that its launcher JVM exits once the node is up; OpenSearch has no launcher JVM and runs in
+# the foreground (its -d would exit before the pid file exists, hiding early crashes).
+start_search() {
+  local name=$1 ver; ver=$(version_of "$1")
+  local home; home=$(fetch_server "$name" "$ver")
+  local jdk; jdk=$(java_home_for "$name" "$ver")
+  local run; run=$(run_dir "$name")
+  local p=ES daemon=-d; if [[ $name == opensearch ]]; then p=OPENSEARCH daemon=""; fi
+  ensure_user
+  prepare_run_dir "$name" "$home"
+  log "starting $name $ver (JDK $jdk)"
+  (cd "$run" && exec setsid "${RUN_AS[@]}" env "${p}_JAVA_HOME=$jdk" "${p}_PATH_CONF=$run/config" \
+    "${p}_JAVA_OPTS=-Xms512m -Xmx512m" "${p}_TMPDIR=$run/tmp" \
+    "$home/bin/$name" ${daemon:+"$daemon"} -p "$run/server.pid" </dev/null >"$run/logs/stdout.log" 2>&1) &
+  echo $! >"$run/launcher.pid"
+}
+
+# Installs moto into the venv when it is missing (or another version), then starts moto_server detached.
+start_moto() {
+  local run; run=$(run_dir moto)
+  if ! compgen -G "$VENV/lib/python3*/site-packages/moto-$MOTO_VERSION.dist-info" >/dev/null; then
+    log "installing moto[server]==$MOTO_VERSION into $VENV"
+    [[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
+  fi
+  rm -rf "$run" && mkdir -p "$run/logs"
+  log "starting moto $MOTO_VERSION"
+  (cd "$run" && exec setsid "$VENV/bin/moto_server" -H 127.0.0.1 -p "$(port_of moto)" \
+    </dev/null >"$run/logs/moto.log" 2>&1) &
+  echo $! >"$run/server.pid"
+}
+
+# Polls until the service answers or the deadline passes; on failure prints log tails and stops it.
+wait_ready() {
+  local name=$1 run start=$SECONDS deadline=$((SECONDS + TIMEOUT)) launcher; run=$(run_dir "$1")
+  launcher=$(cat "$run/launcher.pid" 2>/dev/null || true)
+  while ((SECONDS < deadline)); do
+    if answers "$name"; then log "$name up on 127.0.0.1:$(port_of "$name") after ${SECONDS}s"; return 0; fi
+    if [[ -n $launcher ]] && ! kill -0 "$launcher" 2>/dev/null; then   # ES -d launcher exits when ready
+      local rc=0; wait "$launcher" 2>/dev/null || rc=$?
+      ((rc == 0 || rc == 127)) || { log "$name launcher exited with $rc"; break; }
+      launcher=""
+    fi
+    local pid; pid=$(cat "$run/server.pid" 2>/dev/null || true)
+    if [[ -z $launcher && ( -z $pid || ! -e /proc/$pid ) ]]; then log "$name process is gone"; break; fi
+    sleep 2
+  done
+  log "ERROR: $name is not up (gave up after $((SECONDS - start))s, limit ${TIMEOUT}s); logs in $run/logs:"
+  local f; for f in "$run"/logs/*.log; do
+    [[ -f $f && $f != */gc.log ]] && { echo "---- tail $f" >&2; tail -n 30 "$f" >&2; }
+  done
+  stop_service "$name"
+  return 1
+}
+
+# Stops by pid file (and the -d launcher if still there): TERM, wait up to 30 s, then KILL.
+stop_service() {
+  local name=$1 run pids=() f pid i; run=$(run_dir "$1")
+  for f in "$run/server.pid" "$run/launcher.pid"; do
+    pid=$(cat "$f" 2>/dev/null || true)
+    # Only processes of this stack: a stale pid file (e.g. after a reboot) may name someone else's pid.
+    if [[ -n $pid && -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -e "$STACK_DIR" -e "$VENV"; then
+      pids+=("$pid")
+    fi
+    rm -f "$f"
+  done
+  ((${#pids[@]})) || { log "$name: not running (no live pid file)"; return 0; }
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  for ((i = 0; i < 30; i++)); do
+    kill -0 "${pids[@]}" 2>/dev/null || { log "$name stopped"; return 0; }
+    sleep 1
+  done
+  log "$name did not stop within 30s; sending SIGKILL"
+  kill -KILL "${pids[@]}" 2>/dev/null || true
+}
+
+cmd_up() {
+  local name started=() failed=0
+  for name in "$@"; do
+    if answers "$name"; then log "$name already up on 127.0.0.1:$(port_of "$name")"; continue; fi
+    stop_service "$name" >/dev/null 2>&1   # leftovers of a half-started earlier run
+    if [[ $name == moto ]]; then start_moto; else start_search "$name"; fi
+    started+=("$name")
+  done
+  for name in ${started[@]+"${started[@]}"}; do wait_ready "$name" || failed=1; done
+  return "$failed"
+}
+
+cmd_down() { local name; for name in "$@"; do stop_service "$name"; done; }
+
+cmd_status() {
+  local name port ver down=0
+  for name in "$@"; do
+    port=$(port_of "$name") ver=""
+    if [[ $name == moto ]]; then
+      ver=$(compgen -G "$VENV/lib/python3*/site-packages/moto-*.dist-info" | sed 's#.*/moto-##; s#\.dist-info##' | head -n 1)
+    else
+      # Not GET /: the ES integ-test zip lacks the rest-root module, so GET / answers 405 there.
+      ver=$(curl -s -m 5 "http://127.0.0.1:$port/_nodes/_local?filter_path=nodes.*.version" |
+        sed -n 's/.*"version":"\([^"]*\)".*/\1/p' || true)
+    fi
+    if answers "$name"; then printf '%-14s up    127.0.0.1:%s  %s\n' "$name" "$port" "${ver:-?}"
+    else printf '%-14s down  127.0.0.1:%s\n' "$name" "$port"; down=1; fi
+  done
+  return "$down"
+}
+
+main() {
+  local cmd=${1:-} name; shift || true
+  (($#)) || set -- "${ALL[@]}"
+  for name in "$@"; do
+    [[ " ${ALL[*]} " == *" $name "* ]] || die "unknown service '$name' (expected: ${ALL[*]})"
+  done
+  case $cmd in
+    up) cmd_up "$@" ;;
+    down) cmd_down "$@" ;;
+    status) cmd_status "$@" ;;
+    *) die "usage: $0 up|down|status [${ALL[*]// /|} ...]" ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,107 @@
+//! The command line: every subcommand and flag, each flag's doc comment being its `--help` text.
+//!
+//! Flags are grouped by the component they configure (cluster, batching, files); the structs here
+//! hold plain values, and `backfill.rs` turns them into running parts.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Put AWS CloudTrail logs into Elasticsearch or OpenSearch.
+#[derive(Debug, Parser)]
+#[command(name = "cloudtrail-es", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// More detail in logs (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors in logs.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import CloudTrail log files once: local files or folders (read recursively).
+    Backfill(BackfillArgs),
+}
+
+/// `cloudtrail-es backfill`.
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// Log files or folders of them (gzip or plain JSON; digest files are skipped).
+    #[arg(required = true, value_name = "SOURCE")]
+    pub sources: Vec<String>,
+    /// Write the bulk NDJSON to PATH (`-` for stdout) instead of sending it to a cluster.
+    #[arg(long, short, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Where events that cannot be indexed are written, with their reasons (JSON lines, appended).
+    #[arg(long, value_name = "PATH", default_value = "cloudtrail-es-dead-letters.ndjson")]
+    pub dead_letter: PathBuf,
+    /// Index names are PREFIX-YYYY.MM.DD (UTC day of eventTime).
+    #[arg(long, value_name = "PREFIX", default_value = "cloudtrail")]
+    pub index_prefix: String,
+    /// Reader threads (decompression and parsing); default: one per CPU.
+    #[arg(long, value_name = "N")]
+    pub readers: Option<usize>,
+    /// Cluster connection and delivery.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// How to reach the cluster and send to it.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// Elasticsearch or OpenSearch URL.
+    #[arg(
+        long = "es",
+        env = "ELASTICSEARCH_URL",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:9200"
+    )]
+    pub url: String,
+    /// Basic-auth user; the password is read from ELASTICSEARCH_PASSWORD.
+    #[arg(long, env = "ELASTICSEARCH_USER", value_name = "USER")]
+    pub es_user: Option<String>,
+    /// PEM file of the CA that signed the cluster's certificate.
+    #[arg(long, value_name = "PATH")]
+    pub ca_cert: Option<PathBuf>,
+    /// Do not verify the cluster's TLS certificate.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Gzip bulk request bodies.
+    #[arg(long)]
+    pub compress: bool,
+    /// Maximum bulk request size in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 5 * 1024 * 1024)]
+    pub batch_bytes: usize,
+    /// Maximum events per bulk request.
+    #[arg(long, value_name = "N", default_value_t = 5000)]
+    pub batch_events: usize,
+    /// Bulk requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub bulk_concurrency: usize,
+    /// Seconds a failing batch is retried before what is left is dead-lettered.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub retry_timeout: u64,
+    /// Seconds one request may take.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub request_timeout: u64,
+    /// Do not install the index template at start.
+    #[arg(long)]
+    pub no_setup: bool,
+}

@@ -1,0 +1,20 @@
+//! cloudtrail-es: AWS CloudTrail log files into Elasticsearch and OpenSearch.
+//!
+//! The code follows the data: [`source`] finds log files, [`decode`] streams their events,
+//! [`transform`] turns each into a bulk item, [`pipeline`] runs those stages on reader threads and
+//! fills batches, and [`sink`] delivers them (to a cluster or a file). [`ack`] carries each file's
+//! completion back from the sink; [`stats`] counts everything for the summary.
+//! [`backfill`] wires them together for the `backfill` command.
+
+#![deny(missing_docs)]
+
+pub mod ack;
+pub mod backfill;
+pub mod cli;
+pub mod decode;
+pub mod pipeline;
+pub mod setup;
+pub mod sink;
+pub mod source;
+pub mod stats;
+pub mod transform;

@@ -1,0 +1,172 @@
+//! The reading half of the pipeline: source → decode → transform → batches for the sink.
+//!
+//! A few reader threads (decompression and JSON scanning are CPU work) each take the next
+//! [`LogFile`], stream its events, encode each into the current [`Batch`], and hand full batches
+//! to the sink. Batches span files: a reader only sends a partial batch when it has no next file
+//! waiting, so a backfill sends full batches and a quiet follower does not sit on events.
+//!
+//! Every event carries an ack from its file's [`FileAck`]; events that cannot become documents are
+//! dead-lettered here, with the file and record number in the reason.
+
+use crate::ack::{Delivery, FileAck, FileDone};
+use crate::decode::{read_records, DecodeError, FileKind};
+use crate::sink::batch::{Batch, BatchLimits};
+use crate::sink::dead_letter::{DeadLetter, DeadLetters, Payload};
+use crate::source::LogFile;
+use crate::stats::Stats;
+use crate::transform::{encode_event, IndexNaming};
+use crossbeam_channel::{Receiver, TryRecvError};
+use std::io::{self, Read};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use tokio::sync::mpsc::{Sender, UnboundedSender};
+use tracing::{debug, error, warn};
+
+/// Everything a reader thread needs, shared by all of them.
+pub struct Readers {
+    /// How documents are named.
+    pub naming: IndexNaming,
+    /// When a batch is full.
+    pub limits: BatchLimits,
+    /// Where events that cannot become documents go.
+    pub dead: Arc<DeadLetters>,
+    /// Run counters.
+    pub stats: Arc<Stats>,
+    /// Where finished files are announced.
+    pub done: UnboundedSender<FileDone>,
+}
+
+impl Readers {
+    /// Starts `count` reader threads taking files from `files` and sending batches to `batches`.
+    pub fn spawn(
+        self,
+        count: usize,
+        files: Receiver<LogFile>,
+        batches: Sender<Batch>,
+    ) -> Vec<JoinHandle<()>> {
+        let shared = Arc::new(self);
+        (0..count.max(1))
+            .map(|i| {
+                let (shared, files, batches) = (shared.clone(), files.clone(), batches.clone());
+                std::thread::Builder::new()
+                    .name(format!("reader-{i}"))
+                    .spawn(move || shared.run(&files, &batches))
+                    .expect("spawning a reader thread")
+            })
+            .collect()
+    }
+
+    fn run(&self, files: &Receiver<LogFile>, batches: &Sender<Batch>) {
+        let mut batch = Batch::default();
+        loop {
+            let file = match files.try_recv() {
+                Ok(file) => file,
+                Err(TryRecvError::Empty) => {
+                    // Nothing waiting: send what we have rather than sit on it.
+                    if !batch.is_empty() && batches.blocking_send(std::mem::take(&mut batch)).is_err() {
+                        return;
+                    }
+                    match files.recv() {
+                        Ok(file) => file,
+                        Err(_) => break,
+                    }
+                }
+                Err(TryRecvError::Disconnected) => break,
+            };
+            if self.read_file(&file, &mut batch, batches).is_break() {
+                return;
+            }
+        }
+        if !batch.is_empty() {
+            let _ = batches.blocking_send(batch);
+        }
+    }
+
+    /// Reads one file into batches. `Break` means the sink is gone.
+    fn read_file(&self, file: &LogFile, batch: &mut Batch, batches: &Sender<Batch>) -> ControlFlow<()> {
+        let ack = FileAck::new(file.name.clone(), self.done.clone());
+        if file.is_digest_path() {
+            debug!("{}: digest file, skipped", file.name);
+            Stats::add(&self.stats.files_skipped, 1);
+            return ControlFlow::Continue(());
+        }
+        let raw = match file.open() {
+            Ok(raw) => Counted { inner: raw, stats: &self.stats },
+            Err(e) => {
+                self.file_failed(&ack, format!("cannot open: {e}"));
+                return ControlFlow::Continue(());
+            }
+        };
+        let mut sink_gone = false;
+        let result = read_records(raw, |index, event| {
+            Stats::add(&self.stats.events_read, 1);
+            self.encode(&ack, index, event, batch);
+            if batch.is_full(&self.limits) && batches.blocking_send(std::mem::take(batch)).is_err() {
+                sink_gone = true;
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        });
+        match result {
+            Ok(FileKind::Log(_)) => Stats::add(&self.stats.files_read, 1),
+            Ok(FileKind::Digest) => {
+                debug!("{}: digest file, skipped", file.name);
+                Stats::add(&self.stats.files_skipped, 1);
+            }
+            Err(DecodeError::Stopped) if sink_gone => return ControlFlow::Break(()),
+            Err(e) => self.file_failed(&ack, e.to_string()),
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Encodes one event into the batch, or dead-letters it.
+    fn encode(&self, ack: &FileAck, index: u64, event: &[u8], batch: &mut Batch) {
+        let start = batch.body.len();
+        match encode_event(event, &self.naming, &mut batch.body) {
+            Ok(()) => batch.push_written(start, ack.event()),
+            Err(problem) => {
+                let reason = format!("record {index}: {problem}");
+                warn!("{}: {reason}", ack.file());
+                let letter = DeadLetter {
+                    file: ack.file(),
+                    reason: &reason,
+                    status: None,
+                    action: None,
+                    event: Payload::from_bytes(event),
+                };
+                match self.dead.write_all([letter]) {
+                    Ok(()) => {
+                        Stats::add(&self.stats.events_dead, 1);
+                        ack.settle(Delivery::DeadLettered);
+                    }
+                    Err(e) => {
+                        error!("cannot write dead letter to {}: {e}", self.dead.path().display());
+                        Stats::add(&self.stats.events_failed, 1);
+                        ack.settle(Delivery::Failed);
+                    }
+                }
+            }
+        }
+    }
+
+    fn file_failed(&self, ack: &FileAck, reason: String) {
+        error!("{}: {reason}", ack.file());
+        Stats::add(&self.stats.files_failed, 1);
+        ack.broken(reason);
+    }
+}
+
+/// Counts the raw bytes read from a source.
+struct Counted<'a> {
+    inner: Box<dyn Read + Send>,
+    stats: &'a Stats,
+}
+
+impl Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        Stats::add(&self.stats.bytes_read, n as u64);
+        Ok(n)
+    }
+}

@@ -1,0 +1,353 @@
+//! The one door to the cluster: every request to Elasticsearch or OpenSearch goes through
+//! [`EsClient`], built on the `elasticsearch` crate's transport.
+//!
+//! It owns the URL, authentication (basic, API key), TLS (custom CA, `--insecure`), gzip request
+//! bodies and timeouts, and makes exactly one attempt per call: retrying is `retry.rs`'s job.
+//! Request signing for Amazon OpenSearch Service will slot in here without touching the pipeline.
+//! The URL it shows in messages never carries a password.
+
+use bytes::Bytes;
+use elasticsearch::auth::Credentials;
+use elasticsearch::cert::{Certificate, CertificateValidation};
+use elasticsearch::http::headers::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
+use elasticsearch::http::{transport::Transport, Method};
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
+use url::Url;
+
+/// How to reach and authenticate to the cluster.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Base URL; a `user:password@` in it is used for basic auth and removed from messages.
+    pub url: String,
+    /// Basic-auth user.
+    pub user: Option<String>,
+    /// Basic-auth password (from the environment, never a flag).
+    pub password: Option<String>,
+    /// API key: the encoded form Elasticsearch returns, or `id:key`.
+    pub api_key: Option<String>,
+    /// PEM file with the CA that signed the cluster's certificate.
+    pub ca_cert: Option<PathBuf>,
+    /// Skip certificate verification.
+    pub insecure: bool,
+    /// Gzip request bodies.
+    pub compress: bool,
+    /// Time limit for one request.
+    pub timeout: Duration,
+}
+
+/// Which server is on the other end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// Elasticsearch.
+    Elasticsearch,
+    /// OpenSearch.
+    OpenSearch,
+}
+
+/// What `GET /` said.
+#[derive(Clone, Debug)]
+pub struct ClusterInfo {
+    /// Elasticsearch or OpenSearch.
+    pub flavor: Flavor,
+    /// Version number as reported, e.g. `8.19.2`.
+    pub version: String,
+}
+
+impl ClusterInfo {
+    /// The major version, 0 if unreadable.
+    pub fn major(&self) -> u32 {
+        self.version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0)
+    }
+}
+
+/// A problem talking to the cluster. Messages name the URL, never a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The configuration cannot work.
+    #[error("invalid Elasticsearch settings: {0}")]
+    Config(String),
+    /// No HTTP answer (connection refused, DNS, TLS, timeout).
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable {
+        /// The cluster URL without credentials.
+        url: String,
+        /// What the transport said, with its causes.
+        reason: String,
+    },
+    /// The cluster answered 401/403.
+    #[error(
+        "{url} refused our credentials (HTTP {status}): set --es-user and ELASTICSEARCH_PASSWORD, \
+         or ELASTICSEARCH_API_KEY"
+    )]
+    Unauthorized {
+        /// The cluster URL without credentials.
+        url: String,
+        /// 401 or 403.
+        status: u16,
+    },
+    /// The cluster answered something we did not expect.
+    #[error("{url} answered HTTP {status} to {what}: {body}")]
+    Unexpected {
+        /// The cluster URL without credentials.
+        url: String,
+        /// What we asked.
+        what: String,
+        /// HTTP status.
+        status: u16,
+        /// The start of the answer.
+        body: String,
+    },
+}
+
+/// An HTTP answer: status and body.
+#[derive(Debug)]
+pub struct Reply {
+    /// HTTP status code.
+    pub status: u16,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The start of the body, for messages.
+    pub fn excerpt(&self) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        text.chars().take(300).collect()
+    }
+}
+
+/// The cluster client.
+#[derive(Clone)]
+pub struct EsClient {
+    transport: Transport,
+    url: String,
+    timeout: Duration,
+}
+
+impl EsClient {
+    /// Builds a client; nothing is sent yet.
+    pub fn new(config: &ClientConfig) -> Result<Self, ClientError> {
+        let mut url = Url::parse(&config.url)
+            .map_err(|e| ClientError::Config(format!("--es {:?} is not a URL: {e}", shown(&config.url))))?;
+        let mut credentials = basic_from_url(&mut url);
+        if let (Some(user), Some(password)) = (&config.user, &config.password) {
+            credentials = Some(Credentials::Basic(user.clone(), password.clone()));
+        } else if let Some(user) = &config.user {
+            credentials = Some(Credentials::Basic(user.clone(), String::new()));
+        }
+        if let Some(key) = &config.api_key {
+            credentials = Some(match key.split_once(':') {
+                Some((id, secret)) => Credentials::ApiKey(id.into(), secret.into()),
+                None => Credentials::EncodedApiKey(key.clone()),
+            });
+        }
+        let shown_url = url.as_str().trim_end_matches('/').to_string();
+        let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url))
+            .request_body_compression(config.compress)
+            .enable_meta_header(false)
+            .timeout(config.timeout)
+            .cert_validation(cert_validation(config)?);
+        if let Some(c) = credentials {
+            builder = builder.auth(c);
+        }
+        let transport = builder.build().map_err(|e| ClientError::Config(e.to_string()))?;
+        Ok(EsClient { transport, url: shown_url, timeout: config.timeout })
+    }
+
+    /// The cluster URL, safe to show.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// One request. `body` is sent with `content_type`.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(Bytes, &'static str)>,
+    ) -> Result<Reply, ClientError> {
+        let mut headers = HeaderMap::new();
+        let body = body.map(|(bytes, content_type)| {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+            bytes
+        });
+        let unreachable = |e: elasticsearch::Error| ClientError::Unreachable {
+            url: self.url.clone(),
+            reason: error_chain(&e),
+        };
+        let response = self
+            .transport
+            .send(method, path, headers, None::<&()>, body, Some(self.timeout))
+            .await
+            .map_err(unreachable)?;
+        let status = response.status_code().as_u16();
+        let body = response.bytes().await.map_err(unreachable)?;
+        Ok(Reply { status, body })
+    }
+
+    /// `POST /_bulk` with an NDJSON body.
+    pub async fn bulk(&self, body: Bytes) -> Result<Reply, ClientError> {
+        self.send(Method::Post, "/_bulk", Some((body, "application/x-ndjson"))).await
+    }
+
+    /// Checks that the cluster answers and accepts our credentials, and learns what it is.
+    ///
+    /// `GET /` is the usual way; a node without the root endpoint (Elasticsearch's test
+    /// distribution answers 405) is asked `GET /_nodes/_local` instead.
+    pub async fn info(&self) -> Result<ClusterInfo, ClientError> {
+        let reply = self.checked_get("/").await?;
+        if reply.status == 200 {
+            let root: RootInfo =
+                serde_json::from_slice(&reply.body).map_err(|_| self.unexpected("GET /", 200, &reply))?;
+            let flavor = match root.version.distribution.as_deref() {
+                Some("opensearch") => Flavor::OpenSearch,
+                _ => Flavor::Elasticsearch,
+            };
+            return Ok(ClusterInfo { flavor, version: root.version.number });
+        }
+        let path = "/_nodes/_local?filter_path=nodes.*.version,nodes.*.build_flavor,nodes.*.build_type";
+        let reply = self.checked_get(path).await?;
+        if reply.status != 200 {
+            return Err(self.unexpected("GET /_nodes/_local", reply.status, &reply));
+        }
+        let nodes: NodesInfo =
+            serde_json::from_slice(&reply.body).map_err(|_| self.unexpected(path, 200, &reply))?;
+        let node = nodes.nodes.into_values().next().ok_or_else(|| self.unexpected(path, 200, &reply))?;
+        // Elasticsearch nodes report a build_flavor ("default"); OpenSearch nodes do not.
+        let flavor = if node.build_flavor.is_some() { Flavor::Elasticsearch } else { Flavor::OpenSearch };
+        Ok(ClusterInfo { flavor, version: node.version })
+    }
+
+    /// A GET whose 401/403 becomes [`ClientError::Unauthorized`].
+    async fn checked_get(&self, path: &str) -> Result<Reply, ClientError> {
+        let reply = self.send(Method::Get, path, None).await?;
+        match reply.status {
+            401 | 403 => Err(ClientError::Unauthorized { url: self.url.clone(), status: reply.status }),
+            _ => Ok(reply),
+        }
+    }
+
+    /// The error for an answer we cannot use.
+    pub fn unexpected(&self, what: &str, status: u16, reply: &Reply) -> ClientError {
+        ClientError::Unexpected { url: self.url.clone(), what: what.into(), status, body: reply.excerpt() }
+    }
+}
+
+/// An error and its causes on one line, without repeats.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !text.contains(&next) {
+            text = format!("{text}: {next}");
+        }
+        cause = c.source();
+    }
+    text
+}
+
+#[derive(Deserialize)]
+struct RootInfo {
+    version: RootVersion,
+}
+
+#[derive(Deserialize)]
+struct RootVersion {
+    number: String,
+    #[serde(default)]
+    distribution: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NodesInfo {
+    nodes: std::collections::HashMap<String, NodeInfo>,
+}
+
+#[derive(Deserialize)]
+struct NodeInfo {
+    version: String,
+    #[serde(default)]
+    build_flavor: Option<String>,
+}
+
+/// Moves `user:password@` out of the URL into basic credentials.
+fn basic_from_url(url: &mut Url) -> Option<Credentials> {
+    if url.username().is_empty() {
+        return None;
+    }
+    let decode = |s: &str| percent_decode(s);
+    let creds = Credentials::Basic(decode(url.username()), decode(url.password().unwrap_or("")));
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    Some(creds)
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// A URL as it may be shown: without its password.
+pub fn shown(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("****"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) if url.contains('@') => "<URL with credentials>".into(),
+        Err(_) => url.into(),
+    }
+}
+
+fn cert_validation(config: &ClientConfig) -> Result<CertificateValidation, ClientError> {
+    if config.insecure {
+        return Ok(CertificateValidation::None);
+    }
+    let Some(path) = &config.ca_cert else { return Ok(CertificateValidation::Default) };
+    let pem = std::fs::read(path)
+        .map_err(|e| ClientError::Config(format!("cannot read --ca-cert {}: {e}", path.display())))?;
+    let cert = Certificate::from_pem(&pem).map_err(|e| {
+        ClientError::Config(format!("--ca-cert {} is not a PEM certificate: {e}", path.display()))
+    })?;
+    Ok(CertificateValidation::Full(cert))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(shown("https://bob:s3cret@es.example:9200/"), "https://bob:****@es.example:9200/");
+        assert!(!shown("not a url but has bob:s3cret@host").contains("s3cret"));
+        let config = ClientConfig {
+            url: "http://bob:p%40ss@127.0.0.1:9/".into(),
+            user: None,
+            password: None,
+            api_key: None,
+            ca_cert: None,
+            insecure: false,
+            compress: false,
+            timeout: Duration::from_secs(1),
+        };
+        let client = EsClient::new(&config).unwrap();
+        assert_eq!(client.url(), "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn url_credentials_are_decoded() {
+        let mut url = Url::parse("http://bob:p%40ss+w@h/").unwrap();
+        match basic_from_url(&mut url) {
+            Some(Credentials::Basic(u, p)) => assert_eq!((u.as_str(), p.as_str()), ("bob", "p@ss+w")),
+            _ => panic!("expected basic credentials"),
+        }
+        assert_eq!(url.as_str(), "http://h/");
+    }
+}

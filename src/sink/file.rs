@@ -1,0 +1,42 @@
+//! The file sink: writes the bulk NDJSON to a file or stdout instead of sending it (`--output`).
+//!
+//! An event counts as delivered once its batch is written and flushed, the same rule as "accepted
+//! by Elasticsearch", so every downstream guarantee holds when feeding another tool.
+
+use super::batch::Batch;
+use crate::ack::Delivery;
+use crate::stats::Stats;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use tokio::sync::mpsc::Receiver;
+
+/// Where `--output` writes.
+pub struct FileSink {
+    out: Box<dyn Write + Send>,
+}
+
+impl FileSink {
+    /// `-` is stdout; anything else is a file, created or truncated.
+    pub fn open(path: &Path) -> io::Result<Self> {
+        let out: Box<dyn Write + Send> = if path == Path::new("-") {
+            Box::new(BufWriter::with_capacity(1 << 20, io::stdout()))
+        } else {
+            Box::new(BufWriter::with_capacity(1 << 20, File::create(path)?))
+        };
+        Ok(FileSink { out })
+    }
+
+    /// Writes every batch until the channel closes (blocking: run it on a blocking thread).
+    pub fn run(mut self, mut batches: Receiver<Batch>, stats: &Stats) -> io::Result<()> {
+        while let Some(batch) = batches.blocking_recv() {
+            self.out.write_all(&batch.body)?;
+            self.out.flush()?;
+            Stats::add(&stats.events_indexed, batch.items.len() as u64);
+            for item in batch.items {
+                item.ack.settle(Delivery::Delivered);
+            }
+        }
+        self.out.flush()
+    }
+}
