@@ -38,15 +38,18 @@ FAILED=0
 
 log() { echo "bench: $*" >&2; }
 
-# generate DIR EVENTS [generator flags...]: makes the corpus once; reuses it afterwards.
+# generate DIR EVENTS [generator flags...]: makes the corpus once and reuses it until the
+# generator changes (DIR.gen holds the generator's checksum).
 generate() {
-  local dir=$1 events=$2
+  local dir=$1 events=$2 sum
   shift 2
-  [[ -d $dir ]] && return 0
+  sum=$(sha256sum "$GEN" | cut -d' ' -f1)
+  [[ -d $dir && $(cat "$dir.gen" 2>/dev/null) == "$sum" ]] && return 0
   log "generating $events events into $dir"
-  rm -rf "$dir.partial"
+  rm -rf "$dir" "$dir.partial" "$dir.bytes"
   python3 "$GEN" --out "$dir.partial" --events "$events" --seed "$SEED" "$@"
   mv "$dir.partial" "$dir"
+  echo "$sum" >"$dir.gen"
 }
 
 # json_bytes DIR: total uncompressed size of the corpus' log files (digests excluded), cached.
@@ -118,9 +121,14 @@ have_jq() {
   command -v jq >/dev/null
 }
 
-# ratio A B: A / B to one decimal, or n/a.
+# ratio A B: "A/Bx" to one decimal, or n/a.
 ratio() {
-  awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.1f", a / b }'
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.1fx", a / b }'
+}
+
+# rss NAME: the peak RSS of NAME in MB, or n/a.
+rss() {
+  if [[ -n ${RSS[$1]:-} ]]; then echo "${RSS[$1]} MB"; else echo n/a; fi
 }
 
 row() {
@@ -141,7 +149,7 @@ report() {
   big_bytes=$(json_bytes "$BIG")
   echo "cloudtrail-es bench, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, binary $BIN"
   awk -v e="$EVENTS" -v f="$files" -v b="$bytes" -v g="$gz_bytes" -v r="$RUNS" 'BEGIN {
-    printf "corpus: %d events in %d log files (+ digests), %.1f MB JSON, %.1f MB gzip; best of %d runs\n", e, f, b / 1048576, g / 1048576, r }'
+    printf "corpus: %d events in %d log files (+ digests), %.1f MB JSON, %.1f MB gzip; best of %d run(s)\n", e, f, b / 1048576, g / 1048576, r }'
   echo
   printf '%-26s %8s %12s %11s %8s  %s\n' tool "wall s" "peak RSS MB" "events/s" "MB/s" "output check"
   row ours "cloudtrail-es backfill" "$EVENTS" "$bytes"
@@ -150,11 +158,11 @@ report() {
   row big "cloudtrail-es, 1 big file" "$BIG_EVENTS" "$big_bytes"
   echo
   echo "jq only flattens Records to one event per line: no bulk action lines, no @timestamp."
-  echo "python/ours wall = $(ratio "${WALL[python]:-}" "${WALL[ours]:-}")x (target >= 10x)"
-  echo "jq/ours wall = $(ratio "${WALL[jq]:-}" "${WALL[ours]:-}")x"
-  echo "ours peak RSS = ${RSS[ours]:-n/a} MB (target < 150 MB)"
-  echo "memory vs file size: ours peak RSS ${RSS[ours]:-n/a} MB on $files files of ~100 events," \
-    "${RSS[big]:-n/a} MB on one file of $BIG_EVENTS events ($(awk -v b="$big_bytes" 'BEGIN { printf "%.0f", b / 1048576 }') MB JSON, 1 run)"
+  echo "python/ours wall = $(ratio "${WALL[python]:-}" "${WALL[ours]:-}") (target >= 10x)"
+  echo "jq/ours wall = $(ratio "${WALL[jq]:-}" "${WALL[ours]:-}")"
+  echo "ours peak RSS = $(rss ours) (target < 150 MB)"
+  echo "memory vs file size: ours peak RSS $(rss ours) on $files files of ~100 events," \
+    "$(rss big) on one file of $BIG_EVENTS events ($(awk -v b="$big_bytes" 'BEGIN { printf "%.0f", b / 1048576 }') MB JSON, 1 run)"
 }
 
 main() {

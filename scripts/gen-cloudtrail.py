@@ -77,6 +77,7 @@ SDK_AGENTS = [
 ]
 OBJECT_KEYS = ["reports/2024/05/summary.csv", "exports/orders-000123.parquet", "uploads/avatar-8812.png",
                "backups/db/2024-05-01.sql.gz", "logs/app/2024/05/01/app.log", "config/settings.json"]
+OFFICE_IPS, AWS_IPS = [81, 88, 109, 185, 203], [3, 18, 34, 52, 54]  # first octets of public IPs
 UNICODE_VALUES = ["Zoë Müller", "données-été.csv", "東京チーム", "отчёт-май", "résumé ✓ 🚀", "Ünïcødé — naïve"]
 
 
@@ -99,6 +100,9 @@ class Rand(random.Random):
 
     def maybe_unicode(self, value):
         return self.choice(UNICODE_VALUES) if self.random() < UNICODE_RATE else value
+
+    def ipv4(self, first_octets):
+        return f"{self.choice(first_octets)}.{self.randrange(256)}.{self.randrange(256)}.{self.randrange(1, 255)}"
 
 
 @dataclass
@@ -136,12 +140,12 @@ def human(ts):
 def make_account(g, index):
     acct = f"{g.randrange(10**10, 10**11)}{index % 10}"  # 12 digits, distinct
     users = [{"name": n, "pid": "AIDA" + g.token(17), "arn": f"arn:aws:iam::{acct}:user/{n}",
-              "key": "AKIA" + g.token(16), "ip": f"{g.choice([81, 88, 109, 185, 203])}.{g.randrange(256)}.{g.randrange(256)}.{g.randrange(1, 255)}"}
+              "key": "AKIA" + g.token(16), "ip": g.ipv4(OFFICE_IPS)}
              for n in USER_NAMES]
     users[-1]["ip"] = f"2001:db8:{g.randrange(65536):x}::{g.randrange(65536):x}"  # one IPv6 user
     roles = {n: {"name": n, "id": "AROA" + g.token(17), "arn": f"arn:aws:iam::{acct}:role/{n}"}
              for n in SSO_ROLES + WORK_ROLES + [INSPECTOR_ROLE]}
-    roles[INSPECTOR_ROLE]["arn"] = f"arn:aws:iam::{acct}:role/aws-service-role/inspector2.amazonaws.com/{INSPECTOR_ROLE}"
+    roles[INSPECTOR_ROLE]["arn"] = f"arn:aws:iam::{acct}:role/aws-service-role/inspector2.amazonaws.com/" + INSPECTOR_ROLE
     return Account(
         id=acct, users=users, roles=roles,
         buckets=[f"acme-{p}-{acct}" for p in ("app-assets", "data-lake", "terraform-state", "cloudtrail-logs")],
@@ -153,9 +157,13 @@ def make_account(g, index):
 
 # ---------------------------------------------------------------- userIdentity variants
 
+def session_attributes(c, mfa):
+    return {"creationDate": iso(c.ts - c.g.randrange(60, 3000)), "mfaAuthenticated": mfa}
+
+
 def session_context(c, issuer=None):
     return {"sessionIssuer": issuer or {}, "webIdFederationData": {},
-            "attributes": {"creationDate": iso(c.ts - c.g.randrange(60, 3000)), "mfaAuthenticated": "false" if issuer else "true"}}
+            "attributes": session_attributes(c, "false" if issuer else "true")}
 
 
 def iam_user(c, user, temporary):
@@ -169,7 +177,8 @@ def iam_user(c, user, temporary):
 
 def assumed_role(c, role, session, temporary=True, invoked_by=None):
     arn = f"arn:aws:sts::{c.acct.id}:assumed-role/{role['name']}/{session}"
-    issuer = {"type": "Role", "principalId": role["id"], "arn": role["arn"], "accountId": c.acct.id, "userName": role["name"]}
+    issuer = {"type": "Role", "principalId": role["id"], "arn": role["arn"], "accountId": c.acct.id,
+              "userName": role["name"]}
     ident = {"type": "AssumedRole", "principalId": f"{role['id']}:{session}", "arn": arn, "accountId": c.acct.id}
     if temporary:
         ident["accessKeyId"] = "ASIA" + c.g.token(16)
@@ -184,7 +193,7 @@ def root(c, key):
     c.actor_arn = f"arn:aws:iam::{c.acct.id}:root"
     ident = {"type": "Root", "principalId": c.acct.id, "arn": c.actor_arn, "accountId": c.acct.id, "accessKeyId": key}
     if key:
-        ident["sessionContext"] = {"attributes": {"creationDate": iso(c.ts - c.g.randrange(60, 3000)), "mfaAuthenticated": "true"}}
+        ident["sessionContext"] = {"attributes": session_attributes(c, "true")}
     return ident
 
 
@@ -195,7 +204,7 @@ def aws_service(c, service):
 
 # ---------------------------------------------------------------- API builders
 # Each returns the event parts that depend on the API: requestParameters, responseElements and
-# optionally resources, additionalEventData, serviceEventDetails.
+# optionally resources, additionalEventData, serviceEventDetails (and errorMessage for a failed sign-in).
 
 def s3_host(c, bucket):
     return f"{bucket}.s3.{c.region}.amazonaws.com"
@@ -223,8 +232,8 @@ def s3_get_bucket_acl(c):
 
 def s3_create_bucket(c):
     b = f"acme-scratch-{c.g.token(8, string.ascii_lowercase)}"
-    req = {"CreateBucketConfiguration": {"LocationConstraint": c.region, "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/"},
-           "bucketName": b, "Host": s3_host(c, b)}
+    config = {"LocationConstraint": c.region, "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/"}
+    req = {"CreateBucketConfiguration": config, "bucketName": b, "Host": s3_host(c, b)}
     return {"requestParameters": req, "responseElements": None, "additionalEventData": s3_extra(c, into=153),
             "resources": [bucket_res(c, b)]}
 
@@ -254,7 +263,8 @@ def ec2_describe_instances(c):
     if c.g.random() < 0.5:
         req = {"instancesSet": {"items": [{"instanceId": c.g.choice(c.acct.instances)}]}, "filterSet": {}}
     else:
-        req = {"instancesSet": {}, "filterSet": {"items": [{"name": "instance-state-name", "valueSet": {"items": [{"value": "running"}]}}]}}
+        running = {"name": "instance-state-name", "valueSet": {"items": [{"value": "running"}]}}
+        req = {"instancesSet": {}, "filterSet": {"items": [running]}}
     return {"requestParameters": req, "responseElements": None}
 
 
@@ -264,21 +274,24 @@ def ec2_describe_regions(c):
 
 def ec2_run_instances(c):
     image, iid = f"ami-0{c.g.hex(8)}", f"i-0{c.g.hex(8)}"
+    tags = [{"key": "Name", "value": c.g.maybe_unicode("web")}]
     req = {"instancesSet": {"items": [{"imageId": image, "minCount": 1, "maxCount": 1}]},
            "instanceType": c.g.choice(["t3.micro", "m7g.large", "c6i.xlarge"]), "blockDeviceMapping": {},
            "monitoring": {"enabled": False}, "disableApiTermination": False, "clientToken": c.g.uuid(),
-           "tagSpecificationSet": {"items": [{"resourceType": "instance", "tags": [{"key": "Name", "value": c.g.maybe_unicode("web")}]}]}}
+           "tagSpecificationSet": {"items": [{"resourceType": "instance", "tags": tags}]}}
+    instance = {"instanceId": iid, "imageId": image, "instanceState": {"code": 0, "name": "pending"},
+                "privateDnsName": f"ip-10-0-{c.g.randrange(256)}-{c.g.randrange(256)}.ec2.internal",
+                "launchTime": c.ts * 1000, "subnetId": f"subnet-0{c.g.hex(8)}"}
     resp = {"requestId": c.g.uuid(), "reservationId": f"r-0{c.g.hex(8)}", "ownerId": c.acct.id, "groupSet": {},
-            "instancesSet": {"items": [{"instanceId": iid, "imageId": image, "instanceState": {"code": 0, "name": "pending"},
-                                        "privateDnsName": f"ip-10-0-{c.g.randrange(256)}-{c.g.randrange(256)}.ec2.internal",
-                                        "launchTime": c.ts * 1000, "subnetId": f"subnet-0{c.g.hex(8)}"}]}}
+            "instancesSet": {"items": [instance]}}
     return {"requestParameters": req, "responseElements": resp}
 
 
 def ec2_terminate_instances(c):
     iid = c.g.choice(c.acct.instances)
-    resp = {"requestId": c.g.uuid(), "instancesSet": {"items": [{"instanceId": iid, "currentState": {"code": 32, "name": "shutting-down"},
-                                                                 "previousState": {"code": 16, "name": "running"}}]}}
+    change = {"instanceId": iid, "currentState": {"code": 32, "name": "shutting-down"},
+              "previousState": {"code": 16, "name": "running"}}
+    resp = {"requestId": c.g.uuid(), "instancesSet": {"items": [change]}}
     return {"requestParameters": {"instancesSet": {"items": [{"instanceId": iid}]}}, "responseElements": resp}
 
 
@@ -313,17 +326,20 @@ def iam_attach_user_policy(c):
 
 def iam_create_access_key(c):
     user = c.g.choice(USER_NAMES)
-    resp = {"accessKey": {"userName": user, "accessKeyId": "AKIA" + c.g.token(16), "status": "Active", "createDate": human(c.ts)}}
+    key = {"userName": user, "accessKeyId": "AKIA" + c.g.token(16), "status": "Active", "createDate": human(c.ts)}
+    resp = {"accessKey": key}
     return {"requestParameters": {"userName": user}, "responseElements": resp}
 
 
 def iam_create_role(c):
     name = f"app-{c.g.token(6, string.ascii_lowercase)}"
-    trust = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+    trust = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+             '"Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}')
     resp = {"role": {"path": "/", "roleName": name, "roleId": "AROA" + c.g.token(17),
-                     "arn": f"arn:aws:iam::{c.acct.id}:role/{name}", "createDate": human(c.ts), "assumeRolePolicyDocument": trust}}
-    return {"requestParameters": {"roleName": name, "assumeRolePolicyDocument": trust, "tags": [{"key": "app", "value": "orders"}]},
-            "responseElements": resp}
+                     "arn": f"arn:aws:iam::{c.acct.id}:role/{name}", "createDate": human(c.ts),
+                     "assumeRolePolicyDocument": trust}}
+    req = {"roleName": name, "assumeRolePolicyDocument": trust, "tags": [{"key": "app", "value": "orders"}]}
+    return {"requestParameters": req, "responseElements": resp}
 
 
 def iam_list_users(c):
@@ -335,10 +351,11 @@ def sts_assume_role(c):
     session = c.g.choice(["terraform", f"GitHubActions-{c.g.randrange(10**9)}", f"botocore-session-{c.ts}"])
     creds = {"accessKeyId": "ASIA" + c.g.token(16), "sessionToken": "IQoJb3JpZ2luX2Vj" + c.g.b64(300),
              "expiration": human(c.ts + HOUR)}
-    resp = {"credentials": creds, "assumedRoleUser": {"assumedRoleId": f"{role['id']}:{session}",
-                                                      "arn": f"arn:aws:sts::{c.acct.id}:assumed-role/{role['name']}/{session}"}}
+    user = {"assumedRoleId": f"{role['id']}:{session}",
+            "arn": f"arn:aws:sts::{c.acct.id}:assumed-role/{role['name']}/{session}"}
     return {"requestParameters": {"roleArn": role["arn"], "roleSessionName": session, "durationSeconds": 3600},
-            "responseElements": resp, "resources": [{"accountId": c.acct.id, "type": "AWS::IAM::Role", "ARN": role["arn"]}]}
+            "responseElements": {"credentials": creds, "assumedRoleUser": user},
+            "resources": [{"accountId": c.acct.id, "type": "AWS::IAM::Role", "ARN": role["arn"]}]}
 
 
 def no_params(c):
@@ -443,8 +460,8 @@ def ssm_start_session(c):
 
 
 def ssm_get_parameter(c):
-    return {"requestParameters": {"name": c.g.choice(["/app/prod/db-url", "/app/prod/api-key"]), "withDecryption": True},
-            "responseElements": None}
+    name = c.g.choice(["/app/prod/db-url", "/app/prod/api-key"])
+    return {"requestParameters": {"name": name, "withDecryption": True}, "responseElements": None}
 
 
 def kms_rotate_key(c):
@@ -543,7 +560,8 @@ ERRORS = {
     "s3": [("AccessDenied", "Access Denied"), ("NoSuchBucket", "The specified bucket does not exist")],
     "ec2": [("Client.UnauthorizedOperation", "You are not authorized to perform this operation."),
             ("Client.RequestLimitExceeded", "Request limit exceeded.")],
-    "iam": [("AccessDenied", "User: {arn} is not authorized to perform: iam:{name} because no identity-based policy allows the iam:{name} action"),
+    "iam": [("AccessDenied", "User: {arn} is not authorized to perform: iam:{name} "
+                             "because no identity-based policy allows the iam:{name} action"),
             ("NoSuchEntityException", "The user with name carol cannot be found.")],
     "": [("AccessDenied", "User: {arn} is not authorized to perform: {source}:{name}"),
          ("ThrottlingException", "Rate exceeded")],
@@ -620,13 +638,15 @@ class EventMaker:
         c = self.c
         if c.g.random() < 0.8:
             user = c.g.choice(c.acct.users)
-            ident = {"type": "IAMUser", "principalId": user["pid"], "arn": user["arn"], "accountId": c.acct.id, "userName": user["name"]}
+            ident = {"type": "IAMUser", "principalId": user["pid"], "arn": user["arn"], "accountId": c.acct.id,
+                     "userName": user["name"]}
             ip = user["ip"]
         else:
             ident, ip = root(c, ""), c.acct.users[0]["ip"]
         api = APIS["signin:ConsoleLogin"]
-        return {"api": api, "userIdentity": ident, "sourceIPAddress": ip, "eventType": "AwsConsoleSignIn", "hasRequestID": False,
-                "userAgent": c.g.choice(BROWSERS + ["signin.amazonaws.com"]),
+        agent = c.g.choice(BROWSERS + ["signin.amazonaws.com"])
+        return {"api": api, "userIdentity": ident, "sourceIPAddress": ip, "userAgent": agent,
+                "eventType": "AwsConsoleSignIn", "hasRequestID": False,
                 "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256",
                                "clientProvidedHostHeader": "signin.aws.amazon.com"}}
 
@@ -639,7 +659,7 @@ class EventMaker:
         else:
             role = c.acct.roles[c.g.choice(WORK_ROLES)]
             ident = assumed_role(c, role, c.g.choice([c.g.choice(c.acct.instances), "terraform", f"aws-go-sdk-{c.ts}"]))
-            ip = f"{c.g.choice([3, 18, 34, 52, 54])}.{c.g.randrange(256)}.{c.g.randrange(256)}.{c.g.randrange(1, 255)}"
+            ip = c.g.ipv4(AWS_IPS)
         agent = c.g.choice(SDK_AGENTS).format(cmd=f"{api.source}.{api.name.lower()}", svc=api.source)
         return {"api": api, "userIdentity": ident, "sourceIPAddress": ip, "userAgent": agent,
                 "tlsDetails": self.tls(api)}
@@ -674,9 +694,10 @@ class EventMaker:
         f.update(api.build(c))
         if "eventType" not in f and c.g.random() < ERROR_RATE:  # API calls only; sign-ins fail their own way
             self.fail(f, api)
-        f.update(eventVersion="1.09", eventTime=iso(c.ts), eventSource=f"{api.source}.amazonaws.com", eventName=api.name,
-                 awsRegion=c.region, eventID=c.g.uuid(), readOnly=api.read_only, managementEvent=not api.data,
-                 recipientAccountId=c.acct.id, eventCategory="Data" if api.data else "Management")
+        f.update(eventVersion="1.09", eventTime=iso(c.ts), eventSource=f"{api.source}.amazonaws.com",
+                 eventName=api.name, awsRegion=c.region, eventID=c.g.uuid(), readOnly=api.read_only,
+                 managementEvent=not api.data, recipientAccountId=c.acct.id,
+                 eventCategory="Data" if api.data else "Management")
         f.setdefault("eventType", "AwsApiCall")
         if f.pop("hasRequestID", True):
             f["requestID"] = c.g.token(16) if api.source == "s3" else c.g.uuid()
@@ -809,12 +830,15 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description="Generate deterministic, realistic CloudTrail log files in the S3 layout.")
     p.add_argument("--out", required=True, help="output directory (AWSLogs/ is created in it)")
     p.add_argument("--events", type=int, default=2000, help="total number of events (default 2000)")
-    p.add_argument("--events-per-file", type=int, default=100, help="mean events per log file (default 100; sizes vary 1..2N-1)")
+    p.add_argument("--events-per-file", type=int, default=100,
+                   help="mean events per log file (default 100; sizes vary from 1 to 2N-1)")
     p.add_argument("--accounts", type=int, default=2, help="number of AWS accounts (default 2)")
-    p.add_argument("--regions", default="us-east-1,eu-west-1", help="comma-separated regions (default us-east-1,eu-west-1)")
+    p.add_argument("--regions", default="us-east-1,eu-west-1",
+                   help="comma-separated regions (default us-east-1,eu-west-1)")
     p.add_argument("--start", default="2024-05-01", help="first day, YYYY-MM-DD (default 2024-05-01)")
     p.add_argument("--days", type=int, default=3, help="number of days covered (default 3)")
-    p.add_argument("--seed", type=int, default=1, help="random seed; same arguments and seed give identical bytes (default 1)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="random seed; the same arguments and seed give identical bytes (default 1)")
     p.add_argument("--org", help="organization ID (o-...): lay files out as AWSLogs/ORG/ACCOUNT/...")
     p.add_argument("--no-digests", action="store_true", help="do not write CloudTrail-Digest files")
     p.add_argument("--single-file", action="store_true", help="write all events into one log file (memory tests)")
@@ -846,8 +870,9 @@ def main(argv=None):
         gz_bytes, raw_bytes = write_log(g, layout, f, makers[f.acct.id, f.region])
         gz_total, raw_total = gz_total + gz_bytes, raw_total + raw_bytes
     digests = 0 if args.no_digests else write_digests(g, layout, files, accounts, args.regions, start, args.days * 24)
+    elapsed = time.perf_counter() - began
     print(f"gen-cloudtrail: {len(files)} log files, {digests} digests, {args.events} events, "
-          f"{raw_total} bytes JSON ({gz_total} gzip) in {args.out} [{time.perf_counter() - began:.1f}s]", file=sys.stderr)
+          f"{raw_total} bytes JSON ({gz_total} gzip) in {args.out} [{elapsed:.1f}s]", file=sys.stderr)
 
 
 if __name__ == "__main__":

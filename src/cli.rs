@@ -65,6 +65,7 @@ pub struct BackfillArgs {
 
 /// How to reach the cluster and send to it.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Cluster")]
 pub struct ClusterArgs {
     /// Elasticsearch or OpenSearch URL.
     #[arg(

@@ -14,12 +14,16 @@ const ES_TEMPLATE: &str = include_str!("../../mappings/elasticsearch-template.js
 const OS_TEMPLATE: &str = include_str!("../../mappings/opensearch-template.json");
 
 /// The index template body for this cluster and prefix.
+///
+/// Its priority grows with the prefix length: templates for `cloudtrail-*` and
+/// `cloudtrail-prod-*` overlap, the cluster refuses overlapping templates of equal priority, and
+/// the longer (more specific) prefix should win.
 pub fn template_for(flavor: Flavor, prefix: &str) -> String {
     let text = match flavor {
         Flavor::Elasticsearch => ES_TEMPLATE,
         Flavor::OpenSearch => OS_TEMPLATE,
     };
-    text.replace("{{PREFIX}}", prefix)
+    text.replace("{{PREFIX}}", prefix).replace("{{PRIORITY}}", &(200 + prefix.len()).to_string())
 }
 
 /// Installs (or updates) the index template named after the prefix.
@@ -48,6 +52,7 @@ mod tests {
             let t: serde_json::Value = serde_json::from_str(&template_for(flavor, "ct")).unwrap();
             assert_eq!(t["index_patterns"][0], "ct-*");
             assert_eq!(t["template"]["mappings"]["date_detection"], false);
+            assert_eq!(t["priority"], 202);
         }
         let os: serde_json::Value = serde_json::from_str(&template_for(Flavor::OpenSearch, "ct")).unwrap();
         assert_eq!(os["template"]["mappings"]["properties"]["requestParameters"]["type"], "flat_object");

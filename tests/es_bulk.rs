@@ -1,0 +1,85 @@
+//! Sending to real clusters: every event of the real corpus and of a generated corpus lands
+//! exactly once (a second run adds nothing), on Elasticsearch and OpenSearch; a rejected event
+//! ends in the dead-letter file with exit 2; an unreachable cluster is a quick exit 1.
+
+use crate::util::{corpus, event_ids, generate, prefix, run_in, Cluster};
+use std::time::{Duration, Instant};
+
+fn backfill_twice(cluster: &Cluster, source: &str, expected: u64) {
+    let p = prefix("corpus");
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["backfill", source, "--es", &cluster.url, "--index-prefix", &p];
+    let first = run_in(dir.path(), &args, &[]);
+    first.expect_code(0);
+    assert!(first.stderr.contains(&format!("{expected} indexed, 0 already present")), "{}", first.stderr);
+    assert_eq!(cluster.count(&p), expected);
+    let second = run_in(dir.path(), &args, &[]);
+    second.expect_code(0);
+    assert!(second.stderr.contains(&format!("0 indexed, {expected} already present")), "{}", second.stderr);
+    assert_eq!(cluster.count(&p), expected, "a second run adds nothing");
+    cluster.clean(&p);
+}
+
+#[test]
+fn real_corpus_lands_exactly_once_in_elasticsearch() {
+    backfill_twice(&Cluster::es(), corpus().to_str().unwrap(), 11_799);
+}
+
+#[test]
+fn real_corpus_lands_exactly_once_in_opensearch() {
+    backfill_twice(&Cluster::os(), corpus().to_str().unwrap(), 11_799);
+}
+
+#[test]
+fn generated_corpus_lands_exactly_once_with_digests_skipped() {
+    let data = tempfile::tempdir().unwrap();
+    generate(data.path(), &["--events", "3000", "--accounts", "2", "--days", "2", "--seed", "7"]);
+    let ids = event_ids(data.path());
+    assert_eq!(ids.len(), 3000);
+    let cluster = Cluster::es();
+    backfill_twice(&cluster, data.path().to_str().unwrap(), 3000);
+}
+
+#[test]
+fn events_the_cluster_rejects_are_dead_lettered_with_exit_2() {
+    let cluster = Cluster::es();
+    let p = prefix("reject");
+    // An index whose mapping cannot take a string eventName: that event is rejected for good.
+    cluster.put(&format!("/{p}-2024.05.01"), r#"{"mappings":{"properties":{"eventName":{"type":"long"}}}}"#);
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs/a.json");
+    std::fs::create_dir_all(logs.parent().unwrap()).unwrap();
+    std::fs::write(
+        &logs,
+        r#"{"Records":[{"eventID":"bad","eventTime":"2024-05-01T00:00:00Z","eventName":"NotANumber"},
+                       {"eventID":"good","eventTime":"2024-05-01T00:00:00Z","eventName":"42"}]}"#,
+    )
+    .unwrap();
+    let run = run_in(
+        dir.path(),
+        &["backfill", "logs", "--es", &cluster.url, "--index-prefix", &p, "--no-setup"],
+        &[],
+    );
+    run.expect_code(2);
+    assert!(run.stderr.contains("1 indexed, 0 already present, 1 dead-lettered"), "{}", run.stderr);
+    let dead = std::fs::read_to_string(dir.path().join("cloudtrail-es-dead-letters.ndjson")).unwrap();
+    let letter: serde_json::Value = serde_json::from_str(dead.lines().next().unwrap()).unwrap();
+    assert_eq!(letter["document"]["eventID"], "bad");
+    assert_eq!(letter["status"], 400);
+    assert!(letter["reason"].as_str().unwrap().contains("eventName"), "{letter}");
+    assert!(letter["file"].as_str().unwrap().ends_with("a.json"));
+    assert_eq!(cluster.count(&p), 1);
+    cluster.clean(&p);
+}
+
+#[test]
+fn unreachable_cluster_is_a_quick_exit_1_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.json"), r#"{"Records":[]}"#).unwrap();
+    let started = Instant::now();
+    let run = run_in(dir.path(), &["backfill", "a.json", "--es", "http://elastic:hunter2@127.0.0.1:9"], &[]);
+    run.expect_code(1);
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert!(run.stderr.contains("cannot reach http://127.0.0.1:9"), "{}", run.stderr);
+    assert!(!run.stderr.contains("hunter2"), "password leaked: {}", run.stderr);
+}

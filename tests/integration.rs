@@ -1,0 +1,9 @@
+//! Integration tests: the real binary against real servers from `scripts/dev-stack.sh`.
+//! One test binary; each module is one feature.
+
+mod util;
+
+// Reading files: broken input, digests, --output NDJSON. No server needed.
+mod local_files;
+// Sending to real Elasticsearch and OpenSearch: exactly once, dead letters, unreachable clusters.
+mod es_bulk;

@@ -1,0 +1,144 @@
+//! Reading local files into `--output` NDJSON: every kind of broken file is reported by path and
+//! reason while the rest of the run goes on; digests are skipped; the output is valid bulk NDJSON.
+
+use crate::util::{run_in, write_gz};
+use serde_json::Value;
+use std::path::Path;
+
+const GOOD: &str = r#"{"Records":[{"eventID":"e1","eventTime":"2024-05-01T10:00:00Z","eventName":"A"},
+{"eventID":"e2","eventTime":"2024-05-02T10:00:00Z","eventName":"B"}]}"#;
+
+fn write(dir: &Path, name: &str, data: &[u8]) {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, data).unwrap();
+}
+
+/// A folder with one good file and one of every kind of broken file.
+fn broken_folder(dir: &Path) {
+    write_gz(&dir.join("good.json.gz"), GOOD.as_bytes());
+    let mut truncated = Vec::new();
+    {
+        let big: String = (0..200)
+            .map(|i| {
+                format!(
+                    r#"{{"eventID":"t{i}","eventTime":"2024-05-01T00:00:00Z","pad":"{}"}}"#,
+                    "x".repeat(i)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        let tmp = dir.join("tmp.gz");
+        write_gz(&tmp, format!(r#"{{"Records":[{big}]}}"#).as_bytes());
+        truncated.extend_from_slice(&std::fs::read(&tmp).unwrap());
+        std::fs::remove_file(tmp).unwrap();
+    }
+    truncated.truncate(truncated.len() / 2);
+    write(dir, "truncated.json.gz", &truncated);
+    write(dir, "notjson.json", b"hello, world");
+    write(dir, "invalid.json", br#"{"Records":[{"eventID":"x","eventTime":"2024-05-01T00:00:00Z",}]}"#);
+    write(dir, "norecords.json", br#"{"foo":[]}"#);
+    write(dir, "recordsobject.json", br#"{"Records":{"a":1}}"#);
+    write(dir, "empty.json", b"");
+    write(dir, "notobject.json", br#"{"Records":[42,{"eventID":"ok1","eventTime":"2024-05-03T00:00:00Z"}]}"#);
+    write(dir, "notime.json", br#"{"Records":[{"eventID":"nt","eventName":"X"}]}"#);
+    write_gz(
+        &dir.join("AWSLogs/1/CloudTrail-Digest/us-east-1/2024/05/01/d.json.gz"),
+        br#"{"digestStartTime":"2024-05-01T00:00:00Z","logFiles":[]}"#,
+    );
+    write(dir, "digest-by-content.json", br#"{"awsAccountId":"1","digestStartTime":"2024-05-01T00:00:00Z"}"#);
+}
+
+fn output_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn every_broken_file_is_reported_and_the_rest_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    broken_folder(&input);
+    let out = dir.path().join("out.ndjson");
+    let run =
+        run_in(dir.path(), &["backfill", input.to_str().unwrap(), "--output", out.to_str().unwrap()], &[]);
+    run.expect_code(2);
+    let expectations = [
+        ("truncated.json.gz", "truncated or corrupt gzip data"),
+        ("notjson.json", "neither gzip nor a JSON object"),
+        ("invalid.json", "invalid JSON"),
+        ("norecords.json", "no \"Records\" array"),
+        ("recordsobject.json", "\"Records\" is an object, not an array"),
+        ("empty.json", "empty file"),
+        ("notobject.json", "record 0: record is a number, not a JSON object"),
+        ("notime.json", "record 0: event has neither eventTime nor @timestamp"),
+    ];
+    for (file, reason) in expectations {
+        let line = run
+            .stderr
+            .lines()
+            .find(|l| l.contains(file))
+            .unwrap_or_else(|| panic!("{file} not reported:\n{}", run.stderr));
+        assert!(line.contains(reason), "{file}: {line}");
+    }
+    for digest in ["/d.json.gz", "digest-by-content.json"] {
+        assert!(!run.stderr.contains(digest), "digest files are skipped quietly:\n{}", run.stderr);
+    }
+    assert!(run.stderr.contains("2 skipped (digest)"), "{}", run.stderr);
+
+    let lines = output_lines(&out);
+    let ids: Vec<&str> = lines.iter().filter_map(|l| l["create"]["_id"].as_str()).collect();
+    for id in ["e1", "e2", "ok1", "t0"] {
+        assert!(ids.contains(&id), "{id} missing from output: {ids:?}");
+    }
+    let dead = std::fs::read_to_string(dir.path().join("cloudtrail-es-dead-letters.ndjson")).unwrap();
+    let dead: Vec<Value> = dead.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let reasons: Vec<&str> = dead.iter().map(|d| d["reason"].as_str().unwrap()).collect();
+    assert!(reasons.iter().any(|r| r.contains("not a JSON object")), "{reasons:?}");
+    let no_time = dead.iter().find(|d| d["reason"].as_str().unwrap().contains("eventTime")).unwrap();
+    assert_eq!(no_time["document"]["eventID"], "nt", "the event itself is kept");
+    assert!(no_time["file"].as_str().unwrap().ends_with("notime.json"));
+    assert!(run.stderr.contains("dead letters: cloudtrail-es-dead-letters.ndjson"), "{}", run.stderr);
+}
+
+#[test]
+fn output_is_bulk_ndjson_with_every_source_field_and_timestamp() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "in/plain.json", format!("\u{feff}{GOOD}").as_bytes());
+    let run = run_in(dir.path(), &["backfill", "in", "--output", "-", "--index-prefix", "ct"], &[]);
+    run.expect_code(0);
+    let lines: Vec<Value> = run.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0], serde_json::json!({"create":{"_index":"ct-2024.05.01","_id":"e1"}}));
+    assert_eq!(
+        lines[1],
+        serde_json::json!({"@timestamp":"2024-05-01T10:00:00Z","eventID":"e1","eventTime":"2024-05-01T10:00:00Z","eventName":"A"})
+    );
+    assert_eq!(lines[2]["create"]["_index"], "ct-2024.05.02");
+    assert!(run.stderr.contains("2 read: 2 indexed"), "{}", run.stderr);
+}
+
+#[test]
+fn corpus_to_output_keeps_every_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.ndjson");
+    let run = run_in(
+        dir.path(),
+        &["backfill", crate::util::corpus().to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &[],
+    );
+    run.expect_code(0);
+    let lines = output_lines(&out);
+    assert_eq!(lines.len(), 2 * 11_799);
+    let docs = lines.iter().skip(1).step_by(2);
+    assert!(docs.clone().all(|d| d["@timestamp"].is_string()), "every document has @timestamp");
+    let otrf = docs.filter(|d| d.get("@version").is_some()).count();
+    assert_eq!(otrf, 103, "events that only had @timestamp keep it and are not dropped");
+}
+
+#[test]
+fn a_missing_source_is_an_error_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_in(dir.path(), &["backfill", "nope/", "--output", "-"], &[]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("nope/"), "{}", run.stderr);
+}

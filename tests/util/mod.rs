@@ -1,0 +1,180 @@
+//! Helpers for integration tests: run the real binary in a fresh directory, talk to the real
+//! servers started by `scripts/dev-stack.sh` (addresses from env vars with loopback defaults),
+//! and give each test its own index prefix so tests never see each other's data.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Elasticsearch from the dev stack.
+pub fn es_url() -> String {
+    std::env::var("CLOUDTRAIL_ES_TEST_ES").unwrap_or_else(|_| "http://127.0.0.1:9200".into())
+}
+
+/// OpenSearch from the dev stack.
+pub fn os_url() -> String {
+    std::env::var("CLOUDTRAIL_ES_TEST_OS").unwrap_or_else(|_| "http://127.0.0.1:9201".into())
+}
+
+/// The shared corpus of real CloudTrail events, beside the repository.
+pub fn corpus() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/real");
+    assert!(dir.is_dir(), "the shared corpus is missing at {}", dir.display());
+    dir
+}
+
+/// A unique index prefix for one test.
+pub fn prefix(name: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("it-{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// What a run of the binary left behind.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Self {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Panics with everything useful unless the exit status is `code`.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit status\n--- stderr:\n{}\n--- stdout (start):\n{:.2000}",
+            self.stderr, self.stdout
+        );
+        self
+    }
+}
+
+/// Runs `cloudtrail-es ARGS` with `cwd` as working directory and extra environment.
+pub fn run_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudtrail-es"));
+    cmd.args(args).current_dir(cwd).env_remove("ELASTICSEARCH_URL").env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Run::from(cmd.output().expect("running cloudtrail-es"))
+}
+
+/// A cluster from the dev stack.
+pub struct Cluster {
+    pub url: String,
+}
+
+impl Cluster {
+    /// Connects, failing the test with a hint when the dev stack is not up.
+    pub fn at(url: String) -> Self {
+        let health = ureq::get(&format!("{url}/_cluster/health")).call();
+        assert!(health.is_ok(), "no cluster at {url}: start it with `scripts/dev-stack.sh up` ({health:?})");
+        Cluster { url }
+    }
+
+    pub fn es() -> Self {
+        Cluster::at(es_url())
+    }
+
+    pub fn os() -> Self {
+        Cluster::at(os_url())
+    }
+
+    /// Documents in `PREFIX-*` after a refresh.
+    pub fn count(&self, prefix: &str) -> u64 {
+        self.post(&format!("/{prefix}-*/_refresh"), "");
+        self.get(&format!("/{prefix}-*/_count"))["count"].as_u64().expect("a count")
+    }
+
+    /// A search on `PREFIX-*`.
+    pub fn search(&self, prefix: &str, body: Value) -> Value {
+        self.post(&format!("/{prefix}-*/_refresh"), "");
+        self.post(&format!("/{prefix}-*/_search"), &body.to_string())
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        let r =
+            ureq::get(&format!("{}{path}", self.url)).call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        r.into_json().expect("JSON")
+    }
+
+    pub fn put(&self, path: &str, body: &str) -> Value {
+        let r = ureq::put(&format!("{}{path}", self.url))
+            .set("content-type", "application/json")
+            .send_string(body)
+            .unwrap_or_else(|e| panic!("PUT {path}: {e}"));
+        r.into_json().expect("JSON")
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> Value {
+        let r = ureq::post(&format!("{}{path}", self.url))
+            .set("content-type", "application/json")
+            .send_string(body)
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        r.into_json().expect("JSON")
+    }
+
+    /// Removes the test's indices and template.
+    pub fn clean(&self, prefix: &str) {
+        let _ = ureq::delete(&format!("{}/{prefix}-*", self.url)).call();
+        let _ = ureq::delete(&format!("{}/_index_template/{prefix}", self.url)).call();
+    }
+}
+
+/// Writes a gzip file.
+pub fn write_gz(path: &Path, data: &[u8]) {
+    use std::io::Write;
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).unwrap();
+    std::fs::write(path, enc.finish().unwrap()).unwrap();
+}
+
+/// Runs the repository's generator: `scripts/gen-cloudtrail.py --out DIR ARGS`.
+pub fn generate(dir: &Path, args: &[&str]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen-cloudtrail.py");
+    let out = Command::new("python3").arg(script).arg("--out").arg(dir).args(args).output().expect("python3");
+    assert!(out.status.success(), "generator failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Every `eventID` in the generated or copied files under `dir` (digest files excluded).
+pub fn event_ids(dir: &Path) -> Vec<String> {
+    let mut ids = Vec::new();
+    for entry in walk(dir) {
+        if entry.to_string_lossy().contains("CloudTrail-Digest") {
+            continue;
+        }
+        let bytes = std::fs::read(&entry).unwrap();
+        let mut text = String::new();
+        use std::io::Read;
+        flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_string(&mut text).unwrap();
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        for e in doc["Records"].as_array().unwrap() {
+            ids.push(e["eventID"].as_str().unwrap().to_string());
+        }
+    }
+    ids
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
