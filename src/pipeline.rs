@@ -58,13 +58,15 @@ impl Readers {
     }
 
     fn run(&self, files: &Receiver<LogFile>, batches: &Sender<Batch>) {
-        let mut batch = Batch::default();
+        let mut batch = self.new_batch();
         loop {
             let file = match files.try_recv() {
                 Ok(file) => file,
                 Err(TryRecvError::Empty) => {
                     // Nothing waiting: send what we have rather than sit on it.
-                    if !batch.is_empty() && batches.blocking_send(std::mem::take(&mut batch)).is_err() {
+                    if !batch.is_empty()
+                        && batches.blocking_send(std::mem::replace(&mut batch, self.new_batch())).is_err()
+                    {
                         return;
                     }
                     match files.recv() {
@@ -80,6 +82,15 @@ impl Readers {
         }
         if !batch.is_empty() {
             let _ = batches.blocking_send(batch);
+        }
+    }
+
+    /// An empty batch with room for a full one, so filling it never reallocates.
+    fn new_batch(&self) -> Batch {
+        let room = self.limits.max_bytes.saturating_add(64 * 1024).min(64 << 20);
+        Batch {
+            body: Vec::with_capacity(room),
+            items: Vec::with_capacity(self.limits.max_events.min(100_000)),
         }
     }
 
@@ -102,7 +113,9 @@ impl Readers {
         let result = read_records(raw, |index, event| {
             Stats::add(&self.stats.events_read, 1);
             self.encode(&ack, index, event, batch);
-            if batch.is_full(&self.limits) && batches.blocking_send(std::mem::take(batch)).is_err() {
+            if batch.is_full(&self.limits)
+                && batches.blocking_send(std::mem::replace(batch, self.new_batch())).is_err()
+            {
                 sink_gone = true;
                 return ControlFlow::Break(());
             }
