@@ -1,35 +1,45 @@
 //! `cloudtrail-es backfill`: import log files once.
 //!
-//! Wiring, in data order: a walker thread lists the sources' files → reader threads decode and
-//! encode them into batches (`pipeline.rs`) → one sink delivers the batches (a cluster or an NDJSON
-//! file) → file acknowledgements come back to a collector. When every stage has drained, the
-//! summary is printed and the outcome decides the exit status.
+//! Wiring, in data order: the sources (local folders, S3 prefixes) feed files → reader threads
+//! decode and encode them into batches (`pipeline.rs`) → one sink delivers the batches (a cluster
+//! or an NDJSON file) → file acknowledgements come back to the collector, which records finished
+//! files in `--state`. Ctrl-C stops the sources, lets what is in flight finish, saves the state and
+//! prints the summary. When every stage has drained, the outcome decides the exit status.
 
 use crate::ack::{Delivery, FileDone};
-use crate::cli::{BackfillArgs, ClusterArgs};
+use crate::aws::{s3_client, sdk_config, AwsArgs};
+use crate::cli::{BackfillArgs, ClusterArgs, SelectArgs};
 use crate::pipeline::Readers;
+use crate::progress::Progress;
 use crate::sink::batch::{Batch, BatchLimits};
 use crate::sink::client::{ClientConfig, EsClient};
 use crate::sink::dead_letter::DeadLetters;
 use crate::sink::elasticsearch::BulkSink;
 use crate::sink::file::FileSink;
 use crate::sink::retry::RetryPolicy;
+use crate::source::admit::Admit;
+use crate::source::feed::Feed;
+use crate::source::layout::LayoutFilter;
+use crate::source::s3::{crawl::Crawler, feed_prefix, fetch::Fetcher};
 use crate::source::{local, SourceSpec};
+use crate::state::StateFile;
 use crate::stats::Stats;
 use crate::transform::IndexNaming;
 use anyhow::{bail, Context};
-use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use tracing::{debug, info};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
 
 /// How a run ended (when it could run at all).
 #[derive(Debug)]
 pub struct Outcome {
     /// Something was rejected or unreadable: exit status 2.
     pub problems: bool,
+    /// Stopped by Ctrl-C before the end.
+    pub interrupted: bool,
 }
 
 /// Where batches go.
@@ -38,36 +48,87 @@ enum Sink {
     File(FileSink),
 }
 
-/// Runs a backfill to the end.
+/// Runs a backfill to the end (or until Ctrl-C).
 pub async fn run(args: BackfillArgs) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let roots = local_roots(&args.sources)?;
+    let specs = parse_sources(&args.sources)?;
     let naming = IndexNaming { prefix: valid_prefix(&args.index_prefix)? };
+    let state = args.select.state.as_deref().map(StateFile::open).transpose()?;
     let stats = Arc::new(Stats::default());
     let dead = Arc::new(DeadLetters::new(args.dead_letter.clone()));
     let sink = build_sink(&args, &naming, &dead, &stats).await?;
+    let cancel = CancellationToken::new();
+    watch_ctrl_c(cancel.clone());
 
-    let (file_tx, file_rx) = crossbeam_channel::bounded(1024);
-    let walker = std::thread::spawn(move || local::walk(&roots, &file_tx));
+    let (file_tx, file_rx) = flume::bounded(64);
+    let admit = Admit {
+        done: state.as_ref().map(|s| s.done().clone()).unwrap_or_default(),
+        shard: args.select.shard,
+    };
+    let feed = Feed {
+        files: file_tx,
+        admit,
+        filter: layout_filter(&args.select),
+        stats: stats.clone(),
+        cancel: cancel.clone(),
+    };
     let (batch_tx, batch_rx) = mpsc::channel::<Batch>(args.cluster.bulk_concurrency.max(1) * 2);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     let limits =
         BatchLimits { max_bytes: args.cluster.batch_bytes, max_events: args.cluster.batch_events.max(1) };
-    let readers = Readers { naming, limits, dead: dead.clone(), stats: stats.clone(), done: done_tx };
-    let reader_count = args.readers.unwrap_or_else(default_readers);
-    let handles = readers.spawn(reader_count, file_rx, batch_tx);
-    let collector = tokio::spawn(collect(done_rx));
+    let readers = Readers {
+        naming,
+        limits,
+        dead: dead.clone(),
+        stats: stats.clone(),
+        done: done_tx,
+        cancel: cancel.clone(),
+    };
+    let handles = readers.spawn(args.readers.unwrap_or_else(default_readers), file_rx, batch_tx);
+    let collector = tokio::spawn(collect(done_rx, state));
+    let progress = Progress::start(stats.clone());
 
-    deliver(sink, batch_rx, &stats).await?;
+    let sources = feed_sources(specs, feed, &args);
+    let (fed, delivered) = tokio::join!(sources, deliver(sink, batch_rx, &stats));
     for h in handles {
         h.join().map_err(|_| anyhow::anyhow!("a reader thread panicked"))?;
     }
-    let unreadable = walker.join().map_err(|_| anyhow::anyhow!("the file walker panicked"))?;
-    Stats::add(&stats.files_failed, unreadable);
-    let files_not_done = collector.await?;
-
+    let files_not_done = collector.await??;
+    progress.finish();
     report(&stats, &dead, started.elapsed());
-    Ok(Outcome { problems: stats.has_problems() || files_not_done > 0 })
+    delivered?;
+    fed?;
+    let interrupted = cancel.is_cancelled();
+    Ok(Outcome { problems: stats.has_problems() || files_not_done > 0, interrupted })
+}
+
+/// Feeds every source's files to the readers, in order; the feed is closed at the end.
+async fn feed_sources(specs: Vec<SourceSpec>, feed: Feed, args: &BackfillArgs) -> anyhow::Result<()> {
+    let feed = Arc::new(feed);
+    let mut s3 = None;
+    for spec in specs {
+        match spec {
+            SourceSpec::Local(root) => {
+                let walker = feed.clone();
+                let unreadable = tokio::task::spawn_blocking(move || local::walk(&root, &walker)).await?;
+                Stats::add(&feed.stats.files_failed, unreadable);
+            }
+            SourceSpec::S3 { bucket, prefix } => {
+                if s3.is_none() {
+                    let aws =
+                        AwsArgs { profile: args.aws.profile.clone(), region: args.aws.aws_region.clone() };
+                    s3 = Some(s3_client(&sdk_config(&aws).await));
+                }
+                let client = s3.clone().expect("set above");
+                let fetcher = Fetcher::new(client.clone(), tokio::runtime::Handle::current());
+                let crawler =
+                    Crawler { client, bucket, filter: feed.filter.clone(), any_key: args.select.any_key };
+                feed_prefix(crawler, fetcher, &prefix, args.select.concurrency, &feed).await?;
+            }
+        }
+    }
+    Stats::set_flag(&feed.stats.listing_done);
+    Ok(())
 }
 
 /// Runs the sink until the readers close the channel.
@@ -84,16 +145,50 @@ async fn deliver(sink: Sink, batches: mpsc::Receiver<Batch>, stats: &Arc<Stats>)
     Ok(())
 }
 
-/// Waits for every file's acknowledgement; returns how many were not fully delivered.
-async fn collect(mut done: mpsc::UnboundedReceiver<FileDone>) -> u64 {
+/// Waits for every file's acknowledgement, recording finished files in the state journal;
+/// returns how many files were not fully delivered.
+async fn collect(
+    mut done: mpsc::UnboundedReceiver<FileDone>,
+    mut state: Option<StateFile>,
+) -> anyhow::Result<u64> {
     let mut not_done = 0;
-    while let Some(file) = done.recv().await {
-        debug!(file = &*file.file, delivery = ?file.delivery, "file finished");
-        if file.delivery == Delivery::Failed {
-            not_done += 1;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            file = done.recv() => {
+                let Some(file) = file else { break };
+                debug!(file = &*file.file, delivery = ?file.delivery, "file finished");
+                if file.delivery == Delivery::Failed {
+                    not_done += 1;
+                } else if let Some(state) = state.as_mut() {
+                    state.record(&file.file).context("cannot write --state")?;
+                }
+            }
+            _ = tick.tick() => {
+                if let Some(state) = state.as_mut() {
+                    state.sync().context("cannot write --state")?;
+                }
+            }
         }
     }
-    not_done
+    if let Some(state) = state {
+        state.compact().context("cannot write --state")?;
+    }
+    Ok(not_done)
+}
+
+/// First Ctrl-C: stop taking files and finish what is in flight. Second: leave at once.
+fn watch_ctrl_c(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            warn!("interrupted: finishing what is in flight (Ctrl-C again to quit at once)");
+            cancel.cancel();
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            error!("interrupted twice: quitting; re-run with the same --state to finish");
+            std::process::exit(130);
+        }
+    });
 }
 
 async fn build_sink(
@@ -133,16 +228,27 @@ pub fn client_config(c: &ClusterArgs) -> ClientConfig {
     }
 }
 
-fn local_roots(sources: &[String]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut roots = Vec::new();
+/// The layout filter from --start/--end/--since/--account/--region.
+fn layout_filter(select: &SelectArgs) -> LayoutFilter {
+    let today = chrono::Utc::now().date_naive();
+    let start = select.start.or_else(|| select.since.map(|days| today - chrono::Days::new(u64::from(days))));
+    // An open-ended range ends today, so that day folders can be listed one by one.
+    let end = select.end.or(start.map(|_| today));
+    LayoutFilter { start, end, accounts: select.accounts.clone(), regions: select.regions.clone() }
+}
+
+fn parse_sources(sources: &[String]) -> anyhow::Result<Vec<SourceSpec>> {
+    let mut specs = Vec::new();
     for source in sources {
-        match SourceSpec::parse(source) {
-            SourceSpec::Local(path) => roots.push(path),
-            SourceSpec::S3 { .. } => bail!("{source}: S3 sources are not supported yet"),
+        let spec = SourceSpec::parse(source);
+        match &spec {
+            SourceSpec::Local(path) => local::check_root(path)?,
+            SourceSpec::S3 { bucket, .. } if bucket.is_empty() => bail!("{source}: no bucket name"),
+            SourceSpec::S3 { .. } => {}
         }
+        specs.push(spec);
     }
-    local::check_roots(&roots)?;
-    Ok(roots)
+    Ok(specs)
 }
 
 /// Index names must be lowercase and free of the characters Elasticsearch forbids.

@@ -3,6 +3,8 @@
 //! Flags are grouped by the component they configure (cluster, batching, files); the structs here
 //! hold plain values, and `backfill.rs` turns them into running parts.
 
+use crate::source::admit::Shard;
+use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -36,14 +38,14 @@ pub enum LogFormat {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Import CloudTrail log files once: local files or folders (read recursively).
+    /// Import CloudTrail log files once: local files or folders (read recursively), or s3://BUCKET/PREFIX.
     Backfill(BackfillArgs),
 }
 
 /// `cloudtrail-es backfill`.
 #[derive(Debug, Args)]
 pub struct BackfillArgs {
-    /// Log files or folders of them (gzip or plain JSON; digest files are skipped).
+    /// Log files or folders of them, or s3://BUCKET/PREFIX (gzip or plain JSON; digests are skipped).
     #[arg(required = true, value_name = "SOURCE")]
     pub sources: Vec<String>,
     /// Write the bulk NDJSON to PATH (`-` for stdout) instead of sending it to a cluster.
@@ -58,9 +60,68 @@ pub struct BackfillArgs {
     /// Reader threads (decompression and parsing); default: one per CPU.
     #[arg(long, value_name = "N")]
     pub readers: Option<usize>,
+    /// Which files to read.
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// AWS access for s3:// sources.
+    #[command(flatten)]
+    pub aws: AwsFlags,
     /// Cluster connection and delivery.
     #[command(flatten)]
     pub cluster: ClusterArgs,
+}
+
+/// Which log files a backfill reads, and how it resumes and splits the work.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Selecting files")]
+pub struct SelectArgs {
+    /// First day to read (UTC, inclusive), from the layout's YYYY/MM/DD folders.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+    pub start: Option<NaiveDate>,
+    /// Last day to read (UTC, inclusive).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+    pub end: Option<NaiveDate>,
+    /// Read the last N days up to today (e.g. 30d); instead of --start.
+    #[arg(long, value_name = "DAYS", value_parser = parse_days, conflicts_with = "start")]
+    pub since: Option<u32>,
+    /// Only this account's logs (repeatable).
+    #[arg(long = "account", value_name = "ID")]
+    pub accounts: Vec<String>,
+    /// Only logs of this AWS region folder (repeatable); the client's own region is --aws-region.
+    #[arg(long = "region", value_name = "REGION")]
+    pub regions: Vec<String>,
+    /// On S3, read every key under the prefix, not only keys in CloudTrail's layout.
+    #[arg(long)]
+    pub any_key: bool,
+    /// Remember finished files in PATH; a re-run with the same PATH skips them.
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Take only share K of N (0-based) of the files, by a stable hash of their names.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// S3 downloads in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub concurrency: usize,
+}
+
+/// AWS settings; credentials come from the standard chain (env, profile, SSO, instance role).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "AWS")]
+pub struct AwsFlags {
+    /// Named profile from the AWS config files.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Region of the AWS endpoints (default: from the environment or profile, else us-east-1).
+    #[arg(long, value_name = "REGION")]
+    pub aws_region: Option<String>,
+}
+
+fn parse_day(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| format!("{s:?} is not a YYYY-MM-DD date: {e}"))
+}
+
+fn parse_days(s: &str) -> Result<u32, String> {
+    s.strip_suffix('d').unwrap_or(s).parse().map_err(|_| format!("{s:?} is not a number of days like 30d"))
 }
 
 /// How to reach the cluster and send to it.

@@ -3,18 +3,22 @@
 //! The code follows the data: [`source`] finds log files, [`decode`] streams their events,
 //! [`transform`] turns each into a bulk item, [`pipeline`] runs those stages on reader threads and
 //! fills batches, and [`sink`] delivers them (to a cluster or a file). [`ack`] carries each file's
-//! completion back from the sink; [`stats`] counts everything for the summary.
+//! completion back from the sink; [`stats`] counts everything for the summary, [`progress`]
+//! shows it while a run goes, and [`state`] remembers finished files across runs.
 //! [`backfill`] wires them together for the `backfill` command.
 
 #![deny(missing_docs)]
 
 pub mod ack;
+pub mod aws;
 pub mod backfill;
 pub mod cli;
 pub mod decode;
 pub mod pipeline;
+pub mod progress;
 pub mod setup;
 pub mod sink;
 pub mod source;
+pub mod state;
 pub mod stats;
 pub mod transform;

@@ -1,6 +1,6 @@
 //! The entry point: parse flags, start logging, run the command, and turn the outcome into an
 //! exit status. This is the only place that happens: 0 all delivered, 2 finished with rejected or
-//! unreadable input (see the summary), 1 could not run.
+//! unreadable input (see the summary), 1 could not run, 130 stopped by Ctrl-C (re-run to finish).
 
 use clap::Parser;
 use cloudtrail_es::cli::{Cli, Command, LogFormat};
@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         }
     });
     match result {
+        Ok(outcome) if outcome.interrupted => ExitCode::from(130),
         Ok(outcome) if outcome.problems => ExitCode::from(2),
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
@@ -46,7 +47,7 @@ fn init_logging(cli: &Cli) {
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| cloudtrail_es::progress::LogWriter)
         .with_target(false)
         .with_ansi(ansi);
     match cli.log_format {

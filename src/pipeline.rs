@@ -15,12 +15,13 @@ use crate::sink::dead_letter::{DeadLetter, DeadLetters, Payload};
 use crate::source::LogFile;
 use crate::stats::Stats;
 use crate::transform::{encode_event, IndexNaming};
-use crossbeam_channel::{Receiver, TryRecvError};
+use flume::{Receiver, TryRecvError};
 use std::io::{self, Read};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use tokio::sync::mpsc::{Sender, UnboundedSender};
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
 /// Everything a reader thread needs, shared by all of them.
@@ -35,6 +36,8 @@ pub struct Readers {
     pub stats: Arc<Stats>,
     /// Where finished files are announced.
     pub done: UnboundedSender<FileDone>,
+    /// Cancelled when the run must stop: readers stop between events.
+    pub cancel: CancellationToken,
 }
 
 impl Readers {
@@ -76,8 +79,8 @@ impl Readers {
                 }
                 Err(TryRecvError::Disconnected) => break,
             };
-            if self.read_file(&file, &mut batch, batches).is_break() {
-                return;
+            if self.cancel.is_cancelled() || self.read_file(file, &mut batch, batches).is_break() {
+                break;
             }
         }
         if !batch.is_empty() {
@@ -94,8 +97,8 @@ impl Readers {
         }
     }
 
-    /// Reads one file into batches. `Break` means the sink is gone.
-    fn read_file(&self, file: &LogFile, batch: &mut Batch, batches: &Sender<Batch>) -> ControlFlow<()> {
+    /// Reads one file into batches. `Break` means the run is stopping (sink gone or cancelled).
+    fn read_file(&self, file: LogFile, batch: &mut Batch, batches: &Sender<Batch>) -> ControlFlow<()> {
         let ack = FileAck::new(file.name.clone(), self.done.clone());
         if file.is_digest_path() {
             debug!("{}: digest file, skipped", file.name);
@@ -105,18 +108,19 @@ impl Readers {
         let raw = match file.open() {
             Ok(raw) => Counted { inner: raw, stats: &self.stats },
             Err(e) => {
+                // Nothing was read: the file must be tried again by a later run.
+                ack.settle(Delivery::Failed);
                 self.file_failed(&ack, format!("cannot open: {e}"));
                 return ControlFlow::Continue(());
             }
         };
-        let mut sink_gone = false;
         let result = read_records(raw, |index, event| {
             Stats::add(&self.stats.events_read, 1);
             self.encode(&ack, index, event, batch);
-            if batch.is_full(&self.limits)
-                && batches.blocking_send(std::mem::replace(batch, self.new_batch())).is_err()
+            let full = batch.is_full(&self.limits);
+            if self.cancel.is_cancelled()
+                || (full && batches.blocking_send(std::mem::replace(batch, self.new_batch())).is_err())
             {
-                sink_gone = true;
                 return ControlFlow::Break(());
             }
             ControlFlow::Continue(())
@@ -124,10 +128,14 @@ impl Readers {
         match result {
             Ok(FileKind::Log(_)) => Stats::add(&self.stats.files_read, 1),
             Ok(FileKind::Digest) => {
-                debug!("{}: digest file, skipped", file.name);
+                debug!("{}: digest file, skipped", ack.file());
                 Stats::add(&self.stats.files_skipped, 1);
             }
-            Err(DecodeError::Stopped) if sink_gone => return ControlFlow::Break(()),
+            Err(DecodeError::Stopped) => {
+                // Part of the file was read: it is not finished, and a later run reads it again.
+                ack.settle(Delivery::Failed);
+                return ControlFlow::Break(());
+            }
             Err(e) => self.file_failed(&ack, e.to_string()),
         }
         ControlFlow::Continue(())

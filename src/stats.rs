@@ -5,12 +5,18 @@
 //! every number the tool reports in one place.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 /// Counters for one run. All fields only ever grow.
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// Files admitted for reading (found by a source, not excluded by --state or --shard).
+    pub files_found: AtomicU64,
+    /// Files passed over because an earlier run finished them (--state).
+    pub files_done_before: AtomicU64,
+    /// Set once every source has been listed completely (the total is known).
+    pub listing_done: AtomicBool,
     /// Log files read to the end.
     pub files_read: AtomicU64,
     /// Files skipped on purpose (digest files).
@@ -35,6 +41,11 @@ impl Stats {
     /// Adds `n` to a counter.
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
+    }
+
+    /// Raises a flag.
+    pub fn set_flag(flag: &AtomicBool) {
+        flag.store(true, Relaxed);
     }
 
     /// True when the run should exit with status 2: something was rejected or unreadable.
@@ -62,13 +73,17 @@ impl fmt::Display for Summary<'_> {
         let get = |c: &AtomicU64| c.load(Relaxed);
         let secs = self.elapsed.as_secs_f64();
         let rate = if secs > 0.0 { get(&s.events_read) as f64 / secs } else { 0.0 };
-        writeln!(
+        write!(
             f,
-            "files:   {} read, {} skipped (digest), {} failed",
+            "files:   {} read, {} skipped (digest or not a log), {} failed",
             get(&s.files_read),
             get(&s.files_skipped),
             get(&s.files_failed)
         )?;
+        if get(&s.files_done_before) > 0 {
+            write!(f, ", {} finished by earlier runs", get(&s.files_done_before))?;
+        }
+        writeln!(f)?;
         write!(
             f,
             "events:  {} read: {} indexed, {} already present, {} dead-lettered",

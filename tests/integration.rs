@@ -7,3 +7,5 @@ mod util;
 mod local_files;
 // Sending to real Elasticsearch and OpenSearch: exactly once, dead letters, unreachable clusters.
 mod es_bulk;
+// Backfill from S3 (moto): layout, filters, resume with --state, sharding.
+mod s3_backfill;

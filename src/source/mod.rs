@@ -1,15 +1,24 @@
 //! Sources: where log files come from. A source yields [`LogFile`]s; each is opened as a plain
 //! byte stream, and decoding is the next stage's business.
 //!
-//! Today: local files and folders (`local.rs`). S3 prefixes and SQS notifications slot in as more
-//! [`Location`] kinds, feeding the same channel of files.
+//! Local files and folders (`local.rs`) and S3 prefixes (`s3/`) feed the same channel of files.
+//! `layout.rs` knows CloudTrail's folder layout; `admit.rs` decides which files this run takes
+//! (not already done according to `--state`, in this machine's `--shard`).
 
+pub mod admit;
+pub mod feed;
+pub mod layout;
 pub mod local;
+pub mod s3;
 
+use bytes::Bytes;
+use s3::fetch::Fetcher;
+use s3::S3Object;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Cursor, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
+use tokio::sync::OwnedSemaphorePermit;
 
 /// A SOURCE argument, as given on the command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,16 +48,18 @@ impl SourceSpec {
 }
 
 /// Where a log file's bytes are.
-#[derive(Clone, Debug)]
 pub enum Location {
     /// A file on this machine.
     Local(PathBuf),
+    /// Downloaded already; the permit holds its share of the download memory budget.
+    Memory(Bytes, OwnedSemaphorePermit),
+    /// A large S3 object, streamed when read.
+    S3Stream(S3Object, Arc<Fetcher>),
 }
 
 /// One log file to ingest.
-#[derive(Clone, Debug)]
 pub struct LogFile {
-    /// How the file is shown to users: its path, or `s3://bucket/key`.
+    /// How the file is shown to users: its path, or `s3://bucket/key`. Also its name in `--state`.
     pub name: Arc<str>,
     /// Where to read it.
     pub location: Location,
@@ -61,15 +72,31 @@ impl LogFile {
     }
 
     /// Opens the file's raw bytes.
-    pub fn open(&self) -> io::Result<Box<dyn Read + Send>> {
-        match &self.location {
+    pub fn open(self) -> io::Result<Box<dyn Read + Send>> {
+        match self.location {
             Location::Local(path) => Ok(Box::new(File::open(path)?)),
+            Location::Memory(bytes, permit) => {
+                Ok(Box::new(Held { inner: Cursor::new(bytes), _permit: permit }))
+            }
+            Location::S3Stream(object, fetcher) => fetcher.open_stream(&object),
         }
     }
 
     /// True for files under `CloudTrail-Digest/`: integrity digests, not logs.
     pub fn is_digest_path(&self) -> bool {
         self.name.contains("CloudTrail-Digest/") || self.name.contains("CloudTrail-Digest\\")
+    }
+}
+
+/// A reader that keeps a memory-budget permit until it is dropped.
+struct Held<R> {
+    inner: R,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl<R: Read> Read for Held<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf)
     }
 }
 

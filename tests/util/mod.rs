@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod aws;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -61,12 +63,17 @@ impl Run {
 
 /// Runs `cloudtrail-es ARGS` with `cwd` as working directory and extra environment.
 pub fn run_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    Run::from(command(cwd, args, env).output().expect("running cloudtrail-es"))
+}
+
+/// The command for `cloudtrail-es ARGS`, to run or spawn.
+pub fn command(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudtrail-es"));
     cmd.args(args).current_dir(cwd).env_remove("ELASTICSEARCH_URL").env("NO_COLOR", "1");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    Run::from(cmd.output().expect("running cloudtrail-es"))
+    cmd
 }
 
 /// A cluster from the dev stack.
@@ -131,6 +138,15 @@ impl Cluster {
     }
 }
 
+/// The `_id`s in a bulk NDJSON output file.
+pub fn output_ids(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .step_by(2)
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["create"]["_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// Writes a gzip file.
 pub fn write_gz(path: &Path, data: &[u8]) {
     use std::io::Write;
@@ -149,9 +165,15 @@ pub fn generate(dir: &Path, args: &[&str]) {
 
 /// Every `eventID` in the generated or copied files under `dir` (digest files excluded).
 pub fn event_ids(dir: &Path) -> Vec<String> {
+    event_ids_where(dir, |_| true)
+}
+
+/// The `eventID`s of the log files under `dir` whose path passes `keep` (digests excluded).
+pub fn event_ids_where(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<String> {
     let mut ids = Vec::new();
     for entry in walk(dir) {
-        if entry.to_string_lossy().contains("CloudTrail-Digest") {
+        let path = entry.to_string_lossy();
+        if path.contains("CloudTrail-Digest") || !keep(&path) {
             continue;
         }
         let bytes = std::fs::read(&entry).unwrap();
@@ -166,7 +188,8 @@ pub fn event_ids(dir: &Path) -> Vec<String> {
     ids
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
+/// Every file under `dir`, recursively.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();

@@ -1,0 +1,146 @@
+//! Progress while a run goes: a live line on a terminal, a plain log line every few seconds
+//! otherwise.
+//!
+//! The display reads the run's [`Stats`]; it never holds anything up. While the live line is on
+//! screen, log lines are printed above it through [`LogWriter`], so the two do not garble each
+//! other. The one global here, the live bar, is set once per run and only for that purpose.
+
+use crate::stats::Stats;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{self, IsTerminal, Write};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+use tracing::info;
+
+/// The live bar, while one is shown.
+static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// How often the plain progress line is logged when stderr is not a terminal.
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+/// A running progress display; stop it with [`Progress::finish`].
+pub struct Progress {
+    task: JoinHandle<()>,
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    /// Starts showing progress of `stats`.
+    pub fn start(stats: Arc<Stats>) -> Self {
+        let started = Instant::now();
+        if !io::stderr().is_terminal() {
+            let task = tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(PLAIN_EVERY).await;
+                    info!("progress: {}", line(&stats, started.elapsed()));
+                }
+            });
+            return Progress { task, bar: None };
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}").expect("a valid template"),
+        );
+        if let Ok(mut slot) = BAR.lock() {
+            *slot = Some(bar.clone());
+        }
+        let shown = bar.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                shown.set_message(line(&stats, started.elapsed()));
+                shown.tick();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+        Progress { task, bar: Some(bar) }
+    }
+
+    /// Stops the display and clears the live line.
+    pub fn finish(self) {
+        self.task.abort();
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+            if let Ok(mut slot) = BAR.lock() {
+                *slot = None;
+            }
+        }
+    }
+}
+
+/// One line of progress: files done of found, bytes, rates, outcomes, and an ETA once the total
+/// is known.
+pub fn line(stats: &Stats, elapsed: Duration) -> String {
+    let get = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
+    let done = get(&stats.files_read) + get(&stats.files_failed);
+    let found = get(&stats.files_found);
+    let secs = elapsed.as_secs_f64().max(0.001);
+    let rate = get(&stats.events_read) as f64 / secs;
+    let listing_done = stats.listing_done.load(Relaxed);
+    let total = if listing_done { format!("{found}") } else { format!("{found}+ (listing)") };
+    let mut text = format!(
+        "files {done}/{total} · {:.1} MB · {rate:.0} events/s · {} indexed · {} present · {} dead-lettered · {} failed files",
+        get(&stats.bytes_read) as f64 / 1e6,
+        get(&stats.events_indexed),
+        get(&stats.events_present),
+        get(&stats.events_dead),
+        get(&stats.files_failed),
+    );
+    if listing_done && done > 0 && done < found {
+        let eta = secs / done as f64 * (found - done) as f64;
+        text.push_str(&format!(" · ETA {}", human_duration(eta)));
+    }
+    text
+}
+
+fn human_duration(secs: f64) -> String {
+    let s = secs.round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// stderr for log lines, printed above the live progress line when one is shown.
+pub struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let bar = BAR.lock().ok().and_then(|b| b.clone());
+        match bar {
+            Some(bar) => bar.suspend(|| io::stderr().write_all(buf)).map(|()| buf.len()),
+            None => io::stderr().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_line_shows_counts_and_eta_once_listing_is_done() {
+        let stats = Stats::default();
+        Stats::add(&stats.files_found, 10);
+        Stats::add(&stats.files_read, 5);
+        Stats::add(&stats.events_read, 1000);
+        let text = line(&stats, Duration::from_secs(10));
+        assert!(text.starts_with("files 5/10+ (listing) · "), "{text}");
+        assert!(text.contains("100 events/s") && !text.contains("ETA"), "{text}");
+        Stats::set_flag(&stats.listing_done);
+        assert!(line(&stats, Duration::from_secs(10)).ends_with("ETA 10s"));
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration(5.2), "5s");
+        assert_eq!(human_duration(125.0), "2m05s");
+        assert_eq!(human_duration(7300.0), "2h01m");
+    }
+}

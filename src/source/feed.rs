@@ -1,0 +1,113 @@
+//! The feed: every source's files, admitted or not, into one channel for the readers.
+//!
+//! Sources find files; the feed applies the run's rules (`--state`, `--shard`, layout filters),
+//! counts what it passes over, and sends the rest on. It is also where a stopping run (Ctrl-C)
+//! stops taking new files.
+
+use super::admit::{Admission, Admit};
+use super::layout::{classify, KeyKind, LayoutFilter};
+use super::LogFile;
+use crate::stats::Stats;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+/// What the sources feed into.
+pub struct Feed {
+    /// The readers' queue.
+    pub files: flume::Sender<LogFile>,
+    /// `--state` and `--shard`.
+    pub admit: Admit,
+    /// `--start/--end/--account/--region`.
+    pub filter: LayoutFilter,
+    /// Run counters.
+    pub stats: Arc<Stats>,
+    /// Cancelled when the run must stop taking files.
+    pub cancel: CancellationToken,
+}
+
+/// What the feed decided about a name.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Read it.
+    Take,
+    /// Passed over (already counted and logged).
+    Pass,
+    /// The run is stopping.
+    Stop,
+}
+
+impl Feed {
+    /// Decides whether the file called `name` is read. Layout filters apply when set.
+    pub fn decide(&self, name: &str) -> Decision {
+        if self.cancel.is_cancelled() {
+            return Decision::Stop;
+        }
+        if !self.filter.is_empty() {
+            match classify(name) {
+                KeyKind::Log(key) if self.filter.wants(&key) => {}
+                _ => return Decision::Pass,
+            }
+        }
+        match self.admit.check(name) {
+            Admission::Take => {
+                Stats::add(&self.stats.files_found, 1);
+                Decision::Take
+            }
+            Admission::AlreadyDone => {
+                debug!("{name}: finished by an earlier run (--state), skipped");
+                Stats::add(&self.stats.files_done_before, 1);
+                Decision::Pass
+            }
+            Admission::OtherShard => Decision::Pass,
+        }
+    }
+
+    /// Offers a found file from a blocking thread; false once the run is stopping.
+    pub fn offer(&self, file: LogFile) -> bool {
+        match self.decide(&file.name) {
+            Decision::Take => self.files.send(file).is_ok(),
+            Decision::Pass => true,
+            Decision::Stop => false,
+        }
+    }
+
+    /// Sends an admitted file from an async task; false once the run is stopping.
+    pub async fn send(&self, file: LogFile) -> bool {
+        tokio::select! {
+            sent = self.files.send_async(file) => sent.is_ok(),
+            _ = self.cancel.cancelled() => false,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A feed whose files can be collected from the returned receiver.
+    pub(crate) fn collecting_feed() -> (Feed, flume::Receiver<LogFile>) {
+        let (tx, rx) = flume::unbounded();
+        let feed = Feed {
+            files: tx,
+            admit: Admit::default(),
+            filter: LayoutFilter::default(),
+            stats: Arc::new(Stats::default()),
+            cancel: CancellationToken::new(),
+        };
+        (feed, rx)
+    }
+
+    #[test]
+    fn layout_filters_and_cancellation_decide() {
+        let (mut feed, _rx) = collecting_feed();
+        feed.filter.accounts = vec!["111122223333".into()];
+        let wanted = "d/AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/f.json.gz";
+        let other = "d/AWSLogs/444455556666/CloudTrail/us-east-1/2024/05/01/f.json.gz";
+        assert_eq!(feed.decide(wanted), Decision::Take);
+        assert_eq!(feed.decide(other), Decision::Pass);
+        assert_eq!(feed.decide("loose-file.json"), Decision::Pass);
+        feed.cancel.cancel();
+        assert_eq!(feed.decide(wanted), Decision::Stop);
+    }
+}

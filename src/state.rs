@@ -1,0 +1,159 @@
+//! `--state`: the record of files finished, so a re-run (after Ctrl-C, kill -9, a crash) only reads
+//! what is left.
+//!
+//! A file is recorded only once all of its events are in the index or dead-lettered (its ack
+//! resolved without failure). The file is a journal of JSON strings, one file name per line:
+//! appends are flushed and synced about once a second, so a kill loses at most the last second of
+//! records (those files are read again, and `_id = eventID` makes the re-sent events no-ops).
+//! A torn last line is ignored on load. At the end of a run the journal is compacted by writing a
+//! new file and atomically renaming it over the old one.
+
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// The state journal of one run.
+pub struct StateFile {
+    path: PathBuf,
+    done: HashSet<String>,
+    journal: BufWriter<File>,
+    pending: usize,
+}
+
+/// Why a state file cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("--state {path}: {reason}")]
+pub struct StateError {
+    /// The state file.
+    pub path: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl StateFile {
+    /// Opens (or creates) the journal at `path` and reads what it records.
+    pub fn open(path: &Path) -> Result<Self, StateError> {
+        let err = |e: io::Error| StateError { path: path.display().to_string(), reason: e.to_string() };
+        let done = match File::open(path) {
+            Ok(f) => read_journal(BufReader::new(f)).map_err(err)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => HashSet::new(),
+            Err(e) => return Err(err(e)),
+        };
+        let mut file = OpenOptions::new().create(true).append(true).read(true).open(path).map_err(err)?;
+        end_torn_line(&mut file).map_err(err)?;
+        Ok(StateFile { path: path.to_path_buf(), done, journal: BufWriter::new(file), pending: 0 })
+    }
+
+    /// The files recorded as finished.
+    pub fn done(&self) -> &HashSet<String> {
+        &self.done
+    }
+
+    /// Records a finished file (call [`StateFile::sync`] to make it durable).
+    pub fn record(&mut self, name: &str) -> io::Result<()> {
+        if self.done.insert(name.to_string()) {
+            serde_json::to_writer(&mut self.journal, name)?;
+            self.journal.write_all(b"\n")?;
+            self.pending += 1;
+        }
+        Ok(())
+    }
+
+    /// Flushes and syncs what was recorded since the last call.
+    pub fn sync(&mut self) -> io::Result<()> {
+        if self.pending > 0 {
+            self.journal.flush()?;
+            self.journal.get_ref().sync_data()?;
+            self.pending = 0;
+        }
+        Ok(())
+    }
+
+    /// Rewrites the journal without duplicates or torn lines: a new file, synced, renamed over.
+    pub fn compact(mut self) -> io::Result<()> {
+        self.sync()?;
+        let tmp = self.path.with_extension("tmp");
+        {
+            let mut out = BufWriter::new(File::create(&tmp)?);
+            let mut names: Vec<&String> = self.done.iter().collect();
+            names.sort();
+            for name in names {
+                serde_json::to_writer(&mut out, name)?;
+                out.write_all(b"\n")?;
+            }
+            out.flush()?;
+            out.get_ref().sync_all()?;
+        }
+        fs::rename(&tmp, &self.path)?;
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+/// Ends a torn last line, so the next record starts on a line of its own.
+fn end_torn_line(file: &mut File) -> io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    if last[0] != b'\n' {
+        file.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Reads a journal; a line that does not parse (a torn write) is ignored.
+fn read_journal(reader: impl BufRead) -> io::Result<HashSet<String>> {
+    let mut done = HashSet::new();
+    for line in reader.lines() {
+        if let Ok(name) = serde_json::from_str::<String>(&line?) {
+            done.insert(name);
+        }
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_survive_reopening_and_compaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        let mut state = StateFile::open(&path).unwrap();
+        state.record("s3://b/a key\nwith newline").unwrap();
+        state.record("b").unwrap();
+        state.record("b").unwrap();
+        state.sync().unwrap();
+        drop(state);
+        // A torn last line, as a kill -9 mid-write leaves it.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"\"c-partial").unwrap();
+        let mut state = StateFile::open(&path).unwrap();
+        assert_eq!(state.done().len(), 2);
+        state.record("d").unwrap();
+        state.sync().unwrap();
+        drop(state);
+        let state = StateFile::open(&path).unwrap();
+        assert_eq!(state.done().len(), 3, "a record after a torn line is kept");
+        assert!(state.done().contains("s3://b/a key\nwith newline"));
+        state.compact().unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap().lines().count(), 3);
+        assert_eq!(StateFile::open(&path).unwrap().done().len(), 3);
+    }
+
+    #[test]
+    fn an_unreadable_state_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = StateFile::open(&dir.path().join("no/such/dir/state")).err().unwrap();
+        assert!(err.to_string().starts_with("--state "), "{err}");
+    }
+}
