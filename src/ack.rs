@@ -41,6 +41,8 @@ impl Delivery {
 pub struct FileDone {
     /// The file, as shown to users (`path` or `s3://bucket/key`).
     pub file: Arc<str>,
+    /// The source's token for this file (e.g. which SQS message named it); 0 if unused.
+    pub ticket: u64,
     /// The worst outcome among its events.
     pub delivery: Delivery,
     /// Set when the file itself could not be read to the end (it is then also counted as failed).
@@ -49,6 +51,7 @@ pub struct FileDone {
 
 struct Shared {
     file: Arc<str>,
+    ticket: u64,
     worst: AtomicU8,
     broken: Mutex<Option<String>>,
     done: UnboundedSender<FileDone>,
@@ -59,7 +62,7 @@ impl Drop for Shared {
         let broken = self.broken.get_mut().map(Option::take).unwrap_or_default();
         let delivery = Delivery::from_u8(*self.worst.get_mut());
         // The receiver may be gone at shutdown; then nobody is waiting for this file.
-        let _ = self.done.send(FileDone { file: self.file.clone(), delivery, broken });
+        let _ = self.done.send(FileDone { file: self.file.clone(), ticket: self.ticket, delivery, broken });
     }
 }
 
@@ -67,10 +70,11 @@ impl Drop for Shared {
 pub struct FileAck(Arc<Shared>);
 
 impl FileAck {
-    /// Starts tracking `file`; its [`FileDone`] goes to `done`.
-    pub fn new(file: Arc<str>, done: UnboundedSender<FileDone>) -> Self {
+    /// Starts tracking `file`; its [`FileDone`], carrying `ticket`, goes to `done`.
+    pub fn new(file: Arc<str>, ticket: u64, done: UnboundedSender<FileDone>) -> Self {
         FileAck(Arc::new(Shared {
             file,
+            ticket,
             worst: AtomicU8::new(Delivery::Delivered as u8),
             broken: Mutex::new(None),
             done,
@@ -135,7 +139,7 @@ mod tests {
     #[test]
     fn file_is_done_only_after_reader_and_every_event_are_settled() {
         let (tx, mut rx) = unbounded_channel();
-        let file = FileAck::new("f".into(), tx);
+        let file = FileAck::new("f".into(), 0, tx);
         let (a, b) = (file.event(), file.event());
         drop(file);
         a.settle(Delivery::Delivered);
@@ -148,7 +152,7 @@ mod tests {
     #[test]
     fn an_event_dropped_unsettled_fails_its_file() {
         let (tx, mut rx) = unbounded_channel();
-        let file = FileAck::new("f".into(), tx);
+        let file = FileAck::new("f".into(), 0, tx);
         drop(file.event());
         file.broken("truncated".into());
         drop(file);

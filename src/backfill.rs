@@ -8,15 +8,12 @@
 
 use crate::ack::{Delivery, FileDone};
 use crate::aws::{s3_client, sdk_config, AwsArgs};
-use crate::cli::{BackfillArgs, ClusterArgs, SelectArgs};
+use crate::cli::{BackfillArgs, SelectArgs};
 use crate::pipeline::Readers;
 use crate::progress::Progress;
 use crate::sink::batch::{Batch, BatchLimits};
-use crate::sink::client::{ClientConfig, EsClient};
 use crate::sink::dead_letter::DeadLetters;
-use crate::sink::elasticsearch::BulkSink;
-use crate::sink::file::FileSink;
-use crate::sink::retry::RetryPolicy;
+use crate::sink::Sink;
 use crate::source::admit::Admit;
 use crate::source::feed::Feed;
 use crate::source::layout::LayoutFilter;
@@ -26,12 +23,11 @@ use crate::state::StateFile;
 use crate::stats::Stats;
 use crate::transform::IndexNaming;
 use anyhow::{bail, Context};
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, warn};
 
 /// How a run ended (when it could run at all).
 #[derive(Debug)]
@@ -42,22 +38,19 @@ pub struct Outcome {
     pub interrupted: bool,
 }
 
-/// Where batches go.
-enum Sink {
-    Cluster(BulkSink),
-    File(FileSink),
-}
-
 /// Runs a backfill to the end (or until Ctrl-C).
 pub async fn run(args: BackfillArgs) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let specs = parse_sources(&args.sources)?;
-    let naming = IndexNaming { prefix: valid_prefix(&args.index_prefix)? };
+    let naming = IndexNaming { prefix: args.index_prefix.clone() };
     let state = args.select.state.as_deref().map(StateFile::open).transpose()?;
     let stats = Arc::new(Stats::default());
     let dead = Arc::new(DeadLetters::new(args.dead_letter.clone()));
-    let sink = build_sink(&args, &naming, &dead, &stats).await?;
     let cancel = CancellationToken::new();
+    let patience = Some(Duration::from_secs(args.cluster.retry_timeout.unwrap_or(300)));
+    let sink =
+        Sink::build(args.output.as_deref(), &args.cluster, &naming.prefix, patience, &dead, &stats, &cancel)
+            .await?;
     watch_ctrl_c(cancel.clone());
 
     let (file_tx, file_rx) = flume::bounded(64);
@@ -89,13 +82,13 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<Outcome> {
     let progress = Progress::start(stats.clone());
 
     let sources = feed_sources(specs, feed, &args);
-    let (fed, delivered) = tokio::join!(sources, deliver(sink, batch_rx, &stats));
+    let (fed, delivered) = tokio::join!(sources, sink.run(batch_rx, &stats));
     for h in handles {
         h.join().map_err(|_| anyhow::anyhow!("a reader thread panicked"))?;
     }
     let files_not_done = collector.await??;
     progress.finish();
-    report(&stats, &dead, started.elapsed());
+    stats.report(&dead, started.elapsed(), "backfill");
     delivered?;
     fed?;
     let interrupted = cancel.is_cancelled();
@@ -128,20 +121,6 @@ async fn feed_sources(specs: Vec<SourceSpec>, feed: Feed, args: &BackfillArgs) -
         }
     }
     Stats::set_flag(&feed.stats.listing_done);
-    Ok(())
-}
-
-/// Runs the sink until the readers close the channel.
-async fn deliver(sink: Sink, batches: mpsc::Receiver<Batch>, stats: &Arc<Stats>) -> anyhow::Result<()> {
-    match sink {
-        Sink::Cluster(bulk) => bulk.run(batches).await,
-        Sink::File(file) => {
-            let stats = stats.clone();
-            tokio::task::spawn_blocking(move || file.run(batches, &stats))
-                .await?
-                .context("cannot write --output")?;
-        }
-    }
     Ok(())
 }
 
@@ -191,43 +170,6 @@ fn watch_ctrl_c(cancel: CancellationToken) {
     });
 }
 
-async fn build_sink(
-    args: &BackfillArgs,
-    naming: &IndexNaming,
-    dead: &Arc<DeadLetters>,
-    stats: &Arc<Stats>,
-) -> anyhow::Result<Sink> {
-    if let Some(path) = &args.output {
-        let file =
-            FileSink::open(path).with_context(|| format!("cannot create --output {}", path.display()))?;
-        return Ok(Sink::File(file));
-    }
-    let c = &args.cluster;
-    let client = EsClient::new(&client_config(c))?;
-    let cluster = client.info().await?;
-    info!("{} is {:?} {}", client.url(), cluster.flavor, cluster.version);
-    if !c.no_setup {
-        crate::setup::install_template(&client, &cluster, &naming.prefix).await?;
-    }
-    let retry = RetryPolicy { patience: Duration::from_secs(c.retry_timeout), ..RetryPolicy::default() };
-    Ok(Sink::Cluster(BulkSink::new(client, retry, c.bulk_concurrency, dead.clone(), stats.clone())))
-}
-
-/// Cluster settings from flags and the environment (secrets only ever from the environment).
-pub fn client_config(c: &ClusterArgs) -> ClientConfig {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    ClientConfig {
-        url: c.url.clone(),
-        user: c.es_user.clone(),
-        password: env("ELASTICSEARCH_PASSWORD"),
-        api_key: env("ELASTICSEARCH_API_KEY"),
-        ca_cert: c.ca_cert.clone(),
-        insecure: c.insecure,
-        compress: c.compress,
-        timeout: Duration::from_secs(c.request_timeout.max(1)),
-    }
-}
-
 /// The layout filter from --start/--end/--since/--account/--region.
 fn layout_filter(select: &SelectArgs) -> LayoutFilter {
     let today = chrono::Utc::now().date_naive();
@@ -251,47 +193,6 @@ fn parse_sources(sources: &[String]) -> anyhow::Result<Vec<SourceSpec>> {
     Ok(specs)
 }
 
-/// Index names must be lowercase and free of the characters Elasticsearch forbids.
-fn valid_prefix(prefix: &str) -> anyhow::Result<String> {
-    let bad = prefix.is_empty()
-        || prefix.starts_with(['-', '_', '+', '.'])
-        || prefix.chars().any(|c| c.is_uppercase() || " \"*\\<|,>/?#:".contains(c));
-    if bad {
-        bail!("--index-prefix {prefix:?} is not a valid index name start (lowercase, no spaces or \\/*?\"<>|,#:)");
-    }
-    Ok(prefix.to_string())
-}
-
 fn default_readers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
-}
-
-fn report(stats: &Stats, dead: &DeadLetters, elapsed: Duration) {
-    eprintln!("{}", stats.summary(elapsed));
-    if stats.events_dead.load(Relaxed) > 0 {
-        eprintln!("dead letters: {}", dead.path().display());
-    }
-    info!(
-        files_read = stats.files_read.load(Relaxed),
-        files_failed = stats.files_failed.load(Relaxed),
-        events_read = stats.events_read.load(Relaxed),
-        events_indexed = stats.events_indexed.load(Relaxed),
-        events_present = stats.events_present.load(Relaxed),
-        events_dead = stats.events_dead.load(Relaxed),
-        "backfill finished"
-    );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefixes_are_checked() {
-        assert!(valid_prefix("cloudtrail").is_ok());
-        assert!(valid_prefix("ct-prod").is_ok());
-        for bad in ["", "CT", "-x", "a b", "a*", "a/b"] {
-            assert!(valid_prefix(bad).is_err(), "{bad}");
-        }
-    }
 }

@@ -55,7 +55,7 @@ pub struct BackfillArgs {
     #[arg(long, value_name = "PATH", default_value = "cloudtrail-es-dead-letters.ndjson")]
     pub dead_letter: PathBuf,
     /// Index names are PREFIX-YYYY.MM.DD (UTC day of eventTime).
-    #[arg(long, value_name = "PREFIX", default_value = "cloudtrail")]
+    #[arg(long, value_name = "PREFIX", default_value = "cloudtrail", value_parser = parse_index_prefix)]
     pub index_prefix: String,
     /// Reader threads (decompression and parsing); default: one per CPU.
     #[arg(long, value_name = "N")]
@@ -116,6 +116,19 @@ pub struct AwsFlags {
     pub aws_region: Option<String>,
 }
 
+/// Index names must be lowercase and free of the characters Elasticsearch forbids.
+fn parse_index_prefix(prefix: &str) -> Result<String, String> {
+    let bad = prefix.is_empty()
+        || prefix.starts_with(['-', '_', '+', '.'])
+        || prefix.chars().any(|c| c.is_uppercase() || " \"*\\<|,>/?#:".contains(c));
+    if bad {
+        return Err(format!(
+            "{prefix:?} is not a valid index name start (lowercase, no spaces or \\/*?\"<>|,#:)"
+        ));
+    }
+    Ok(prefix.to_string())
+}
+
 fn parse_day(s: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| format!("{s:?} is not a YYYY-MM-DD date: {e}"))
 }
@@ -157,13 +170,36 @@ pub struct ClusterArgs {
     /// Bulk requests in flight at once.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub bulk_concurrency: usize,
-    /// Seconds a failing batch is retried before what is left is dead-lettered.
-    #[arg(long, value_name = "SECS", default_value_t = 300)]
-    pub retry_timeout: u64,
+    /// Seconds a failing batch is retried before what is left is dead-lettered
+    /// (default: 300 for backfill; follow retries until the cluster is back).
+    #[arg(long, value_name = "SECS")]
+    pub retry_timeout: Option<u64>,
     /// Seconds one request may take.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub request_timeout: u64,
     /// Do not install the index template at start.
     #[arg(long)]
     pub no_setup: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_prefixes_are_checked() {
+        assert!(parse_index_prefix("cloudtrail").is_ok());
+        assert!(parse_index_prefix("ct-prod").is_ok());
+        for bad in ["", "CT", "-x", "a b", "a*", "a/b"] {
+            assert!(parse_index_prefix(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn days_and_day_counts_parse() {
+        assert!(parse_day("2024-02-29").is_ok() && parse_day("2023-02-29").is_err());
+        assert_eq!(parse_days("30d"), Ok(30));
+        assert_eq!(parse_days("7"), Ok(7));
+        assert!(parse_days("a week").is_err());
+    }
 }

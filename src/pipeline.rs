@@ -99,7 +99,7 @@ impl Readers {
 
     /// Reads one file into batches. `Break` means the run is stopping (sink gone or cancelled).
     fn read_file(&self, file: LogFile, batch: &mut Batch, batches: &Sender<Batch>) -> ControlFlow<()> {
-        let ack = FileAck::new(file.name.clone(), self.done.clone());
+        let ack = FileAck::new(file.name.clone(), file.ticket, self.done.clone());
         if file.is_digest_path() {
             debug!("{}: digest file, skipped", file.name);
             Stats::add(&self.stats.files_skipped, 1);

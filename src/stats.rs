@@ -35,6 +35,39 @@ pub struct Stats {
     pub events_dead: AtomicU64,
     /// Events neither delivered nor dead-lettered (e.g. the dead-letter file could not be written).
     pub events_failed: AtomicU64,
+    /// Whether the cluster and the queue are answering.
+    pub health: Health,
+}
+
+/// Since when (Unix seconds; 0 = answering) each service has been failing.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// Elasticsearch: connection errors or busy answers to bulk requests.
+    pub es_failing_since: AtomicU64,
+    /// SQS: receive errors.
+    pub sqs_failing_since: AtomicU64,
+}
+
+impl Health {
+    /// Records a success.
+    pub fn ok(since: &AtomicU64) {
+        since.store(0, Relaxed);
+    }
+
+    /// Records a failure (keeps the time of the first one in a row).
+    pub fn failing(since: &AtomicU64) {
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let _ = since.compare_exchange(0, now.max(1), Relaxed, Relaxed);
+    }
+
+    /// How long a service has been failing, if it is.
+    pub fn failing_for(since: &AtomicU64) -> Option<Duration> {
+        let t = since.load(Relaxed);
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        (t > 0).then(|| Duration::from_secs(now.saturating_sub(t)))
+    }
 }
 
 impl Stats {
@@ -53,6 +86,24 @@ impl Stats {
         self.files_failed.load(Relaxed) > 0
             || self.events_dead.load(Relaxed) > 0
             || self.events_failed.load(Relaxed) > 0
+    }
+
+    /// Prints the summary on stderr (and as one log event with every count), naming the
+    /// dead-letter file when something went there.
+    pub fn report(&self, dead: &crate::sink::dead_letter::DeadLetters, elapsed: Duration, command: &str) {
+        eprintln!("{}", self.summary(elapsed));
+        if self.events_dead.load(Relaxed) > 0 {
+            eprintln!("dead letters: {}", dead.path().display());
+        }
+        tracing::info!(
+            files_read = self.files_read.load(Relaxed),
+            files_failed = self.files_failed.load(Relaxed),
+            events_read = self.events_read.load(Relaxed),
+            events_indexed = self.events_indexed.load(Relaxed),
+            events_present = self.events_present.load(Relaxed),
+            events_dead = self.events_dead.load(Relaxed),
+            "{command} finished"
+        );
     }
 
     /// A printable summary for a run that took `elapsed`.

@@ -73,7 +73,7 @@ mod tests {
     #[test]
     fn items_know_their_lines_and_move_between_batches() {
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let file = FileAck::new("f".into(), tx);
+        let file = FileAck::new("f".into(), 0, tx);
         let mut a = Batch::default();
         for doc in ["{\"a\":1}", "{\"b\":2}"] {
             let start = a.body.len();

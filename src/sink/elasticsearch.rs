@@ -11,12 +11,13 @@ use super::client::EsClient;
 use super::dead_letter::{DeadLetter, DeadLetters, Payload};
 use super::retry::RetryPolicy;
 use crate::ack::Delivery;
-use crate::stats::Stats;
+use crate::stats::{Health, Stats};
 use bytes::Bytes;
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc::Receiver;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
 /// Sends batches to a cluster.
@@ -26,6 +27,7 @@ pub struct BulkSink {
     concurrency: usize,
     dead: Arc<DeadLetters>,
     stats: Arc<Stats>,
+    abort: CancellationToken,
 }
 
 /// What one send of a batch left to do.
@@ -37,15 +39,18 @@ enum Attempt {
 }
 
 impl BulkSink {
-    /// A sink with `concurrency` bulk requests in flight.
+    /// A sink with `concurrency` bulk requests in flight. Cancelling `abort` makes batches waiting
+    /// to be retried give up: their events are settled as failed (not dead-lettered), so their
+    /// files are read again by a later run.
     pub fn new(
         client: EsClient,
         retry: RetryPolicy,
         concurrency: usize,
         dead: Arc<DeadLetters>,
         stats: Arc<Stats>,
+        abort: CancellationToken,
     ) -> Self {
-        BulkSink { client, retry, concurrency: concurrency.max(1), dead, stats }
+        BulkSink { client, retry, concurrency: concurrency.max(1), dead, stats, abort }
     }
 
     /// Delivers every batch received until the channel closes.
@@ -73,8 +78,10 @@ impl BulkSink {
                 return;
             }
             warn!(events = rest.items.len(), attempt, "retrying in {wait:?}: {reason}");
-            tokio::time::sleep(wait).await;
-            batch = rest;
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => batch = rest,
+                _ = self.abort.cancelled() => return self.abandon(rest),
+            }
         }
     }
 
@@ -83,8 +90,16 @@ impl BulkSink {
         let items = batch.items;
         let reply = match self.client.bulk(body.clone()).await {
             Ok(reply) => reply,
-            Err(e) => return Attempt::Again(Batch { body: body.into(), items }, e.to_string()),
+            Err(e) => {
+                Health::failing(&self.stats.health.es_failing_since);
+                return Attempt::Again(Batch { body: body.into(), items }, e.to_string());
+            }
         };
+        if retryable_request(reply.status) {
+            Health::failing(&self.stats.health.es_failing_since);
+        } else {
+            Health::ok(&self.stats.health.es_failing_since);
+        }
         if reply.status != 200 {
             let reason = format!("HTTP {} from _bulk: {}", reply.status, describe_reply_error(&reply.body));
             let batch = Batch { body: body.into(), items };
@@ -137,6 +152,14 @@ impl BulkSink {
         } else {
             let reason = format!("{} events not accepted yet ({last_retry})", again.items.len());
             Attempt::Again(again, reason)
+        }
+    }
+
+    /// Gives up on a batch without dead-lettering it: its files are not finished.
+    fn abandon(&self, batch: Batch) {
+        Stats::add(&self.stats.events_failed, batch.items.len() as u64);
+        for item in batch.items {
+            item.ack.settle(Delivery::Failed);
         }
     }
 

@@ -10,10 +10,9 @@ pub mod feed;
 pub mod layout;
 pub mod local;
 pub mod s3;
+pub mod sqs;
 
 use bytes::Bytes;
-use s3::fetch::Fetcher;
-use s3::S3Object;
 use std::fs::File;
 use std::io::{self, Cursor, Read};
 use std::path::PathBuf;
@@ -53,8 +52,8 @@ pub enum Location {
     Local(PathBuf),
     /// Downloaded already; the permit holds its share of the download memory budget.
     Memory(Bytes, OwnedSemaphorePermit),
-    /// A large S3 object, streamed when read.
-    S3Stream(S3Object, Arc<Fetcher>),
+    /// An open stream (a large S3 object's response body), read as it is decoded.
+    Stream(Box<dyn Read + Send>),
 }
 
 /// One log file to ingest.
@@ -63,12 +62,14 @@ pub struct LogFile {
     pub name: Arc<str>,
     /// Where to read it.
     pub location: Location,
+    /// The source's token for this file, handed back in its acknowledgement (0 if unused).
+    pub ticket: u64,
 }
 
 impl LogFile {
     /// A file on this machine.
     pub fn local(path: PathBuf) -> Self {
-        LogFile { name: path.display().to_string().into(), location: Location::Local(path) }
+        LogFile { name: path.display().to_string().into(), location: Location::Local(path), ticket: 0 }
     }
 
     /// Opens the file's raw bytes.
@@ -78,7 +79,7 @@ impl LogFile {
             Location::Memory(bytes, permit) => {
                 Ok(Box::new(Held { inner: Cursor::new(bytes), _permit: permit }))
             }
-            Location::S3Stream(object, fetcher) => fetcher.open_stream(&object),
+            Location::Stream(stream) => Ok(stream),
         }
     }
 

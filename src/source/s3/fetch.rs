@@ -2,15 +2,14 @@
 //!
 //! Most CloudTrail files are small (kilobytes to a few megabytes), so throughput depends on many
 //! downloads overlapping. Objects up to [`PREFETCH_MAX`] are downloaded whole by async tasks, within
-//! a shared memory budget, and handed to the readers as bytes; larger objects are streamed by the
-//! reader itself, so memory stays bounded however large an object is. Throttling and transient
-//! errors on requests are retried by the SDK; a body that breaks off mid-download is fetched again.
+//! a shared memory budget, and handed to the readers as bytes; a larger object is handed over as
+//! its open response stream, read by the reader as it decodes, so memory stays bounded however
+//! large an object is. Throttling and transient errors on requests are retried by the SDK; a small
+//! object whose body breaks off mid-download is fetched again.
 
 use super::{chain, describe, S3Object};
 use crate::source::{Location, LogFile};
 use aws_sdk_s3::Client;
-use bytes::Bytes;
-use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::runtime::Handle;
@@ -37,41 +36,40 @@ impl Fetcher {
         Arc::new(Fetcher { client, runtime, budget: Arc::new(Semaphore::new(BUDGET_KIB)) })
     }
 
-    /// Makes an object ready for a reader: small ones are downloaded now, large ones later.
+    /// Makes an object ready for a reader: a small one is downloaded now, a large one is handed
+    /// over as an open stream. The size is taken from the response, so listings and notifications
+    /// that do not carry it are handled alike.
     pub async fn ready(self: &Arc<Self>, object: S3Object) -> Result<LogFile, String> {
-        let name = object.url().into();
-        if object.size > PREFETCH_MAX {
-            return Ok(LogFile { name, location: Location::S3Stream(object, self.clone()) });
-        }
-        let kib = (object.size.div_ceil(1024) as u32).max(1);
-        let permit = self
-            .budget
-            .clone()
-            .acquire_many_owned(kib)
-            .await
-            .map_err(|_| "download budget closed".to_string())?;
-        let bytes = self.download(&object).await?;
-        Ok(LogFile { name, location: Location::Memory(bytes, permit) })
-    }
-
-    async fn download(&self, object: &S3Object) -> Result<Bytes, String> {
+        let name: Arc<str> = object.url().into();
         let mut last = String::new();
         for attempt in 1..=BODY_TRIES {
             let response = self.client.get_object().bucket(&object.bucket).key(&object.key).send().await;
             let output = response.map_err(|e| format!("cannot download: {}", describe(&e)))?;
+            let size = output.content_length().unwrap_or(0).max(0) as u64;
+            if size > PREFETCH_MAX {
+                let stream =
+                    SyncIoBridge::new_with_handle(output.body.into_async_read(), self.runtime.clone());
+                return Ok(LogFile { name, location: Location::Stream(Box::new(stream)), ticket: 0 });
+            }
+            let kib = (size.div_ceil(1024) as u32).max(1);
+            let permit = self
+                .budget
+                .clone()
+                .acquire_many_owned(kib)
+                .await
+                .map_err(|_| "download budget closed".to_string())?;
             match output.body.collect().await {
-                Ok(body) => return Ok(body.into_bytes()),
+                Ok(body) => {
+                    return Ok(LogFile {
+                        name,
+                        location: Location::Memory(body.into_bytes(), permit),
+                        ticket: 0,
+                    })
+                }
                 Err(e) => last = chain(&e),
             }
             tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
         }
         Err(format!("download broke off {BODY_TRIES} times: {last}"))
-    }
-
-    /// Opens a large object as a stream. Call from a reader thread, not an async task.
-    pub fn open_stream(&self, object: &S3Object) -> io::Result<Box<dyn Read + Send>> {
-        let request = self.client.get_object().bucket(&object.bucket).key(&object.key).send();
-        let output = self.runtime.block_on(request).map_err(|e| io::Error::other(describe(&e)))?;
-        Ok(Box::new(SyncIoBridge::new_with_handle(output.body.into_async_read(), self.runtime.clone())))
     }
 }
