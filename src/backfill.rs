@@ -9,7 +9,7 @@
 use crate::ack::{Delivery, FileDone};
 use crate::aws::{s3_client, sdk_config, AwsArgs};
 use crate::cli::{BackfillArgs, SelectArgs};
-use crate::pipeline::Readers;
+use crate::pipeline::{default_readers, Readers};
 use crate::progress::Progress;
 use crate::sink::batch::{Batch, BatchLimits};
 use crate::sink::dead_letter::DeadLetters;
@@ -17,7 +17,8 @@ use crate::sink::Sink;
 use crate::source::admit::Admit;
 use crate::source::feed::Feed;
 use crate::source::layout::LayoutFilter;
-use crate::source::s3::{crawl::Crawler, feed_prefix, fetch::Fetcher};
+use crate::source::s3::{crawl::Crawler, feed_prefix, fetch::Fetcher, Destination};
+use crate::source::sqs::enqueue::Enqueuer;
 use crate::source::{local, SourceSpec};
 use crate::state::StateFile;
 use crate::stats::Stats;
@@ -41,7 +42,10 @@ pub struct Outcome {
 /// Runs a backfill to the end (or until Ctrl-C).
 pub async fn run(args: BackfillArgs) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let specs = parse_sources(&args.sources)?;
+    let specs = parse_sources(&args)?;
+    if args.to_queue.is_some() {
+        return run_to_queue(args, specs).await;
+    }
     let naming = IndexNaming { prefix: args.index_prefix.clone() };
     let state = args.select.state.as_deref().map(StateFile::open).transpose()?;
     let stats = Arc::new(Stats::default());
@@ -95,10 +99,11 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome { problems: stats.has_problems() || files_not_done > 0, interrupted })
 }
 
-/// Feeds every source's files to the readers, in order; the feed is closed at the end.
+/// Feeds every source's files to the readers (or, with --to-queue, to the queue), in order; the
+/// feed is closed at the end.
 async fn feed_sources(specs: Vec<SourceSpec>, feed: Feed, args: &BackfillArgs) -> anyhow::Result<()> {
     let feed = Arc::new(feed);
-    let mut s3 = None;
+    let mut aws: Option<(aws_sdk_s3::Client, Destination)> = None;
     for spec in specs {
         match spec {
             SourceSpec::Local(root) => {
@@ -107,21 +112,60 @@ async fn feed_sources(specs: Vec<SourceSpec>, feed: Feed, args: &BackfillArgs) -
                 Stats::add(&feed.stats.files_failed, unreadable);
             }
             SourceSpec::S3 { bucket, prefix } => {
-                if s3.is_none() {
-                    let aws =
-                        AwsArgs { profile: args.aws.profile.clone(), region: args.aws.aws_region.clone() };
-                    s3 = Some(s3_client(&sdk_config(&aws).await));
+                if aws.is_none() {
+                    aws = Some(s3_access(args, &feed.stats).await);
                 }
-                let client = s3.clone().expect("set above");
-                let fetcher = Fetcher::new(client.clone(), tokio::runtime::Handle::current());
+                let (client, destination) = aws.as_ref().expect("set above");
+                let filter = feed.filter.clone();
                 let crawler =
-                    Crawler { client, bucket, filter: feed.filter.clone(), any_key: args.select.any_key };
-                feed_prefix(crawler, fetcher, &prefix, args.select.concurrency, &feed).await?;
+                    Crawler { client: client.clone(), bucket, filter, any_key: args.select.any_key };
+                feed_prefix(crawler, destination, &prefix, args.select.concurrency, &feed).await?;
             }
         }
     }
     Stats::set_flag(&feed.stats.listing_done);
     Ok(())
+}
+
+/// The S3 client, and where admitted objects go: downloaded for the readers, or announced on the
+/// --to-queue queue.
+async fn s3_access(args: &BackfillArgs, stats: &Arc<Stats>) -> (aws_sdk_s3::Client, Destination) {
+    let config =
+        sdk_config(&AwsArgs { profile: args.aws.profile.clone(), region: args.aws.aws_region.clone() }).await;
+    let client = s3_client(&config);
+    let destination = match &args.to_queue {
+        Some(queue_url) => Destination::Enqueue(Arc::new(Enqueuer {
+            sqs: aws_sdk_sqs::Client::new(&config),
+            queue_url: queue_url.clone(),
+            stats: stats.clone(),
+        })),
+        None => Destination::Read(Fetcher::new(client.clone(), tokio::runtime::Handle::current())),
+    };
+    (client, destination)
+}
+
+/// `--to-queue`: list and announce, read nothing.
+async fn run_to_queue(args: BackfillArgs, specs: Vec<SourceSpec>) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let stats = Arc::new(Stats::default());
+    let cancel = CancellationToken::new();
+    watch_ctrl_c(cancel.clone());
+    // Nothing is read: the readers' channel only satisfies the feed.
+    let (files, _unread) = flume::bounded(1);
+    let admit = Admit { done: Default::default(), shard: args.select.shard };
+    let feed = Feed {
+        files,
+        admit,
+        filter: layout_filter(&args.select),
+        stats: stats.clone(),
+        cancel: cancel.clone(),
+    };
+    let progress = Progress::start(stats.clone());
+    let fed = feed_sources(specs, feed, &args).await;
+    progress.finish();
+    stats.report(&DeadLetters::new(args.dead_letter.clone()), started.elapsed(), "backfill --to-queue");
+    fed?;
+    Ok(Outcome { problems: stats.has_problems(), interrupted: cancel.is_cancelled() })
 }
 
 /// Waits for every file's acknowledgement, recording finished files in the state journal;
@@ -179,11 +223,14 @@ fn layout_filter(select: &SelectArgs) -> LayoutFilter {
     LayoutFilter { start, end, accounts: select.accounts.clone(), regions: select.regions.clone() }
 }
 
-fn parse_sources(sources: &[String]) -> anyhow::Result<Vec<SourceSpec>> {
+fn parse_sources(args: &BackfillArgs) -> anyhow::Result<Vec<SourceSpec>> {
     let mut specs = Vec::new();
-    for source in sources {
+    for source in &args.sources {
         let spec = SourceSpec::parse(source);
         match &spec {
+            SourceSpec::Local(_) if args.to_queue.is_some() => {
+                bail!("{source}: --to-queue announces S3 objects; its sources must be s3:// prefixes")
+            }
             SourceSpec::Local(path) => local::check_root(path)?,
             SourceSpec::S3 { bucket, .. } if bucket.is_empty() => bail!("{source}: no bucket name"),
             SourceSpec::S3 { .. } => {}
@@ -191,8 +238,4 @@ fn parse_sources(sources: &[String]) -> anyhow::Result<Vec<SourceSpec>> {
         specs.push(spec);
     }
     Ok(specs)
-}
-
-fn default_readers() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
 }

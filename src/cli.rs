@@ -40,6 +40,61 @@ pub enum LogFormat {
 pub enum Command {
     /// Import CloudTrail log files once: local files or folders (read recursively), or s3://BUCKET/PREFIX.
     Backfill(BackfillArgs),
+    /// Index new log files as they land, from an SQS queue fed by CloudTrail/SNS, S3 events or EventBridge.
+    Follow(FollowArgs),
+}
+
+/// `cloudtrail-es follow`.
+#[derive(Debug, Args)]
+pub struct FollowArgs {
+    /// The SQS queue URL.
+    #[arg(long, env = "CLOUDTRAIL_ES_QUEUE", value_name = "SQS_URL")]
+    pub queue: String,
+    /// Write the bulk NDJSON to PATH (`-` for stdout) instead of sending it to a cluster.
+    #[arg(long, short, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Where events that cannot be indexed are written, with their reasons (JSON lines, appended).
+    #[arg(long, value_name = "PATH", default_value = "cloudtrail-es-dead-letters.ndjson")]
+    pub dead_letter: PathBuf,
+    /// Index names are PREFIX-YYYY.MM.DD (UTC day of eventTime).
+    #[arg(long, value_name = "PREFIX", default_value = "cloudtrail", value_parser = parse_index_prefix)]
+    pub index_prefix: String,
+    /// Reader threads (decompression and parsing); default: one per CPU.
+    #[arg(long, value_name = "N")]
+    pub readers: Option<usize>,
+    /// Queue handling.
+    #[command(flatten)]
+    pub queue_flags: QueueFlags,
+    /// AWS access for SQS and S3.
+    #[command(flatten)]
+    pub aws: AwsFlags,
+    /// Cluster connection and delivery.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// How `follow` works its queue and reports on itself.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Queue")]
+pub struct QueueFlags {
+    /// Seconds a received message stays invisible to other consumers; extended while it is worked on.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub visibility_timeout: u64,
+    /// Messages worked on at once (more wait in the queue: this is the backpressure).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub max_in_flight: usize,
+    /// On SIGTERM/SIGINT, seconds to finish the messages in flight before leaving them to reappear.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub shutdown_timeout: u64,
+    /// Seconds between status lines in the log.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub status_interval: u64,
+    /// Serve Prometheus /metrics and /healthz on HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// /healthz fails when Elasticsearch or SQS has been failing for this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub unhealthy_after: u64,
 }
 
 /// `cloudtrail-es backfill`.
@@ -60,6 +115,10 @@ pub struct BackfillArgs {
     /// Reader threads (decompression and parsing); default: one per CPU.
     #[arg(long, value_name = "N")]
     pub readers: Option<usize>,
+    /// Announce each S3 object found on this SQS queue (as an S3 event) instead of reading it, so
+    /// that `follow` processes consuming the queue share the work.
+    #[arg(long, value_name = "SQS_URL", conflicts_with_all = ["output", "state"])]
+    pub to_queue: Option<String>,
     /// Which files to read.
     #[command(flatten)]
     pub select: SelectArgs,
@@ -174,6 +233,9 @@ pub struct ClusterArgs {
     /// (default: 300 for backfill; follow retries until the cluster is back).
     #[arg(long, value_name = "SECS")]
     pub retry_timeout: Option<u64>,
+    /// The longest wait, in seconds, between two retries of a batch.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub retry_max_delay: u64,
     /// Seconds one request may take.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub request_timeout: u64,

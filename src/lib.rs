@@ -5,7 +5,7 @@
 //! fills batches, and [`sink`] delivers them (to a cluster or a file). [`ack`] carries each file's
 //! completion back from the sink; [`stats`] counts everything for the summary, [`progress`]
 //! shows it while a run goes, and [`state`] remembers finished files across runs.
-//! [`backfill`] wires them together for the `backfill` command.
+//! [`backfill`] and [`follow`] wire them together for their commands.
 
 #![deny(missing_docs)]
 
@@ -14,6 +14,8 @@ pub mod aws;
 pub mod backfill;
 pub mod cli;
 pub mod decode;
+pub mod follow;
+pub mod metrics;
 pub mod pipeline;
 pub mod progress;
 pub mod setup;

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Backfill(args) => cloudtrail_es::backfill::run(args).await,
+            Command::Follow(args) => cloudtrail_es::follow::run(args).await,
         }
     });
     match result {

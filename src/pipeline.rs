@@ -24,6 +24,11 @@ use tokio::sync::mpsc::{Sender, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
+/// One reader per CPU: decompression and JSON scanning are CPU work.
+pub fn default_readers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 /// Everything a reader thread needs, shared by all of them.
 pub struct Readers {
     /// How documents are named.

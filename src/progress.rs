@@ -69,29 +69,33 @@ impl Progress {
     }
 }
 
-/// One line of progress: files done of found, bytes, rates, outcomes, and an ETA once the total
-/// is known.
+/// One line of progress: files done of found, then [`counts`], and an ETA once the total is known.
 pub fn line(stats: &Stats, elapsed: Duration) -> String {
     let get = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
     let done = get(&stats.files_read) + get(&stats.files_failed);
     let found = get(&stats.files_found);
-    let secs = elapsed.as_secs_f64().max(0.001);
-    let rate = get(&stats.events_read) as f64 / secs;
     let listing_done = stats.listing_done.load(Relaxed);
     let total = if listing_done { format!("{found}") } else { format!("{found}+ (listing)") };
-    let mut text = format!(
-        "files {done}/{total} · {:.1} MB · {rate:.0} events/s · {} indexed · {} present · {} dead-lettered · {} failed files",
+    let mut text = format!("files {done}/{total} · {}", counts(stats, elapsed));
+    if listing_done && done > 0 && done < found {
+        let eta = elapsed.as_secs_f64() / done as f64 * (found - done) as f64;
+        text.push_str(&format!(" · ETA {}", human_duration(eta)));
+    }
+    text
+}
+
+/// Bytes, event rate and what became of the events.
+pub fn counts(stats: &Stats, elapsed: Duration) -> String {
+    let get = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
+    let rate = get(&stats.events_read) as f64 / elapsed.as_secs_f64().max(0.001);
+    format!(
+        "{:.1} MB · {rate:.0} events/s · {} indexed · {} present · {} dead-lettered · {} failed files",
         get(&stats.bytes_read) as f64 / 1e6,
         get(&stats.events_indexed),
         get(&stats.events_present),
         get(&stats.events_dead),
         get(&stats.files_failed),
-    );
-    if listing_done && done > 0 && done < found {
-        let eta = secs / done as f64 * (found - done) as f64;
-        text.push_str(&format!(" · ETA {}", human_duration(eta)));
-    }
-    text
+    )
 }
 
 fn human_duration(secs: f64) -> String {

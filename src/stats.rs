@@ -15,6 +15,8 @@ pub struct Stats {
     pub files_found: AtomicU64,
     /// Files passed over because an earlier run finished them (--state).
     pub files_done_before: AtomicU64,
+    /// Files announced on a queue instead of being read (`backfill --to-queue`).
+    pub files_enqueued: AtomicU64,
     /// Set once every source has been listed completely (the total is known).
     pub listing_done: AtomicBool,
     /// Log files read to the end.
@@ -133,6 +135,9 @@ impl fmt::Display for Summary<'_> {
         )?;
         if get(&s.files_done_before) > 0 {
             write!(f, ", {} finished by earlier runs", get(&s.files_done_before))?;
+        }
+        if get(&s.files_enqueued) > 0 {
+            write!(f, ", {} enqueued", get(&s.files_enqueued))?;
         }
         writeln!(f)?;
         write!(

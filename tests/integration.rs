@@ -9,3 +9,5 @@ mod local_files;
 mod es_bulk;
 // Backfill from S3 (moto): layout, filters, resume with --state, sharding.
 mod s3_backfill;
+// Follow an SQS queue (moto): message formats, poison messages, kill -9, cluster outage, --to-queue.
+mod sqs_follow;

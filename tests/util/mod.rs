@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod aws;
+pub mod proxy;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -83,11 +83,19 @@ pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// Crawls `s3://bucket/prefix` and feeds every admitted object to the readers, downloading up to
-/// `concurrency` objects at once. Returns when listing and downloads are done, or the run stops.
+/// What a backfill does with the objects it admits.
+pub enum Destination {
+    /// Download them for the readers.
+    Read(std::sync::Arc<fetch::Fetcher>),
+    /// Announce them on a queue for `follow` processes (`--to-queue`).
+    Enqueue(std::sync::Arc<crate::source::sqs::enqueue::Enqueuer>),
+}
+
+/// Crawls `s3://bucket/prefix` and hands every admitted object to `destination`, `concurrency` at
+/// a time. Returns when listing and hand-over are done, or the run stops.
 pub async fn feed_prefix(
     crawler: crawl::Crawler,
-    fetcher: std::sync::Arc<fetch::Fetcher>,
+    destination: &Destination,
     prefix: &str,
     concurrency: usize,
     feed: &crate::source::feed::Feed,
@@ -97,39 +105,45 @@ pub async fn feed_prefix(
     use futures::StreamExt;
 
     let (found_tx, found_rx) = tokio::sync::mpsc::channel(1024);
-    let listing = async move {
-        let result = crawler.run(prefix, &found_tx).await;
-        Stats::set_flag(&feed.stats.listing_done);
-        result
-    };
-    let fetching = tokio_stream::wrappers::ReceiverStream::new(found_rx).for_each_concurrent(
-        concurrency.max(1),
-        |found| async {
-            match found {
-                crawl::Found::Skipped(why) => {
-                    tracing::debug!("{why}");
-                    Stats::add(&feed.stats.files_skipped, 1);
-                }
-                crawl::Found::Object(object) => {
-                    if feed.decide(&object.url()) != Decision::Take {
-                        return;
-                    }
-                    match fetcher.ready(object.clone()).await {
-                        Ok(file) => {
-                            feed.send(file).await;
-                        }
-                        Err(reason) => {
-                            tracing::error!("{}: {reason}", object.url());
-                            Stats::add(&feed.stats.files_failed, 1);
-                        }
-                    }
-                }
+    let listing = async move { crawler.run(prefix, &found_tx).await };
+    let admitted = tokio_stream::wrappers::ReceiverStream::new(found_rx).filter_map(|found| async {
+        match found {
+            crawl::Found::Skipped(why) => {
+                tracing::debug!("{why}");
+                Stats::add(&feed.stats.files_skipped, 1);
+                None
             }
-        },
-    );
-    let stopping = feed.cancel.cancelled();
+            crawl::Found::Object(object) => (feed.decide(&object.url()) == Decision::Take).then_some(object),
+        }
+    });
+    let handing_over = async {
+        match destination {
+            Destination::Read(fetcher) => {
+                admitted
+                    .for_each_concurrent(concurrency.max(1), |object| async move {
+                        match fetcher.ready(object.clone()).await {
+                            Ok(file) => {
+                                feed.send(file).await;
+                            }
+                            Err(reason) => {
+                                tracing::error!("{}: {reason}", object.url());
+                                Stats::add(&feed.stats.files_failed, 1);
+                            }
+                        }
+                    })
+                    .await
+            }
+            Destination::Enqueue(queue) => {
+                // SQS takes up to ten messages per request.
+                admitted
+                    .ready_chunks(10)
+                    .for_each_concurrent(concurrency.max(1), |objects| queue.send(objects))
+                    .await
+            }
+        }
+    };
     tokio::select! {
-        (listed, ()) = futures::future::join(listing, fetching) => listed,
-        _ = stopping => Ok(()),
+        (listed, ()) = futures::future::join(listing, handing_over) => listed,
+        _ = feed.cancel.cancelled() => Ok(()),
     }
 }

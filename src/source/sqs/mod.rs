@@ -7,6 +7,7 @@
 //!   which is also the backpressure when the cluster is slow or down), acknowledge (delete on a
 //!   safe verdict), and keep the visibility timeout of in-flight messages extended.
 
+pub mod enqueue;
 pub mod inflight;
 pub mod notification;
 

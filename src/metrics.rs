@@ -1,0 +1,140 @@
+//! `--metrics-addr`: Prometheus metrics and a health check for `follow`.
+//!
+//! `GET /metrics` serves the run's counters in Prometheus' text format; `GET /healthz` answers 200,
+//! or 503 when Elasticsearch or SQS has been failing for longer than the allowed time. A minimal
+//! HTTP/1.1 responder on a Tokio listener: two read-only endpoints need no web framework.
+
+use crate::source::sqs::QueueStats;
+use crate::stats::{Health, Stats};
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tracing::debug;
+
+/// What the endpoints report on.
+pub struct Metrics {
+    /// Pipeline counters.
+    pub stats: Arc<Stats>,
+    /// Queue counters.
+    pub queue: Arc<QueueStats>,
+    /// How long a service may fail before `/healthz` says so.
+    pub unhealthy_after: Duration,
+}
+
+impl Metrics {
+    /// Serves on `listener` until the task is dropped.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let me = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = me.answer(stream).await {
+                    debug!("metrics connection: {e}");
+                }
+            });
+        }
+    }
+
+    async fn answer(&self, mut stream: TcpStream) -> std::io::Result<()> {
+        let mut buf = vec![0u8; 4096];
+        let mut len = 0;
+        while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") && len < buf.len() {
+            let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf[len..])).await??;
+            if n == 0 {
+                break;
+            }
+            len += n;
+        }
+        let request = String::from_utf8_lossy(&buf[..len]);
+        let path = request.split_whitespace().nth(1).unwrap_or("/");
+        let (status, body) = match path {
+            "/metrics" => ("200 OK", self.prometheus()),
+            "/healthz" => match self.unhealthy() {
+                None => ("200 OK", "ok\n".to_string()),
+                Some(why) => ("503 Service Unavailable", format!("{why}\n")),
+            },
+            _ => ("404 Not Found", "try /metrics or /healthz\n".to_string()),
+        };
+        let head = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(body.as_bytes()).await?;
+        stream.shutdown().await
+    }
+
+    /// Why the service is unhealthy, if it is.
+    pub fn unhealthy(&self) -> Option<String> {
+        let h = &self.stats.health;
+        for (name, since) in [("elasticsearch", &h.es_failing_since), ("sqs", &h.sqs_failing_since)] {
+            if let Some(d) = Health::failing_for(since).filter(|d| *d > self.unhealthy_after) {
+                return Some(format!("{name} failing for {}s", d.as_secs()));
+            }
+        }
+        None
+    }
+
+    /// The counters in Prometheus' text format.
+    pub fn prometheus(&self) -> String {
+        let (s, q) = (&self.stats, &self.queue);
+        let counters: [(&str, &str, &AtomicU64); 12] = [
+            ("messages_received_total", "SQS messages received", &q.received),
+            ("messages_deleted_total", "SQS messages deleted after their files were safe", &q.deleted),
+            ("messages_kept_total", "SQS messages left in the queue because a file failed", &q.kept),
+            ("messages_invalid_total", "SQS messages that are not notifications", &q.invalid),
+            ("files_read_total", "log files read to the end", &s.files_read),
+            ("files_failed_total", "log files that could not be read", &s.files_failed),
+            ("bytes_read_total", "bytes read from sources", &s.bytes_read),
+            ("events_read_total", "events read", &s.events_read),
+            ("events_indexed_total", "events indexed", &s.events_indexed),
+            ("events_present_total", "events already in the index", &s.events_present),
+            ("events_dead_lettered_total", "events written to the dead-letter file", &s.events_dead),
+            ("events_failed_total", "events neither delivered nor dead-lettered", &s.events_failed),
+        ];
+        let mut out = String::new();
+        for (name, help, value) in counters {
+            let _ = writeln!(out, "# HELP cloudtrail_es_{name} {help}\n# TYPE cloudtrail_es_{name} counter");
+            let _ = writeln!(out, "cloudtrail_es_{name} {}", value.load(Relaxed));
+        }
+        let h = &s.health;
+        for (name, since) in [("elasticsearch", &h.es_failing_since), ("sqs", &h.sqs_failing_since)] {
+            let up = u8::from(Health::failing_for(since).is_none());
+            let _ = writeln!(out, "# TYPE cloudtrail_es_{name}_up gauge\ncloudtrail_es_{name}_up {up}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics() -> Metrics {
+        Metrics { stats: Arc::default(), queue: Arc::default(), unhealthy_after: Duration::from_secs(60) }
+    }
+
+    #[test]
+    fn counters_are_in_prometheus_format() {
+        let m = metrics();
+        Stats::add(&m.stats.events_indexed, 42);
+        let text = m.prometheus();
+        assert!(text.contains(
+            "# TYPE cloudtrail_es_events_indexed_total counter\ncloudtrail_es_events_indexed_total 42\n"
+        ));
+        assert!(text.contains("cloudtrail_es_elasticsearch_up 1"));
+    }
+
+    #[test]
+    fn health_fails_only_after_the_allowed_time() {
+        let m = metrics();
+        assert_eq!(m.unhealthy(), None);
+        Health::failing(&m.stats.health.es_failing_since);
+        assert_eq!(m.unhealthy(), None, "failing, but not for long");
+        m.stats.health.es_failing_since.store(1, Relaxed);
+        assert!(m.unhealthy().unwrap().starts_with("elasticsearch failing for"));
+    }
+}
