@@ -292,6 +292,8 @@ fn with_the_cluster_unreachable_nothing_is_deleted_and_everything_arrives_after(
     let p = prefix("outage");
     let dir = tempfile::tempdir().unwrap();
     let queue = runtime().block_on(new_queue("outage", &[]));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let metrics = format!("127.0.0.1:{port}");
     let args = [
         "--queue",
         &queue.url,
@@ -303,6 +305,10 @@ fn with_the_cluster_unreachable_nothing_is_deleted_and_everything_arrives_after(
         "1",
         "--visibility-timeout",
         "5",
+        "--metrics-addr",
+        &metrics,
+        "--unhealthy-after",
+        "2",
     ];
     let child = spawn_follow(dir.path(), &args);
     std::thread::sleep(Duration::from_secs(2)); // connected and long-polling
@@ -325,9 +331,20 @@ fn with_the_cluster_unreachable_nothing_is_deleted_and_everything_arrives_after(
     });
     std::thread::sleep(Duration::from_secs(8));
     assert_eq!(rt.block_on(queue.depth()), 5, "no message deleted while the cluster is unreachable");
+    let health = ureq::get(&format!("http://{metrics}/healthz")).call();
+    match health {
+        Err(ureq::Error::Status(503, r)) => {
+            assert!(r.into_string().unwrap().starts_with("elasticsearch failing"))
+        }
+        other => panic!("/healthz should fail during the outage: {other:?}"),
+    }
     proxy.up();
     wait_for(Duration::from_secs(60), "every event after the cluster returns", || cluster.count(&p) == total);
     wait_for(Duration::from_secs(30), "the queue to empty", || rt.block_on(queue.depth()) == 0);
+    assert!(ureq::get(&format!("http://{metrics}/healthz")).call().is_ok(), "healthy again");
+    let text = ureq::get(&format!("http://{metrics}/metrics")).call().unwrap().into_string().unwrap();
+    assert!(text.contains(&format!("cloudtrail_es_events_indexed_total {total}")), "{text}");
+    assert!(text.contains("cloudtrail_es_messages_deleted_total 5"), "{text}");
     let (code, stderr) = terminate(child, Duration::from_secs(35));
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("retrying"), "{stderr}");
@@ -360,4 +377,61 @@ fn backfill_to_queue_hands_a_bucket_to_followers() {
     wait_for(Duration::from_secs(30), "the queue to empty", || rt.block_on(queue.depth()) == 0);
     let (code, stderr) = terminate(child, Duration::from_secs(35));
     assert_eq!(code, 0, "{stderr}");
+}
+
+/// Not a timed assertion: prints how long an upload takes to become searchable with an idle
+/// queue (S3 event notification → follow → Elasticsearch refresh), for the record.
+#[test]
+fn latency_from_upload_to_searchable_with_an_idle_queue() {
+    let rt = runtime();
+    let (s3c, bucket, queue) = rt.block_on(async {
+        let s3c = s3().await;
+        let bucket = new_bucket(&s3c, "latency").await;
+        let queue = new_queue("latency", &[]).await;
+        let notification = aws_sdk_s3::types::NotificationConfiguration::builder()
+            .queue_configurations(
+                aws_sdk_s3::types::QueueConfiguration::builder()
+                    .queue_arn(&queue.arn)
+                    .events(aws_sdk_s3::types::Event::S3ObjectCreated)
+                    .build()
+                    .unwrap(),
+            )
+            .build();
+        s3c.put_bucket_notification_configuration()
+            .bucket(&bucket)
+            .notification_configuration(notification)
+            .send()
+            .await
+            .unwrap();
+        (s3c, bucket, queue)
+    });
+    let cluster = Cluster::es();
+    let p = prefix("latency");
+    let dir = tempfile::tempdir().unwrap();
+    let child =
+        spawn_follow(dir.path(), &["--queue", &queue.url, "--es", &cluster.url, "--index-prefix", &p]);
+    wait_for(Duration::from_secs(30), "the test event to be consumed", || rt.block_on(queue.depth()) == 0);
+    std::thread::sleep(Duration::from_secs(1)); // idle, long-polling
+    let mut latencies = Vec::new();
+    for round in 0..5 {
+        let tag = format!("lat{round}");
+        let started = Instant::now();
+        rt.block_on(put(&s3c, &bucket, &key(&tag), log_file(&tag, 1)));
+        let count = |p: &str| {
+            let body = serde_json::json!({"query": {"term": {"eventID": format!("{tag}-0")}}});
+            ureq::post(&format!("{}/{p}-*/_count", cluster.url))
+                .send_json(body)
+                .ok()
+                .and_then(|r| r.into_json::<serde_json::Value>().ok())
+                .and_then(|v| v["count"].as_u64())
+                .unwrap_or(0)
+        };
+        wait_for(Duration::from_secs(30), "the event to be searchable", || count(&p) == 1);
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    eprintln!("upload → searchable with an idle queue: median {:?}, all {latencies:?}", latencies[2]);
+    let (code, stderr) = terminate(child, Duration::from_secs(35));
+    assert_eq!(code, 0, "{stderr}");
+    cluster.clean(&p);
 }
