@@ -9,9 +9,8 @@
 use crate::ack::{Delivery, FileDone};
 use crate::aws::{s3_client, sdk_config, AwsArgs};
 use crate::cli::{BackfillArgs, SelectArgs};
-use crate::pipeline::{default_readers, Readers};
+use crate::pipeline;
 use crate::progress::Progress;
-use crate::sink::batch::{Batch, BatchLimits};
 use crate::sink::dead_letter::DeadLetters;
 use crate::sink::Sink;
 use crate::source::admit::Admit;
@@ -22,7 +21,6 @@ use crate::source::sqs::enqueue::Enqueuer;
 use crate::source::{local, SourceSpec};
 use crate::state::StateFile;
 use crate::stats::Stats;
-use crate::transform::IndexNaming;
 use anyhow::{bail, Context};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,15 +44,14 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<Outcome> {
     if args.to_queue.is_some() {
         return run_to_queue(args, specs).await;
     }
-    let naming = IndexNaming { prefix: args.index_prefix.clone() };
     let state = args.select.state.as_deref().map(StateFile::open).transpose()?;
     let stats = Arc::new(Stats::default());
-    let dead = Arc::new(DeadLetters::new(args.dead_letter.clone()));
+    let (ix, cluster) = (&args.indexing, &args.cluster);
+    let dead = Arc::new(DeadLetters::new(ix.dead_letter.clone()));
     let cancel = CancellationToken::new();
-    let patience = Some(Duration::from_secs(args.cluster.retry_timeout.unwrap_or(300)));
-    let sink =
-        Sink::build(args.output.as_deref(), &args.cluster, &naming.prefix, patience, &dead, &stats, &cancel)
-            .await?;
+    let patience = Some(Duration::from_secs(cluster.retry_timeout.unwrap_or(300)));
+    let sink = Sink::build(ix.output.as_deref(), cluster, &ix.index_prefix, patience, &dead, &stats, &cancel)
+        .await?;
     watch_ctrl_c(cancel.clone());
 
     let (file_tx, file_rx) = flume::bounded(64);
@@ -62,34 +59,15 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<Outcome> {
         done: state.as_ref().map(|s| s.done().clone()).unwrap_or_default(),
         shard: args.select.shard,
     };
-    let feed = Feed {
-        files: file_tx,
-        admit,
-        filter: layout_filter(&args.select),
-        stats: stats.clone(),
-        cancel: cancel.clone(),
-    };
-    let (batch_tx, batch_rx) = mpsc::channel::<Batch>(args.cluster.bulk_concurrency.max(1) * 2);
-    let (done_tx, done_rx) = mpsc::unbounded_channel();
-    let limits =
-        BatchLimits { max_bytes: args.cluster.batch_bytes, max_events: args.cluster.batch_events.max(1) };
-    let readers = Readers {
-        naming,
-        limits,
-        dead: dead.clone(),
-        stats: stats.clone(),
-        done: done_tx,
-        cancel: cancel.clone(),
-    };
-    let handles = readers.spawn(args.readers.unwrap_or_else(default_readers), file_rx, batch_tx);
-    let collector = tokio::spawn(collect(done_rx, state));
+    let filter = layout_filter(&args.select);
+    let feed = Feed { files: file_tx, admit, filter, stats: stats.clone(), cancel: cancel.clone() };
+    let readers = pipeline::start((ix, cluster), file_rx, &dead, &stats, &cancel);
+    let collector = tokio::spawn(collect(readers.done, state));
     let progress = Progress::start(stats.clone());
 
     let sources = feed_sources(specs, feed, &args);
-    let (fed, delivered) = tokio::join!(sources, sink.run(batch_rx, &stats));
-    for h in handles {
-        h.join().map_err(|_| anyhow::anyhow!("a reader thread panicked"))?;
-    }
+    let (fed, delivered) = tokio::join!(sources, sink.run(readers.batches, &stats));
+    pipeline::join(readers.threads).map_err(anyhow::Error::msg)?;
     let files_not_done = collector.await??;
     progress.finish();
     stats.report(&dead, started.elapsed(), "backfill");
@@ -163,7 +141,11 @@ async fn run_to_queue(args: BackfillArgs, specs: Vec<SourceSpec>) -> anyhow::Res
     let progress = Progress::start(stats.clone());
     let fed = feed_sources(specs, feed, &args).await;
     progress.finish();
-    stats.report(&DeadLetters::new(args.dead_letter.clone()), started.elapsed(), "backfill --to-queue");
+    stats.report(
+        &DeadLetters::new(args.indexing.dead_letter.clone()),
+        started.elapsed(),
+        "backfill --to-queue",
+    );
     fed?;
     Ok(Outcome { problems: stats.has_problems(), interrupted: cancel.is_cancelled() })
 }

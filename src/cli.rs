@@ -50,18 +50,9 @@ pub struct FollowArgs {
     /// The SQS queue URL.
     #[arg(long, env = "CLOUDTRAIL_ES_QUEUE", value_name = "SQS_URL")]
     pub queue: String,
-    /// Write the bulk NDJSON to PATH (`-` for stdout) instead of sending it to a cluster.
-    #[arg(long, short, value_name = "PATH")]
-    pub output: Option<PathBuf>,
-    /// Where events that cannot be indexed are written, with their reasons (JSON lines, appended).
-    #[arg(long, value_name = "PATH", default_value = "cloudtrail-es-dead-letters.ndjson")]
-    pub dead_letter: PathBuf,
-    /// Index names are PREFIX-YYYY.MM.DD (UTC day of eventTime).
-    #[arg(long, value_name = "PREFIX", default_value = "cloudtrail", value_parser = parse_index_prefix)]
-    pub index_prefix: String,
-    /// Reader threads (decompression and parsing); default: one per CPU.
-    #[arg(long, value_name = "N")]
-    pub readers: Option<usize>,
+    /// Where events go and how they are named.
+    #[command(flatten)]
+    pub indexing: IndexingArgs,
     /// Queue handling.
     #[command(flatten)]
     pub queue_flags: QueueFlags,
@@ -103,18 +94,9 @@ pub struct BackfillArgs {
     /// Log files or folders of them, or s3://BUCKET/PREFIX (gzip or plain JSON; digests are skipped).
     #[arg(required = true, value_name = "SOURCE")]
     pub sources: Vec<String>,
-    /// Write the bulk NDJSON to PATH (`-` for stdout) instead of sending it to a cluster.
-    #[arg(long, short, value_name = "PATH")]
-    pub output: Option<PathBuf>,
-    /// Where events that cannot be indexed are written, with their reasons (JSON lines, appended).
-    #[arg(long, value_name = "PATH", default_value = "cloudtrail-es-dead-letters.ndjson")]
-    pub dead_letter: PathBuf,
-    /// Index names are PREFIX-YYYY.MM.DD (UTC day of eventTime).
-    #[arg(long, value_name = "PREFIX", default_value = "cloudtrail", value_parser = parse_index_prefix)]
-    pub index_prefix: String,
-    /// Reader threads (decompression and parsing); default: one per CPU.
-    #[arg(long, value_name = "N")]
-    pub readers: Option<usize>,
+    /// Where events go and how they are named.
+    #[command(flatten)]
+    pub indexing: IndexingArgs,
     /// Announce each S3 object found on this SQS queue (as an S3 event) instead of reading it, so
     /// that `follow` processes consuming the queue share the work.
     #[arg(long, value_name = "SQS_URL", conflicts_with_all = ["output", "state"])]
@@ -128,6 +110,23 @@ pub struct BackfillArgs {
     /// Cluster connection and delivery.
     #[command(flatten)]
     pub cluster: ClusterArgs,
+}
+
+/// Where events go and how they are named; shared by `backfill` and `follow`.
+#[derive(Debug, Args)]
+pub struct IndexingArgs {
+    /// Write the bulk NDJSON to PATH (`-` for stdout) instead of sending it to a cluster.
+    #[arg(long, short, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Where events that cannot be indexed are written, with their reasons (JSON lines, appended).
+    #[arg(long, value_name = "PATH", default_value = "cloudtrail-es-dead-letters.ndjson")]
+    pub dead_letter: PathBuf,
+    /// Index names are PREFIX-YYYY.MM.DD (UTC day of eventTime).
+    #[arg(long, value_name = "PREFIX", default_value = "cloudtrail", value_parser = parse_index_prefix)]
+    pub index_prefix: String,
+    /// Reader threads (decompression and parsing); default: one per CPU.
+    #[arg(long, value_name = "N")]
+    pub readers: Option<usize>,
 }
 
 /// Which log files a backfill reads, and how it resumes and splits the work.

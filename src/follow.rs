@@ -10,23 +10,20 @@
 use crate::aws::{s3_client, sdk_config, AwsArgs};
 use crate::backfill::Outcome;
 use crate::cli::FollowArgs;
+use crate::errors::chain;
 use crate::metrics::Metrics;
-use crate::pipeline::{default_readers, Readers};
+use crate::pipeline;
 use crate::progress::counts;
-use crate::sink::batch::{Batch, BatchLimits};
 use crate::sink::client::ClientError;
 use crate::sink::dead_letter::DeadLetters;
 use crate::sink::Sink;
-use crate::source::s3::chain;
 use crate::source::s3::fetch::Fetcher;
 use crate::source::sqs::{Consumer, QueueSettings, QueueStats};
 use crate::stats::Stats;
-use crate::transform::IndexNaming;
 use anyhow::{anyhow, Context};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -34,7 +31,7 @@ use tracing::{info, warn};
 pub async fn run(args: FollowArgs) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let stats = Arc::new(Stats::default());
-    let dead = Arc::new(DeadLetters::new(args.dead_letter.clone()));
+    let dead = Arc::new(DeadLetters::new(args.indexing.dead_letter.clone()));
     let (stop, abort) = (CancellationToken::new(), CancellationToken::new());
     watch_signals(stop.clone())?;
     let Some(sink) = connect_sink(&args, &dead, &stats, &stop, &abort).await? else {
@@ -48,20 +45,7 @@ pub async fn run(args: FollowArgs) -> anyhow::Result<Outcome> {
 
     let q = &args.queue_flags;
     let (file_tx, file_rx) = flume::bounded(q.max_in_flight.max(1));
-    let (batch_tx, batch_rx) = mpsc::channel::<Batch>(args.cluster.bulk_concurrency.max(1) * 2);
-    let (done_tx, done_rx) = mpsc::unbounded_channel();
-    let limits =
-        BatchLimits { max_bytes: args.cluster.batch_bytes, max_events: args.cluster.batch_events.max(1) };
-    let naming = IndexNaming { prefix: args.index_prefix.clone() };
-    let readers = Readers {
-        naming,
-        limits,
-        dead: dead.clone(),
-        stats: stats.clone(),
-        done: done_tx,
-        cancel: abort.clone(),
-    };
-    let handles = readers.spawn(args.readers.unwrap_or_else(default_readers), file_rx, batch_tx);
+    let readers = pipeline::start((&args.indexing, &args.cluster), file_rx, &dead, &stats, &abort);
     let settings = QueueSettings {
         queue_url: args.queue.clone(),
         visibility: Duration::from_secs(q.visibility_timeout.max(1)),
@@ -72,11 +56,11 @@ pub async fn run(args: FollowArgs) -> anyhow::Result<Outcome> {
     info!("following {}", args.queue);
 
     let grace = Duration::from_secs(q.shutdown_timeout);
-    let (_, delivered) =
-        tokio::join!(consumer.clone().run(done_rx, stop, abort, grace), sink.run(batch_rx, &stats));
-    for h in handles {
-        h.join().map_err(|_| anyhow!("a reader thread panicked"))?;
-    }
+    let (_, delivered) = tokio::join!(
+        consumer.clone().run(readers.done, stop, abort, grace),
+        sink.run(readers.batches, &stats)
+    );
+    pipeline::join(readers.threads).map_err(anyhow::Error::msg)?;
     side_tasks.iter().for_each(|t| t.abort());
     eprintln!("{}", queue_line(&consumer.queue));
     stats.report(&dead, started.elapsed(), "follow");
@@ -96,9 +80,9 @@ async fn connect_sink(
     let patience = args.cluster.retry_timeout.map(Duration::from_secs);
     loop {
         let built = Sink::build(
-            args.output.as_deref(),
+            args.indexing.output.as_deref(),
             &args.cluster,
-            &args.index_prefix,
+            &args.indexing.index_prefix,
             patience,
             dead,
             stats,

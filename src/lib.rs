@@ -14,6 +14,7 @@ pub mod aws;
 pub mod backfill;
 pub mod cli;
 pub mod decode;
+pub mod errors;
 pub mod follow;
 pub mod metrics;
 pub mod pipeline;

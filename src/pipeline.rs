@@ -9,6 +9,7 @@
 //! dead-lettered here, with the file and record number in the reason.
 
 use crate::ack::{Delivery, FileAck, FileDone};
+use crate::cli::{ClusterArgs, IndexingArgs};
 use crate::decode::{read_records, DecodeError, FileKind};
 use crate::sink::batch::{Batch, BatchLimits};
 use crate::sink::dead_letter::{DeadLetter, DeadLetters, Payload};
@@ -20,13 +21,53 @@ use std::io::{self, Read};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use tokio::sync::mpsc::{Sender, UnboundedSender};
+use tokio::sync::mpsc::{self, Sender, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
 /// One reader per CPU: decompression and JSON scanning are CPU work.
-pub fn default_readers() -> usize {
+fn default_readers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// The reading half once started: its threads, the batches they fill, the files they finish.
+pub struct Started {
+    /// Reader threads; see [`Started::join`].
+    pub threads: Vec<JoinHandle<()>>,
+    /// Full batches, for the sink.
+    pub batches: mpsc::Receiver<Batch>,
+    /// Each file's acknowledgement, once the file and all its events are settled.
+    pub done: mpsc::UnboundedReceiver<FileDone>,
+}
+
+/// Starts the readers configured by the command line, taking files from `files`.
+pub fn start(
+    (indexing, cluster): (&IndexingArgs, &ClusterArgs),
+    files: Receiver<LogFile>,
+    dead: &Arc<DeadLetters>,
+    stats: &Arc<Stats>,
+    cancel: &CancellationToken,
+) -> Started {
+    let (batch_tx, batches) = mpsc::channel(cluster.bulk_concurrency.max(1) * 2);
+    let (done_tx, done) = mpsc::unbounded_channel();
+    let readers = Readers {
+        naming: IndexNaming { prefix: indexing.index_prefix.clone() },
+        limits: BatchLimits { max_bytes: cluster.batch_bytes, max_events: cluster.batch_events.max(1) },
+        dead: dead.clone(),
+        stats: stats.clone(),
+        done: done_tx,
+        cancel: cancel.clone(),
+    };
+    let threads = readers.spawn(indexing.readers.unwrap_or_else(default_readers), files, batch_tx);
+    Started { threads, batches, done }
+}
+
+/// Waits for reader threads to end (they do once their files and the sink are done).
+pub fn join(threads: Vec<JoinHandle<()>>) -> Result<(), &'static str> {
+    for t in threads {
+        t.join().map_err(|_| "a reader thread panicked")?;
+    }
+    Ok(())
 }
 
 /// Everything a reader thread needs, shared by all of them.

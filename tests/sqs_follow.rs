@@ -52,6 +52,20 @@ impl Queue {
     }
 }
 
+/// S3 event notifications for new objects in `bucket`, straight to the queue.
+async fn notify_queue(s3: &aws_sdk_s3::Client, bucket: &str, queue_arn: &str) {
+    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+    let to_queue =
+        QueueConfiguration::builder().queue_arn(queue_arn).events(Event::S3ObjectCreated).build().unwrap();
+    let config = NotificationConfiguration::builder().queue_configurations(to_queue).build();
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(config)
+        .send()
+        .await
+        .unwrap();
+}
+
 /// A small log file with `n` events whose ids start with `tag`.
 fn log_file(tag: &str, n: usize) -> Vec<u8> {
     let events: Vec<String> = (0..n)
@@ -141,21 +155,7 @@ fn every_message_format_is_indexed_and_its_message_deleted() {
         queue.send(&eb.to_string()).await;
         expected.extend(["eb-0".to_string(), "eb-1".to_string()]);
         // S3 event notifications straight to SQS (moto sends an s3:TestEvent first), with an odd key.
-        let notification = aws_sdk_s3::types::NotificationConfiguration::builder()
-            .queue_configurations(
-                aws_sdk_s3::types::QueueConfiguration::builder()
-                    .queue_arn(&queue.arn)
-                    .events(aws_sdk_s3::types::Event::S3ObjectCreated)
-                    .build()
-                    .unwrap(),
-            )
-            .build();
-        s3.put_bucket_notification_configuration()
-            .bucket(&bucket)
-            .notification_configuration(notification)
-            .send()
-            .await
-            .unwrap();
+        notify_queue(&s3, &bucket, &queue.arn).await;
         let odd = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/odd name+plus ü ☃.json.gz";
         put(&s3, &bucket, odd, log_file("s3-odd", 2)).await;
         expected.extend(["s3-odd-0".to_string(), "s3-odd-1".to_string()]);
@@ -388,21 +388,7 @@ fn latency_from_upload_to_searchable_with_an_idle_queue() {
         let s3c = s3().await;
         let bucket = new_bucket(&s3c, "latency").await;
         let queue = new_queue("latency", &[]).await;
-        let notification = aws_sdk_s3::types::NotificationConfiguration::builder()
-            .queue_configurations(
-                aws_sdk_s3::types::QueueConfiguration::builder()
-                    .queue_arn(&queue.arn)
-                    .events(aws_sdk_s3::types::Event::S3ObjectCreated)
-                    .build()
-                    .unwrap(),
-            )
-            .build();
-        s3c.put_bucket_notification_configuration()
-            .bucket(&bucket)
-            .notification_configuration(notification)
-            .send()
-            .await
-            .unwrap();
+        notify_queue(&s3c, &bucket, &queue.arn).await;
         (s3c, bucket, queue)
     });
     let cluster = Cluster::es();

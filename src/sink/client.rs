@@ -6,6 +6,7 @@
 //! Request signing for Amazon OpenSearch Service will slot in here without touching the pipeline.
 //! The URL it shows in messages never carries a password.
 
+use crate::errors::chain;
 use bytes::Bytes;
 use elasticsearch::auth::Credentials;
 use elasticsearch::cert::{Certificate, CertificateValidation};
@@ -174,10 +175,8 @@ impl EsClient {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
             bytes
         });
-        let unreachable = |e: elasticsearch::Error| ClientError::Unreachable {
-            url: self.url.clone(),
-            reason: error_chain(&e),
-        };
+        let unreachable =
+            |e: elasticsearch::Error| ClientError::Unreachable { url: self.url.clone(), reason: chain(&e) };
         let response = self
             .transport
             .send(method, path, headers, None::<&()>, body, Some(self.timeout))
@@ -234,20 +233,6 @@ impl EsClient {
     pub fn unexpected(&self, what: &str, status: u16, reply: &Reply) -> ClientError {
         ClientError::Unexpected { url: self.url.clone(), what: what.into(), status, body: reply.excerpt() }
     }
-}
-
-/// An error and its causes on one line, without repeats.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        let next = c.to_string();
-        if !text.contains(&next) {
-            text = format!("{text}: {next}");
-        }
-        cause = c.source();
-    }
-    text
 }
 
 #[derive(Deserialize)]

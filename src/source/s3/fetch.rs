@@ -7,7 +7,8 @@
 //! large an object is. Throttling and transient errors on requests are retried by the SDK; a small
 //! object whose body breaks off mid-download is fetched again.
 
-use super::{chain, describe, S3Object};
+use super::{describe, S3Object};
+use crate::errors::chain;
 use crate::source::{Location, LogFile};
 use aws_sdk_s3::Client;
 use std::sync::Arc;

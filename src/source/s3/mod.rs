@@ -8,6 +8,7 @@
 pub mod crawl;
 pub mod fetch;
 
+use crate::errors::chain;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use std::fmt::Debug;
 
@@ -57,7 +58,7 @@ pub fn describe<E: ProvideErrorMetadata + Debug + std::error::Error + 'static>(e
                 .raw_response()
                 .and_then(|r| r.headers().get("x-amz-bucket-region"))
                 .map_or_else(|| "another region".to_string(), |r| format!("region {r}"));
-            format!("the bucket is in {region}: pass --region")
+            format!("the bucket is in {region}: pass --aws-region")
         }
         _ => match err {
             SdkError::DispatchFailure(e) if e.is_io() || e.is_timeout() => {
@@ -67,20 +68,6 @@ pub fn describe<E: ProvideErrorMetadata + Debug + std::error::Error + 'static>(e
             _ => format!("{code}: {}", err.message().unwrap_or_default()),
         },
     }
-}
-
-/// An error and its sources on one line (SDK errors hide the useful part in their sources).
-pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        let next = c.to_string();
-        if !text.contains(&next) {
-            text = format!("{text}: {next}");
-        }
-        cause = c.source();
-    }
-    text
 }
 
 /// What a backfill does with the objects it admits.

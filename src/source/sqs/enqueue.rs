@@ -3,7 +3,8 @@
 //! that queue shares the work, with all of follow's delivery guarantees.
 
 use super::notification::encode_s3_event_key;
-use crate::source::s3::{chain, S3Object};
+use crate::errors::chain;
+use crate::source::s3::S3Object;
 use crate::stats::Stats;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use serde_json::json;

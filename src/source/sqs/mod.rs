@@ -12,9 +12,10 @@ pub mod inflight;
 pub mod notification;
 
 use crate::ack::FileDone;
+use crate::errors::chain;
 use crate::source::layout::{classify, KeyKind};
 use crate::source::s3::fetch::Fetcher;
-use crate::source::s3::{chain, S3Object};
+use crate::source::s3::S3Object;
 use crate::source::LogFile;
 use crate::stats::{Health, Stats};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
