@@ -24,6 +24,9 @@ pub struct Cli {
     /// Only warnings and errors in logs.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Settings from a TOML file (keys are long flag names; flags given here win). Env: CLOUDTRAIL_ES_CONFIG.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 /// Log output format.
@@ -207,9 +210,15 @@ pub struct ClusterArgs {
         default_value = "http://127.0.0.1:9200"
     )]
     pub url: String,
-    /// Basic-auth user; the password is read from ELASTICSEARCH_PASSWORD.
+    /// Basic-auth user; the password is read from the environment (see --es-password-env).
     #[arg(long, env = "ELASTICSEARCH_USER", value_name = "USER")]
     pub es_user: Option<String>,
+    /// The environment variable holding the basic-auth password.
+    #[arg(long, value_name = "NAME", default_value = "ELASTICSEARCH_PASSWORD")]
+    pub es_password_env: String,
+    /// The environment variable holding the API key (encoded, or `id:key`).
+    #[arg(long, value_name = "NAME", default_value = "ELASTICSEARCH_API_KEY")]
+    pub es_api_key_env: String,
     /// PEM file of the CA that signed the cluster's certificate.
     #[arg(long, value_name = "PATH")]
     pub ca_cert: Option<PathBuf>,

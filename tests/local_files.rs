@@ -142,3 +142,21 @@ fn a_missing_source_is_an_error_before_anything_runs() {
     run.expect_code(1);
     assert!(run.stderr.contains("nope/"), "{}", run.stderr);
 }
+
+#[test]
+fn a_config_file_sets_flags_and_flags_win() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "in/a.json", GOOD.as_bytes());
+    let config = "index-prefix = \"from-file\"\n[backfill]\noutput = \"file.ndjson\"\n";
+    write(dir.path(), "c.toml", config.as_bytes());
+    run_in(dir.path(), &["backfill", "in", "--config", "c.toml"], &[]).expect_code(0);
+    let lines = output_lines(&dir.path().join("file.ndjson"));
+    assert_eq!(lines[0]["create"]["_index"], "from-file-2024.05.01");
+    run_in(dir.path(), &["backfill", "in", "--index-prefix", "flag"], &[("CLOUDTRAIL_ES_CONFIG", "c.toml")])
+        .expect_code(0);
+    assert_eq!(output_lines(&dir.path().join("file.ndjson"))[0]["create"]["_index"], "flag-2024.05.01");
+    write(dir.path(), "bad.toml", b"index-prefx = \"x\"\n");
+    let bad = run_in(dir.path(), &["backfill", "in", "--config", "bad.toml"], &[]);
+    bad.expect_code(1);
+    assert!(bad.stderr.contains("--config bad.toml: unknown key `index-prefx`"), "{}", bad.stderr);
+}

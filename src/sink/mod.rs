@@ -91,8 +91,8 @@ pub fn client_config(c: &ClusterArgs) -> ClientConfig {
     ClientConfig {
         url: c.url.clone(),
         user: c.es_user.clone(),
-        password: env("ELASTICSEARCH_PASSWORD"),
-        api_key: env("ELASTICSEARCH_API_KEY"),
+        password: env(&c.es_password_env),
+        api_key: env(&c.es_api_key_env),
         ca_cert: c.ca_cert.clone(),
         insecure: c.insecure,
         compress: c.compress,
