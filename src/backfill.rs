@@ -43,6 +43,7 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let roots = local_roots(&args.sources)?;
     let naming = IndexNaming { prefix: valid_prefix(&args.index_prefix)? };
+    let transform = args.transform.build(naming.clone())?;
     let stats = Arc::new(Stats::default());
     let dead = Arc::new(DeadLetters::new(args.dead_letter.clone()));
     let sink = build_sink(&args, &naming, &dead, &stats).await?;
@@ -53,7 +54,7 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<Outcome> {
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     let limits =
         BatchLimits { max_bytes: args.cluster.batch_bytes, max_events: args.cluster.batch_events.max(1) };
-    let readers = Readers { naming, limits, dead: dead.clone(), stats: stats.clone(), done: done_tx };
+    let readers = Readers { transform, limits, dead: dead.clone(), stats: stats.clone(), done: done_tx };
     let reader_count = args.readers.unwrap_or_else(default_readers);
     let handles = readers.spawn(reader_count, file_rx, batch_tx);
     let collector = tokio::spawn(collect(done_rx));
@@ -172,6 +173,7 @@ fn report(stats: &Stats, dead: &DeadLetters, elapsed: Duration) {
         events_indexed = stats.events_indexed.load(Relaxed),
         events_present = stats.events_present.load(Relaxed),
         events_dead = stats.events_dead.load(Relaxed),
+        events_filtered = stats.events_filtered.load(Relaxed),
         "backfill finished"
     );
 }
