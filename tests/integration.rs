@@ -7,3 +7,5 @@ mod util;
 mod local_files;
 // Sending to real Elasticsearch and OpenSearch: exactly once, dead letters, unreachable clusters.
 mod es_bulk;
+// Redaction and filtering flags: nothing redacted leaks, hash, filters, --console-only and its query.
+mod transform_flags;

@@ -25,7 +25,7 @@ mod walk;
 pub use console::console_query;
 pub use document::{Encoded, EventProblem, IndexNaming};
 pub use filter::{FieldFilter, FilterError, Glob};
-pub use path::{FieldPath, PathError, Segment};
+pub use path::{FieldPath, PathError, Segment, Step};
 pub use redact::{HashKey, KeyError, Preset, RedactError, RedactMode, RedactRule, CREDENTIAL_FIELDS};
 
 use capture::{Found, Slots};
