@@ -447,3 +447,32 @@ fn unusable_rules_stop_the_run_before_anything_is_read() {
         assert!(!dir.path().join("out.ndjson").exists(), "nothing written");
     }
 }
+
+#[test]
+fn keys_with_dots_are_addressable_on_the_real_corpus() {
+    // GuardDuty ListFindings: requestParameters.findingCriteria.criterion has a key "service.archived".
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = events(&corpus());
+    let want: BTreeSet<String> = inputs
+        .iter()
+        .filter(|e| {
+            let eq = &e["requestParameters"]["findingCriteria"]["criterion"]["service.archived"]["eq"];
+            eq.as_array().is_some_and(|a| a.contains(&json!("false")))
+        })
+        .map(|e| e["eventID"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(want.len(), 25);
+    let flag = r"requestParameters.findingCriteria.criterion.service\.archived.eq=false";
+    let (run, output, _) = backfill(dir.path(), &[&corpus()], &["--include", flag], &[]);
+    run.expect_code(0);
+    assert_eq!(documents(&output).into_keys().collect::<BTreeSet<_>>(), want);
+    let redact = r"requestParameters.findingCriteria.criterion.service\.archived";
+    let (run, output, _) = backfill(dir.path(), &[&corpus()], &["--include", flag, "--redact", redact], &[]);
+    run.expect_code(0);
+    let by_id: BTreeMap<&str, &Value> = inputs.iter().map(|e| (e["eventID"].as_str().unwrap(), e)).collect();
+    for (id, doc) in documents(&output) {
+        let mut want = by_id[id.as_str()]["requestParameters"]["findingCriteria"]["criterion"].clone();
+        want.as_object_mut().unwrap().remove("service.archived");
+        assert_eq!(doc["requestParameters"]["findingCriteria"]["criterion"], want);
+    }
+}
