@@ -124,8 +124,10 @@ pub const REDACT_KEY_ENV: &str = "CLOUDTRAIL_ES_REDACT_KEY";
 pub struct TransformArgs {
     /// Hide a field in every document: PATH[=remove|mask|hash] (default remove; repeatable).
     ///
-    /// Examples: userIdentity.accessKeyId, responseElements.credentials.*=mask,
-    /// requestParameters.**.password=hash. `mask` keeps the last 4 characters of strings longer
+    /// PATH is dotted from the top of the event: `*` is one key or array element, `**` any number
+    /// of levels, and `\` before `.`, `*` or `=` makes it part of a key name. Examples:
+    /// userIdentity.accessKeyId, responseElements.credentials.*=mask,
+    /// requestParameters.**.password=hash, resources.*.ARN. `mask` keeps the last 4 characters of strings longer
     /// than 8 (`****WXYZ`); `hash` writes the hex HMAC-SHA256 of the value with the redaction key,
     /// so equal values stay equal. A matched object or array is hidden whole. When several rules
     /// match a field, the last one given wins (presets come first). The original value is written
@@ -142,8 +144,8 @@ pub struct TransformArgs {
     pub redact_key_file: Option<PathBuf>,
     /// Keep only events whose FIELD has a value matching GLOB (`*`: any characters, `?`: one).
     ///
-    /// Repeatable: globs given for the same FIELD are alternatives, and every FIELD named must
-    /// match: --include eventSource=s3.amazonaws.com --include eventSource=iam.amazonaws.com
+    /// FIELD is a path as for --redact. Repeatable: globs given for the same FIELD are
+    /// alternatives, and every FIELD named must match: --include eventSource=s3.amazonaws.com --include eventSource=iam.amazonaws.com
     /// --include userIdentity.userName=alice keeps alice's S3 and IAM events. Numbers and booleans
     /// compare as their JSON text (readOnly=false); arrays by their elements; a missing field
     /// never matches.
