@@ -9,7 +9,9 @@
 # common.sh), then reports for each tool the best wall time of BENCH_RUNS runs, the peak RSS (the
 # largest process; the highest over the runs), events/s and MB/s of uncompressed input JSON, and the
 # ratios to cloudtrail-es. It also runs cloudtrail-es once on one big single-file log to show that
-# memory does not grow with file size. The report is also written to $CACHE_DIR/bench/last.txt.
+# memory does not grow with file size. Then it measures what redaction and filtering cost: the same
+# run to /dev/null with BENCH_RULES added, against the run without them (wall and CPU time).
+# The report is also written to $CACHE_DIR/bench/last.txt.
 # Speed and memory targets are reported, never enforced; the exit status is non-zero only when an
 # output has the wrong number of lines (cloudtrail-es and Python: 2 per event; jq: 1 per event).
 #
@@ -20,6 +22,9 @@
 #   BENCH_SEED        generator seed (default 1)
 #   BENCH_TIMEOUT     seconds allowed per run (default 900)
 #   BENCH_BIN         cloudtrail-es binary to use instead of building it with cargo (e.g. a stub)
+#   BENCH_FLAGS       extra flags for every cloudtrail-es run (split on spaces, no globbing)
+#   BENCH_RULES       the rules whose cost is measured (default: the credentials preset and two
+#                     excludes, "--redact-preset credentials --exclude eventName=Describe* --exclude eventName=Get*")
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -29,11 +34,13 @@ BIG_EVENTS=${BENCH_BIG_EVENTS:-$((4 * EVENTS))}
 RUNS=${BENCH_RUNS:-3}
 SEED=${BENCH_SEED:-1}
 TIMEOUT=${BENCH_TIMEOUT:-900}
+read -r -a FLAGS <<<"${BENCH_FLAGS:-}"
+read -r -a RULES <<<"${BENCH_RULES:-"--redact-preset credentials --exclude eventName=Describe* --exclude eventName=Get*"}"
 BENCH_DIR="$CACHE_DIR/bench"
 GEN="$REPO_ROOT/scripts/gen-cloudtrail.py"
 BASELINE="$REPO_ROOT/scripts/bench/baseline.py"
 
-declare -A WALL RSS CHECK
+declare -A WALL RSS CPU CHECK
 FAILED=0
 
 log() { echo "bench: $*" >&2; }
@@ -62,21 +69,27 @@ json_bytes() {
 }
 
 # measure NAME RUNS STDOUT CMD...: runs CMD RUNS times under GNU time, with stdout to STDOUT;
-# keeps the best wall time and the highest peak RSS in WALL[NAME] and RSS[NAME] (MB).
+# keeps the best wall time, the best CPU time (user + system) and the highest peak RSS in
+# WALL[NAME], CPU[NAME] and RSS[NAME] (MB).
 measure() {
-  local name=$1 runs=$2 stdout=$3 i wall kb
+  local name=$1 runs=$2 stdout=$3 i wall kb user sys
   shift 3
-  WALL[$name]="" RSS[$name]=0
+  WALL[$name]="" CPU[$name]="" RSS[$name]=0
   for ((i = 1; i <= runs; i++)); do
-    if ! /usr/bin/time -f '%e %M' -o "$TMP/time" timeout "$TIMEOUT" "$@" >"$stdout" 2>"$TMP/stderr"; then
+    if ! /usr/bin/time -f '%e %M %U %S' -o "$TMP/time" timeout "$TIMEOUT" "$@" >"$stdout" 2>"$TMP/stderr"; then
       log "$name failed (run $i):"
       tail -n 5 "$TMP/stderr" >&2
-      WALL[$name]="" RSS[$name]=""
+      WALL[$name]="" CPU[$name]="" RSS[$name]=""
       return 1
     fi
-    read -r wall kb <"$TMP/time"
+    read -r wall kb user sys <"$TMP/time"
     if [[ -z ${WALL[$name]} ]] || awk -v a="$wall" -v b="${WALL[$name]}" 'BEGIN { exit !(a < b) }'; then
       WALL[$name]=$wall
+    fi
+    local cpu
+    cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+    if [[ -z ${CPU[$name]} ]] || awk -v a="$cpu" -v b="${CPU[$name]}" 'BEGIN { exit !(a < b) }'; then
+      CPU[$name]=$cpu
     fi
     RSS[$name]=$(awk -v kb="$kb" -v m="${RSS[$name]}" 'BEGIN { mb = kb / 1024; printf "%.1f", (mb > m ? mb : m) }')
   done
@@ -93,6 +106,19 @@ check() {
     FAILED=1
   fi
   rm -f "$file"
+}
+
+# best_of NAME RUN: folds the single run RUN into NAME's best wall/CPU and highest RSS.
+best_of() {
+  local name=$1 run=$2
+  [[ -n ${WALL[$run]:-} ]] || return 0
+  if [[ -z ${WALL[$name]:-} ]] || awk -v a="${WALL[$run]}" -v b="${WALL[$name]}" 'BEGIN { exit !(a < b) }'; then
+    WALL[$name]=${WALL[$run]}
+  fi
+  if [[ -z ${CPU[$name]:-} ]] || awk -v a="${CPU[$run]}" -v b="${CPU[$name]}" 'BEGIN { exit !(a < b) }'; then
+    CPU[$name]=${CPU[$run]}
+  fi
+  RSS[$name]=$(awk -v a="${RSS[$run]}" -v b="${RSS[$name]:-0}" 'BEGIN { print (a > b ? a : b) }')
 }
 
 # run_tool NAME RUNS EXPECTED_LINES OUTPUT STDOUT CMD...: measure, then check the output.
@@ -124,6 +150,11 @@ have_jq() {
 # ratio A B: "A/Bx" to one decimal, or n/a.
 ratio() {
   awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.1fx", a / b }'
+}
+
+# cost A B: how much more A takes than B, as "+N.N%" (negative when A is faster), or n/a.
+cost() {
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%+.1f%%", (a / b - 1) * 100 }'
 }
 
 # rss NAME: the peak RSS of NAME in MB, or n/a.
@@ -158,6 +189,7 @@ report() {
   row ours_null "cloudtrail-es > /dev/null" "$EVENTS" "$bytes"
   row python_null "python > /dev/null" "$EVENTS" "$bytes"
   row big "cloudtrail-es, 1 big file" "$BIG_EVENTS" "$big_bytes"
+  row ours_rules "cloudtrail-es + rules" "$EVENTS" "$bytes"
   echo
   echo "jq only flattens Records to one event per line: no bulk action lines, no @timestamp."
   echo "python/ours wall = $(ratio "${WALL[python]:-}" "${WALL[ours]:-}") writing files," \
@@ -166,6 +198,10 @@ report() {
   echo "ours peak RSS = $(rss ours) (target < 150 MB)"
   echo "memory vs file size: ours peak RSS $(rss ours) on $files files of ~100 events," \
     "$(rss big) on one file of $BIG_EVENTS events ($(awk -v b="$big_bytes" 'BEGIN { printf "%.0f", b / 1048576 }') MB JSON, 1 run)"
+  echo "rules: ${RULES[*]}${FLAGS[*]:+ (every run also: ${FLAGS[*]})}"
+  echo "rules cost, to /dev/null, best of $RUNS interleaved runs each: wall $(cost "${WALL[ours_rules]:-}" "${WALL[ours_plain]:-}")" \
+    "(${WALL[ours_rules]:-?} vs ${WALL[ours_plain]:-?} s), CPU $(cost "${CPU[ours_rules]:-}" "${CPU[ours_plain]:-}")" \
+    "(${CPU[ours_rules]:-?} vs ${CPU[ours_plain]:-?} s user+sys) (target < +15%)"
 }
 
 main() {
@@ -185,7 +221,7 @@ main() {
   TMP=$(mktemp -d "${TMPDIR:-/tmp}/cloudtrail-bench.XXXXXX")
   trap 'rm -rf "$TMP"' EXIT
 
-  run_tool ours "$RUNS" $((2 * EVENTS)) "$TMP/ours.ndjson" /dev/null "$BIN" backfill "$CORPUS" --output "$TMP/ours.ndjson"
+  run_tool ours "$RUNS" $((2 * EVENTS)) "$TMP/ours.ndjson" /dev/null "$BIN" backfill "$CORPUS" --output "$TMP/ours.ndjson" "${FLAGS[@]}"
   run_tool python "$RUNS" $((2 * EVENTS)) "$TMP/py.ndjson" "$TMP/py.ndjson" python3 "$BASELINE" "$CORPUS"
   if have_jq; then
     run_tool jq "$RUNS" "$EVENTS" "$TMP/jq.ndjson" "$TMP/jq.ndjson" bash -c "$JQ_PIPELINE" jq "$CORPUS"
@@ -195,9 +231,20 @@ main() {
   # The same two again with output to /dev/null: the transformation alone, without the page-cache
   # copy of ~2x the corpus that writing a file costs every tool (outputs were checked above).
   log "running ours and python with output to /dev/null"
-  measure ours_null "$RUNS" /dev/null "$BIN" backfill "$CORPUS" --output /dev/null && CHECK[ours_null]="(to /dev/null)"
+  measure ours_null "$RUNS" /dev/null "$BIN" backfill "$CORPUS" --output /dev/null "${FLAGS[@]}" && CHECK[ours_null]="(to /dev/null)"
   measure python_null "$RUNS" /dev/null python3 "$BASELINE" "$CORPUS" && CHECK[python_null]="(to /dev/null)"
-  run_tool big 1 $((2 * BIG_EVENTS)) "$TMP/big.ndjson" /dev/null "$BIN" backfill "$BIG" --output "$TMP/big.ndjson"
+  run_tool big 1 $((2 * BIG_EVENTS)) "$TMP/big.ndjson" /dev/null "$BIN" backfill "$BIG" --output "$TMP/big.ndjson" "${FLAGS[@]}"
+  # The cost of redaction and filters: the /dev/null run again with the rules, runs interleaved
+  # with plain ones so that both see the same machine load.
+  log "running ours with and without the rules, to /dev/null"
+  local i
+  for ((i = 1; i <= RUNS; i++)); do
+    measure plain_1 1 /dev/null "$BIN" backfill "$CORPUS" --output /dev/null "${FLAGS[@]}"
+    measure rules_1 1 /dev/null "$BIN" backfill "$CORPUS" --output /dev/null "${FLAGS[@]}" "${RULES[@]}"
+    best_of ours_plain plain_1
+    best_of ours_rules rules_1
+  done
+  CHECK[ours_rules]="(to /dev/null)"
 
   report | tee "$BENCH_DIR/last.txt"
   exit "$FAILED"

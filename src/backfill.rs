@@ -21,6 +21,7 @@ use crate::source::sqs::enqueue::Enqueuer;
 use crate::source::{local, SourceSpec};
 use crate::state::StateFile;
 use crate::stats::Stats;
+use crate::transform::IndexNaming;
 use anyhow::{bail, Context};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,6 +48,8 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<Outcome> {
     let state = args.select.state.as_deref().map(StateFile::open).transpose()?;
     let stats = Arc::new(Stats::default());
     let (ix, cluster) = (&args.indexing, &args.cluster);
+    // Unusable rules stop the run before anything is created or read.
+    let transform = args.transform.build(IndexNaming { prefix: ix.index_prefix.clone() })?;
     let dead = Arc::new(DeadLetters::new(ix.dead_letter.clone()));
     let cancel = CancellationToken::new();
     let patience = Some(Duration::from_secs(cluster.retry_timeout.unwrap_or(300)));
@@ -61,7 +64,7 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<Outcome> {
     };
     let filter = layout_filter(&args.select);
     let feed = Feed { files: file_tx, admit, filter, stats: stats.clone(), cancel: cancel.clone() };
-    let readers = pipeline::start((ix, cluster), file_rx, &dead, &stats, &cancel);
+    let readers = pipeline::start((ix, cluster), transform, file_rx, &dead, &stats, &cancel);
     let collector = tokio::spawn(collect(readers.done, state));
     let progress = Progress::start(stats.clone());
 

@@ -20,6 +20,7 @@ use crate::sink::Sink;
 use crate::source::s3::fetch::Fetcher;
 use crate::source::sqs::{Consumer, QueueSettings, QueueStats};
 use crate::stats::Stats;
+use crate::transform::IndexNaming;
 use anyhow::{anyhow, Context};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub async fn run(args: FollowArgs) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let stats = Arc::new(Stats::default());
     let dead = Arc::new(DeadLetters::new(args.indexing.dead_letter.clone()));
+    // Unusable rules stop the service before it connects to anything.
+    let transform = args.transform.build(IndexNaming { prefix: args.indexing.index_prefix.clone() })?;
     let (stop, abort) = (CancellationToken::new(), CancellationToken::new());
     watch_signals(stop.clone())?;
     let Some(sink) = connect_sink(&args, &dead, &stats, &stop, &abort).await? else {
@@ -45,7 +48,7 @@ pub async fn run(args: FollowArgs) -> anyhow::Result<Outcome> {
 
     let q = &args.queue_flags;
     let (file_tx, file_rx) = flume::bounded(q.max_in_flight.max(1));
-    let readers = pipeline::start((&args.indexing, &args.cluster), file_rx, &dead, &stats, &abort);
+    let readers = pipeline::start((&args.indexing, &args.cluster), transform, file_rx, &dead, &stats, &abort);
     let settings = QueueSettings {
         queue_url: args.queue.clone(),
         visibility: Duration::from_secs(q.visibility_timeout.max(1)),

@@ -6,7 +6,8 @@
 //! waiting, so a backfill sends full batches and a quiet follower does not sit on events.
 //!
 //! Every event carries an ack from its file's [`FileAck`]; events that cannot become documents are
-//! dead-lettered here, with the file and record number in the reason.
+//! dead-lettered here, with the file and record number in the reason (redacted, or withheld, when
+//! redaction is on); events a filter drops are counted and settled as delivered.
 
 use crate::ack::{Delivery, FileAck, FileDone};
 use crate::cli::{ClusterArgs, IndexingArgs};
@@ -15,7 +16,7 @@ use crate::sink::batch::{Batch, BatchLimits};
 use crate::sink::dead_letter::{DeadLetter, DeadLetters, Payload};
 use crate::source::LogFile;
 use crate::stats::Stats;
-use crate::transform::{encode_event, IndexNaming};
+use crate::transform::{Encoded, Transform};
 use flume::{Receiver, TryRecvError};
 use std::io::{self, Read};
 use std::ops::ControlFlow;
@@ -43,6 +44,7 @@ pub struct Started {
 /// Starts the readers configured by the command line, taking files from `files`.
 pub fn start(
     (indexing, cluster): (&IndexingArgs, &ClusterArgs),
+    transform: Transform,
     files: Receiver<LogFile>,
     dead: &Arc<DeadLetters>,
     stats: &Arc<Stats>,
@@ -51,7 +53,7 @@ pub fn start(
     let (batch_tx, batches) = mpsc::channel(cluster.bulk_concurrency.max(1) * 2);
     let (done_tx, done) = mpsc::unbounded_channel();
     let readers = Readers {
-        naming: IndexNaming { prefix: indexing.index_prefix.clone() },
+        transform,
         limits: BatchLimits { max_bytes: cluster.batch_bytes, max_events: cluster.batch_events.max(1) },
         dead: dead.clone(),
         stats: stats.clone(),
@@ -72,8 +74,8 @@ pub fn join(threads: Vec<JoinHandle<()>>) -> Result<(), &'static str> {
 
 /// Everything a reader thread needs, shared by all of them.
 pub struct Readers {
-    /// How documents are named.
-    pub naming: IndexNaming,
+    /// Events to documents: naming, redaction, filters.
+    pub transform: Transform,
     /// When a batch is full.
     pub limits: BatchLimits,
     /// Where events that cannot become documents go.
@@ -187,21 +189,34 @@ impl Readers {
         ControlFlow::Continue(())
     }
 
-    /// Encodes one event into the batch, or dead-letters it.
+    /// Encodes one event into the batch, drops it (filters), or dead-letters it.
     fn encode(&self, ack: &FileAck, index: u64, event: &[u8], batch: &mut Batch) {
         let start = batch.body.len();
-        match encode_event(event, &self.naming, &mut batch.body) {
-            Ok(()) => batch.push_written(start, ack.event()),
+        match self.transform.encode(event, &mut batch.body) {
+            Ok(Encoded::Written) => batch.push_written(start, ack.event()),
+            Ok(Encoded::Filtered) => {
+                // Intentionally not indexed: as done as an indexed event.
+                Stats::add(&self.stats.events_filtered, 1);
+                ack.event().settle(Delivery::Delivered);
+            }
             Err(problem) => {
+                // The reason never quotes a value that could be redacted (see EventProblem).
                 let reason = format!("record {index}: {problem}");
                 warn!("{}: {reason}", ack.file());
-                let letter = DeadLetter {
-                    file: ack.file(),
-                    reason: &reason,
-                    status: None,
-                    action: None,
-                    event: Payload::from_bytes(event),
+                let redacted;
+                let event = if !self.transform.redacts() {
+                    Payload::from_bytes(event)
+                } else {
+                    match self.transform.redacted(event) {
+                        Some(document) => {
+                            redacted = document;
+                            Payload::from_bytes(&redacted)
+                        }
+                        None => Payload::withheld(event.len()),
+                    }
                 };
+                let letter =
+                    DeadLetter { file: ack.file(), reason: &reason, status: None, action: None, event };
                 match self.dead.write_all([letter]) {
                     Ok(()) => {
                         Stats::add(&self.stats.events_dead, 1);

@@ -35,6 +35,8 @@ pub struct Stats {
     pub events_present: AtomicU64,
     /// Events written to the dead-letter file.
     pub events_dead: AtomicU64,
+    /// Events dropped on purpose by `--include`/`--exclude`/`--console-only` (not an error).
+    pub events_filtered: AtomicU64,
     /// Events neither delivered nor dead-lettered (e.g. the dead-letter file could not be written).
     pub events_failed: AtomicU64,
     /// Whether the cluster and the queue are answering.
@@ -148,6 +150,9 @@ impl fmt::Display for Summary<'_> {
             get(&s.events_present),
             get(&s.events_dead)
         )?;
+        if get(&s.events_filtered) > 0 {
+            write!(f, ", {} filtered out", get(&s.events_filtered))?;
+        }
         if get(&s.events_failed) > 0 {
             write!(f, ", {} failed", get(&s.events_failed))?;
         }
@@ -181,5 +186,16 @@ mod tests {
         let text = s.summary(Duration::from_secs(2)).to_string();
         assert!(text.contains("10 read: 7 indexed, 2 already present, 1 dead-lettered"), "{text}");
         assert!(text.contains("(5 events/s)"), "{text}");
+        assert!(!text.contains("filtered"), "no filter, no mention: {text}");
+        Stats::add(&s.events_filtered, 3);
+        let text = s.summary(Duration::from_secs(2)).to_string();
+        assert!(text.contains("1 dead-lettered, 3 filtered out"), "{text}");
+    }
+
+    #[test]
+    fn filtered_events_are_not_problems() {
+        let s = Stats::default();
+        Stats::add(&s.events_filtered, 5);
+        assert!(!s.has_problems());
     }
 }

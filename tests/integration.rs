@@ -11,3 +11,5 @@ mod es_bulk;
 mod s3_backfill;
 // Follow an SQS queue (moto): message formats, poison messages, kill -9, cluster outage, --to-queue.
 mod sqs_follow;
+// Redaction and filtering flags: nothing redacted leaks, hash, filters, --console-only and its query.
+mod transform_flags;

@@ -2,7 +2,7 @@
 //!
 //! One JSON object per line: when, the source file, the reason, and the event itself (the bulk
 //! action and document for events Elasticsearch rejected; the raw record for events that could not
-//! be made into documents). The file is created on first use, appended to, and flushed after every
+//! be made into documents, or, when redaction is on, its redacted document or only its length). The file is created on first use, appended to, and flushed after every
 //! write, so an event is only counted as dead-lettered once it is on disk.
 
 use serde::Serialize;
@@ -39,9 +39,23 @@ pub enum Payload<'a> {
     /// Text that is not valid JSON (or not UTF-8, lossily decoded).
     #[serde(rename = "raw")]
     Text(String),
+    /// Nothing of the event: redaction is on and the event could not be redacted (it is not a
+    /// valid JSON object), so its text may hold what must not be written anywhere.
+    #[serde(rename = "raw_withheld")]
+    Withheld {
+        /// Why the event is not here.
+        note: &'static str,
+        /// How long it was, in bytes.
+        bytes: usize,
+    },
 }
 
 impl<'a> Payload<'a> {
+    /// A record whose text is withheld because redaction is on.
+    pub fn withheld(bytes: usize) -> Self {
+        Payload::Withheld { note: "raw text not written: redaction is on and this record is not a valid JSON object, so it could not be redacted", bytes }
+    }
+
     /// JSON if the bytes parse as JSON, text otherwise.
     pub fn from_bytes(bytes: &'a [u8]) -> Self {
         match std::str::from_utf8(bytes).ok().and_then(|s| serde_json::from_str(s).ok()) {
@@ -124,6 +138,18 @@ mod tests {
         assert_eq!(lines[0]["action"]["create"]["_id"], "1");
         assert_eq!(lines[0]["status"], 400);
         assert_eq!(lines[1]["raw"], "{nope");
+        dl.write_all([DeadLetter {
+            file: "c",
+            reason: "bad",
+            status: None,
+            action: None,
+            event: Payload::withheld(42),
+        }])
+        .unwrap();
+        let text = std::fs::read_to_string(dl.path()).unwrap();
+        let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert_eq!(last["raw_withheld"]["bytes"], 42);
+        assert!(last.get("raw").is_none());
         assert!(lines[1]["at"].as_str().unwrap().ends_with('Z'));
     }
 }

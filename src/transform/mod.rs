@@ -1,9 +1,174 @@
-//! Transform: from one raw CloudTrail event to one bulk item (action line + document line).
+//! Transform: from one raw CloudTrail event to one bulk item (action line + document line), or to
+//! nothing when a filter drops it.
 //!
-//! `document.rs` decides the `_id`, the `_index` and the document bytes; `timestamp.rs` reads the
-//! event's time. Later steps (redaction, filtering) belong here too, each in a file of its own.
+//! One pass over the event's bytes (`walk.rs`) validates it, applies redaction while copying it,
+//! and notes the values the rest needs; then the filters decide (`filter.rs`, `console.rs`) and
+//! the encoder adds the action line (`document.rs`, `timestamp.rs`). Rules name fields with the
+//! path syntax of `path.rs`, compiled together into one automaton (`matcher.rs`); JSON tokens are
+//! read by `token.rs`; captured
+//! values are read through `capture.rs`; redaction modes and presets are in `redact.rs`.
+//!
+//! [`Transform`] is the whole step, built once from a [`TransformSpec`] and shared by the reader
+//! threads.
 
+mod capture;
+mod console;
 mod document;
+mod filter;
+mod matcher;
+mod path;
+mod redact;
 mod timestamp;
+mod token;
+mod walk;
 
-pub use document::{encode_event, EventProblem, IndexNaming};
+pub use console::console_query;
+pub use document::{Encoded, EventProblem, IndexNaming};
+pub use filter::{FieldFilter, FilterError, Glob};
+pub use path::{FieldPath, PathError, Segment, Step};
+pub use redact::{HashKey, KeyError, Preset, RedactError, RedactMode, RedactRule, CREDENTIAL_FIELDS};
+
+use capture::{Found, Slots};
+use filter::Filters;
+use matcher::{Matcher, TooComplex};
+use redact::Redactor;
+use walk::Accept;
+
+/// Capture slots the encoder always reads (the first three paths of every plan).
+const EVENT_ID: u16 = 0;
+const EVENT_TIME: u16 = 1;
+const TIMESTAMP: u16 = 2;
+const BUILT_IN: [&str; 3] = ["eventID", "eventTime", "@timestamp"];
+
+/// What to redact and what to keep, as given by flags (or, later, a config file).
+#[derive(Debug, Default)]
+pub struct TransformSpec {
+    /// `--redact-preset`, applied before the rules.
+    pub presets: Vec<Preset>,
+    /// `--redact`, in order: the last rule that matches a field wins.
+    pub redact: Vec<RedactRule>,
+    /// The key for `hash`.
+    pub key: Option<HashKey>,
+    /// `--include`.
+    pub include: Vec<FieldFilter>,
+    /// `--exclude`.
+    pub exclude: Vec<FieldFilter>,
+    /// `--console-only`.
+    pub console_only: bool,
+}
+
+/// The rules cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TransformError {
+    /// `hash` without a key.
+    #[error("{0} needs a secret key: give --redact-key-file PATH, or set CLOUDTRAIL_ES_REDACT_KEY")]
+    NoKey(String),
+    /// A rule would hide a field the document's name depends on.
+    #[error("{rule} would redact {field}, which gives each document its _id, index day or @timestamp; it cannot be redacted")]
+    Protected {
+        /// The flag and rule.
+        rule: String,
+        /// `eventID`, `eventTime` or `@timestamp`.
+        field: &'static str,
+    },
+    /// Too many interleaved wildcards.
+    #[error(transparent)]
+    TooComplex(#[from] TooComplex),
+}
+
+/// The compiled rules.
+pub(crate) struct Plan {
+    matcher: Matcher<Accept>,
+    redactor: Redactor,
+    filters: Filters,
+}
+
+/// The transform step: see the module docs.
+pub struct Transform {
+    naming: IndexNaming,
+    plan: Plan,
+    redacts: bool,
+}
+
+impl Transform {
+    /// Compiles the rules.
+    pub fn new(naming: IndexNaming, spec: TransformSpec) -> Result<Self, TransformError> {
+        // Each rule with the flag that gave it, for error messages.
+        let mut rules: Vec<(String, RedactRule)> = Vec::new();
+        for preset in &spec.presets {
+            let flag = format!("--redact-preset {preset}");
+            rules.extend(preset.rules().into_iter().map(|r| (flag.clone(), r)));
+        }
+        rules.extend(spec.redact.iter().map(|r| (format!("--redact {r}"), r.clone())));
+        if spec.key.is_none() {
+            if let Some((flag, _)) = rules.iter().find(|(_, r)| r.mode == RedactMode::Hash) {
+                return Err(TransformError::NoKey(flag.clone()));
+            }
+        }
+        for (flag, rule) in &rules {
+            if let Some(field) = BUILT_IN.iter().find(|f| rule.path.matches(&[path::Step::Key(f)])) {
+                return Err(TransformError::Protected { rule: flag.clone(), field });
+            }
+        }
+        let mut slots = Slots::default();
+        for field in BUILT_IN {
+            slots.named(field);
+        }
+        let filters = Filters::new(&spec.include, &spec.exclude, spec.console_only, &mut slots);
+        let rules: Vec<RedactRule> = rules.into_iter().map(|(_, r)| r).collect();
+        let plan =
+            Plan { matcher: plan_matcher(&rules, &slots)?, redactor: Redactor { key: spec.key }, filters };
+        Ok(Transform { naming, plan, redacts: !rules.is_empty() })
+    }
+
+    /// No redaction, no filter: every valid event is written.
+    pub fn plain(naming: IndexNaming) -> Self {
+        Transform::new(naming, TransformSpec::default()).expect("the built-in paths always compile")
+    }
+
+    /// How documents are named.
+    pub fn naming(&self) -> &IndexNaming {
+        &self.naming
+    }
+
+    /// True when some redaction rule is active.
+    pub fn redacts(&self) -> bool {
+        self.redacts
+    }
+
+    /// True when some filter is active.
+    pub fn filters(&self) -> bool {
+        !self.plan.filters.is_empty()
+    }
+
+    /// Appends the bulk item for `raw` to `out` (or nothing, for a filtered event). On error `out`
+    /// is unchanged.
+    pub fn encode(&self, raw: &[u8], out: &mut Vec<u8>) -> Result<Encoded, EventProblem> {
+        document::encode(&self.plan, &self.naming, raw, out)
+    }
+
+    /// The event as it may be kept in a dead letter when redaction is on: its redacted, compact
+    /// document, or `None` when it cannot be redacted reliably (not a valid JSON object). Without
+    /// redaction rules, the event unchanged.
+    pub fn redacted(&self, raw: &[u8]) -> Option<Vec<u8>> {
+        if !self.redacts {
+            return Some(raw.to_vec());
+        }
+        let mut out = Vec::with_capacity(raw.len());
+        let p = &self.plan;
+        walk::rewrite(raw, &p.matcher, &p.redactor, &mut out, &mut Found::default()).ok()?;
+        Some(out)
+    }
+}
+
+/// The automaton for redaction rules plus captured paths. Payloads: the last matching rule's mode
+/// (rules are indexes `0..rules.len()`), and the slots of the captured paths ending there.
+fn plan_matcher(rules: &[RedactRule], slots: &Slots) -> Result<Matcher<Accept>, TooComplex> {
+    let mut paths: Vec<&FieldPath> = rules.iter().map(|r| &r.path).collect();
+    paths.extend(slots.paths());
+    let n = rules.len();
+    Matcher::new(&paths, |ends| Accept {
+        redact: ends.iter().rev().find(|&&i| (i as usize) < n).map(|&i| rules[i as usize].mode),
+        captures: ends.iter().filter(|&&i| i as usize >= n).map(|&i| (i as usize - n) as u16).collect(),
+    })
+}

@@ -1,7 +1,12 @@
 //! The command line: every subcommand and flag, each flag's doc comment being its `--help` text.
 //!
-//! Flags are grouped by the component they configure (cluster, batching, files); the structs here
-//! hold plain values, and `backfill.rs` turns them into running parts.
+//! Flags are grouped by the component they configure (cluster, batching, files, queue; redaction
+//! and filtering in `transform.rs`); the structs here hold plain values, and the commands
+//! (`backfill.rs`, `follow.rs`) turn them into running parts.
+
+mod transform;
+
+pub use transform::{TransformArgs, REDACT_KEY_ENV};
 
 use crate::source::admit::Shard;
 use chrono::NaiveDate;
@@ -56,6 +61,9 @@ pub struct FollowArgs {
     /// Where events go and how they are named.
     #[command(flatten)]
     pub indexing: IndexingArgs,
+    /// What to hide in documents and which events to keep.
+    #[command(flatten)]
+    pub transform: TransformArgs,
     /// Queue handling.
     #[command(flatten)]
     pub queue_flags: QueueFlags,
@@ -104,6 +112,9 @@ pub struct BackfillArgs {
     /// that `follow` processes consuming the queue share the work.
     #[arg(long, value_name = "SQS_URL", conflicts_with_all = ["output", "state"])]
     pub to_queue: Option<String>,
+    /// What to hide in documents and which events to keep.
+    #[command(flatten)]
+    pub transform: TransformArgs,
     /// Which files to read.
     #[command(flatten)]
     pub select: SelectArgs,
