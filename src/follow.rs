@@ -156,11 +156,9 @@ async fn start_side_tasks(
         loop {
             tokio::time::sleep(every).await;
             let files = stats.files_read.load(Relaxed);
-            info!(
-                "status: {}; files {files} read · {}",
-                queue_line(&queue),
-                counts(&stats, started.elapsed())
-            );
+            let lag = stats.lag().map_or_else(|| "none yet".to_string(), |l| format!("{}s", l.as_secs()));
+            let counts = counts(&stats, started.elapsed());
+            info!("status: {}; files {files} read · {counts} · lag {lag}", queue_line(&queue));
         }
     }));
     Ok(tasks)

@@ -100,6 +100,14 @@ impl Metrics {
             let _ = writeln!(out, "# HELP cloudtrail_es_{name} {help}\n# TYPE cloudtrail_es_{name} counter");
             let _ = writeln!(out, "cloudtrail_es_{name} {}", value.load(Relaxed));
         }
+        if let Some(lag) = s.lag() {
+            let _ = writeln!(
+                out,
+                "# HELP cloudtrail_es_lag_seconds now minus the newest event time delivered\n\
+                 # TYPE cloudtrail_es_lag_seconds gauge\ncloudtrail_es_lag_seconds {}",
+                lag.as_secs()
+            );
+        }
         let h = &s.health;
         for (name, since) in [("elasticsearch", &h.es_failing_since), ("sqs", &h.sqs_failing_since)] {
             let up = u8::from(Health::failing_for(since).is_none());
@@ -126,6 +134,13 @@ mod tests {
             "# TYPE cloudtrail_es_events_indexed_total counter\ncloudtrail_es_events_indexed_total 42\n"
         ));
         assert!(text.contains("cloudtrail_es_elasticsearch_up 1"));
+        assert!(!text.contains("lag_seconds"), "no lag before anything is delivered");
+        m.stats.delivered_time(1);
+        let lag = m.prometheus();
+        assert!(
+            lag.contains("# TYPE cloudtrail_es_lag_seconds gauge\ncloudtrail_es_lag_seconds 17"),
+            "{lag}"
+        );
     }
 
     #[test]

@@ -193,7 +193,7 @@ impl Readers {
     fn encode(&self, ack: &FileAck, index: u64, event: &[u8], batch: &mut Batch) {
         let start = batch.body.len();
         match self.transform.encode(event, &mut batch.body) {
-            Ok(Encoded::Written) => batch.push_written(start, ack.event()),
+            Ok(Encoded::Written { time }) => batch.push_written(start, ack.event(), time),
             Ok(Encoded::Filtered) => {
                 // Intentionally not indexed: as done as an indexed event.
                 Stats::add(&self.stats.events_filtered, 1);

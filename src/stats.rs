@@ -39,6 +39,8 @@ pub struct Stats {
     pub events_filtered: AtomicU64,
     /// Events neither delivered nor dead-lettered (e.g. the dead-letter file could not be written).
     pub events_failed: AtomicU64,
+    /// The newest event time delivered so far, Unix seconds (0: none yet).
+    pub newest_delivered: std::sync::atomic::AtomicI64,
     /// Whether the cluster and the queue are answering.
     pub health: Health,
 }
@@ -78,6 +80,18 @@ impl Stats {
     /// Adds `n` to a counter.
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
+    }
+
+    /// Records that an event of time `unix` was delivered.
+    pub fn delivered_time(&self, unix: i64) {
+        self.newest_delivered.fetch_max(unix, Relaxed);
+    }
+
+    /// Now minus the newest event time delivered: how far behind the index is.
+    pub fn lag(&self) -> Option<Duration> {
+        let newest = self.newest_delivered.load(Relaxed);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
+        (newest > 0).then(|| Duration::from_secs(now.saturating_sub(newest).max(0) as u64))
     }
 
     /// Raises a flag.

@@ -21,6 +21,8 @@ pub struct BatchItem {
     pub document: Range<usize>,
     /// Settled by the sink once the event is delivered or dead-lettered.
     pub ack: EventAck,
+    /// The event's time, Unix seconds (for the indexing lag).
+    pub time: i64,
 }
 
 /// NDJSON for `_bulk` and the items it holds, in order.
@@ -35,17 +37,17 @@ pub struct Batch {
 impl Batch {
     /// Records that the bytes from `start` to the end of the body are one item (action line, then
     /// document line), written just before this call.
-    pub fn push_written(&mut self, start: usize, ack: EventAck) {
+    pub fn push_written(&mut self, start: usize, ack: EventAck, time: i64) {
         let end = self.body.len();
         let split = memchr::memchr(b'\n', &self.body[start..end]).map_or(end, |i| start + i + 1);
-        self.items.push(BatchItem { action: start..split, document: split..end, ack });
+        self.items.push(BatchItem { action: start..split, document: split..end, ack, time });
     }
 
     /// Appends a copy of `item`'s lines from `from`, moving its ack here.
     pub fn push_from(&mut self, from: &[u8], item: BatchItem) {
         let start = self.body.len();
         self.body.extend_from_slice(&from[item.action.start..item.document.end]);
-        self.push_written(start, item.ack);
+        self.push_written(start, item.ack, item.time);
     }
 
     /// True when another item should not be added.
@@ -78,7 +80,7 @@ mod tests {
         for doc in ["{\"a\":1}", "{\"b\":2}"] {
             let start = a.body.len();
             a.body.extend_from_slice(format!("{{\"create\":{{}}}}\n{doc}\n").as_bytes());
-            a.push_written(start, file.event());
+            a.push_written(start, file.event(), 0);
         }
         assert_eq!(line(&a.body, &a.items[1].document), b"{\"b\":2}");
         let mut b = Batch::default();

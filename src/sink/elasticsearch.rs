@@ -125,10 +125,12 @@ impl BulkSink {
             match outcome {
                 ItemOutcome::Created => {
                     created += 1;
+                    self.stats.delivered_time(item.time);
                     item.ack.settle(Delivery::Delivered);
                 }
                 ItemOutcome::AlreadyPresent => {
                     present += 1;
+                    self.stats.delivered_time(item.time);
                     item.ack.settle(Delivery::Delivered);
                 }
                 ItemOutcome::Retry(reason) => {

@@ -34,6 +34,7 @@ impl FileSink {
             self.out.flush()?;
             Stats::add(&stats.events_indexed, batch.items.len() as u64);
             for item in batch.items {
+                stats.delivered_time(item.time);
                 item.ack.settle(Delivery::Delivered);
             }
         }

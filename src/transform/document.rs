@@ -77,8 +77,11 @@ pub struct IndexNaming {
 /// What became of an event that was not a problem.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoded {
-    /// Its action and document lines were appended.
-    Written,
+    /// Its action and document lines were appended; `time` is its time in Unix seconds.
+    Written {
+        /// The event's time (`eventTime`, else `@timestamp`), Unix seconds.
+        time: i64,
+    },
     /// A filter dropped it; nothing was appended.
     Filtered,
 }
@@ -99,10 +102,10 @@ pub(super) fn encode(
             if !plan.filters.keep(raw, &found) {
                 return Ok(Encoded::Filtered);
             }
-            prepend_action(naming, raw, &found, start, out)?;
-            Ok(Encoded::Written)
+            let time = prepend_action(naming, raw, &found, start, out)?;
+            Ok(Encoded::Written { time })
         });
-    if !matches!(result, Ok(Encoded::Written)) {
+    if !matches!(result, Ok(Encoded::Written { .. })) {
         out.truncate(start);
     }
     result
@@ -125,14 +128,14 @@ fn text_field<'s>(
 }
 
 /// Puts the action line (and `@timestamp` if the event has none) in front of the document the
-/// walker wrote at `out[start..]`.
+/// walker wrote at `out[start..]`; returns the event's time in Unix seconds.
 fn prepend_action(
     naming: &IndexNaming,
     raw: &[u8],
     found: &Found,
     start: usize,
     out: &mut Vec<u8>,
-) -> Result<(), EventProblem> {
+) -> Result<i64, EventProblem> {
     let id = text_field(raw, found, EVENT_ID, "eventID")?;
     let event_time = text_field(raw, found, EVENT_TIME, "eventTime")?;
     let timestamp = text_field(raw, found, TIMESTAMP, "@timestamp")?;
@@ -188,7 +191,7 @@ fn prepend_action(
         }
     }
     out.push(b'\n');
-    Ok(())
+    Ok(day.unix)
 }
 
 /// Hex of the first 20 bytes of the SHA-256 of `bytes`.
@@ -208,7 +211,7 @@ mod tests {
 
     fn encode(raw: &str) -> Result<(Value, Value), EventProblem> {
         let mut out = Vec::new();
-        assert_eq!(transform().encode(raw.as_bytes(), &mut out)?, Encoded::Written);
+        assert!(matches!(transform().encode(raw.as_bytes(), &mut out)?, Encoded::Written { .. }));
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.strip_suffix('\n').unwrap().split('\n').collect();
         assert_eq!(lines.len(), 2, "exactly two lines: {text}");

@@ -15,6 +15,8 @@ pub struct Day {
     pub month: u32,
     /// Day of the month, 1–31.
     pub day: u32,
+    /// The instant itself, in Unix seconds.
+    pub unix: i64,
 }
 
 /// The UTC day of a timestamp string, or `None` if it is not a timestamp we understand.
@@ -23,7 +25,7 @@ pub fn utc_day(text: &str) -> Option<Day> {
         .ok()
         .map(|t| t.with_timezone(&Utc))
         .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").ok().map(|n| n.and_utc()))?;
-    Some(Day { year: t.year(), month: t.month(), day: t.day() })
+    Some(Day { year: t.year(), month: t.month(), day: t.day(), unix: t.timestamp() })
 }
 
 #[cfg(test)]
