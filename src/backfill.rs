@@ -120,17 +120,7 @@ async fn build_sink(
 
 /// Cluster settings from flags and the environment (secrets only ever from the environment).
 pub fn client_config(c: &ClusterArgs) -> ClientConfig {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    ClientConfig {
-        url: c.url.clone(),
-        user: c.es_user.clone(),
-        password: env("ELASTICSEARCH_PASSWORD"),
-        api_key: env("ELASTICSEARCH_API_KEY"),
-        ca_cert: c.ca_cert.clone(),
-        insecure: c.insecure,
-        compress: c.compress,
-        timeout: Duration::from_secs(c.request_timeout.max(1)),
-    }
+    c.connection.client_config(c.compress)
 }
 
 fn local_roots(sources: &[String]) -> anyhow::Result<Vec<PathBuf>> {
@@ -147,13 +137,7 @@ fn local_roots(sources: &[String]) -> anyhow::Result<Vec<PathBuf>> {
 
 /// Index names must be lowercase and free of the characters Elasticsearch forbids.
 fn valid_prefix(prefix: &str) -> anyhow::Result<String> {
-    let bad = prefix.is_empty()
-        || prefix.starts_with(['-', '_', '+', '.'])
-        || prefix.chars().any(|c| c.is_uppercase() || " \"*\\<|,>/?#:".contains(c));
-    if bad {
-        bail!("--index-prefix {prefix:?} is not a valid index name start (lowercase, no spaces or \\/*?\"<>|,#:)");
-    }
-    Ok(prefix.to_string())
+    crate::cli::parse_prefix(prefix).map_err(|e| anyhow::anyhow!("--index-prefix {e}"))
 }
 
 fn default_readers() -> usize {

@@ -1,10 +1,12 @@
 //! The command line: every subcommand and flag, each flag's doc comment being its `--help` text.
 //!
-//! Flags are grouped by the component they configure (cluster, batching, files); the structs here
-//! hold plain values, and `backfill.rs` turns them into running parts.
+//! Flags are grouped by the component they configure (connection, delivery, files, Kibana); the
+//! structs here hold plain values, and `backfill.rs` / `setup/` turn them into running parts.
 
+use crate::sink::client::ClientConfig;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Put AWS CloudTrail logs into Elasticsearch or OpenSearch.
 #[derive(Debug, Parser)]
@@ -38,6 +40,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Import CloudTrail log files once: local files or folders (read recursively).
     Backfill(BackfillArgs),
+    /// Prepare the cluster: index templates and a lifecycle policy.
+    Setup(SetupArgs),
 }
 
 /// `cloudtrail-es backfill`.
@@ -53,7 +57,7 @@ pub struct BackfillArgs {
     #[arg(long, value_name = "PATH", default_value = "cloudtrail-es-dead-letters.ndjson")]
     pub dead_letter: PathBuf,
     /// Index names are PREFIX-YYYY.MM.DD (UTC day of eventTime).
-    #[arg(long, value_name = "PREFIX", default_value = "cloudtrail")]
+    #[arg(long, value_name = "PREFIX", default_value = "cloudtrail", value_parser = parse_prefix)]
     pub index_prefix: String,
     /// Reader threads (decompression and parsing); default: one per CPU.
     #[arg(long, value_name = "N")]
@@ -67,6 +71,33 @@ pub struct BackfillArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Cluster")]
 pub struct ClusterArgs {
+    /// Where the cluster is and how to log in.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Gzip bulk request bodies.
+    #[arg(long)]
+    pub compress: bool,
+    /// Maximum bulk request size in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 5 * 1024 * 1024)]
+    pub batch_bytes: usize,
+    /// Maximum events per bulk request.
+    #[arg(long, value_name = "N", default_value_t = 5000)]
+    pub batch_events: usize,
+    /// Bulk requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub bulk_concurrency: usize,
+    /// Seconds a failing batch is retried before what is left is dead-lettered.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub retry_timeout: u64,
+    /// Do not install the index template at start.
+    #[arg(long)]
+    pub no_setup: bool,
+}
+
+/// Where the cluster is and how to log in (shared by every command that talks to it).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Cluster")]
+pub struct ConnectionArgs {
     /// Elasticsearch or OpenSearch URL.
     #[arg(
         long = "es",
@@ -84,25 +115,60 @@ pub struct ClusterArgs {
     /// Do not verify the cluster's TLS certificate.
     #[arg(long)]
     pub insecure: bool,
-    /// Gzip bulk request bodies.
-    #[arg(long)]
-    pub compress: bool,
-    /// Maximum bulk request size in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 5 * 1024 * 1024)]
-    pub batch_bytes: usize,
-    /// Maximum events per bulk request.
-    #[arg(long, value_name = "N", default_value_t = 5000)]
-    pub batch_events: usize,
-    /// Bulk requests in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    pub bulk_concurrency: usize,
-    /// Seconds a failing batch is retried before what is left is dead-lettered.
-    #[arg(long, value_name = "SECS", default_value_t = 300)]
-    pub retry_timeout: u64,
     /// Seconds one request may take.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub request_timeout: u64,
-    /// Do not install the index template at start.
+}
+
+impl ConnectionArgs {
+    /// Client settings from these flags and the environment (secrets only ever from the
+    /// environment: ELASTICSEARCH_PASSWORD, ELASTICSEARCH_API_KEY).
+    pub fn client_config(&self, compress: bool) -> ClientConfig {
+        ClientConfig {
+            url: self.url.clone(),
+            user: self.es_user.clone(),
+            password: env("ELASTICSEARCH_PASSWORD"),
+            api_key: env("ELASTICSEARCH_API_KEY"),
+            ca_cert: self.ca_cert.clone(),
+            insecure: self.insecure,
+            compress,
+            timeout: Duration::from_secs(self.request_timeout.max(1)),
+        }
+    }
+}
+
+/// `cloudtrail-es setup`.
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Install for indices named PREFIX-YYYY.MM.DD.
+    #[arg(long, value_name = "PREFIX", default_value = "cloudtrail", value_parser = parse_prefix)]
+    pub index_prefix: String,
+    /// Delete each daily index DAYS days after its day (ILM; on OpenSearch ISM: after its
+    /// creation). Without it no lifecycle policy is installed and nothing is ever deleted.
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub retention_days: Option<u32>,
+    /// Print what would be installed or changed, and change nothing.
     #[arg(long)]
-    pub no_setup: bool,
+    pub dry_run: bool,
+    /// Where the cluster is and how to log in.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// A non-empty environment variable.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Index names must be lowercase and free of the characters Elasticsearch forbids.
+pub fn parse_prefix(prefix: &str) -> Result<String, String> {
+    let bad = prefix.is_empty()
+        || prefix.starts_with(['-', '_', '+', '.'])
+        || prefix.chars().any(|c| c.is_uppercase() || " \"*\\<|,>/?#:".contains(c));
+    if bad {
+        return Err(format!(
+            "{prefix:?} is not a valid index name start (lowercase, no spaces or \\/*?\"<>|,#:)"
+        ));
+    }
+    Ok(prefix.to_string())
 }

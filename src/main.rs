@@ -3,6 +3,7 @@
 //! unreadable input (see the summary), 1 could not run.
 
 use clap::Parser;
+use cloudtrail_es::backfill::Outcome;
 use cloudtrail_es::cli::{Cli, Command, LogFormat};
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -21,6 +22,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Backfill(args) => cloudtrail_es::backfill::run(args).await,
+            Command::Setup(args) => {
+                cloudtrail_es::setup::run(args).await.map(|()| Outcome { problems: false })
+            }
         }
     });
     match result {

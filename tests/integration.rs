@@ -7,3 +7,5 @@ mod util;
 mod local_files;
 // Sending to real Elasticsearch and OpenSearch: exactly once, dead letters, unreachable clusters.
 mod es_bulk;
+// `setup`: templates installed idempotently; corpus, generated and hostile events with zero rejections.
+mod setup;

@@ -124,10 +124,35 @@ impl Cluster {
         r.into_json().expect("JSON")
     }
 
-    /// Removes the test's indices and template.
+    /// The HTTP status of `GET path` (200, 404…).
+    pub fn status(&self, path: &str) -> u16 {
+        match ureq::get(&format!("{}{path}", self.url)).call() {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(code, _)) => code,
+            Err(e) => panic!("GET {path}: {e}"),
+        }
+    }
+
+    /// The number of mapped fields (multi-fields included) of the largest `PREFIX-*` index.
+    pub fn field_count(&self, prefix: &str) -> usize {
+        fn count(props: &Value) -> usize {
+            props.as_object().map_or(0, |p| {
+                p.values()
+                    .map(|v| 1 + count(&v["properties"]) + v["fields"].as_object().map_or(0, |f| f.len()))
+                    .sum()
+            })
+        }
+        let mappings = self.get(&format!("/{prefix}-*/_mapping"));
+        mappings.as_object().unwrap().values().map(|m| count(&m["mappings"]["properties"])).max().unwrap_or(0)
+    }
+
+    /// Removes the test's indices, index template and component templates.
     pub fn clean(&self, prefix: &str) {
         let _ = ureq::delete(&format!("{}/{prefix}-*", self.url)).call();
         let _ = ureq::delete(&format!("{}/_index_template/{prefix}", self.url)).call();
+        for part in ["settings", "mappings", "lifecycle"] {
+            let _ = ureq::delete(&format!("{}/_component_template/{prefix}@{part}", self.url)).call();
+        }
     }
 }
 
@@ -149,7 +174,12 @@ pub fn generate(dir: &Path, args: &[&str]) {
 
 /// Every `eventID` in the generated or copied files under `dir` (digest files excluded).
 pub fn event_ids(dir: &Path) -> Vec<String> {
-    let mut ids = Vec::new();
+    events(dir).iter().map(|e| e["eventID"].as_str().unwrap().to_string()).collect()
+}
+
+/// Every event in the gzip'd log files under `dir` (digest files excluded).
+pub fn events(dir: &Path) -> Vec<Value> {
+    let mut events = Vec::new();
     for entry in walk(dir) {
         if entry.to_string_lossy().contains("CloudTrail-Digest") {
             continue;
@@ -159,11 +189,9 @@ pub fn event_ids(dir: &Path) -> Vec<String> {
         use std::io::Read;
         flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_string(&mut text).unwrap();
         let doc: Value = serde_json::from_str(&text).unwrap();
-        for e in doc["Records"].as_array().unwrap() {
-            ids.push(e["eventID"].as_str().unwrap().to_string());
-        }
+        events.extend(doc["Records"].as_array().unwrap().iter().cloned());
     }
-    ids
+    events
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
