@@ -40,7 +40,7 @@ pub enum LogFormat {
 pub enum Command {
     /// Import CloudTrail log files once: local files or folders (read recursively).
     Backfill(BackfillArgs),
-    /// Prepare the cluster: index templates and a lifecycle policy.
+    /// Prepare the cluster (templates, lifecycle policy) and optionally Kibana (dashboard).
     Setup(SetupArgs),
 }
 
@@ -150,9 +150,30 @@ pub struct SetupArgs {
     /// Print what would be installed or changed, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Kibana or OpenSearch Dashboards URL: import the data view and the dashboard there.
+    #[arg(long, env = "KIBANA_URL", value_name = "URL", help_heading = "Kibana")]
+    pub kibana: Option<String>,
+    /// Kibana basic-auth user, password from KIBANA_PASSWORD; default: the cluster's credentials.
+    #[arg(long, env = "KIBANA_USER", value_name = "USER", help_heading = "Kibana")]
+    pub kibana_user: Option<String>,
     /// Where the cluster is and how to log in.
     #[command(flatten)]
     pub connection: ConnectionArgs,
+}
+
+impl SetupArgs {
+    /// Kibana client settings: its own user if given, else the cluster's credentials; the
+    /// cluster's TLS settings.
+    pub fn kibana_config(&self, url: &str) -> ClientConfig {
+        let mut config = self.connection.client_config(false);
+        config.url = url.to_string();
+        if self.kibana_user.is_some() {
+            config.user = self.kibana_user.clone();
+            config.password = env("KIBANA_PASSWORD");
+            config.api_key = None;
+        }
+        config
+    }
 }
 
 /// A non-empty environment variable.

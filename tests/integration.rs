@@ -9,3 +9,5 @@ mod local_files;
 mod es_bulk;
 // `setup`: templates installed idempotently; corpus, generated and hostile events with zero rejections.
 mod setup;
+// Kibana / OpenSearch Dashboards saved objects: references, fields, pie aggregations, import.
+mod kibana;

@@ -1,8 +1,9 @@
-//! `setup`: prepares the cluster so that every CloudTrail event is indexable.
+//! `setup`: prepares the cluster so that every CloudTrail event is indexable, and Kibana so that
+//! the data is charted the moment it lands.
 //!
 //! In order: check the server is a version we support; the lifecycle policy (ILM or ISM, only
 //! with `--retention-days`, skipped with a message where the cluster lacks the API); the
-//! component templates; the index template for `PREFIX-*`.
+//! component templates; the index template for `PREFIX-*`; with `--kibana`, the saved objects.
 //! Each item is read back and compared first, and written only when it differs, so a second run
 //! changes nothing and says so (`reconcile.rs`). `backfill` (and `follow`) run the template part,
 //! [`install_template`], once at start unless `--no-setup`.
@@ -11,8 +12,10 @@
 //! - `lifecycle.rs`: ILM/ISM policies and how to tell whether the cluster has the API.
 //! - `compare.rs`: installed vs desired, ignoring what the server adds.
 //! - `reconcile.rs`: GET, compare, PUT for one item; the report line; errors.
+//! - `kibana.rs`: the saved objects (NDJSON in `kibana/`) and their import.
 
 mod compare;
+pub mod kibana;
 pub mod lifecycle;
 mod reconcile;
 pub mod templates;
@@ -58,6 +61,10 @@ pub async fn run(args: SetupArgs) -> anyhow::Result<()> {
         println!("{step}");
     };
     install(&client, &cluster, &options, &mut report).await?;
+    if let Some(url) = &args.kibana {
+        let kibana = EsClient::new(&args.kibana_config(url))?;
+        report(&kibana::install(&kibana, cluster.flavor, &options).await?);
+    }
     println!("{}", summary(changes, options.dry_run));
     Ok(())
 }

@@ -19,6 +19,18 @@ pub enum SetupError {
     /// The server is a version we do not support.
     #[error("{0}")]
     Unsupported(String),
+    /// Kibana (or OpenSearch Dashboards) refused a request.
+    #[error("{url} answered HTTP {status} to {what}: {body}")]
+    Kibana {
+        /// Kibana's URL, without credentials.
+        url: String,
+        /// What we asked.
+        what: String,
+        /// HTTP status.
+        status: u16,
+        /// The start of the answer, and a hint.
+        body: String,
+    },
     /// Kibana accepted the import request but not every object.
     #[error("{url}: saved objects import failed: {detail}")]
     Import {
