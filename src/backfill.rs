@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
 /// How a run ended (when it could run at all).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Outcome {
     /// Something was rejected or unreadable: exit status 2.
     pub problems: bool,

@@ -193,7 +193,7 @@ mod tests {
         let argv = expand(toml, &["cloudtrail-es", "follow", "--es", "http://flag:9200"]).unwrap();
         let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
         let crate::cli::Command::Follow(f) = cli.command else { panic!("follow") };
-        assert_eq!((f.queue.as_str(), f.cluster.url.as_str()), ("http://q", "http://flag:9200"));
+        assert_eq!((f.queue.as_str(), f.cluster.connection.url.as_str()), ("http://q", "http://flag:9200"));
         assert_eq!(f.indexing.index_prefix, "from-file");
     }
 

@@ -3,6 +3,7 @@
 //! unreadable input (see the summary), 1 could not run, 130 stopped by Ctrl-C (re-run to finish).
 
 use clap::Parser;
+use cloudtrail_es::backfill::Outcome;
 use cloudtrail_es::cli::{Cli, Command, LogFormat};
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Backfill(args) => cloudtrail_es::backfill::run(args).await,
             Command::Follow(args) => cloudtrail_es::follow::run(args).await,
+            Command::Setup(args) => cloudtrail_es::setup::run(args).await.map(|()| Outcome::default()),
         }
     });
     match result {

@@ -13,3 +13,7 @@ mod s3_backfill;
 mod sqs_follow;
 // Redaction and filtering flags: nothing redacted leaks, hash, filters, --console-only and its query.
 mod transform_flags;
+// `setup`: templates installed idempotently; corpus, generated and hostile events with zero rejections.
+mod setup;
+// Kibana / OpenSearch Dashboards saved objects: references, fields, pie aggregations, import.
+mod kibana;

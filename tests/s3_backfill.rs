@@ -143,7 +143,7 @@ fn filters_read_exactly_the_matching_files_and_list_only_their_prefixes() {
 
 #[test]
 fn shards_cover_everything_with_no_overlap() {
-    let (bucket, _data, ids) = trail_bucket("shards", "900");
+    let (bucket, _data, ids) = trail_bucket("shards", "3000");
     let dir = tempfile::tempdir().unwrap();
     let source = format!("s3://{bucket}/AWSLogs/");
     let mut seen: Vec<HashSet<String>> = Vec::new();

@@ -10,7 +10,7 @@ use crate::errors::chain;
 use bytes::Bytes;
 use elasticsearch::auth::Credentials;
 use elasticsearch::cert::{Certificate, CertificateValidation};
-use elasticsearch::http::headers::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use elasticsearch::http::headers::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::http::{transport::Transport, Method};
 use serde::Deserialize;
@@ -170,7 +170,21 @@ impl EsClient {
         path: &str,
         body: Option<(Bytes, &'static str)>,
     ) -> Result<Reply, ClientError> {
+        self.send_with_headers(method, path, &[], body).await
+    }
+
+    /// One request with extra headers (lowercase names), e.g. Kibana's `kbn-xsrf`.
+    pub async fn send_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        extra: &[(&'static str, &'static str)],
+        body: Option<(Bytes, &'static str)>,
+    ) -> Result<Reply, ClientError> {
         let mut headers = HeaderMap::new();
+        for (name, value) in extra {
+            headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+        }
         let body = body.map(|(bytes, content_type)| {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
             bytes

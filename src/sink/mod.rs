@@ -14,7 +14,7 @@ use crate::cli::ClusterArgs;
 use crate::stats::Stats;
 use anyhow::Context;
 use batch::Batch;
-use client::{ClientConfig, EsClient};
+use client::EsClient;
 use dead_letter::DeadLetters;
 use std::path::Path;
 use std::sync::Arc;
@@ -49,7 +49,7 @@ impl Sink {
                 .with_context(|| format!("cannot create --output {}", path.display()))?;
             return Ok(Sink::File(file));
         }
-        let client = EsClient::new(&client_config(cluster))?;
+        let client = EsClient::new(&cluster.connection.client_config(cluster.compress))?;
         let info = client.info().await?;
         info!("{} is {:?} {}", client.url(), info.flavor, info.version);
         if !cluster.no_setup {
@@ -82,20 +82,5 @@ impl Sink {
             }
         }
         Ok(())
-    }
-}
-
-/// Cluster settings from flags and the environment (secrets only ever from the environment).
-pub fn client_config(c: &ClusterArgs) -> ClientConfig {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    ClientConfig {
-        url: c.url.clone(),
-        user: c.es_user.clone(),
-        password: env(&c.es_password_env),
-        api_key: env(&c.es_api_key_env),
-        ca_cert: c.ca_cert.clone(),
-        insecure: c.insecure,
-        compress: c.compress,
-        timeout: Duration::from_secs(c.request_timeout.max(1)),
     }
 }

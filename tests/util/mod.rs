@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod aws;
+pub mod fake_kibana;
 pub mod proxy;
 
 use serde_json::Value;
@@ -132,10 +133,35 @@ impl Cluster {
         r.into_json().expect("JSON")
     }
 
-    /// Removes the test's indices and template.
+    /// The HTTP status of `GET path` (200, 404…).
+    pub fn status(&self, path: &str) -> u16 {
+        match ureq::get(&format!("{}{path}", self.url)).call() {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(code, _)) => code,
+            Err(e) => panic!("GET {path}: {e}"),
+        }
+    }
+
+    /// The number of mapped fields (multi-fields included) of the largest `PREFIX-*` index.
+    pub fn field_count(&self, prefix: &str) -> usize {
+        fn count(props: &Value) -> usize {
+            props.as_object().map_or(0, |p| {
+                p.values()
+                    .map(|v| 1 + count(&v["properties"]) + v["fields"].as_object().map_or(0, |f| f.len()))
+                    .sum()
+            })
+        }
+        let mappings = self.get(&format!("/{prefix}-*/_mapping"));
+        mappings.as_object().unwrap().values().map(|m| count(&m["mappings"]["properties"])).max().unwrap_or(0)
+    }
+
+    /// Removes the test's indices, index template and component templates.
     pub fn clean(&self, prefix: &str) {
         let _ = ureq::delete(&format!("{}/{prefix}-*", self.url)).call();
         let _ = ureq::delete(&format!("{}/_index_template/{prefix}", self.url)).call();
+        for part in ["settings", "mappings", "lifecycle"] {
+            let _ = ureq::delete(&format!("{}/_component_template/{prefix}@{part}", self.url)).call();
+        }
     }
 }
 
@@ -171,7 +197,16 @@ pub fn event_ids(dir: &Path) -> Vec<String> {
 
 /// The `eventID`s of the log files under `dir` whose path passes `keep` (digests excluded).
 pub fn event_ids_where(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<String> {
-    let mut ids = Vec::new();
+    events_where(dir, keep).iter().map(|e| e["eventID"].as_str().unwrap().to_string()).collect()
+}
+
+/// Every event in the gzip'd log files under `dir` (digest files excluded).
+pub fn events(dir: &Path) -> Vec<Value> {
+    events_where(dir, |_| true)
+}
+
+fn events_where(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<Value> {
+    let mut events = Vec::new();
     for entry in walk(dir) {
         let path = entry.to_string_lossy();
         if path.contains("CloudTrail-Digest") || !keep(&path) {
@@ -182,11 +217,9 @@ pub fn event_ids_where(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<String> {
         use std::io::Read;
         flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_string(&mut text).unwrap();
         let doc: Value = serde_json::from_str(&text).unwrap();
-        for e in doc["Records"].as_array().unwrap() {
-            ids.push(e["eventID"].as_str().unwrap().to_string());
-        }
+        events.extend(doc["Records"].as_array().unwrap().iter().cloned());
     }
-    ids
+    events
 }
 
 /// Every file under `dir`, recursively.

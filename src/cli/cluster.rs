@@ -1,0 +1,133 @@
+//! How to reach the cluster (shared by every command that talks to it), how to send to it, and
+//! Kibana for `setup`.
+
+use super::parse_index_prefix;
+use crate::sink::client::ClientConfig;
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the cluster is and how to log in.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Cluster")]
+pub struct ConnectionArgs {
+    /// Elasticsearch or OpenSearch URL.
+    #[arg(
+        long = "es",
+        env = "ELASTICSEARCH_URL",
+        hide_env_values = true,
+        value_name = "URL",
+        default_value = "http://127.0.0.1:9200"
+    )]
+    pub url: String,
+    /// Basic-auth user; the password is read from the environment (see --es-password-env).
+    #[arg(long, env = "ELASTICSEARCH_USER", value_name = "USER")]
+    pub es_user: Option<String>,
+    /// The environment variable holding the basic-auth password.
+    #[arg(long, value_name = "NAME", default_value = "ELASTICSEARCH_PASSWORD")]
+    pub es_password_env: String,
+    /// The environment variable holding the API key (encoded, or `id:key`).
+    #[arg(long, value_name = "NAME", default_value = "ELASTICSEARCH_API_KEY")]
+    pub es_api_key_env: String,
+    /// PEM file of the CA that signed the cluster's certificate.
+    #[arg(long, value_name = "PATH")]
+    pub ca_cert: Option<PathBuf>,
+    /// Do not verify the cluster's TLS certificate.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Seconds one request may take.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub request_timeout: u64,
+}
+
+impl ConnectionArgs {
+    /// Client settings from these flags and the environment (secrets only ever from the
+    /// environment, in the variables --es-password-env and --es-api-key-env name).
+    pub fn client_config(&self, compress: bool) -> ClientConfig {
+        ClientConfig {
+            url: self.url.clone(),
+            user: self.es_user.clone(),
+            password: env(&self.es_password_env),
+            api_key: env(&self.es_api_key_env),
+            ca_cert: self.ca_cert.clone(),
+            insecure: self.insecure,
+            compress,
+            timeout: Duration::from_secs(self.request_timeout.max(1)),
+        }
+    }
+}
+
+/// How to reach the cluster and send to it.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Cluster")]
+pub struct ClusterArgs {
+    /// Where the cluster is and how to log in.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Gzip bulk request bodies.
+    #[arg(long)]
+    pub compress: bool,
+    /// Maximum bulk request size in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 5 * 1024 * 1024)]
+    pub batch_bytes: usize,
+    /// Maximum events per bulk request.
+    #[arg(long, value_name = "N", default_value_t = 5000)]
+    pub batch_events: usize,
+    /// Bulk requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub bulk_concurrency: usize,
+    /// Seconds a failing batch is retried before what is left is dead-lettered
+    /// (default: 300 for backfill; follow retries until the cluster is back).
+    #[arg(long, value_name = "SECS")]
+    pub retry_timeout: Option<u64>,
+    /// The longest wait, in seconds, between two retries of a batch.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub retry_max_delay: u64,
+    /// Do not install the index template at start.
+    #[arg(long)]
+    pub no_setup: bool,
+}
+
+/// `cloudtrail-es setup`.
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Install for indices named PREFIX-YYYY.MM.DD.
+    #[arg(long, value_name = "PREFIX", default_value = "cloudtrail", value_parser = parse_index_prefix)]
+    pub index_prefix: String,
+    /// Delete each daily index DAYS days after its day (ILM; on OpenSearch ISM: after its
+    /// creation). Without it no lifecycle policy is installed and nothing is ever deleted.
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub retention_days: Option<u32>,
+    /// Print what would be installed or changed, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Kibana or OpenSearch Dashboards URL: import the data view and the dashboard there.
+    #[arg(long, env = "KIBANA_URL", value_name = "URL", help_heading = "Kibana")]
+    pub kibana: Option<String>,
+    /// Kibana basic-auth user, password from KIBANA_PASSWORD; default: the cluster's credentials.
+    #[arg(long, env = "KIBANA_USER", value_name = "USER", help_heading = "Kibana")]
+    pub kibana_user: Option<String>,
+    /// Where the cluster is and how to log in.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+impl SetupArgs {
+    /// Kibana client settings: its own user if given, else the cluster's credentials; the
+    /// cluster's TLS settings.
+    pub fn kibana_config(&self, url: &str) -> ClientConfig {
+        let mut config = self.connection.client_config(false);
+        config.url = url.to_string();
+        if self.kibana_user.is_some() {
+            config.user = self.kibana_user.clone();
+            config.password = env("KIBANA_PASSWORD");
+            config.api_key = None;
+        }
+        config
+    }
+}
+
+/// A non-empty environment variable.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}

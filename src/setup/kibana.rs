@@ -1,0 +1,271 @@
+//! The data view and the "CloudTrail — console activity" dashboard, imported into Kibana (for
+//! Elasticsearch) or OpenSearch Dashboards (for OpenSearch) through the saved-objects API.
+//!
+//! The objects are the NDJSON files in `kibana/` (written by `scripts/gen-kibana.py`, embedded
+//! at build time), made for the prefix `cloudtrail`. For another prefix the ids
+//! (`cloudtrail-es_<prefix>_<name>`), the data view's pattern and the dashboard title are
+//! rewritten, so dashboards for several prefixes live side by side.
+//!
+//! Idempotency: Kibana migrates objects on import, so what it stores is not what we sent and cannot
+//! be compared field by field. Instead the dashboard's description ends with a fingerprint of the
+//! whole set (`[cloudtrail-es VERSION #HASH]`): if every object exists and the dashboard carries
+//! our fingerprint, nothing is imported ("unchanged"); otherwise the set is imported with
+//! `overwrite=true` (deterministic ids, so a re-import replaces rather than duplicates).
+//!
+//! Requests carry both `kbn-xsrf` (Kibana) and `osd-xsrf` (OpenSearch Dashboards): each requires
+//! its own on writes and ignores the other.
+
+use super::reconcile::{Action, SetupError, Step};
+use super::templates::{embedded, MANAGED_BY};
+use super::Options;
+use crate::sink::client::{EsClient, Flavor, Reply};
+use bytes::Bytes;
+use elasticsearch::http::Method;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const KIBANA_8: &str = include_str!("../../kibana/kibana-8.ndjson");
+const OPENSEARCH_DASHBOARDS: &str = include_str!("../../kibana/opensearch-dashboards.ndjson");
+/// The prefix the files in `kibana/` are written for.
+const FILE_PREFIX: &str = "cloudtrail";
+const XSRF: [(&str, &str); 2] = [("kbn-xsrf", "true"), ("osd-xsrf", "true")];
+const BOUNDARY: &str = "cloudtrail-es-saved-objects-7c1d9e4b";
+const MULTIPART: &str = "multipart/form-data; boundary=cloudtrail-es-saved-objects-7c1d9e4b";
+
+/// Which app the saved objects are for: Kibana with Elasticsearch, OpenSearch Dashboards with
+/// OpenSearch.
+pub fn app_name(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::Elasticsearch => "Kibana",
+        Flavor::OpenSearch => "OpenSearch Dashboards",
+    }
+}
+
+/// The saved objects for this app and prefix, the dashboard carrying their fingerprint.
+pub fn saved_objects(flavor: Flavor, prefix: &str) -> Vec<Value> {
+    let text = match flavor {
+        Flavor::Elasticsearch => KIBANA_8,
+        Flavor::OpenSearch => OPENSEARCH_DASHBOARDS,
+    };
+    let mut objects: Vec<Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| for_prefix(embedded("kibana/*.ndjson", l), prefix))
+        .collect();
+    let mut hash = Sha256::new();
+    for o in &objects {
+        hash.update(o.to_string().as_bytes());
+    }
+    let fingerprint = fingerprint(&hash.finalize()[..6]);
+    for o in objects.iter_mut().filter(|o| o["type"] == "dashboard") {
+        let description = o["attributes"]["description"].as_str().unwrap_or_default();
+        o["attributes"]["description"] = json!(format!("{description} {fingerprint}"));
+    }
+    objects
+}
+
+/// `[cloudtrail-es VERSION #HASH]`.
+fn fingerprint(hash: &[u8]) -> String {
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("[{MANAGED_BY} {} #{hex}]", env!("CARGO_PKG_VERSION"))
+}
+
+/// Rewrites one object made for `cloudtrail` for `prefix`.
+fn for_prefix(mut object: Value, prefix: &str) -> Value {
+    if prefix == FILE_PREFIX {
+        return object;
+    }
+    let from = format!("{MANAGED_BY}_{FILE_PREFIX}_");
+    let to = format!("{MANAGED_BY}_{prefix}_");
+    let rename = |v: &mut Value| {
+        if let Some(id) = v.as_str().and_then(|id| id.strip_prefix(&from)) {
+            *v = json!(format!("{to}{id}"));
+        }
+    };
+    rename(&mut object["id"]);
+    if let Some(refs) = object["references"].as_array_mut() {
+        refs.iter_mut().for_each(|r| rename(&mut r["id"]));
+    }
+    let kind = object["type"].as_str().unwrap_or_default().to_string();
+    let attributes = &mut object["attributes"];
+    match kind.as_str() {
+        "index-pattern" => {
+            attributes["title"] = json!(format!("{prefix}-*"));
+            if attributes.get("name").is_some() {
+                attributes["name"] = json!(format!("CloudTrail ({prefix}-*)"));
+            }
+        }
+        "dashboard" => {
+            let title = attributes["title"].as_str().unwrap_or_default();
+            attributes["title"] = json!(format!("{title} [{prefix}]"));
+        }
+        _ => {}
+    }
+    object
+}
+
+/// The objects as an NDJSON file.
+pub fn ndjson(objects: &[Value]) -> String {
+    objects.iter().map(|o| format!("{o}\n")).collect()
+}
+
+/// A `multipart/form-data` body with the NDJSON as the part `file`, as `_import` wants it.
+fn multipart(ndjson: &str) -> Bytes {
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cloudtrail-es.ndjson\"\r\n\
+         Content-Type: application/ndjson\r\n\r\n"
+    );
+    body.push_str(ndjson);
+    body.push_str(&format!("\r\n--{BOUNDARY}--\r\n"));
+    Bytes::from(body)
+}
+
+/// Imports the saved objects unless Kibana already has this exact set.
+pub async fn install(kibana: &EsClient, flavor: Flavor, options: &Options) -> Result<Step, SetupError> {
+    let objects = saved_objects(flavor, &options.names.prefix);
+    let what = format!("{} saved objects ({} objects) at {}", app_name(flavor), objects.len(), kibana.url());
+    let action = current_state(kibana, &objects).await?;
+    let step = Step { what, action, applied: !options.dry_run };
+    if step.changes() && !options.dry_run {
+        import(kibana, &objects).await?;
+    }
+    Ok(step)
+}
+
+/// Unchanged, Create (none of ours there) or Update, from `_bulk_get`.
+async fn current_state(kibana: &EsClient, objects: &[Value]) -> Result<Action, SetupError> {
+    let wanted: Vec<Value> = objects.iter().map(|o| json!({"type": o["type"], "id": o["id"]})).collect();
+    let path = "/api/saved_objects/_bulk_get";
+    let body = Bytes::from(Value::Array(wanted).to_string());
+    let reply = kibana.send_with_headers(Method::Post, path, &XSRF, Some((body, "application/json"))).await?;
+    let answer = checked(kibana, path, &reply)?;
+    let found = answer["saved_objects"].as_array().cloned().unwrap_or_default();
+    let present: Vec<&Value> = found.iter().filter(|o| o.get("error").is_none()).collect();
+    let ours = objects.iter().find(|o| o["type"] == "dashboard").map(|o| &o["attributes"]["description"]);
+    let dashboard =
+        present.iter().find(|o| o["type"] == "dashboard").map(|o| &o["attributes"]["description"]);
+    Ok(if present.is_empty() {
+        Action::Create
+    } else if present.len() == objects.len() && dashboard.is_some() && dashboard == ours {
+        Action::Unchanged
+    } else {
+        Action::Update
+    })
+}
+
+/// `POST _import?overwrite=true`; the answer is 200 even when objects fail, so `success` decides.
+async fn import(kibana: &EsClient, objects: &[Value]) -> Result<(), SetupError> {
+    let path = "/api/saved_objects/_import?overwrite=true";
+    let body = multipart(&ndjson(objects));
+    let reply = kibana.send_with_headers(Method::Post, path, &XSRF, Some((body, MULTIPART))).await?;
+    let answer = checked(kibana, path, &reply)?;
+    if answer["success"] == true {
+        return Ok(());
+    }
+    Err(SetupError::Import { url: kibana.url().to_string(), detail: import_errors(&answer) })
+}
+
+/// What went wrong in an import answer, one object per clause.
+fn import_errors(answer: &Value) -> String {
+    let errors = answer["errors"].as_array().cloned().unwrap_or_default();
+    if errors.is_empty() {
+        return format!("unexpected answer {}", excerpt(&answer.to_string()));
+    }
+    errors
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}: {}",
+                e["type"].as_str().unwrap_or("?"),
+                e["id"].as_str().unwrap_or("?"),
+                e["error"]
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The JSON answer to a request that must succeed.
+fn checked(kibana: &EsClient, path: &str, reply: &Reply) -> Result<Value, SetupError> {
+    if reply.status == 200 {
+        if let Ok(v) = serde_json::from_slice(&reply.body) {
+            return Ok(v);
+        }
+    }
+    let hint = match reply.status {
+        401 | 403 => " (Kibana credentials: --kibana-user and KIBANA_PASSWORD, else the cluster's)",
+        _ => "",
+    };
+    Err(SetupError::Kibana {
+        url: kibana.url().to_string(),
+        what: format!("POST {path}"),
+        status: reply.status,
+        body: format!("{}{hint}", reply.excerpt()),
+    })
+}
+
+fn excerpt(text: &str) -> String {
+    text.chars().take(300).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_files_parse_and_share_ids() {
+        let ids =
+            |flavor| saved_objects(flavor, "cloudtrail").iter().map(|o| o["id"].clone()).collect::<Vec<_>>();
+        assert_eq!(ids(Flavor::Elasticsearch), ids(Flavor::OpenSearch));
+        assert!(ids(Flavor::Elasticsearch).len() >= 8);
+    }
+
+    #[test]
+    fn another_prefix_gets_its_own_ids_pattern_and_title() {
+        let objects = saved_objects(Flavor::Elasticsearch, "ct-prod");
+        let text = ndjson(&objects);
+        assert!(!text.contains("cloudtrail-es_cloudtrail_"), "every id is renamed");
+        let view = objects.iter().find(|o| o["type"] == "index-pattern").unwrap();
+        assert_eq!(view["id"], "cloudtrail-es_ct-prod_data-view");
+        assert_eq!(view["attributes"]["title"], "ct-prod-*");
+        let dash = objects.iter().find(|o| o["type"] == "dashboard").unwrap();
+        assert_eq!(dash["attributes"]["title"], "CloudTrail — console activity [ct-prod]");
+        assert!(dash["references"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["id"].as_str().unwrap().contains("_ct-prod_")));
+    }
+
+    #[test]
+    fn the_fingerprint_follows_the_content() {
+        let description = |flavor, prefix| {
+            let objects = saved_objects(flavor, prefix);
+            let dash = objects.into_iter().find(|o| o["type"] == "dashboard").unwrap();
+            dash["attributes"]["description"].as_str().unwrap().to_string()
+        };
+        let a = description(Flavor::Elasticsearch, "cloudtrail");
+        assert!(a.contains("[cloudtrail-es "), "{a}");
+        assert_eq!(a, description(Flavor::Elasticsearch, "cloudtrail"));
+        assert_ne!(a, description(Flavor::Elasticsearch, "other"));
+        assert_ne!(a, description(Flavor::OpenSearch, "cloudtrail"));
+    }
+
+    #[test]
+    fn the_import_body_is_one_file_part() {
+        let body = multipart("{\"a\":1}\n");
+        let text = std::str::from_utf8(&body).unwrap();
+        assert!(text.starts_with(&format!("--{BOUNDARY}\r\n")));
+        assert!(text.contains("name=\"file\"; filename=\"cloudtrail-es.ndjson\""));
+        assert!(text.ends_with(&format!("{{\"a\":1}}\n\r\n--{BOUNDARY}--\r\n")));
+        assert!(!KIBANA_8.contains(BOUNDARY) && !OPENSEARCH_DASHBOARDS.contains(BOUNDARY));
+        assert!(MULTIPART.ends_with(&format!("boundary={BOUNDARY}")));
+    }
+
+    #[test]
+    fn import_failures_name_the_objects() {
+        let answer =
+            json!({"success": false, "errors": [{"type": "lens", "id": "x", "error": {"type": "conflict"}}]});
+        assert_eq!(import_errors(&answer), r#"lens x: {"type":"conflict"}"#);
+    }
+}

@@ -1,0 +1,225 @@
+//! The index template for `PREFIX-*` and the component templates it is composed of, built from
+//! the JSON in `mappings/` (embedded at build time).
+//!
+//! - `PREFIX@settings`: index settings (compression, `ignore_malformed`).
+//! - `PREFIX@mappings`: explicit types for CloudTrail's documented fields, `dynamic: false` (an
+//!   unknown field stays in `_source` but never changes the mapping, so it can neither conflict nor
+//!   grow the field count), and `flattened` for the free-form objects. `mappings.json` is written
+//!   for Elasticsearch; [`mappings_component`] derives the OpenSearch form (`flat_object`, which
+//!   takes no parameters) from it, so the two can never drift apart.
+//! - `PREFIX@lifecycle` (Elasticsearch with ILM only): the ILM policy and
+//!   `parse_origination_date`, kept apart because a cluster without ILM refuses those settings.
+//! - the index template `PREFIX`: `PREFIX-*`, composed of the above.
+//!
+//! Everything installed carries `_meta.managed_by = cloudtrail-es` and the version that wrote it.
+
+use crate::sink::client::Flavor;
+use serde_json::{json, Value};
+
+const SETTINGS: &str = include_str!("../../mappings/settings.json");
+const MAPPINGS: &str = include_str!("../../mappings/mappings.json");
+const LIFECYCLE_SETTINGS: &str = include_str!("../../mappings/lifecycle-settings.json");
+const INDEX_TEMPLATE: &str = include_str!("../../mappings/index-template.json");
+
+/// Who wrote an object, in its `_meta`.
+pub const MANAGED_BY: &str = "cloudtrail-es";
+
+/// The names of everything installed for one index prefix.
+#[derive(Clone, Debug)]
+pub struct Names {
+    /// The index prefix: indices are `PREFIX-YYYY.MM.DD`.
+    pub prefix: String,
+}
+
+impl Names {
+    /// The index template (named after the prefix, as before component templates existed).
+    pub fn index_template(&self) -> String {
+        self.prefix.clone()
+    }
+    /// The settings component template.
+    pub fn settings(&self) -> String {
+        format!("{}@settings", self.prefix)
+    }
+    /// The mappings component template.
+    pub fn mappings(&self) -> String {
+        format!("{}@mappings", self.prefix)
+    }
+    /// The lifecycle component template (Elasticsearch with ILM only).
+    pub fn lifecycle(&self) -> String {
+        format!("{}@lifecycle", self.prefix)
+    }
+    /// The ILM or ISM policy.
+    pub fn policy(&self) -> String {
+        format!("{}-retention", self.prefix)
+    }
+}
+
+/// `_meta` of everything we install.
+pub fn meta() -> Value {
+    json!({ "managed_by": MANAGED_BY, "version": env!("CARGO_PKG_VERSION") })
+}
+
+/// The index template's priority.
+///
+/// It grows with the prefix length: templates for `cloudtrail-*` and `cloudtrail-prod-*` overlap,
+/// the cluster refuses overlapping templates of equal priority, and the longer (more specific)
+/// prefix should win.
+pub fn priority(prefix: &str) -> u64 {
+    200 + prefix.len() as u64
+}
+
+/// `PREFIX@settings`.
+pub fn settings_component() -> Value {
+    with_meta(embedded("settings.json", SETTINGS))
+}
+
+/// `PREFIX@mappings` for this kind of cluster.
+pub fn mappings_component(flavor: Flavor) -> Value {
+    let mappings = embedded("mappings.json", MAPPINGS);
+    with_meta(match flavor {
+        Flavor::Elasticsearch => mappings,
+        Flavor::OpenSearch => to_flat_object(mappings),
+    })
+}
+
+/// `PREFIX@lifecycle`: attach the ILM policy and age each daily index by the date in its name.
+pub fn lifecycle_component(names: &Names) -> Value {
+    let body = embedded("lifecycle-settings.json", LIFECYCLE_SETTINGS);
+    with_meta(fill(body, &[("{{POLICY}}", &names.policy())]))
+}
+
+/// The index template for `PREFIX-*`, composed of the settings, mappings and (when the cluster has
+/// ILM and a retention is set) lifecycle components.
+pub fn index_template(names: &Names, with_lifecycle: bool) -> Value {
+    let mut body = fill(embedded("index-template.json", INDEX_TEMPLATE), &[("{{PREFIX}}", &names.prefix)]);
+    let mut parts = vec![names.settings(), names.mappings()];
+    if with_lifecycle {
+        parts.push(names.lifecycle());
+    }
+    body["composed_of"] = json!(parts);
+    body["priority"] = json!(priority(&names.prefix));
+    body["_meta"] = meta();
+    body
+}
+
+/// The field paths of the mappings and their types (`"sourceIPAddress.ip" → "ip"`), multi-fields
+/// included; objects are not listed. The Kibana tests check every field a chart uses against it.
+pub fn field_types(flavor: Flavor) -> Vec<(String, String)> {
+    fn walk(prefix: &str, props: &Value, out: &mut Vec<(String, String)>) {
+        let Some(props) = props.as_object() else { return };
+        for (name, def) in props {
+            let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+            if let Some(t) = def.get("type").and_then(Value::as_str) {
+                out.push((path.clone(), t.to_string()));
+            }
+            walk(&path, &def["properties"], out);
+            walk(&path, &def["fields"], out);
+        }
+    }
+    let mut out = Vec::new();
+    walk("", &mappings_component(flavor)["template"]["mappings"]["properties"], &mut out);
+    out
+}
+
+/// Parses one of our embedded JSON files. They are part of the program, not input: the unit tests
+/// below parse every one, so this cannot fail in a released build.
+pub(crate) fn embedded(name: &str, text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("mappings/{name} is not valid JSON: {e}"))
+}
+
+/// Replaces placeholders inside every string of `value`.
+pub(crate) fn fill(value: Value, vars: &[(&str, &str)]) -> Value {
+    match value {
+        Value::String(s) => Value::String(vars.iter().fold(s, |s, (k, v)| s.replace(k, v))),
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| fill(v, vars)).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, fill(v, vars))).collect()),
+        other => other,
+    }
+}
+
+fn with_meta(mut body: Value) -> Value {
+    body["_meta"] = meta();
+    body
+}
+
+/// Elasticsearch's `flattened` (with its parameters) becomes OpenSearch's `flat_object`.
+fn to_flat_object(value: Value) -> Value {
+    match value {
+        Value::Object(map) if map.get("type").and_then(Value::as_str) == Some("flattened") => {
+            json!({ "type": "flat_object" })
+        }
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, to_flat_object(v))).collect()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Names {
+        Names { prefix: "ct".into() }
+    }
+
+    #[test]
+    fn every_embedded_file_parses() {
+        for flavor in [Flavor::Elasticsearch, Flavor::OpenSearch] {
+            assert!(mappings_component(flavor)["template"]["mappings"].is_object());
+        }
+        assert!(settings_component()["template"]["settings"].is_object());
+        assert_eq!(
+            lifecycle_component(&names())["template"]["settings"]["index.lifecycle.name"],
+            "ct-retention"
+        );
+    }
+
+    #[test]
+    fn the_index_template_composes_the_components_for_the_prefix() {
+        let t = index_template(&names(), false);
+        assert_eq!(t["index_patterns"], json!(["ct-*"]));
+        assert_eq!(t["composed_of"], json!(["ct@settings", "ct@mappings"]));
+        assert_eq!(t["priority"], 202);
+        assert_eq!(t["_meta"]["managed_by"], "cloudtrail-es");
+        let t = index_template(&names(), true);
+        assert_eq!(t["composed_of"][2], "ct@lifecycle");
+    }
+
+    #[test]
+    fn no_dynamic_fields_and_no_date_detection() {
+        let m = &mappings_component(Flavor::Elasticsearch)["template"]["mappings"];
+        assert_eq!(m["dynamic"], false);
+        assert_eq!(m["date_detection"], false);
+        assert_eq!(m["numeric_detection"], false);
+    }
+
+    #[test]
+    fn free_form_objects_are_flattened_or_flat_object() {
+        let es = field_types(Flavor::Elasticsearch);
+        let os = field_types(Flavor::OpenSearch);
+        for field in ["requestParameters", "responseElements", "additionalEventData", "serviceEventDetails"] {
+            assert!(es.contains(&(field.into(), "flattened".into())), "{field}");
+            assert!(os.contains(&(field.into(), "flat_object".into())), "{field}");
+        }
+        let os_text = mappings_component(Flavor::OpenSearch).to_string();
+        assert!(!os_text.contains("flattened") && !os_text.contains("ignore_above\":4096"));
+        assert_eq!(es.len(), os.len());
+    }
+
+    #[test]
+    fn times_and_addresses_have_their_types() {
+        let es = field_types(Flavor::Elasticsearch);
+        let ty = |f: &str| es.iter().find(|(p, _)| p == f).map(|(_, t)| t.as_str());
+        assert_eq!(ty("@timestamp"), Some("date"));
+        assert_eq!(ty("eventTime"), Some("date"));
+        assert_eq!(ty("sourceIPAddress"), Some("keyword"));
+        assert_eq!(ty("sourceIPAddress.ip"), Some("ip"));
+        assert_eq!(ty("apiVersion"), Some("keyword"));
+        assert_eq!(ty("userIdentity.sessionContext.attributes.creationDate"), Some("date"));
+    }
+
+    #[test]
+    fn placeholders_are_filled_in_strings_only() {
+        let v = fill(json!({"a": "{{X}}-*", "b": ["{{X}}"], "c": 1}), &[("{{X}}", "p")]);
+        assert_eq!(v, json!({"a": "p-*", "b": ["p"], "c": 1}));
+    }
+}

@@ -1,0 +1,251 @@
+//! `setup` against the real Elasticsearch and OpenSearch: it installs the templates and says so, a
+//! second run changes nothing, a dry run writes nothing, the missing lifecycle API is reported and
+//! skipped; then the real corpus plus generated data, and a file of hostile shapes, are indexed
+//! with zero rejections into a mapping whose field count does not grow.
+
+use crate::util::{corpus, events, generate, prefix, run_in, Cluster};
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// Mapped fields (multi-fields included) of an index made from our template: every one is
+/// declared, and `dynamic: false` keeps it that way whatever the events hold.
+const TEMPLATE_FIELDS: usize = 78;
+
+fn setup(cluster: &Cluster, p: &str, extra: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["setup", "--es", &cluster.url, "--index-prefix", p];
+    args.extend_from_slice(extra);
+    let run = run_in(dir.path(), &args, &[]);
+    run.expect_code(0);
+    run.stdout
+}
+
+fn setup_twice_is_a_no_op(cluster: &Cluster, lifecycle_line: &str) {
+    let p = prefix("setup");
+    let dry = setup(cluster, &p, &["--retention-days", "30", "--dry-run"]);
+    assert!(dry.contains(&format!("index template {p} ({p}-*): would create")), "{dry}");
+    assert!(dry.contains("dry run: 3 item(s) would be created"), "{dry}");
+    assert_eq!(cluster.status(&format!("/_index_template/{p}")), 404, "a dry run writes nothing");
+
+    let first = setup(cluster, &p, &["--retention-days", "30"]);
+    assert!(first.contains(lifecycle_line), "{first}");
+    for line in [
+        format!("component template {p}@settings: created"),
+        format!("component template {p}@mappings: created"),
+        format!("index template {p} ({p}-*): created"),
+        "done: 3 item(s) created or updated".to_string(),
+    ] {
+        assert!(first.contains(&line), "missing {line:?} in\n{first}");
+    }
+    let template = cluster.get(&format!("/_index_template/{p}"));
+    let template = &template["index_templates"][0]["index_template"];
+    assert_eq!(template["_meta"]["managed_by"], "cloudtrail-es");
+    assert_eq!(template["composed_of"], json!([format!("{p}@settings"), format!("{p}@mappings")]));
+
+    let second = setup(cluster, &p, &["--retention-days", "30"]);
+    assert_eq!(second.matches(": unchanged").count(), 3, "{second}");
+    assert!(second.contains("nothing to change"), "{second}");
+    let dry = setup(cluster, &p, &["--retention-days", "30", "--dry-run"]);
+    assert!(dry.contains("nothing to change"), "{dry}");
+
+    // Someone edits a component by hand: the next run puts it back, and says so.
+    cluster.put(
+        &format!("/_component_template/{p}@settings"),
+        r#"{"template":{"settings":{"index.codec":"default"}}}"#,
+    );
+    let third = setup(cluster, &p, &[]);
+    assert!(third.contains(&format!("component template {p}@settings: updated")), "{third}");
+    assert!(third.contains("lifecycle: no --retention-days given"), "{third}");
+    cluster.clean(&p);
+}
+
+#[test]
+fn setup_twice_is_a_no_op_on_elasticsearch() {
+    // The integration-test distribution has no ILM.
+    setup_twice_is_a_no_op(&Cluster::es(), "lifecycle: ILM not available on this cluster, skipped");
+}
+
+#[test]
+fn setup_twice_is_a_no_op_on_opensearch() {
+    // Plain OpenSearch has no ISM plugin.
+    setup_twice_is_a_no_op(&Cluster::os(), "lifecycle: ISM not available on this cluster, skipped");
+}
+
+/// Setup, then a backfill of the real corpus and generated events: nothing rejected, the field
+/// count is the template's, free-form sub-keys and IP ranges are searchable.
+fn corpus_lands_without_rejections(cluster: &Cluster) {
+    let p = prefix("corpus-setup");
+    setup(cluster, &p, &[]);
+    let data = tempfile::tempdir().unwrap();
+    generate(data.path(), &["--events", "3000", "--seed", "11", "--no-digests"]);
+    let dir = tempfile::tempdir().unwrap();
+    let real = corpus();
+    let args = ["backfill", real.to_str().unwrap(), data.path().to_str().unwrap()];
+    let run = run_in(
+        dir.path(),
+        &[&args[..], &["--es", &cluster.url, "--index-prefix", &p, "--no-setup"]].concat(),
+        &[],
+    );
+    run.expect_code(0);
+    assert!(run.stderr.contains("14799 indexed, 0 already present, 0 dead-lettered"), "{}", run.stderr);
+    assert_eq!(cluster.count(&p), 14_799);
+    assert_eq!(cluster.field_count(&p), TEMPLATE_FIELDS);
+
+    let bucket = "stratus-red-team-ctlr-bucket-zqfsvooxqj";
+    let expected = events(&real).iter().filter(|e| e["requestParameters"]["bucketName"] == bucket).count();
+    assert!(expected > 0);
+    let found = cluster.search(
+        &p,
+        json!({"size": 0, "track_total_hits": true,
+        "query": {"term": {"requestParameters.bucketName": bucket}}}),
+    );
+    assert_eq!(found["hits"]["total"]["value"], expected as u64, "{found}");
+    let private = cluster.search(
+        &p,
+        json!({"size": 0, "track_total_hits": true,
+        "query": {"term": {"sourceIPAddress.ip": "10.0.0.0/8"}}}),
+    );
+    assert!(private["hits"]["total"]["value"].as_u64().unwrap() > 0, "{private}");
+    let untimed = cluster.search(
+        &p,
+        json!({"size": 0, "track_total_hits": true,
+        "query": {"bool": {"must_not": {"exists": {"field": "@timestamp"}}}}}),
+    );
+    assert_eq!(untimed["hits"]["total"]["value"], 0, "every event has a searchable @timestamp");
+    cluster.clean(&p);
+}
+
+#[test]
+fn corpus_lands_without_rejections_in_elasticsearch() {
+    corpus_lands_without_rejections(&Cluster::es());
+}
+
+#[test]
+fn corpus_lands_without_rejections_in_opensearch() {
+    corpus_lands_without_rejections(&Cluster::os());
+}
+
+/// Events built to break a mapping: each is an object CloudTrail could plausibly write.
+fn hostile_events() -> Vec<Value> {
+    let event = |id: &str, extra: Value| {
+        let mut e = json!({"eventID": id, "eventTime": "2024-06-01T12:00:00Z", "eventSource": "x.amazonaws.com",
+                           "eventName": "Hostile", "awsRegion": "us-east-1"});
+        e.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        e
+    };
+    let mut deep = json!("bottom");
+    for i in 0..40 {
+        deep = json!({ format!("level{i}"): deep });
+    }
+    let many: serde_json::Map<String, Value> = (0..5000).map(|i| (format!("key{i}"), json!(i))).collect();
+    vec![
+        event("type-string", json!({"requestParameters": {"filter": "a string", "maxResults": "50"}})),
+        event("type-object", json!({"requestParameters": {"filter": {"name": "x"}, "maxResults": 50}})),
+        event(
+            "type-array",
+            json!({"requestParameters": {"filter": [1, "two", {"three": 3}], "maxResults": true}}),
+        ),
+        event("dotted-keys", json!({"responseElements": {"a.b": 1, "a": {"b": "x"}, "": "empty key"}})),
+        event("deep", json!({"requestParameters": deep})),
+        event("many-keys", json!({"requestParameters": many})),
+        event("nulls", json!({"requestParameters": null, "responseElements": {"x": null, "y": [null]}})),
+        event(
+            "not-an-ip",
+            json!({"sourceIPAddress": "cloudtrail.amazonaws.com", "userAgent": "AWS Internal"}),
+        ),
+        event("an-ip", json!({"sourceIPAddress": "2001:db8::1"})),
+        event(
+            "date-like",
+            json!({"apiVersion": "2012-10-17", "requestParameters": {"startTime": "2024-01-01"}}),
+        ),
+        event("dates-elsewhere", json!({"requestParameters": {"startTime": 1_700_000_000}})),
+        event("unknown-top-object", json!({"brandNewField": {"nested": {"deeper": 1}}})),
+        event("unknown-top-string", json!({"brandNewField": "now a string", "otherNewField": 1.5})),
+        event("unknown-identity", json!({"userIdentity": {"type": "IAMUser", "newThing": {"a": [1, 2]}}})),
+        event("bad-boolean", json!({"readOnly": "maybe", "managementEvent": "true"})),
+        event("long-error", json!({"errorCode": "AccessDenied", "errorMessage": "e".repeat(5000)})),
+        event("long-value", json!({"requestParameters": {"queryString": "SELECT 1 -- ".repeat(2000)}})),
+        event("huge-value", json!({"requestParameters": {"queryString": "q".repeat(40_000)}})),
+        json!({"eventID": "space-time", "eventTime": "2025-03-26 16:43:57.000000000", "eventName": "Reformatted"}),
+    ]
+}
+
+fn write_hostile(dir: &Path) {
+    let body = json!({ "Records": hostile_events() }).to_string();
+    crate::util::write_gz(&dir.join("hostile.json.gz"), body.as_bytes());
+}
+
+fn hostile_events_are_indexed(cluster: &Cluster, rejected: &[&str]) {
+    let p = prefix("hostile");
+    setup(cluster, &p, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    write_hostile(&dir.path().join("logs"));
+    let run = run_in(
+        dir.path(),
+        &["backfill", "logs", "--es", &cluster.url, "--index-prefix", &p, "--no-setup"],
+        &[],
+    );
+    let total = hostile_events().len();
+    let summary =
+        format!("{} indexed, 0 already present, {} dead-lettered", total - rejected.len(), rejected.len());
+    assert!(run.stderr.contains(&summary), "expected {summary:?}\n{}", run.stderr);
+    if !rejected.is_empty() {
+        let dead = std::fs::read_to_string(dir.path().join("cloudtrail-es-dead-letters.ndjson")).unwrap();
+        let ids: Vec<String> = dead
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["document"]["eventID"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert_eq!(ids, rejected);
+    }
+    assert_eq!(cluster.field_count(&p), TEMPLATE_FIELDS, "no event added a field");
+    let hit = |query: Value| {
+        cluster.search(&p, json!({"size": 0, "track_total_hits": true, "query": query}))["hits"]["total"]
+            ["value"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(hit(json!({"term": {"requestParameters.filter": "a string"}})), 1);
+    assert_eq!(hit(json!({"term": {"requestParameters.filter.name": "x"}})), 1);
+    assert_eq!(hit(json!({"term": {"sourceIPAddress": "cloudtrail.amazonaws.com"}})), 1);
+    assert_eq!(hit(json!({"term": {"sourceIPAddress.ip": "2001:db8::/32"}})), 1);
+    assert_eq!(hit(json!({"term": {"apiVersion": "2012-10-17"}})), 1);
+    assert_eq!(
+        hit(json!({"range": {"@timestamp": {"gte": "2025-03-26T16:43:57Z", "lte": "2025-03-26T16:43:57Z"}}})),
+        1
+    );
+    cluster.clean(&p);
+}
+
+#[test]
+fn hostile_events_are_indexed_by_elasticsearch() {
+    hostile_events_are_indexed(&Cluster::es(), &[]);
+}
+
+#[test]
+fn hostile_events_are_indexed_by_opensearch_except_a_value_past_32_kb() {
+    // flat_object has no ignore_above: a leaf past Lucene's 32 KB term limit is rejected (see README).
+    hostile_events_are_indexed(&Cluster::os(), &["huge-value"]);
+}
+
+#[test]
+fn backfill_keeps_a_lifecycle_component_setup_installed() {
+    let cluster = Cluster::es();
+    let p = prefix("keep-lifecycle");
+    // As `setup --retention-days` leaves it on a cluster with ILM (the settings themselves need ILM,
+    // which the test server lacks, so the component is empty here).
+    cluster.put(&format!("/_component_template/{p}@lifecycle"), r#"{"template":{}}"#);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.json"),
+        r#"{"Records":[{"eventID":"k","eventTime":"2024-05-01T00:00:00Z"}]}"#,
+    )
+    .unwrap();
+    run_in(dir.path(), &["backfill", "a.json", "--es", &cluster.url, "--index-prefix", &p], &[])
+        .expect_code(0);
+    let template = cluster.get(&format!("/_index_template/{p}"));
+    let parts = &template["index_templates"][0]["index_template"]["composed_of"];
+    assert_eq!(parts, &json!([format!("{p}@settings"), format!("{p}@mappings"), format!("{p}@lifecycle")]));
+    cluster.clean(&p);
+}
