@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the saved objects in kibana/ from the panel list below and kibana/console-filter.json.
+"""Write the saved objects in kibana/ from the panel list below and mappings/console-query.json.
 
   kibana/kibana-8.ndjson                Kibana 8.8+ (and 9.x): data view, Lens charts, a saved
                                         search, the dashboard
@@ -10,7 +10,7 @@ Both are for the default index prefix `cloudtrail` and import as they are (Stack
 Saved objects → Import); `cloudtrail-es setup --kibana URL` imports them for any prefix by
 rewriting the ids (`cloudtrail-es_<prefix>_<name>`) and the data view's pattern.
 
-The console rule ("is this event a console operation?") lives only in kibana/console-filter.json;
+The console rule ("is this event a console operation?") lives only in mappings/console-query.json (the same rule as --console-only, tested against it);
 this script copies it into every console chart. After changing it, run
 
   scripts/gen-kibana.py            # rewrite both files
@@ -35,8 +35,8 @@ def oid(name):
 
 
 DATA_VIEW = oid("data-view")
-CONSOLE = json.loads((KIBANA / "console-filter.json").read_text())
-CONSOLE_LABEL = "console operations (kibana/console-filter.json)"
+CONSOLE = json.loads((KIBANA.parent / "mappings" / "console-query.json").read_text())
+CONSOLE_LABEL = "console operations (mappings/console-query.json)"
 SIGN_INS = "eventType:AwsConsoleSignIn or eventName:ConsoleLogin"
 
 # The dashboard: (id, title, kind, details, grid x, y, w, h). Kinds: pie (terms on a field, console
@@ -146,7 +146,7 @@ def dashboard(panel_type_of, panel_version, versions):
                        "embeddableConfig": {}, "panelRefName": f"panel_{index}"})
         references.append({"name": f"panel_{index}", "type": panel_type_of(kind), "id": oid(pid)})
     attrs = {"title": DASHBOARD_TITLE,
-             "description": "Console operations (rule: kibana/console-filter.json), activity, errors and "
+             "description": "Console operations (rule: mappings/console-query.json), activity, errors and "
                             "sign-ins from CloudTrail, by cloudtrail-es.",
              "timeRestore": True, "timeFrom": "now-7d", "timeTo": "now", "refreshInterval": {"pause": True, "value": 0},
              "optionsJSON": DUMPS({"useMargins": True, "hidePanelTitles": False}),
