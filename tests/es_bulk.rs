@@ -31,6 +31,18 @@ fn real_corpus_lands_exactly_once_in_opensearch() {
 }
 
 #[test]
+fn gzip_request_bodies_are_accepted() {
+    let cluster = Cluster::es();
+    let p = prefix("gzip");
+    let dir = tempfile::tempdir().unwrap();
+    let source = corpus().join("invictus-ir-aws_dataset");
+    let args = ["backfill", source.to_str().unwrap(), "--es", &cluster.url, "--index-prefix", &p, "--compress"];
+    run_in(dir.path(), &args, &[]).expect_code(0);
+    assert_eq!(cluster.count(&p), 2900);
+    cluster.clean(&p);
+}
+
+#[test]
 fn generated_corpus_lands_exactly_once_with_digests_skipped() {
     let data = tempfile::tempdir().unwrap();
     generate(data.path(), &["--events", "3000", "--accounts", "2", "--days", "2", "--seed", "7"]);
