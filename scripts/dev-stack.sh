@@ -8,7 +8,8 @@
 #   elasticsearch-secure  https://127.0.0.1:9202  the same ES zip with security and HTTP TLS on, 512m heap:
 #                  user `elastic`, password $ES_SECURE_PASSWORD (set through the keystore's bootstrap.password),
 #                  certificate signed by a self-signed CA made once with openssl (SAN IP:127.0.0.1, DNS:localhost);
-#                  the CA is $STACK_DIR/run/elasticsearch-secure/certs/ca.pem (`status` prints it).
+#                  the CA is $STACK_DIR/run/elasticsearch-secure/certs/ca.pem (`status` prints it). API keys
+#                  work thanks to a stub plugin built with javac (see dev-stack-secure.sh, which holds its parts).
 #
 # No names: `up` starts the first three; elasticsearch-secure (~800 MB more) only when named, or with `all`.
 # `down` and `status` without names cover all four; `status` then ignores elasticsearch-secure being down.
@@ -29,6 +30,8 @@
 set -euo pipefail
 # shellcheck source=common.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=dev-stack-secure.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/dev-stack-secure.sh"
 
 ES_VERSION="${ES_VERSION:-8.19.21}"
 OS_VERSION="${OS_VERSION:-3.6.0}"
@@ -122,29 +125,6 @@ ensure_user() {
     useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$SVC_USER"
 }
 
-# Once per stack dir (kept across `up`s): a self-signed CA and a node certificate signed by it for
-# 127.0.0.1 and localhost. Clients need only ca.pem; the keys are readable by their owner only.
-ensure_certs() {
-  local dir tmp; dir=$(certs_dir)
-  [[ -s $dir/ca.pem && -s $dir/node.pem && -s $dir/node.key ]] && return 0
-  command -v openssl >/dev/null ||
-    die "elasticsearch-secure needs openssl for its certificates (Debian: apt-get install openssl)"
-  log "generating a dev CA and a node certificate in $dir"
-  install -d -m 755 "$STACK_DIR/run" "$(run_dir elasticsearch-secure)"
-  tmp=$(mktemp -d "$dir.XXXXXX")
-  { openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=cloudtrail-es dev CA" \
-      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-      -keyout "$tmp/ca.key" -out "$tmp/ca.pem" &&
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$tmp/node.key" -out "$tmp/node.csr" &&
-    openssl x509 -req -in "$tmp/node.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" -CAcreateserial -days 3650 \
-      -out "$tmp/node.pem" -extfile <(printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" \
-        "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
-        "extendedKeyUsage=serverAuth")
-  } >"$tmp/openssl.log" 2>&1 || { cat "$tmp/openssl.log" >&2; die "openssl could not make the certificates"; }
-  rm -f "$tmp"/{node.csr,ca.srl,openssl.log} && chmod 600 "$tmp"/*.key && chmod 644 "$tmp"/*.pem && chmod 755 "$tmp"
-  rm -rf "$dir" && mv "$tmp" "$dir"
-}
-
 # Fresh run dir: data, logs, tmp, and a copy of the server's config with our settings (certs/ is kept).
 prepare_run_dir() {
   local name=$1 home=$2 run; run=$(run_dir "$1")
@@ -182,17 +162,6 @@ prepare_run_dir() {
   ((EUID != 0)) || chown -R "$SVC_USER:" "$run"
 }
 
-# elasticsearch-secure's keystore holds `elastic`'s password (bootstrap.password, read at first start). It is
-# made once per password with the zip's CLI (a JVM, ~3 s) as the service user, and kept beside the certs.
-install_keystore() {
-  local home=$1 run ks; shift; run=$(run_dir elasticsearch-secure)
-  ks="$(certs_dir)/keystore-$(printf '%s' "$ES_SECURE_PASSWORD" | sha256sum | cut -c1-12)"
-  if [[ -s $ks ]]; then "${RUN_AS[@]}" cp "$ks" "$run/config/elasticsearch.keystore"; return; fi
-  printf '%s' "$ES_SECURE_PASSWORD" | "${RUN_AS[@]}" env "$@" "$home/bin/elasticsearch-keystore" add -x -f \
-    bootstrap.password >"$run/logs/keystore.log" 2>&1 || { cat "$run/logs/keystore.log" >&2; die "cannot write $ks"; }
-  "${RUN_AS[@]}" cp "$run/config/elasticsearch.keystore" "$ks"
-}
-
 # Starts ES/OpenSearch in the background as the service user; the server writes its pid to $run/server.pid.
 # ES gets -d so that its launcher JVM exits once the node is up; OpenSearch has no launcher JVM and runs in
 # the foreground (its -d would exit before the pid file exists, hiding early crashes).
@@ -204,7 +173,7 @@ start_search() {
   local p=ES daemon=-d; if [[ $server == opensearch ]]; then p=OPENSEARCH daemon=""; fi
   local env=("${p}_JAVA_HOME=$jdk" "${p}_PATH_CONF=$run/config" "${p}_TMPDIR=$run/tmp")
   ensure_user
-  if [[ $name == elasticsearch-secure ]]; then ensure_certs; fi
+  if [[ $name == elasticsearch-secure ]]; then ensure_certs && home=$(secure_home "$home" "$jdk"); fi
   prepare_run_dir "$name" "$home"
   if [[ $name == elasticsearch-secure ]]; then install_keystore "$home" "${env[@]}"; fi
   log "starting $name $ver (JDK $jdk)"
