@@ -17,8 +17,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
 
-/// How to reach and authenticate to the cluster.
-#[derive(Clone, Debug)]
+/// How to reach and authenticate to the cluster. Its `Debug` hides the secrets.
+#[derive(Clone)]
 pub struct ClientConfig {
     /// Base URL; a `user:password@` in it is used for basic auth and removed from messages.
     pub url: String,
@@ -36,6 +36,22 @@ pub struct ClientConfig {
     pub compress: bool,
     /// Time limit for one request.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |v: &Option<String>| v.as_ref().map(|_| "<hidden>");
+        f.debug_struct("ClientConfig")
+            .field("url", &shown(&self.url))
+            .field("user", &self.user)
+            .field("password", &hidden(&self.password))
+            .field("api_key", &hidden(&self.api_key))
+            .field("ca_cert", &self.ca_cert)
+            .field("insecure", &self.insecure)
+            .field("compress", &self.compress)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// Which server is on the other end.
@@ -78,15 +94,14 @@ pub enum ClientError {
         reason: String,
     },
     /// The cluster answered 401/403.
-    #[error(
-        "{url} refused our credentials (HTTP {status}): set --es-user and ELASTICSEARCH_PASSWORD, \
-         or ELASTICSEARCH_API_KEY"
-    )]
+    #[error("{url} {refusal}")]
     Unauthorized {
         /// The cluster URL without credentials.
         url: String,
         /// 401 or 403.
         status: u16,
+        /// What was refused and what to do, e.g. `refused our credentials (HTTP 401, …): check …`.
+        refusal: String,
     },
     /// The cluster answered something we did not expect.
     #[error("{url} answered HTTP {status} to {what}: {body}")]
@@ -125,6 +140,15 @@ pub struct EsClient {
     transport: Transport,
     url: String,
     timeout: Duration,
+    auth: Auth,
+}
+
+/// Which credentials the client sends, as far as messages may tell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Auth {
+    None,
+    Basic { user: String },
+    ApiKey,
 }
 
 impl EsClient {
@@ -132,6 +156,10 @@ impl EsClient {
     pub fn new(config: &ClientConfig) -> Result<Self, ClientError> {
         let mut url = Url::parse(&config.url)
             .map_err(|e| ClientError::Config(format!("--es {:?} is not a URL: {e}", shown(&config.url))))?;
+        if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+            let url = shown(&config.url);
+            return Err(ClientError::Config(format!("--es {url:?} must be an http:// or https:// URL")));
+        }
         let mut credentials = basic_from_url(&mut url);
         if let (Some(user), Some(password)) = (&config.user, &config.password) {
             credentials = Some(Credentials::Basic(user.clone(), password.clone()));
@@ -144,6 +172,11 @@ impl EsClient {
                 None => Credentials::EncodedApiKey(key.clone()),
             });
         }
+        let auth = match &credentials {
+            None => Auth::None,
+            Some(Credentials::Basic(user, _)) => Auth::Basic { user: user.clone() },
+            Some(_) => Auth::ApiKey,
+        };
         let shown_url = url.as_str().trim_end_matches('/').to_string();
         let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url))
             .request_body_compression(config.compress)
@@ -154,7 +187,7 @@ impl EsClient {
             builder = builder.auth(c);
         }
         let transport = builder.build().map_err(|e| ClientError::Config(e.to_string()))?;
-        Ok(EsClient { transport, url: shown_url, timeout: config.timeout })
+        Ok(EsClient { transport, url: shown_url, timeout: config.timeout, auth })
     }
 
     /// The cluster URL, safe to show.
@@ -174,9 +207,13 @@ impl EsClient {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
             bytes
         });
-        let unreachable = |e: elasticsearch::Error| ClientError::Unreachable {
-            url: self.url.clone(),
-            reason: error_chain(&e),
+        let unreachable = |e: elasticsearch::Error| {
+            let reason = error_chain(&e);
+            let reason = match transport_hint(&self.url, &reason) {
+                Some(hint) => format!("{reason}; {hint}"),
+                None => reason,
+            };
+            ClientError::Unreachable { url: self.url.clone(), reason }
         };
         let response = self
             .transport
@@ -225,15 +262,60 @@ impl EsClient {
     async fn checked_get(&self, path: &str) -> Result<Reply, ClientError> {
         let reply = self.send(Method::Get, path, None).await?;
         match reply.status {
-            401 | 403 => Err(ClientError::Unauthorized { url: self.url.clone(), status: reply.status }),
+            401 | 403 => Err(self.unauthorized(&reply)),
             _ => Ok(reply),
         }
+    }
+
+    /// The error for a 401/403: which credentials were refused and what to do about it.
+    fn unauthorized(&self, reply: &Reply) -> ClientError {
+        let status = reply.status;
+        let sent = match &self.auth {
+            Auth::None => None,
+            Auth::Basic { user } => Some(format!("basic auth as user {user:?}")),
+            Auth::ApiKey => Some("the API key in ELASTICSEARCH_API_KEY".to_string()),
+        };
+        let refusal = match (status, sent) {
+            (401, None) => "requires credentials (HTTP 401) and none were given: set --es-user and \
+                            ELASTICSEARCH_PASSWORD, or ELASTICSEARCH_API_KEY"
+                .to_string(),
+            (401, Some(sent)) => format!(
+                "refused our credentials (HTTP 401, {sent}): check --es-user and ELASTICSEARCH_PASSWORD \
+                 (or the URL's user:password), or ELASTICSEARCH_API_KEY (the encoded key, or id:key)"
+            ),
+            (_, sent) => format!(
+                "refused our credentials (HTTP {status}, {}): {}",
+                sent.as_deref().unwrap_or("none given"),
+                error_reason(&reply.body).unwrap_or_else(|| reply.excerpt())
+            ),
+        };
+        ClientError::Unauthorized { url: self.url.clone(), status, refusal }
     }
 
     /// The error for an answer we cannot use.
     pub fn unexpected(&self, what: &str, status: u16, reply: &Reply) -> ClientError {
         ClientError::Unexpected { url: self.url.clone(), what: what.into(), status, body: reply.excerpt() }
     }
+}
+
+/// What to do about a transport error, when the cause is a common mistake.
+fn transport_hint(url: &str, reason: &str) -> Option<&'static str> {
+    if reason.contains("certificate") {
+        return Some(
+            "the cluster's TLS certificate could not be verified: give the CA that signed it with \
+             --ca-cert PATH (the certificate must name this host too), or skip verification with --insecure",
+        );
+    }
+    if url.starts_with("http://") && reason.contains("connection closed before message completed") {
+        return Some("if the cluster serves HTTPS, use an https:// URL");
+    }
+    None
+}
+
+/// `error.reason` of an Elasticsearch error answer.
+fn error_reason(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    value["error"]["reason"].as_str().map(str::to_string)
 }
 
 /// An error and its causes on one line, without repeats.
@@ -300,6 +382,9 @@ pub fn shown(url: &str) -> String {
             let _ = u.set_password(Some("****"));
             u.to_string()
         }
+        // A `@` that is not in the user info (`user:password@host` without a scheme parses as a
+        // scheme `user` and a path) may still be followed by a password.
+        Ok(u) if !u.has_host() && url.contains('@') => "<URL with credentials>".into(),
         Ok(u) => u.to_string(),
         Err(_) if url.contains('@') => "<URL with credentials>".into(),
         Err(_) => url.into(),
@@ -339,6 +424,93 @@ mod tests {
         };
         let client = EsClient::new(&config).unwrap();
         assert_eq!(client.url(), "http://127.0.0.1:9");
+    }
+
+    fn config(url: &str) -> ClientConfig {
+        ClientConfig {
+            url: url.into(),
+            user: None,
+            password: None,
+            api_key: None,
+            ca_cert: None,
+            insecure: false,
+            compress: false,
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn a_url_without_scheme_never_shows_its_password() {
+        // `user:password@host:port` parses as scheme `user` with a path: it used to reach the
+        // "cannot reach" message whole.
+        let url = "elastic:s3cret@127.0.0.1:9202";
+        assert!(!shown(url).contains("s3cret"), "{}", shown(url));
+        let err = EsClient::new(&config(url)).err().expect("not an http(s) URL").to_string();
+        assert!(err.contains("must be an http:// or https:// URL") && !err.contains("s3cret"), "{err}");
+        let err = EsClient::new(&config("ftp://bob:s3cret@h/")).err().expect("not http(s)").to_string();
+        assert!(err.contains("ftp://bob:****@h/") && !err.contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn config_debug_hides_secrets() {
+        let config = ClientConfig {
+            user: Some("bob".into()),
+            password: Some("s3cret".into()),
+            api_key: Some("id:k3y".into()),
+            ..config("https://bob:urlpass@h:9200")
+        };
+        let text = format!("{config:?}");
+        for secret in ["s3cret", "k3y", "urlpass"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(text.contains("bob") && text.contains("<hidden>"), "{text}");
+    }
+
+    #[test]
+    fn refusals_say_which_credentials_and_what_to_do() {
+        let reply = |status, body: &str| Reply { status, body: Bytes::from(body.to_string()) };
+        let refusal = |config: ClientConfig, reply: &Reply| {
+            EsClient::new(&config).unwrap().unauthorized(reply).to_string()
+        };
+        let denied = reply(401, r#"{"error":{"reason":"unable to authenticate user [bob]"}}"#);
+
+        let none = refusal(config("https://h:9200"), &denied);
+        assert_eq!(
+            none,
+            "https://h:9200 requires credentials (HTTP 401) and none were given: set --es-user and \
+             ELASTICSEARCH_PASSWORD, or ELASTICSEARCH_API_KEY"
+        );
+        let basic = refusal(config("https://bob:s3cret@h:9200"), &denied);
+        assert!(basic
+            .starts_with("https://h:9200 refused our credentials (HTTP 401, basic auth as user \"bob\")"));
+        assert!(basic.contains("ELASTICSEARCH_PASSWORD") && !basic.contains("s3cret"), "{basic}");
+        let key =
+            refusal(ClientConfig { api_key: Some("id:k3y".into()), ..config("https://h:9200") }, &denied);
+        assert!(
+            key.contains("(HTTP 401, the API key in ELASTICSEARCH_API_KEY)") && !key.contains("k3y"),
+            "{key}"
+        );
+
+        let forbidden = reply(403, r#"{"error":{"reason":"action [cluster:monitor/main] is unauthorized"}}"#);
+        let no_privilege = refusal(config("https://bob:s3cret@h:9200"), &forbidden);
+        assert_eq!(
+            no_privilege,
+            "https://h:9200 refused our credentials (HTTP 403, basic auth as user \"bob\"): \
+             action [cluster:monitor/main] is unauthorized"
+        );
+    }
+
+    #[test]
+    fn transport_errors_get_a_hint_for_common_mistakes() {
+        let tls = "error sending request: client error (Connect): invalid peer certificate: UnknownIssuer";
+        assert!(transport_hint("https://h:9200", tls).unwrap().contains("--ca-cert PATH"));
+        let plain = "client error (SendRequest): connection closed before message completed";
+        assert_eq!(
+            transport_hint("http://h:9200", plain),
+            Some("if the cluster serves HTTPS, use an https:// URL")
+        );
+        assert_eq!(transport_hint("https://h:9200", plain), None);
+        assert_eq!(transport_hint("http://h:9200", "tcp connect error: Connection refused"), None);
     }
 
     #[test]
