@@ -6,6 +6,7 @@
 
 pub mod aws;
 pub mod proxy;
+pub mod secure;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
