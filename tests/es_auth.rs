@@ -1,8 +1,8 @@
 //! Authentication and TLS against a real secured Elasticsearch (HTTPS with a dev CA, security on):
 //! basic auth from `--es-user` + ELASTICSEARCH_PASSWORD or from the URL, API keys in both forms,
-//! `--ca-cert` and `--insecure`; a cluster we cannot trust or that refuses us is a quick exit 1
-//! naming the URL. No run ever shows a secret: not on stdout, stderr (even at trace level, in JSON)
-//! nor in the dead-letter file.
+//! `--ca-cert` and `--insecure`, a user with only the README's privileges; a cluster we cannot trust
+//! or that refuses us is a quick exit 1 naming the URL. No run ever shows a secret: not on stdout,
+//! stderr (even at trace level, in JSON) nor in the dead-letter file.
 
 use crate::util::secure::{base64, ApiKey, Secure};
 use crate::util::{prefix, run_in, Run};
@@ -209,5 +209,51 @@ fn trace_logs_in_json_and_dead_letters_carry_no_secret() {
     let dead = std::fs::read_to_string(dir.path().join("cloudtrail-es-dead-letters.ndjson")).unwrap();
     assert_eq!(dead.lines().count(), 2, "{dead}");
     assert!(dead.contains("auth-trace-1"), "{dead}");
+    secure.clean(&p);
+}
+
+#[test]
+fn a_user_with_only_the_documented_privileges_can_backfill_and_less_is_a_clear_403() {
+    let secure = Secure::get();
+    let (p, dir) = (prefix("auth-role"), tempfile::tempdir().unwrap());
+    write_log(dir.path(), "auth-role-1");
+    let user_password = "ingest-only-pw-55c1";
+    // The README's privileges: cluster `monitor` (what is the cluster) and `manage_index_templates`
+    // (the template; not needed with --no-setup), `create_doc` and `create_index` on PREFIX-*.
+    let make_user = |name: &str, cluster: &str| {
+        let role = format!(
+            r#"{{"cluster":[{cluster}],"indices":[{{"names":["{p}-*"],"privileges":["create_doc","create_index"]}}]}}"#
+        );
+        let (status, reply) = secure.request("PUT", &format!("/_security/role/{name}"), Some(&role));
+        assert_eq!(status, 200, "{reply}");
+        let user = format!(r#"{{"password":"{user_password}","roles":["{name}"]}}"#);
+        let (status, reply) = secure.request("PUT", &format!("/_security/user/{name}"), Some(&user));
+        assert_eq!(status, 200, "{reply}");
+    };
+    let (ingest, blind) = (format!("{p}-ingest"), format!("{p}-blind"));
+    make_user(&ingest, r#""monitor","manage_index_templates""#);
+    make_user(&blind, r#""manage_index_templates""#);
+    let env = [("ELASTICSEARCH_PASSWORD", user_password)];
+    let ca = secure.ca.to_str().unwrap();
+
+    let (run, _) =
+        backfill(dir.path(), &[], &p, &["--es", &secure.url, "--es-user", &ingest, "--ca-cert", ca], &env);
+    run.expect_code(0);
+    assert!(secure.has_doc(&format!("{p}-{DAY}"), "auth-role-1"));
+    assert_no_secret(&run, dir.path(), &[user_password]);
+
+    let (run, took) =
+        backfill(dir.path(), &[], &p, &["--es", &secure.url, "--es-user", &blind, "--ca-cert", ca], &env);
+    run.expect_code(1);
+    assert!(took < QUICK, "took {took:?}");
+    let want =
+        format!("error: {} refused our credentials (HTTP 403, basic auth as user \"{blind}\"): ", secure.url);
+    assert!(run.stderr.contains(&want) && run.stderr.contains("is unauthorized for user"), "{}", run.stderr);
+    assert_no_secret(&run, dir.path(), &[user_password]);
+
+    for name in [&ingest, &blind] {
+        secure.request("DELETE", &format!("/_security/user/{name}"), None);
+        secure.request("DELETE", &format!("/_security/role/{name}"), None);
+    }
     secure.clean(&p);
 }
