@@ -5,8 +5,9 @@
 //! stderr (even at trace level, in JSON) nor in the dead-letter file.
 
 use crate::util::secure::{base64, ApiKey, Secure};
-use crate::util::{prefix, run_in, Run};
+use crate::util::{command, prefix, run_in, Run};
 use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// A refused or untrusted cluster must be told at once, not after retries.
@@ -256,4 +257,43 @@ fn a_user_with_only_the_documented_privileges_can_backfill_and_less_is_a_clear_4
         secure.request("DELETE", &format!("/_security/role/{name}"), None);
     }
     secure.clean(&p);
+}
+
+#[test]
+fn follow_stops_at_once_on_an_untrusted_certificate_or_refused_credentials() {
+    // follow waits for a cluster that does not answer yet, but not for a setting that is wrong. The
+    // queue is never reached: the cluster is checked first.
+    let secure = Secure::get();
+    let dir = tempfile::tempdir().unwrap();
+    let queue = "http://127.0.0.1:5000/123456789012/cloudtrail-es-auth-never-read";
+    let ca = secure.ca.to_str().unwrap();
+    let wrong = [("ELASTICSEARCH_PASSWORD", "not-the-password-71d3")];
+    let cases: [(&[&str], &str); 2] = [
+        (&["--es", &secure.url, "--es-user", "elastic"], "invalid peer certificate"),
+        (
+            &["--es", &secure.url, "--es-user", "elastic", "--ca-cert", ca],
+            "refused our credentials (HTTP 401",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut child = command(dir.path(), &[&["follow", "--queue", queue], args].concat(), &wrong)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() && started.elapsed() < QUICK {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let waited = child.try_wait().unwrap().is_none();
+        if waited {
+            child.kill().unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!waited, "follow still running after {QUICK:?} ({want}):\n{stderr}");
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(&secure.url), "{stderr}");
+        assert!(stderr.contains(want) && !stderr.contains("not-the-password-71d3"), "{stderr}");
+    }
 }

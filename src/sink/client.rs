@@ -85,12 +85,20 @@ pub enum ClientError {
     /// The configuration cannot work.
     #[error("invalid Elasticsearch settings: {0}")]
     Config(String),
-    /// No HTTP answer (connection refused, DNS, TLS, timeout).
+    /// No HTTP answer (connection refused, DNS, timeout): may pass by itself.
     #[error("cannot reach {url}: {reason}")]
     Unreachable {
         /// The cluster URL without credentials.
         url: String,
         /// What the transport said, with its causes.
+        reason: String,
+    },
+    /// The cluster's TLS certificate is not trusted: a setting to fix, not an outage to wait out.
+    #[error("cannot reach {url}: {reason}")]
+    Untrusted {
+        /// The cluster URL without credentials.
+        url: String,
+        /// What the transport said, with its causes, and what to do.
         reason: String,
     },
     /// The cluster answered 401/403.
@@ -207,14 +215,7 @@ impl EsClient {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
             bytes
         });
-        let unreachable = |e: elasticsearch::Error| {
-            let reason = error_chain(&e);
-            let reason = match transport_hint(&self.url, &reason) {
-                Some(hint) => format!("{reason}; {hint}"),
-                None => reason,
-            };
-            ClientError::Unreachable { url: self.url.clone(), reason }
-        };
+        let unreachable = |e: elasticsearch::Error| transport_error(&self.url, error_chain(&e));
         let response = self
             .transport
             .send(method, path, headers, None::<&()>, body, Some(self.timeout))
@@ -298,18 +299,21 @@ impl EsClient {
     }
 }
 
-/// What to do about a transport error, when the cause is a common mistake.
-fn transport_hint(url: &str, reason: &str) -> Option<&'static str> {
+/// The error for a request that got no HTTP answer, with a hint when the cause is a common mistake.
+fn transport_error(url: &str, reason: String) -> ClientError {
+    let url = url.to_string();
     if reason.contains("certificate") {
-        return Some(
-            "the cluster's TLS certificate could not be verified: give the CA that signed it with \
-             --ca-cert PATH (the certificate must name this host too), or skip verification with --insecure",
+        let reason = format!(
+            "{reason}; the cluster's TLS certificate could not be verified: give the CA that signed it \
+             with --ca-cert PATH (the certificate must name this host too), or skip verification with --insecure"
         );
+        return ClientError::Untrusted { url, reason };
     }
     if url.starts_with("http://") && reason.contains("connection closed before message completed") {
-        return Some("if the cluster serves HTTPS, use an https:// URL");
+        let reason = format!("{reason}; if the cluster serves HTTPS, use an https:// URL");
+        return ClientError::Unreachable { url, reason };
     }
-    None
+    ClientError::Unreachable { url, reason }
 }
 
 /// `error.reason` of an Elasticsearch error answer.
@@ -502,15 +506,20 @@ mod tests {
 
     #[test]
     fn transport_errors_get_a_hint_for_common_mistakes() {
-        let tls = "error sending request: client error (Connect): invalid peer certificate: UnknownIssuer";
-        assert!(transport_hint("https://h:9200", tls).unwrap().contains("--ca-cert PATH"));
+        let tls = "client error (Connect): invalid peer certificate: UnknownIssuer";
+        match transport_error("https://h:9200", tls.into()) {
+            ClientError::Untrusted { reason, .. } => {
+                assert!(reason.starts_with(tls) && reason.contains("--ca-cert PATH"), "{reason}")
+            }
+            other => panic!("a certificate problem is not an outage: {other:?}"),
+        }
         let plain = "client error (SendRequest): connection closed before message completed";
-        assert_eq!(
-            transport_hint("http://h:9200", plain),
-            Some("if the cluster serves HTTPS, use an https:// URL")
-        );
-        assert_eq!(transport_hint("https://h:9200", plain), None);
-        assert_eq!(transport_hint("http://h:9200", "tcp connect error: Connection refused"), None);
+        let hinted = transport_error("http://h:9200", plain.into()).to_string();
+        assert!(hinted.ends_with("completed; if the cluster serves HTTPS, use an https:// URL"), "{hinted}");
+        let not_hinted = transport_error("https://h:9200", plain.into()).to_string();
+        assert_eq!(not_hinted, format!("cannot reach https://h:9200: {plain}"));
+        let refused = transport_error("http://h:9200", "tcp connect error: Connection refused".into());
+        assert!(matches!(refused, ClientError::Unreachable { .. }));
     }
 
     #[test]
