@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
 # Local backing services for development and integration tests, without Docker:
-#   scripts/dev-stack.sh up|down|status [elasticsearch|opensearch|moto ...]   (no names = all three)
+#   scripts/dev-stack.sh up|down|status [all|elasticsearch|opensearch|moto|elasticsearch-secure ...]
 #
 #   elasticsearch  http://127.0.0.1:9200  Maven Central integ-test zip, security off, single node, 512m heap
 #   opensearch     http://127.0.0.1:9201  Maven Central integ-test zip (no security plugin), 512m heap
 #   moto           http://127.0.0.1:5000  moto[server] (S3/SQS/SNS) from PyPI, in a venv
+#   elasticsearch-secure  https://127.0.0.1:9202  the same ES zip with security and HTTP TLS on, 512m heap:
+#                  user `elastic`, password $ES_SECURE_PASSWORD (set through the keystore's bootstrap.password),
+#                  certificate signed by a self-signed CA made once with openssl (SAN IP:127.0.0.1, DNS:localhost);
+#                  the CA is $STACK_DIR/run/elasticsearch-secure/certs/ca.pem (`status` prints it). API keys
+#                  work thanks to a stub plugin built with javac (see dev-stack-secure.sh, which holds its parts).
 #
+# No names: `up` starts the first three; elasticsearch-secure (~800 MB more) only when named, or with `all`.
+# `down` and `status` without names cover all four; `status` then ignores elasticsearch-secure being down.
 # `up` starts what is not already answering, waits (DEV_STACK_TIMEOUT, default 180 s) for ES/OS to be
-# yellow and moto to answer, and exits non-zero with log tails otherwise. Every `up` gets a fresh data dir.
-# `down` stops by pid file (SIGTERM, then SIGKILL after 30 s). `status` prints one line per service and
-# exits 1 if any is down.
+# yellow and moto to answer, and exits non-zero with log tails otherwise. Every `up` gets a fresh data dir
+# (elasticsearch-secure keeps its certs/). `down` stops by pid file (SIGTERM, then SIGKILL after 30 s).
+# `status` prints one line per service and exits 1 if any is down.
 #
-# Env: ES_VERSION, OS_VERSION, MOTO_VERSION (pins below), DEV_STACK_TIMEOUT, CLOUDTRAIL_ES_CACHE (see
-# common.sh), CLOUDTRAIL_ES_STACK_DIR (unpacked servers + run dirs), ES_JAVA_HOME / OPENSEARCH_JAVA_HOME
-# (override the JDK picked per major version: ES 8 / OS 2 -> OpenJDK 17, ES 9+ / OS 3+ -> newest Temurin).
+# Env: ES_VERSION, OS_VERSION, MOTO_VERSION (pins below), ES_SECURE_PASSWORD (default below: a dev-only
+# password), DEV_STACK_TIMEOUT, CLOUDTRAIL_ES_CACHE (see common.sh), CLOUDTRAIL_ES_STACK_DIR (unpacked servers
+# + run dirs), ES_JAVA_HOME / OPENSEARCH_JAVA_HOME (override the JDK picked per major version: ES 8 / OS 2 ->
+# OpenJDK 17, ES 9+ / OS 3+ -> newest Temurin).
 #
 # Versions: this machine's Maven Central serves ES integ-test zips only up to 8.19.21 (no 9.x: 9.3.0,
 # 9.4.0 and 9.5.6 were refused; the metadata lists none), and OpenSearch up to 3.6.0 (3.7.0 and 3.9.0 refused).
@@ -22,10 +30,14 @@
 set -euo pipefail
 # shellcheck source=common.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=dev-stack-secure.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/dev-stack-secure.sh"
 
 ES_VERSION="${ES_VERSION:-8.19.21}"
 OS_VERSION="${OS_VERSION:-3.6.0}"
 MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
+# Dev only, and distinctive on purpose: the integration tests grep the binary's output for it.
+ES_SECURE_PASSWORD="${ES_SECURE_PASSWORD:-dev-only-s3cret-9202}"
 TIMEOUT="${DEV_STACK_TIMEOUT:-180}"
 SVC_USER=cloudtrail-es-it
 DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
@@ -41,14 +53,29 @@ if ((EUID == 0)); then
 else
   STACK_DIR="${CLOUDTRAIL_ES_STACK_DIR:-$CACHE_DIR}"; RUN_AS=()
 fi
-ALL=(elasticsearch opensearch moto)
+DEFAULT=(elasticsearch opensearch moto)
+ALL=("${DEFAULT[@]}" elasticsearch-secure)
 
 log() { echo "dev-stack: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
-port_of() { case $1 in elasticsearch) echo 9200 ;; opensearch) echo 9201 ;; moto) echo 5000 ;; esac; }
-version_of() { case $1 in elasticsearch) echo "$ES_VERSION" ;; opensearch) echo "$OS_VERSION" ;; moto) echo "$MOTO_VERSION" ;; esac; }
+port_of() {
+  case $1 in elasticsearch) echo 9200 ;; opensearch) echo 9201 ;; elasticsearch-secure) echo 9202 ;; moto) echo 5000 ;; esac
+}
+server_of() { echo "${1%-secure}"; }   # the program a service runs
+version_of() { case $(server_of "$1") in elasticsearch) echo "$ES_VERSION" ;; opensearch) echo "$OS_VERSION" ;; moto) echo "$MOTO_VERSION" ;; esac; }
 run_dir() { echo "$STACK_DIR/run/$1"; }
-http_code() { curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$(port_of "$1")$2" || true; }
+certs_dir() { echo "$(run_dir elasticsearch-secure)/certs"; }
+
+# curl on a service's HTTP API (extra curl options after the path); the secure node over TLS, as `elastic`.
+api() {
+  local name=$1 path=$2; shift 2
+  if [[ $name == elasticsearch-secure ]]; then
+    curl -s -m 5 --cacert "$(certs_dir)/ca.pem" -u "elastic:$ES_SECURE_PASSWORD" "$@" "https://127.0.0.1:9202$path"
+  else
+    curl -s -m 5 "$@" "http://127.0.0.1:$(port_of "$name")$path"
+  fi
+}
+http_code() { api "$1" "$2" -o /dev/null -w '%{http_code}' || true; }
 
 # True when the service answers: ES/OS at least yellow, moto any HTTP answer on its API.
 answers() {
@@ -98,11 +125,12 @@ ensure_user() {
     useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$SVC_USER"
 }
 
-# Fresh run dir: data, logs, tmp, and a copy of the server's config with our settings.
+# Fresh run dir: data, logs, tmp, and a copy of the server's config with our settings (certs/ is kept).
 prepare_run_dir() {
   local name=$1 home=$2 run; run=$(run_dir "$1")
   local port; port=$(port_of "$name")
-  rm -rf "$run" && install -d -m 755 "$STACK_DIR/run" "$run" && mkdir -p "$run"/{data,logs,tmp}
+  install -d -m 755 "$STACK_DIR/run" "$run"
+  find "$run" -mindepth 1 -maxdepth 1 ! -name certs -exec rm -rf {} + && mkdir -p "$run"/{data,logs,tmp}
   cp -r "$home/config" "$run/config"
   # OpenSearch's jvm.options writes gc logs, heap dumps and crash files relative to its home; point them here.
   sed -i -e "s#=data\$#=$run/data#" -e "s#logs/#$run/logs/#g" "$run/config/jvm.options"
@@ -117,8 +145,20 @@ prepare_run_dir() {
     echo "discovery.type: single-node"
     echo "cluster.routing.allocation.disk.threshold_enabled: false"
     echo "action.destructive_requires_name: false"
-    if [[ $name == elasticsearch ]]; then echo "xpack.security.enabled: false"; fi
-  } >"$run/config/$name.yml"
+    case $name in
+      elasticsearch) echo "xpack.security.enabled: false" ;;
+      elasticsearch-secure)   # transport TLS is left off: single-node discovery does not enforce it
+        echo "xpack.security.enabled: true"
+        echo "xpack.security.http.ssl.enabled: true"
+        echo "xpack.security.http.ssl.key: certs/node.key"
+        echo "xpack.security.http.ssl.certificate: certs/node.pem"
+        echo "xpack.security.http.ssl.certificate_authorities: certs/ca.pem" ;;
+    esac
+  } >"$run/config/$(server_of "$name").yml"
+  # The server reads TLS files only from its config dir.
+  if [[ $name == elasticsearch-secure ]]; then
+    mkdir -p "$run/config/certs" && cp "$(certs_dir)"/{ca.pem,node.pem,node.key} "$run/config/certs/"
+  fi
   ((EUID != 0)) || chown -R "$SVC_USER:" "$run"
 }
 
@@ -126,17 +166,19 @@ prepare_run_dir() {
 # ES gets -d so that its launcher JVM exits once the node is up; OpenSearch has no launcher JVM and runs in
 # the foreground (its -d would exit before the pid file exists, hiding early crashes).
 start_search() {
-  local name=$1 ver; ver=$(version_of "$1")
-  local home; home=$(fetch_server "$name" "$ver")
-  local jdk; jdk=$(java_home_for "$name" "$ver")
+  local name=$1 server ver; server=$(server_of "$1") ver=$(version_of "$1")
+  local home; home=$(fetch_server "$server" "$ver")
+  local jdk; jdk=$(java_home_for "$server" "$ver")
   local run; run=$(run_dir "$name")
-  local p=ES daemon=-d; if [[ $name == opensearch ]]; then p=OPENSEARCH daemon=""; fi
+  local p=ES daemon=-d; if [[ $server == opensearch ]]; then p=OPENSEARCH daemon=""; fi
+  local env=("${p}_JAVA_HOME=$jdk" "${p}_PATH_CONF=$run/config" "${p}_TMPDIR=$run/tmp")
   ensure_user
+  if [[ $name == elasticsearch-secure ]]; then ensure_certs && home=$(secure_home "$home" "$jdk"); fi
   prepare_run_dir "$name" "$home"
+  if [[ $name == elasticsearch-secure ]]; then install_keystore "$home" "${env[@]}"; fi
   log "starting $name $ver (JDK $jdk)"
-  (cd "$run" && exec setsid "${RUN_AS[@]}" env "${p}_JAVA_HOME=$jdk" "${p}_PATH_CONF=$run/config" \
-    "${p}_JAVA_OPTS=-Xms512m -Xmx512m" "${p}_TMPDIR=$run/tmp" \
-    "$home/bin/$name" ${daemon:+"$daemon"} -p "$run/server.pid" </dev/null >"$run/logs/stdout.log" 2>&1) &
+  (cd "$run" && exec setsid "${RUN_AS[@]}" env "${env[@]}" "${p}_JAVA_OPTS=-Xms512m -Xmx512m" \
+    "$home/bin/$server" ${daemon:+"$daemon"} -p "$run/server.pid" </dev/null >"$run/logs/stdout.log" 2>&1) &
   echo $! >"$run/launcher.pid"
 }
 
@@ -213,26 +255,34 @@ cmd_up() {
 
 cmd_down() { local name; for name in "$@"; do stop_service "$name"; done; }
 
+# Services in OPTIONAL (set by main) being down does not make `status` fail.
+OPTIONAL=()
 cmd_status() {
-  local name port ver down=0
+  local name port ver extra down=0
   for name in "$@"; do
-    port=$(port_of "$name") ver=""
+    port=$(port_of "$name") ver="" extra=""
     if [[ $name == moto ]]; then
       ver=$(compgen -G "$VENV/lib/python3*/site-packages/moto-*.dist-info" | sed 's#.*/moto-##; s#\.dist-info##' | head -n 1)
     else
       # Not GET /: the ES integ-test zip lacks the rest-root module, so GET / answers 405 there.
-      ver=$(curl -s -m 5 "http://127.0.0.1:$port/_nodes/_local?filter_path=nodes.*.version" |
-        sed -n 's/.*"version":"\([^"]*\)".*/\1/p' || true)
+      ver=$(api "$name" "/_nodes/_local?filter_path=nodes.*.version" | sed -n 's/.*"version":"\([^"]*\)".*/\1/p' || true)
     fi
-    if answers "$name"; then printf '%-14s up    127.0.0.1:%s  %s\n' "$name" "$port" "${ver:-?}"
-    else printf '%-14s down  127.0.0.1:%s\n' "$name" "$port"; down=1; fi
+    if [[ $name == elasticsearch-secure ]]; then extra="  https, user elastic, CA $(certs_dir)/ca.pem"; fi
+    if answers "$name"; then printf '%-20s up    127.0.0.1:%s  %s%s\n' "$name" "$port" "${ver:-?}" "$extra"
+    elif [[ " ${OPTIONAL[*]} " == *" $name "* ]]; then
+      printf '%-20s down  127.0.0.1:%s  (opt-in: up %s)\n' "$name" "$port" "$name"
+    else printf '%-20s down  127.0.0.1:%s\n' "$name" "$port"; down=1; fi
   done
   return "$down"
 }
 
 main() {
   local cmd=${1:-} name; shift || true
-  (($#)) || set -- "${ALL[@]}"
+  if (($# == 0)); then
+    if [[ $cmd == up ]]; then set -- "${DEFAULT[@]}"; else set -- "${ALL[@]}"; OPTIONAL=(elasticsearch-secure); fi
+  elif [[ $* == all ]]; then
+    set -- "${ALL[@]}"
+  fi
   for name in "$@"; do
     [[ " ${ALL[*]} " == *" $name "* ]] || die "unknown service '$name' (expected: ${ALL[*]})"
   done
@@ -240,7 +290,7 @@ main() {
     up) cmd_up "$@" ;;
     down) cmd_down "$@" ;;
     status) cmd_status "$@" ;;
-    *) die "usage: $0 up|down|status [${ALL[*]// /|} ...]" ;;
+    *) die "usage: $0 up|down|status [all|$(IFS='|'; echo "${ALL[*]}") ...]" ;;
   esac
 }
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): starts the real servers the integration tests talk to
-# (Elasticsearch, OpenSearch and moto on 127.0.0.1, see dev-stack.sh), then runs every test.
+# (Elasticsearch, OpenSearch, moto and the TLS + security Elasticsearch on 127.0.0.1, see dev-stack.sh),
+# then runs every test.
 # Extra arguments go to `cargo test`, e.g. `scripts/test.sh es_bulk`.
 set -euo pipefail
 # shellcheck source=common.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
-"$REPO_ROOT/scripts/dev-stack.sh" up
+"$REPO_ROOT/scripts/dev-stack.sh" up all   # `all`: elasticsearch-secure too (opt-in otherwise)
 cargo test --locked --all-targets "$@"

@@ -72,7 +72,8 @@ pub async fn run(args: FollowArgs) -> anyhow::Result<Outcome> {
 }
 
 /// The sink; a cluster that does not answer yet is waited for (a service may start before its
-/// cluster), while refused credentials or a bad URL stop at once. `None`: stopped while waiting.
+/// cluster), while refused credentials, an untrusted certificate or a bad URL stop at once.
+/// `None`: stopped while waiting.
 async fn connect_sink(
     args: &FollowArgs,
     dead: &Arc<DeadLetters>,

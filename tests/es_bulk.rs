@@ -36,7 +36,8 @@ fn gzip_request_bodies_are_accepted() {
     let p = prefix("gzip");
     let dir = tempfile::tempdir().unwrap();
     let source = corpus().join("invictus-ir-aws_dataset");
-    let args = ["backfill", source.to_str().unwrap(), "--es", &cluster.url, "--index-prefix", &p, "--compress"];
+    let args =
+        ["backfill", source.to_str().unwrap(), "--es", &cluster.url, "--index-prefix", &p, "--compress"];
     run_in(dir.path(), &args, &[]).expect_code(0);
     assert_eq!(cluster.count(&p), 2900);
     cluster.clean(&p);

@@ -7,6 +7,8 @@ mod util;
 mod local_files;
 // Sending to real Elasticsearch and OpenSearch: exactly once, dead letters, unreachable clusters.
 mod es_bulk;
+// A secured cluster (HTTPS, security on): basic auth, API keys, --ca-cert, --insecure, refusals, no secret shown.
+mod es_auth;
 // Backfill from S3 (moto): layout, filters, resume with --state, sharding.
 mod s3_backfill;
 // Follow an SQS queue (moto): message formats, poison messages, kill -9, cluster outage, --to-queue.

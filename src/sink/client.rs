@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
 
-/// How to reach and authenticate to the cluster.
-#[derive(Clone, Debug)]
+/// How to reach and authenticate to the cluster. Its `Debug` hides the secrets.
+#[derive(Clone)]
 pub struct ClientConfig {
     /// Base URL; a `user:password@` in it is used for basic auth and removed from messages.
     pub url: String,
@@ -37,6 +37,22 @@ pub struct ClientConfig {
     pub compress: bool,
     /// Time limit for one request.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |v: &Option<String>| v.as_ref().map(|_| "<hidden>");
+        f.debug_struct("ClientConfig")
+            .field("url", &shown(&self.url))
+            .field("user", &self.user)
+            .field("password", &hidden(&self.password))
+            .field("api_key", &hidden(&self.api_key))
+            .field("ca_cert", &self.ca_cert)
+            .field("insecure", &self.insecure)
+            .field("compress", &self.compress)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// Which server is on the other end.
@@ -70,7 +86,7 @@ pub enum ClientError {
     /// The configuration cannot work.
     #[error("invalid Elasticsearch settings: {0}")]
     Config(String),
-    /// No HTTP answer (connection refused, DNS, TLS, timeout).
+    /// No HTTP answer (connection refused, DNS, timeout): may pass by itself.
     #[error("cannot reach {url}: {reason}")]
     Unreachable {
         /// The cluster URL without credentials.
@@ -78,16 +94,23 @@ pub enum ClientError {
         /// What the transport said, with its causes.
         reason: String,
     },
+    /// The cluster's TLS certificate is not trusted: a setting to fix, not an outage to wait out.
+    #[error("cannot reach {url}: {reason}")]
+    Untrusted {
+        /// The cluster URL without credentials.
+        url: String,
+        /// What the transport said, with its causes, and what to do.
+        reason: String,
+    },
     /// The cluster answered 401/403.
-    #[error(
-        "{url} refused our credentials (HTTP {status}): set --es-user and ELASTICSEARCH_PASSWORD, \
-         or ELASTICSEARCH_API_KEY"
-    )]
+    #[error("{url} {refusal}")]
     Unauthorized {
         /// The cluster URL without credentials.
         url: String,
         /// 401 or 403.
         status: u16,
+        /// What was refused and what to do, e.g. `refused our credentials (HTTP 401, …): check …`.
+        refusal: String,
     },
     /// The cluster answered something we did not expect.
     #[error("{url} answered HTTP {status} to {what}: {body}")]
@@ -126,6 +149,15 @@ pub struct EsClient {
     transport: Transport,
     url: String,
     timeout: Duration,
+    auth: Auth,
+}
+
+/// Which credentials the client sends, as far as messages may tell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Auth {
+    None,
+    Basic { user: String },
+    ApiKey,
 }
 
 impl EsClient {
@@ -133,6 +165,10 @@ impl EsClient {
     pub fn new(config: &ClientConfig) -> Result<Self, ClientError> {
         let mut url = Url::parse(&config.url)
             .map_err(|e| ClientError::Config(format!("--es {:?} is not a URL: {e}", shown(&config.url))))?;
+        if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+            let url = shown(&config.url);
+            return Err(ClientError::Config(format!("--es {url:?} must be an http:// or https:// URL")));
+        }
         let mut credentials = basic_from_url(&mut url);
         if let (Some(user), Some(password)) = (&config.user, &config.password) {
             credentials = Some(Credentials::Basic(user.clone(), password.clone()));
@@ -145,6 +181,11 @@ impl EsClient {
                 None => Credentials::EncodedApiKey(key.clone()),
             });
         }
+        let auth = match &credentials {
+            None => Auth::None,
+            Some(Credentials::Basic(user, _)) => Auth::Basic { user: user.clone() },
+            Some(_) => Auth::ApiKey,
+        };
         let shown_url = url.as_str().trim_end_matches('/').to_string();
         let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url))
             .request_body_compression(config.compress)
@@ -155,7 +196,7 @@ impl EsClient {
             builder = builder.auth(c);
         }
         let transport = builder.build().map_err(|e| ClientError::Config(e.to_string()))?;
-        Ok(EsClient { transport, url: shown_url, timeout: config.timeout })
+        Ok(EsClient { transport, url: shown_url, timeout: config.timeout, auth })
     }
 
     /// The cluster URL, safe to show.
@@ -189,8 +230,7 @@ impl EsClient {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
             bytes
         });
-        let unreachable =
-            |e: elasticsearch::Error| ClientError::Unreachable { url: self.url.clone(), reason: chain(&e) };
+        let unreachable = |e: elasticsearch::Error| transport_error(&self.url, chain(&e));
         let response = self
             .transport
             .send(method, path, headers, None::<&()>, body, Some(self.timeout))
@@ -238,15 +278,63 @@ impl EsClient {
     async fn checked_get(&self, path: &str) -> Result<Reply, ClientError> {
         let reply = self.send(Method::Get, path, None).await?;
         match reply.status {
-            401 | 403 => Err(ClientError::Unauthorized { url: self.url.clone(), status: reply.status }),
+            401 | 403 => Err(self.unauthorized(&reply)),
             _ => Ok(reply),
         }
+    }
+
+    /// The error for a 401/403: which credentials were refused and what to do about it.
+    fn unauthorized(&self, reply: &Reply) -> ClientError {
+        let status = reply.status;
+        let sent = match &self.auth {
+            Auth::None => None,
+            Auth::Basic { user } => Some(format!("basic auth as user {user:?}")),
+            Auth::ApiKey => Some("the API key in ELASTICSEARCH_API_KEY".to_string()),
+        };
+        let refusal = match (status, sent) {
+            (401, None) => "requires credentials (HTTP 401) and none were given: set --es-user and \
+                            ELASTICSEARCH_PASSWORD, or ELASTICSEARCH_API_KEY"
+                .to_string(),
+            (401, Some(sent)) => format!(
+                "refused our credentials (HTTP 401, {sent}): check --es-user and ELASTICSEARCH_PASSWORD \
+                 (or the URL's user:password), or ELASTICSEARCH_API_KEY (the encoded key, or id:key)"
+            ),
+            (_, sent) => format!(
+                "refused our credentials (HTTP {status}, {}): {}",
+                sent.as_deref().unwrap_or("none given"),
+                error_reason(&reply.body).unwrap_or_else(|| reply.excerpt())
+            ),
+        };
+        ClientError::Unauthorized { url: self.url.clone(), status, refusal }
     }
 
     /// The error for an answer we cannot use.
     pub fn unexpected(&self, what: &str, status: u16, reply: &Reply) -> ClientError {
         ClientError::Unexpected { url: self.url.clone(), what: what.into(), status, body: reply.excerpt() }
     }
+}
+
+/// The error for a request that got no HTTP answer, with a hint when the cause is a common mistake.
+fn transport_error(url: &str, reason: String) -> ClientError {
+    let url = url.to_string();
+    if reason.contains("certificate") {
+        let reason = format!(
+            "{reason}; the cluster's TLS certificate could not be verified: give the CA that signed it \
+             with --ca-cert PATH (the certificate must name this host too), or skip verification with --insecure"
+        );
+        return ClientError::Untrusted { url, reason };
+    }
+    if url.starts_with("http://") && reason.contains("connection closed before message completed") {
+        let reason = format!("{reason}; if the cluster serves HTTPS, use an https:// URL");
+        return ClientError::Unreachable { url, reason };
+    }
+    ClientError::Unreachable { url, reason }
+}
+
+/// `error.reason` of an Elasticsearch error answer.
+fn error_reason(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    value["error"]["reason"].as_str().map(str::to_string)
 }
 
 #[derive(Deserialize)]
@@ -299,6 +387,9 @@ pub fn shown(url: &str) -> String {
             let _ = u.set_password(Some("****"));
             u.to_string()
         }
+        // A `@` that is not in the user info (`user:password@host` without a scheme parses as a
+        // scheme `user` and a path) may still be followed by a password.
+        Ok(u) if !u.has_host() && url.contains('@') => "<URL with credentials>".into(),
         Ok(u) => u.to_string(),
         Err(_) if url.contains('@') => "<URL with credentials>".into(),
         Err(_) => url.into(),
@@ -338,6 +429,98 @@ mod tests {
         };
         let client = EsClient::new(&config).unwrap();
         assert_eq!(client.url(), "http://127.0.0.1:9");
+    }
+
+    fn config(url: &str) -> ClientConfig {
+        ClientConfig {
+            url: url.into(),
+            user: None,
+            password: None,
+            api_key: None,
+            ca_cert: None,
+            insecure: false,
+            compress: false,
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn a_url_without_scheme_never_shows_its_password() {
+        // `user:password@host:port` parses as scheme `user` with a path: it used to reach the
+        // "cannot reach" message whole.
+        let url = "elastic:s3cret@127.0.0.1:9202";
+        assert!(!shown(url).contains("s3cret"), "{}", shown(url));
+        let err = EsClient::new(&config(url)).err().expect("not an http(s) URL").to_string();
+        assert!(err.contains("must be an http:// or https:// URL") && !err.contains("s3cret"), "{err}");
+        let err = EsClient::new(&config("ftp://bob:s3cret@h/")).err().expect("not http(s)").to_string();
+        assert!(err.contains("ftp://bob:****@h/") && !err.contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn config_debug_hides_secrets() {
+        let config = ClientConfig {
+            user: Some("bob".into()),
+            password: Some("s3cret".into()),
+            api_key: Some("id:k3y".into()),
+            ..config("https://bob:urlpass@h:9200")
+        };
+        let text = format!("{config:?}");
+        for secret in ["s3cret", "k3y", "urlpass"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(text.contains("bob") && text.contains("<hidden>"), "{text}");
+    }
+
+    #[test]
+    fn refusals_say_which_credentials_and_what_to_do() {
+        let reply = |status, body: &str| Reply { status, body: Bytes::from(body.to_string()) };
+        let refusal = |config: ClientConfig, reply: &Reply| {
+            EsClient::new(&config).unwrap().unauthorized(reply).to_string()
+        };
+        let denied = reply(401, r#"{"error":{"reason":"unable to authenticate user [bob]"}}"#);
+
+        let none = refusal(config("https://h:9200"), &denied);
+        assert_eq!(
+            none,
+            "https://h:9200 requires credentials (HTTP 401) and none were given: set --es-user and \
+             ELASTICSEARCH_PASSWORD, or ELASTICSEARCH_API_KEY"
+        );
+        let basic = refusal(config("https://bob:s3cret@h:9200"), &denied);
+        assert!(basic
+            .starts_with("https://h:9200 refused our credentials (HTTP 401, basic auth as user \"bob\")"));
+        assert!(basic.contains("ELASTICSEARCH_PASSWORD") && !basic.contains("s3cret"), "{basic}");
+        let key =
+            refusal(ClientConfig { api_key: Some("id:k3y".into()), ..config("https://h:9200") }, &denied);
+        assert!(
+            key.contains("(HTTP 401, the API key in ELASTICSEARCH_API_KEY)") && !key.contains("k3y"),
+            "{key}"
+        );
+
+        let forbidden = reply(403, r#"{"error":{"reason":"action [cluster:monitor/main] is unauthorized"}}"#);
+        let no_privilege = refusal(config("https://bob:s3cret@h:9200"), &forbidden);
+        assert_eq!(
+            no_privilege,
+            "https://h:9200 refused our credentials (HTTP 403, basic auth as user \"bob\"): \
+             action [cluster:monitor/main] is unauthorized"
+        );
+    }
+
+    #[test]
+    fn transport_errors_get_a_hint_for_common_mistakes() {
+        let tls = "client error (Connect): invalid peer certificate: UnknownIssuer";
+        match transport_error("https://h:9200", tls.into()) {
+            ClientError::Untrusted { reason, .. } => {
+                assert!(reason.starts_with(tls) && reason.contains("--ca-cert PATH"), "{reason}")
+            }
+            other => panic!("a certificate problem is not an outage: {other:?}"),
+        }
+        let plain = "client error (SendRequest): connection closed before message completed";
+        let hinted = transport_error("http://h:9200", plain.into()).to_string();
+        assert!(hinted.ends_with("completed; if the cluster serves HTTPS, use an https:// URL"), "{hinted}");
+        let not_hinted = transport_error("https://h:9200", plain.into()).to_string();
+        assert_eq!(not_hinted, format!("cannot reach https://h:9200: {plain}"));
+        let refused = transport_error("http://h:9200", "tcp connect error: Connection refused".into());
+        assert!(matches!(refused, ClientError::Unreachable { .. }));
     }
 
     #[test]

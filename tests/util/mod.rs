@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod fake_kibana;
 pub mod proxy;
+pub mod secure;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
