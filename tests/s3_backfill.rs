@@ -163,6 +163,17 @@ fn shards_cover_everything_with_no_overlap() {
 
 #[test]
 fn a_run_killed_mid_way_is_finished_by_a_rerun_with_state() {
+    interrupted_run_is_finished_by_a_rerun("KILL");
+}
+
+#[test]
+fn ctrl_c_saves_the_state_prints_the_summary_and_a_rerun_finishes() {
+    interrupted_run_is_finished_by_a_rerun("INT");
+}
+
+/// Stops a backfill with `signal` once it has recorded some files, then re-runs it with the same
+/// --state: every event ends present exactly once and recorded files are not read again.
+fn interrupted_run_is_finished_by_a_rerun(signal: &str) {
     let data = tempfile::tempdir().unwrap();
     generate(data.path(), &["--events", "4000", "--events-per-file", "10", "--days", "1", "--seed", "21"]);
     let ids = event_ids(data.path());
@@ -195,15 +206,25 @@ fn a_run_killed_mid_way_is_finished_by_a_rerun_with_state() {
     ];
     let env = moto_env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut child = command(dir.path(), &args, &env).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = command(dir.path(), &args, &env).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let started = Instant::now();
     while std::fs::read_to_string(&state).unwrap_or_default().lines().count() < 30 {
         assert!(started.elapsed() < Duration::from_secs(60), "the first run recorded nothing");
         assert!(child.try_wait().unwrap().is_none(), "the first run ended before it could be killed");
         std::thread::sleep(Duration::from_millis(20));
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    let stopped = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&stopped.stderr);
+    if signal == "INT" {
+        assert_eq!(stopped.status.code(), Some(130), "{stderr}");
+        assert!(stderr.contains("interrupted") && stderr.contains("files:"), "summary printed: {stderr}");
+        let journal = std::fs::read_to_string(&state).unwrap();
+        assert!(journal.lines().all(|l| serde_json::from_str::<String>(l).is_ok()), "state saved whole");
+    }
     let recorded = std::fs::read_to_string(&state).unwrap().lines().count();
     let files = ids.len() / 10;
     assert!(recorded < files, "killed mid-way ({recorded} of {files} files recorded)");

@@ -345,6 +345,9 @@ fn with_the_cluster_unreachable_nothing_is_deleted_and_everything_arrives_after(
     let text = ureq::get(&format!("http://{metrics}/metrics")).call().unwrap().into_string().unwrap();
     assert!(text.contains(&format!("cloudtrail_es_events_indexed_total {total}")), "{text}");
     assert!(text.contains("cloudtrail_es_messages_deleted_total 5"), "{text}");
+    // Each message was received once: its visibility was extended while the cluster was away
+    // (the timeout is 5 s, the outage over 8 s), so it never reappeared.
+    assert!(text.contains("cloudtrail_es_messages_received_total 5"), "{text}");
     assert!(text.contains("cloudtrail_es_lag_seconds "), "lag is reported once events are in: {text}");
     let (code, stderr) = terminate(child, Duration::from_secs(35));
     assert_eq!(code, 0, "{stderr}");
