@@ -68,7 +68,8 @@ json_bytes() {
   cat "$dir.bytes"
 }
 
-# measure NAME RUNS STDOUT CMD...: runs CMD RUNS times under GNU time, with stdout to STDOUT;
+# measure NAME RUNS STDOUT CMD...: runs CMD RUNS times under GNU time, with stdout to STDOUT
+# (removed before each run, so that no tool pays for truncating the previous run's output);
 # keeps the best wall time, the best CPU time (user + system) and the highest peak RSS in
 # WALL[NAME], CPU[NAME] and RSS[NAME] (MB).
 measure() {
@@ -76,6 +77,7 @@ measure() {
   shift 3
   WALL[$name]="" CPU[$name]="" RSS[$name]=0
   for ((i = 1; i <= runs; i++)); do
+    [[ $stdout == /dev/null ]] || rm -f "$stdout"
     if ! /usr/bin/time -f '%e %M %U %S' -o "$TMP/time" timeout "$TIMEOUT" "$@" >"$stdout" 2>"$TMP/stderr"; then
       log "$name failed (run $i):"
       tail -n 5 "$TMP/stderr" >&2
@@ -221,7 +223,8 @@ main() {
   TMP=$(mktemp -d "${TMPDIR:-/tmp}/cloudtrail-bench.XXXXXX")
   trap 'rm -rf "$TMP"' EXIT
 
-  run_tool ours "$RUNS" $((2 * EVENTS)) "$TMP/ours.ndjson" /dev/null "$BIN" backfill "$CORPUS" --output "$TMP/ours.ndjson" "${FLAGS[@]}"
+  # Every tool writes to its stdout, redirected to a file the same way for all.
+  run_tool ours "$RUNS" $((2 * EVENTS)) "$TMP/ours.ndjson" "$TMP/ours.ndjson" "$BIN" backfill "$CORPUS" --output - "${FLAGS[@]}"
   run_tool python "$RUNS" $((2 * EVENTS)) "$TMP/py.ndjson" "$TMP/py.ndjson" python3 "$BASELINE" "$CORPUS"
   if have_jq; then
     run_tool jq "$RUNS" "$EVENTS" "$TMP/jq.ndjson" "$TMP/jq.ndjson" bash -c "$JQ_PIPELINE" jq "$CORPUS"
@@ -231,9 +234,9 @@ main() {
   # The same two again with output to /dev/null: the transformation alone, without the page-cache
   # copy of ~2x the corpus that writing a file costs every tool (outputs were checked above).
   log "running ours and python with output to /dev/null"
-  measure ours_null "$RUNS" /dev/null "$BIN" backfill "$CORPUS" --output /dev/null "${FLAGS[@]}" && CHECK[ours_null]="(to /dev/null)"
+  measure ours_null "$RUNS" /dev/null "$BIN" backfill "$CORPUS" --output - "${FLAGS[@]}" && CHECK[ours_null]="(to /dev/null)"
   measure python_null "$RUNS" /dev/null python3 "$BASELINE" "$CORPUS" && CHECK[python_null]="(to /dev/null)"
-  run_tool big 1 $((2 * BIG_EVENTS)) "$TMP/big.ndjson" /dev/null "$BIN" backfill "$BIG" --output "$TMP/big.ndjson" "${FLAGS[@]}"
+  run_tool big 1 $((2 * BIG_EVENTS)) "$TMP/big.ndjson" "$TMP/big.ndjson" "$BIN" backfill "$BIG" --output - "${FLAGS[@]}"
   # The cost of redaction and filters: the /dev/null run again with the rules, runs interleaved
   # with plain ones so that both see the same machine load.
   log "running ours with and without the rules, to /dev/null"
