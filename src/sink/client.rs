@@ -417,17 +417,7 @@ mod tests {
     fn passwords_never_show() {
         assert_eq!(shown("https://bob:s3cret@es.example:9200/"), "https://bob:****@es.example:9200/");
         assert!(!shown("not a url but has bob:s3cret@host").contains("s3cret"));
-        let config = ClientConfig {
-            url: "http://bob:p%40ss@127.0.0.1:9/".into(),
-            user: None,
-            password: None,
-            api_key: None,
-            ca_cert: None,
-            insecure: false,
-            compress: false,
-            timeout: Duration::from_secs(1),
-        };
-        let client = EsClient::new(&config).unwrap();
+        let client = EsClient::new(&config("http://bob:p%40ss@127.0.0.1:9/")).unwrap();
         assert_eq!(client.url(), "http://127.0.0.1:9");
     }
 

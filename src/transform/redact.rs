@@ -288,7 +288,7 @@ impl Redactor {
 }
 
 /// JSON text without insignificant whitespace.
-fn compact(raw: &[u8]) -> Vec<u8> {
+pub(crate) fn compact(raw: &[u8]) -> Vec<u8> {
     let (mut out, mut in_string, mut escaped) = (Vec::with_capacity(raw.len()), false, false);
     for &b in raw {
         if in_string {
