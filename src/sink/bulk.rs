@@ -81,9 +81,12 @@ pub fn retryable_item(status: u16) -> bool {
     status == 429 || status >= 500
 }
 
-/// A whole-request status worth retrying.
+/// A whole-request status worth retrying: the cluster is busy, or (401/403) refuses credentials
+/// it accepted at start, which is a rotation or a permissions change to fix, not a property of
+/// the events. Retrying keeps them until the patience runs out (never, in `follow`, whose
+/// `/healthz` then fails) instead of dead-lettering every event of every batch meanwhile.
 pub fn retryable_request(status: u16) -> bool {
-    matches!(status, 429 | 502 | 503 | 504)
+    matches!(status, 401 | 403 | 429 | 502 | 503 | 504)
 }
 
 /// Renders an Elasticsearch error object as `type: reason (caused by: type: reason)`.
@@ -159,8 +162,8 @@ mod tests {
 
     #[test]
     fn request_statuses_are_classified() {
-        assert!([429, 502, 503, 504].iter().all(|&s| retryable_request(s)));
-        assert!([400, 401, 403, 404, 413, 500].iter().all(|&s| !retryable_request(s)));
+        assert!([401, 403, 429, 502, 503, 504].iter().all(|&s| retryable_request(s)));
+        assert!([400, 404, 413, 500].iter().all(|&s| !retryable_request(s)));
         assert!(retryable_item(429) && retryable_item(503) && !retryable_item(400));
     }
 
