@@ -25,13 +25,11 @@
 use super::capture::{any_scalar, Found, Slots};
 use super::console::Console;
 use super::path::{split_unescaped, FieldPath, PathError};
-use serde::Deserialize;
 use std::fmt;
 use std::str::FromStr;
 
 /// One `--include` or `--exclude`: `FIELD=GLOB`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldFilter {
     /// The field.
     pub path: FieldPath,
@@ -56,14 +54,6 @@ impl FromStr for FieldFilter {
     fn from_str(text: &str) -> Result<Self, FilterError> {
         let (path, glob) = split_unescaped(text, '=').ok_or_else(|| FilterError::NoEquals(text.into()))?;
         Ok(FieldFilter { path: path.parse()?, glob: Glob::new(glob) })
-    }
-}
-
-impl TryFrom<String> for FieldFilter {
-    type Error = FilterError;
-
-    fn try_from(text: String) -> Result<Self, FilterError> {
-        text.parse()
     }
 }
 
@@ -291,7 +281,7 @@ mod tests {
         assert_eq!(f.to_string(), r"tags.a\=b=x=y");
         assert!(f.glob.matches("x=y"));
         assert!("eventName".parse::<FieldFilter>().unwrap_err().to_string().contains("FIELD=GLOB"));
-        let f: FieldFilter = serde_json::from_str("\"readOnly=true\"").unwrap();
+        let f: FieldFilter = "readOnly=true".parse().unwrap();
         assert!(f.glob.matches("true"));
     }
 

@@ -19,15 +19,13 @@
 use super::capture::string_text;
 use super::path::{split_unescaped, FieldPath, PathError};
 use hmac::{Hmac, Mac};
-use serde::Deserialize;
 use sha2::Sha256;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
 /// How a matched field is hidden.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RedactMode {
     /// Drop the field.
     Remove,
@@ -61,8 +59,7 @@ impl fmt::Display for RedactMode {
 }
 
 /// One `--redact PATH[=MODE]`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RedactRule {
     /// Which fields.
     pub path: FieldPath,
@@ -96,14 +93,6 @@ impl FromStr for RedactRule {
     }
 }
 
-impl TryFrom<String> for RedactRule {
-    type Error = RedactError;
-
-    fn try_from(text: String) -> Result<Self, RedactError> {
-        text.parse()
-    }
-}
-
 impl fmt::Display for RedactRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}={}", self.path, self.mode)
@@ -111,8 +100,7 @@ impl fmt::Display for RedactRule {
 }
 
 /// A named set of rules: `--redact-preset NAME[=MODE]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Preset {
     /// Which set.
     pub name: PresetName,
@@ -183,14 +171,6 @@ impl fmt::Display for Preset {
             RedactMode::Remove => f.write_str(name),
             mode => write!(f, "{name}={mode}"),
         }
-    }
-}
-
-impl TryFrom<String> for Preset {
-    type Error = RedactError;
-
-    fn try_from(text: String) -> Result<Self, RedactError> {
-        text.parse()
     }
 }
 
@@ -341,7 +321,7 @@ mod tests {
         assert_eq!((r.path.to_string().as_str(), r.mode), (r"tags.a\=b", RedactMode::Mask));
         assert!("a=scramble".parse::<RedactRule>().unwrap_err().to_string().contains("remove, mask or hash"));
         assert!("a..b".parse::<RedactRule>().is_err());
-        let r: RedactRule = serde_json::from_str("\"a.b=mask\"").unwrap();
+        let r: RedactRule = "a.b=mask".parse().unwrap();
         assert_eq!(r.to_string(), "a.b=mask");
     }
 
