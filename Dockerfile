@@ -18,8 +18,12 @@ RUN cargo build --release --locked --bin cloudtrail-es \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* \
+ && install -d -o 65534 -g 65534 /data
 COPY --from=build /cloudtrail-es /usr/local/bin/cloudtrail-es
+# The dead-letter file (and --state, if used) are written to the working directory: mount a
+# volume on /data to keep them.
+WORKDIR /data
 USER 65534:65534
 ENTRYPOINT ["cloudtrail-es"]
 CMD ["--help"]
