@@ -241,8 +241,22 @@ stop_service() {
   kill -KILL "${pids[@]}" 2>/dev/null || true
 }
 
+# The command-line tools `up` needs; as root on Debian, missing ones are installed.
+ensure_tools() {
+  local missing=() tool
+  for tool in curl unzip mvn; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+  ((${#missing[@]})) || return 0
+  if ((EUID == 0)) && command -v apt-get >/dev/null; then
+    log "installing ${missing[*]} (Debian packages)"
+    local pkgs=("${missing[@]/mvn/maven}")
+    { apt-get update -qq && apt-get install -y -qq "${pkgs[@]}"; } >/dev/null 2>&1 || true
+  fi
+  for tool in "${missing[@]}"; do command -v "$tool" >/dev/null || die "$tool is needed (Debian package: ${tool/mvn/maven})"; done
+}
+
 cmd_up() {
   local name started=() failed=0
+  ensure_tools
   for name in "$@"; do
     if answers "$name"; then log "$name already up on 127.0.0.1:$(port_of "$name")"; continue; fi
     stop_service "$name" >/dev/null 2>&1   # leftovers of a half-started earlier run
