@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 /// Runs the binary with moto's environment.
 fn run_s3(cwd: &Path, args: &[&str]) -> crate::util::Run {
     let env = moto_env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     run_in(cwd, args, &env)
 }
 
@@ -205,7 +204,6 @@ fn interrupted_run_is_finished_by_a_rerun(signal: &str) {
         "20",
     ];
     let env = moto_env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut child = command(dir.path(), &args, &env).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let started = Instant::now();
     while std::fs::read_to_string(&state).unwrap_or_default().lines().count() < 30 {

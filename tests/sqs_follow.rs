@@ -83,7 +83,6 @@ fn key(tag: &str) -> String {
 
 fn spawn_follow(cwd: &Path, args: &[&str]) -> Child {
     let env = moto_env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     command(cwd, &[&["follow"], args].concat(), &env).stderr(Stdio::piped()).spawn().unwrap()
 }
 
@@ -369,7 +368,6 @@ fn backfill_to_queue_hands_a_bucket_to_followers() {
     });
     let dir = tempfile::tempdir().unwrap();
     let env = moto_env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let source = format!("s3://{bucket}/");
     let run = run_in(dir.path(), &["backfill", &source, "--to-queue", &queue.url], &env);
     run.expect_code(0);

@@ -4,19 +4,22 @@
 use aws_sdk_s3::primitives::ByteStream;
 use std::path::Path;
 
-/// moto's address.
-pub fn moto_url() -> String {
-    std::env::var("CLOUDTRAIL_ES_TEST_MOTO").unwrap_or_else(|_| "http://127.0.0.1:5000".into())
+/// moto's address (read once).
+pub fn moto_url() -> &'static str {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        std::env::var("CLOUDTRAIL_ES_TEST_MOTO").unwrap_or_else(|_| "http://127.0.0.1:5000".into())
+    })
 }
 
 /// Environment for the binary: moto's endpoint and dummy credentials.
-pub fn moto_env() -> Vec<(&'static str, String)> {
-    vec![
+pub fn moto_env() -> [(&'static str, &'static str); 5] {
+    [
         ("AWS_ENDPOINT_URL", moto_url()),
-        ("AWS_ACCESS_KEY_ID", "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
     ]
 }
 
