@@ -4,14 +4,20 @@
 //! Elasticsearch (or already there), written to the output, or written as a dead letter. Nothing
 //! else may move a checkpoint or delete an SQS message.
 //!
-//! This works through ownership, not bookkeeping: the reader of a file holds a [`FileAck`], and each
-//! event carries an [`EventAck`] (a clone of the same shared record). Settling an event merges its
-//! [`Delivery`] into the file's worst-so-far; an `EventAck` dropped without being settled counts as
-//! [`Delivery::Failed`]. When the last reference goes, a [`FileDone`] is sent to whoever waits.
+//! This works through ownership, not bookkeeping: the source that emits a file creates its
+//! [`FileAck`] and keeps the matching [`Receipt`]; the reader of the file holds the `FileAck`, and
+//! each event carries an [`EventAck`] (a clone of the same shared record). Settling an event merges
+//! its [`Delivery`] into the file's worst-so-far; an `EventAck` dropped without being settled counts
+//! as [`Delivery::Failed`]. When the last reference goes, the receipt resolves to a [`FileDone`]: the
+//! SQS source awaits its message's receipts before deleting it, backfill's journal awaits them
+//! before recording a file.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc::UnboundedSender;
+use std::task::{Context, Poll};
+use tokio::sync::oneshot;
 
 /// How an event (or, merged, a whole file) ended. Ordered from best to worst.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -36,49 +42,88 @@ impl Delivery {
     }
 }
 
-/// Sent once per file when the file and all of its events are settled.
+/// What a receipt resolves to, once the file and all of its events are settled.
 #[derive(Debug)]
 pub struct FileDone {
     /// The file, as shown to users (`path` or `s3://bucket/key`).
     pub file: Arc<str>,
-    /// The source's token for this file (e.g. which SQS message named it); 0 if unused.
-    pub ticket: u64,
     /// The worst outcome among its events.
     pub delivery: Delivery,
     /// Set when the file itself could not be read to the end (it is then also counted as failed).
     pub broken: Option<String>,
 }
 
+impl FileDone {
+    /// True when the file may be recorded as done (a checkpoint moved, a message deleted): it was
+    /// read to its end and every event is indexed or dead-lettered.
+    pub fn finished(&self) -> bool {
+        self.broken.is_none() && self.delivery != Delivery::Failed
+    }
+
+    /// Why the file is not finished, if it is not.
+    pub fn failure(&self) -> Option<String> {
+        match (&self.broken, self.delivery) {
+            (Some(why), _) => Some(format!("{}: {why}", self.file)),
+            (None, Delivery::Failed) => Some(format!("{}: not every event was delivered", self.file)),
+            (None, _) => None,
+        }
+    }
+}
+
 struct Shared {
     file: Arc<str>,
-    ticket: u64,
     worst: AtomicU8,
     broken: Mutex<Option<String>>,
-    done: UnboundedSender<FileDone>,
+    done: Option<oneshot::Sender<FileDone>>,
 }
 
 impl Drop for Shared {
     fn drop(&mut self) {
         let broken = self.broken.get_mut().map(Option::take).unwrap_or_default();
         let delivery = Delivery::from_u8(*self.worst.get_mut());
-        // The receiver may be gone at shutdown; then nobody is waiting for this file.
-        let _ = self.done.send(FileDone { file: self.file.clone(), ticket: self.ticket, delivery, broken });
+        // Nobody may be waiting any more (shutdown): then the result has no one to tell.
+        if let Some(done) = self.done.take() {
+            let _ = done.send(FileDone { file: self.file.clone(), delivery, broken });
+        }
     }
 }
 
 /// Held by the reader of a file while it reads; its events get [`EventAck`]s from it.
 pub struct FileAck(Arc<Shared>);
 
+/// Kept by the source that emitted a file: resolves when the file is settled.
+pub struct Receipt {
+    file: Arc<str>,
+    done: oneshot::Receiver<FileDone>,
+}
+
+impl Future for Receipt {
+    type Output = FileDone;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<FileDone> {
+        Pin::new(&mut self.done).poll(cx).map(|result| {
+            // The sender is consumed by the drop that settles the file; a closed channel can only
+            // mean the process is going down. Counted as failed, to be read again.
+            result.unwrap_or_else(|_| FileDone {
+                file: self.file.clone(),
+                delivery: Delivery::Failed,
+                broken: None,
+            })
+        })
+    }
+}
+
 impl FileAck {
-    /// Starts tracking `file`; its [`FileDone`], carrying `ticket`, goes to `done`.
-    pub fn new(file: Arc<str>, ticket: u64, done: UnboundedSender<FileDone>) -> Self {
-        FileAck(Arc::new(Shared {
-            file,
-            ticket,
+    /// Starts tracking `file`: the ack for its reader, and the receipt its source awaits.
+    pub fn new(file: Arc<str>) -> (FileAck, Receipt) {
+        let (tx, rx) = oneshot::channel();
+        let ack = FileAck(Arc::new(Shared {
+            file: file.clone(),
             worst: AtomicU8::new(Delivery::Delivered as u8),
             broken: Mutex::new(None),
-            done,
-        }))
+            done: Some(tx),
+        }));
+        (ack, Receipt { file, done: rx })
     }
 
     /// The file's display name.
@@ -134,30 +179,42 @@ impl Drop for EventAck {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::sync::mpsc::unbounded_channel;
+    use futures::FutureExt;
 
     #[test]
     fn file_is_done_only_after_reader_and_every_event_are_settled() {
-        let (tx, mut rx) = unbounded_channel();
-        let file = FileAck::new("f".into(), 0, tx);
+        let (file, mut receipt) = FileAck::new("f".into());
         let (a, b) = (file.event(), file.event());
         drop(file);
         a.settle(Delivery::Delivered);
-        assert!(rx.try_recv().is_err(), "one event still out");
+        assert!((&mut receipt).now_or_never().is_none(), "one event still out");
         b.settle(Delivery::DeadLettered);
-        let done = rx.try_recv().unwrap();
-        assert_eq!((&*done.file, done.delivery, done.broken), ("f", Delivery::DeadLettered, None));
+        let done = receipt.now_or_never().expect("settled");
+        assert_eq!((&*done.file, done.delivery, done.broken.as_deref()), ("f", Delivery::DeadLettered, None));
+        assert!(done.finished());
     }
 
     #[test]
     fn an_event_dropped_unsettled_fails_its_file() {
-        let (tx, mut rx) = unbounded_channel();
-        let file = FileAck::new("f".into(), 0, tx);
+        let (file, receipt) = FileAck::new("f".into());
         drop(file.event());
         file.broken("truncated".into());
         drop(file);
-        let done = rx.try_recv().unwrap();
+        let done = receipt.now_or_never().expect("settled");
         assert_eq!(done.delivery, Delivery::Failed);
         assert_eq!(done.broken.as_deref(), Some("truncated"));
+        assert!(!done.finished());
+    }
+
+    #[test]
+    fn a_file_not_read_to_its_end_is_not_finished_even_if_every_event_is_in() {
+        let (file, receipt) = FileAck::new("f".into());
+        file.event().settle(Delivery::Delivered);
+        file.broken("trailing garbage at byte 10".into());
+        drop(file);
+        let done = receipt.now_or_never().expect("settled");
+        assert_eq!(done.delivery, Delivery::Delivered);
+        assert!(!done.finished(), "read part-way: must be read again");
+        assert_eq!(done.failure().as_deref(), Some("f: trailing garbage at byte 10"));
     }
 }

@@ -1,16 +1,16 @@
 //! AWS settings shared by the S3 and SQS clients.
 //!
 //! Credentials and region come from the standard chain (`aws-config`: environment, profile, SSO,
-//! instance or container role), optionally pinned by `--profile` / `--region`. The standard
+//! instance or container role), optionally pinned by a profile and a region. The standard
 //! `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` variables point the clients at moto, LocalStack
 //! or MinIO; S3 then uses path-style addressing, which those servers need.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::retry::RetryConfig;
 
-/// How to reach AWS, from flags.
-#[derive(Clone, Debug, Default)]
-pub struct AwsArgs {
+/// How to reach AWS.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AwsSettings {
     /// A named profile from the shared config files.
     pub profile: Option<String>,
     /// The region; otherwise the chain's, otherwise us-east-1.
@@ -18,7 +18,7 @@ pub struct AwsArgs {
 }
 
 /// Loads the shared SDK configuration.
-pub async fn sdk_config(args: &AwsArgs) -> SdkConfig {
+pub async fn sdk_config(args: &AwsSettings) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         // Throttling and transient errors are retried by the SDK, with backoff.
         .retry_config(RetryConfig::standard().with_max_attempts(8));

@@ -1,27 +1,46 @@
 //! cloudtrail-es: AWS CloudTrail log files into Elasticsearch and OpenSearch.
 //!
-//! The code follows the data: [`source`] finds log files, [`decode`] streams their events,
-//! [`transform`] turns each into a bulk item, [`pipeline`] runs those stages on reader threads and
-//! fills batches, and [`sink`] delivers them (to a cluster or a file). [`ack`] carries each file's
-//! completion back from the sink; [`stats`] counts everything for the summary, [`progress`]
-//! shows it while a run goes, and [`state`] remembers finished files across runs.
-//! [`backfill`] and [`follow`] wire them together for their commands.
+//! The code follows the data, one way:
+//!
+//! ```text
+//! main.rs, cli/        the face: flags and --config become plain settings (cli/settings.rs)
+//!   command/           wiring per command (backfill, follow, setup), one shutdown, one outcome
+//!     source/          where files come from (local, s3/, sqs/); emits each with its FileAck
+//!     pipeline.rs      the reader pool:
+//!       decode/          bytes → raw events (gzip, streaming Records)
+//!       transform/       raw event → document + routing (redaction, filters)
+//!       output/…/encode  the output's framing of each document (Frame)
+//!     output/          where documents go (elasticsearch/, file.rs, queue.rs; dead_letter.rs)
+//!   cluster/           the one client to Elasticsearch/OpenSearch/Kibana, used by output/ and setup/
+//!   setup/             templates, lifecycle policies, saved objects (library functions)
+//! ```
+//!
+//! Acknowledgements flow back as values ([`ack`]): the source creates a file's ack and awaits its
+//! receipt; the readers and the output settle it. [`backoff`] is the one retry policy; [`stats`]
+//! counts everything for the summary, [`progress`] shows it while a run goes, [`metrics`] serves it,
+//! and [`state`] remembers finished files across runs.
+//!
+//! Where a change goes: a new input format → `decode/`; a new output → `output/` (a [`Frame`] for
+//! its wire format and a sender; wired in `command/indexing.rs`); request signing (SigV4) →
+//! `cluster/client.rs`; a new document shape → `transform/` (and its mapping in `mappings/`).
+//!
+//! [`Frame`]: output::batch::Frame
 
 #![deny(missing_docs)]
 
 pub mod ack;
 pub mod aws;
-pub mod backfill;
+pub mod backoff;
 pub mod cli;
-pub mod config;
+pub mod cluster;
+pub mod command;
 pub mod decode;
 pub mod errors;
-pub mod follow;
 pub mod metrics;
+pub mod output;
 pub mod pipeline;
 pub mod progress;
 pub mod setup;
-pub mod sink;
 pub mod source;
 pub mod state;
 pub mod stats;

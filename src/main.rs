@@ -1,16 +1,18 @@
-//! The entry point: parse flags, start logging, run the command, and turn the outcome into an
-//! exit status. This is the only place that happens: 0 all delivered, 2 finished with rejected or
-//! unreadable input (see the summary), 1 could not run, 130 stopped by Ctrl-C (re-run to finish).
+//! The entry point: parse flags (with `--config`), start logging, turn the flags into settings,
+//! run the command, and turn its outcome into an exit status: 0 all delivered, 2 finished with
+//! rejected or unreadable input (see the summary), 1 could not run, 130 stopped by a signal
+//! (re-run to finish). A second signal exits 130 at once, from `command/shutdown.rs`; every other
+//! exit goes through here.
 
 use clap::Parser;
-use cloudtrail_es::backfill::Outcome;
-use cloudtrail_es::cli::{Cli, Command, LogFormat};
+use cloudtrail_es::cli::{config, Cli, Command, LogFormat};
+use cloudtrail_es::command::{self, Outcome};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let args = match cloudtrail_es::config::expand_args(std::env::args_os().collect()) {
+    let args = match config::expand_args(std::env::args_os().collect()) {
         Ok(args) => args,
         Err(e) => {
             eprintln!("error: {e}");
@@ -35,9 +37,9 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Backfill(args) => cloudtrail_es::backfill::run(args).await,
-            Command::Follow(args) => cloudtrail_es::follow::run(args).await,
-            Command::Setup(args) => cloudtrail_es::setup::run(args).await.map(|()| Outcome::default()),
+            Command::Backfill(args) => command::backfill::run(args.settings()?).await,
+            Command::Follow(args) => command::follow::run(args.settings()?).await,
+            Command::Setup(args) => command::setup::run(args.settings()).await.map(|()| Outcome::default()),
         }
     });
     match result {

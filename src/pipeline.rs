@@ -1,20 +1,21 @@
-//! The reading half of the pipeline: source → decode → transform → batches for the sink.
+//! The reader pool, the pipeline's CPU half: decode → transform → output framing, into batches.
 //!
 //! A few reader threads (decompression and JSON scanning are CPU work) each take the next
-//! [`LogFile`], stream its events, encode each into the current [`Batch`], and hand full batches
-//! to the sink. Batches span files: a reader only sends a partial batch when it has no next file
-//! waiting, so a backfill sends full batches and a quiet follower does not sit on events.
+//! [`Unit`] from the sources, stream its events (`decode`), turn each into a document
+//! (`transform`), frame it in the output's wire format ([`Frame`]) into the current [`Batch`], and
+//! hand full batches to the output. Batches span files: a reader only sends a partial batch when it
+//! has no next file waiting, so a backfill sends full batches and a quiet follower does not sit on
+//! events.
 //!
 //! Every event carries an ack from its file's [`FileAck`]; events that cannot become documents are
 //! dead-lettered here, with the file and record number in the reason (redacted, or withheld, when
 //! redaction is on); events a filter drops are counted and settled as delivered.
 
-use crate::ack::{Delivery, FileAck, FileDone};
-use crate::cli::{ClusterArgs, IndexingArgs};
+use crate::ack::{Delivery, FileAck};
 use crate::decode::{read_records, DecodeError, FileKind};
-use crate::sink::batch::{Batch, BatchLimits};
-use crate::sink::dead_letter::{DeadLetter, DeadLetters, Payload};
-use crate::source::LogFile;
+use crate::output::batch::{Batch, BatchLimits, Frame};
+use crate::output::dead_letter::{DeadLetter, DeadLetters, Payload};
+use crate::source::Unit;
 use crate::stats::Stats;
 use crate::transform::{Encoded, Transform};
 use flume::{Receiver, TryRecvError};
@@ -22,46 +23,57 @@ use std::io::{self, Read};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use tokio::sync::mpsc::{self, Sender, UnboundedSender};
+use tokio::sync::mpsc::{self, Sender};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
-/// One reader per CPU: decompression and JSON scanning are CPU work.
-fn default_readers() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
+/// How the readers work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReaderSettings {
+    /// Reader threads.
+    pub readers: usize,
+    /// When a batch is full.
+    pub batch: BatchLimits,
+    /// Full batches waiting for the output (beyond those it is sending).
+    pub queued_batches: usize,
 }
 
-/// The reading half once started: its threads, the batches they fill, the files they finish.
+impl ReaderSettings {
+    /// One reader per CPU: decompression and JSON scanning are CPU work.
+    pub fn default_readers() -> usize {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
+}
+
+/// The reading half once started: its threads and the batches they fill.
 pub struct Started {
-    /// Reader threads; see [`Started::join`].
+    /// Reader threads; see [`join`].
     pub threads: Vec<JoinHandle<()>>,
-    /// Full batches, for the sink.
+    /// Full batches, for the output.
     pub batches: mpsc::Receiver<Batch>,
-    /// Each file's acknowledgement, once the file and all its events are settled.
-    pub done: mpsc::UnboundedReceiver<FileDone>,
 }
 
-/// Starts the readers configured by the command line, taking files from `files`.
+/// Starts the readers, taking files from `files` and framing documents with `frame`.
 pub fn start(
-    (indexing, cluster): (&IndexingArgs, &ClusterArgs),
+    settings: &ReaderSettings,
     transform: Transform,
-    files: Receiver<LogFile>,
+    frame: Arc<dyn Frame>,
+    files: Receiver<Unit>,
     dead: &Arc<DeadLetters>,
     stats: &Arc<Stats>,
     cancel: &CancellationToken,
 ) -> Started {
-    let (batch_tx, batches) = mpsc::channel(cluster.bulk_concurrency.max(1) * 2);
-    let (done_tx, done) = mpsc::unbounded_channel();
+    let (batch_tx, batches) = mpsc::channel(settings.queued_batches.max(1));
     let readers = Readers {
         transform,
-        limits: BatchLimits { max_bytes: cluster.batch_bytes, max_events: cluster.batch_events.max(1) },
+        frame,
+        limits: settings.batch,
         dead: dead.clone(),
         stats: stats.clone(),
-        done: done_tx,
         cancel: cancel.clone(),
     };
-    let threads = readers.spawn(indexing.readers.unwrap_or_else(default_readers), files, batch_tx);
-    Started { threads, batches, done }
+    let threads = readers.spawn(settings.readers, files, batch_tx);
+    Started { threads, batches }
 }
 
 /// Waits for reader threads to end (they do once their files and the sink are done).
@@ -74,28 +86,23 @@ pub fn join(threads: Vec<JoinHandle<()>>) -> Result<(), &'static str> {
 
 /// Everything a reader thread needs, shared by all of them.
 pub struct Readers {
-    /// Events to documents: naming, redaction, filters.
+    /// Events to documents: redaction, filters, routing.
     pub transform: Transform,
+    /// The output's wire format.
+    pub frame: Arc<dyn Frame>,
     /// When a batch is full.
     pub limits: BatchLimits,
     /// Where events that cannot become documents go.
     pub dead: Arc<DeadLetters>,
     /// Run counters.
     pub stats: Arc<Stats>,
-    /// Where finished files are announced.
-    pub done: UnboundedSender<FileDone>,
     /// Cancelled when the run must stop: readers stop between events.
     pub cancel: CancellationToken,
 }
 
 impl Readers {
     /// Starts `count` reader threads taking files from `files` and sending batches to `batches`.
-    pub fn spawn(
-        self,
-        count: usize,
-        files: Receiver<LogFile>,
-        batches: Sender<Batch>,
-    ) -> Vec<JoinHandle<()>> {
+    pub fn spawn(self, count: usize, files: Receiver<Unit>, batches: Sender<Batch>) -> Vec<JoinHandle<()>> {
         let shared = Arc::new(self);
         (0..count.max(1))
             .map(|i| {
@@ -108,8 +115,9 @@ impl Readers {
             .collect()
     }
 
-    fn run(&self, files: &Receiver<LogFile>, batches: &Sender<Batch>) {
+    fn run(&self, files: &Receiver<Unit>, batches: &Sender<Batch>) {
         let mut batch = self.new_batch();
+        let mut scratch = Vec::new();
         loop {
             let file = match files.try_recv() {
                 Ok(file) => file,
@@ -127,7 +135,9 @@ impl Readers {
                 }
                 Err(TryRecvError::Disconnected) => break,
             };
-            if self.cancel.is_cancelled() || self.read_file(file, &mut batch, batches).is_break() {
+            if self.cancel.is_cancelled()
+                || self.read_file(file, &mut batch, &mut scratch, batches).is_break()
+            {
                 break;
             }
         }
@@ -146,13 +156,14 @@ impl Readers {
     }
 
     /// Reads one file into batches. `Break` means the run is stopping (sink gone or cancelled).
-    fn read_file(&self, file: LogFile, batch: &mut Batch, batches: &Sender<Batch>) -> ControlFlow<()> {
-        let ack = FileAck::new(file.name.clone(), file.ticket, self.done.clone());
-        if file.is_digest_path() {
-            debug!("{}: digest file, skipped", file.name);
-            Stats::add(&self.stats.files_skipped, 1);
-            return ControlFlow::Continue(());
-        }
+    fn read_file(
+        &self,
+        unit: Unit,
+        batch: &mut Batch,
+        scratch: &mut Vec<u8>,
+        batches: &Sender<Batch>,
+    ) -> ControlFlow<()> {
+        let Unit { file, ack } = unit;
         let raw = match file.open() {
             Ok(raw) => Counted { inner: raw, stats: &self.stats },
             Err(e) => {
@@ -164,7 +175,7 @@ impl Readers {
         };
         let result = read_records(raw, |index, event| {
             Stats::add(&self.stats.events_read, 1);
-            self.encode(&ack, index, event, batch);
+            self.encode(&ack, index, event, batch, scratch);
             let full = batch.is_full(&self.limits);
             if self.cancel.is_cancelled()
                 || (full && batches.blocking_send(std::mem::replace(batch, self.new_batch())).is_err())
@@ -190,10 +201,10 @@ impl Readers {
     }
 
     /// Encodes one event into the batch, drops it (filters), or dead-letters it.
-    fn encode(&self, ack: &FileAck, index: u64, event: &[u8], batch: &mut Batch) {
-        let start = batch.body.len();
-        match self.transform.encode(event, &mut batch.body) {
-            Ok(Encoded::Written { time }) => batch.push_written(start, ack.event(), time),
+    fn encode(&self, ack: &FileAck, index: u64, event: &[u8], batch: &mut Batch, scratch: &mut Vec<u8>) {
+        scratch.clear();
+        match self.transform.encode(event, scratch) {
+            Ok(Encoded::Document(routing)) => self.frame.append(batch, &routing, scratch, ack.event()),
             Ok(Encoded::Filtered) => {
                 // Intentionally not indexed: as done as an indexed event.
                 Stats::add(&self.stats.events_filtered, 1);
@@ -203,17 +214,11 @@ impl Readers {
                 // The reason never quotes a value that could be redacted (see EventProblem).
                 let reason = format!("record {index}: {problem}");
                 warn!("{}: {reason}", ack.file());
-                let redacted;
-                let event = if !self.transform.redacts() {
-                    Payload::from_bytes(event)
-                } else {
-                    match self.transform.redacted(event) {
-                        Some(document) => {
-                            redacted = document;
-                            Payload::from_bytes(&redacted)
-                        }
-                        None => Payload::withheld(event.len()),
-                    }
+                // What may be kept of it: the event, or with redaction on its redacted form.
+                let redacted = self.transform.redacted(event);
+                let event = match &redacted {
+                    Some(document) => Payload::from_bytes(document),
+                    None => Payload::withheld(event.len()),
                 };
                 let letter =
                     DeadLetter { file: ack.file(), reason: &reason, status: None, action: None, event };

@@ -108,10 +108,10 @@ impl Stats {
 
     /// Prints the summary on stderr (and as one log event with every count), naming the
     /// dead-letter file when something went there.
-    pub fn report(&self, dead: &crate::sink::dead_letter::DeadLetters, elapsed: Duration, command: &str) {
+    pub fn report(&self, dead_letters: &std::path::Path, elapsed: Duration, command: &str) {
         eprintln!("{}", self.summary(elapsed));
         if self.events_dead.load(Relaxed) > 0 {
-            eprintln!("dead letters: {}", dead.path().display());
+            eprintln!("dead letters: {}", dead_letters.display());
         }
         tracing::info!(
             files_read = self.files_read.load(Relaxed),

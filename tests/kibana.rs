@@ -6,8 +6,8 @@
 
 use crate::util::fake_kibana::fake_kibana;
 use crate::util::{corpus, events, prefix, run_in, Cluster};
+use cloudtrail_es::cluster::Flavor;
 use cloudtrail_es::setup::templates::field_types;
-use cloudtrail_es::sink::client::Flavor;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

@@ -2,10 +2,8 @@
 //! Kibana for `setup`.
 
 use super::parse_index_prefix;
-use crate::sink::client::ClientConfig;
 use clap::Args;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// Where the cluster is and how to log in.
 #[derive(Debug, Args)]
@@ -38,23 +36,6 @@ pub struct ConnectionArgs {
     /// Seconds one request may take.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub request_timeout: u64,
-}
-
-impl ConnectionArgs {
-    /// Client settings from these flags and the environment (secrets only ever from the
-    /// environment, in the variables --es-password-env and --es-api-key-env name).
-    pub fn client_config(&self, compress: bool) -> ClientConfig {
-        ClientConfig {
-            url: self.url.clone(),
-            user: self.es_user.clone(),
-            password: env(&self.es_password_env),
-            api_key: env(&self.es_api_key_env),
-            ca_cert: self.ca_cert.clone(),
-            insecure: self.insecure,
-            compress,
-            timeout: Duration::from_secs(self.request_timeout.max(1)),
-        }
-    }
 }
 
 /// How to reach the cluster and send to it.
@@ -102,7 +83,7 @@ pub struct SetupArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Kibana or OpenSearch Dashboards URL: import the data view and the dashboard there.
-    #[arg(long, env = "KIBANA_URL", value_name = "URL", help_heading = "Kibana")]
+    #[arg(long, env = "KIBANA_URL", hide_env_values = true, value_name = "URL", help_heading = "Kibana")]
     pub kibana: Option<String>,
     /// Kibana basic-auth user, password from KIBANA_PASSWORD; default: the cluster's credentials.
     #[arg(long, env = "KIBANA_USER", value_name = "USER", help_heading = "Kibana")]
@@ -110,24 +91,4 @@ pub struct SetupArgs {
     /// Where the cluster is and how to log in.
     #[command(flatten)]
     pub connection: ConnectionArgs,
-}
-
-impl SetupArgs {
-    /// Kibana client settings: its own user if given, else the cluster's credentials; the
-    /// cluster's TLS settings.
-    pub fn kibana_config(&self, url: &str) -> ClientConfig {
-        let mut config = self.connection.client_config(false);
-        config.url = url.to_string();
-        if self.kibana_user.is_some() {
-            config.user = self.kibana_user.clone();
-            config.password = env("KIBANA_PASSWORD");
-            config.api_key = None;
-        }
-        config
-    }
-}
-
-/// A non-empty environment variable.
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
 }

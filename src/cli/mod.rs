@@ -1,11 +1,14 @@
 //! The command line: every subcommand and flag, each flag's doc comment being its `--help` text.
 //!
 //! Flags are grouped by the component they configure (cluster, batching, files, queue; redaction
-//! and filtering in `transform.rs`); the structs here hold plain values, and the commands
-//! (`backfill.rs`, `follow.rs`) turn them into running parts.
+//! and filtering in `transform.rs`). `config.rs` turns a `--config` file into flags before clap
+//! parses them, and `settings.rs` turns the parsed flags into the plain settings the commands
+//! (`crate::command`) take: nothing below this module knows a flag.
 
 mod cluster;
+pub mod config;
 mod select;
+mod settings;
 mod transform;
 
 pub use cluster::{ClusterArgs, ConnectionArgs, SetupArgs};
@@ -149,3 +152,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod flag_tests;

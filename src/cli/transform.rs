@@ -1,6 +1,6 @@
 //! Redaction and filtering flags, shared by every command that indexes events.
 
-use crate::transform::{FieldFilter, HashKey, IndexNaming, Preset, RedactRule, Transform, TransformSpec};
+use crate::transform::{FieldFilter, HashKey, Preset, RedactRule, TransformSpec};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -53,8 +53,8 @@ pub struct TransformArgs {
 }
 
 impl TransformArgs {
-    /// The transform step these flags describe (reads the key file or the environment).
-    pub fn build(&self, naming: IndexNaming) -> anyhow::Result<Transform> {
+    /// The rules these flags describe (reads the key file or the environment).
+    pub fn spec(&self) -> anyhow::Result<TransformSpec> {
         let key = match (&self.redact_key_file, std::env::var_os(REDACT_KEY_ENV)) {
             (Some(path), _) => Some(HashKey::from_file(path)?),
             (None, Some(value)) if !value.is_empty() => {
@@ -70,7 +70,7 @@ impl TransformArgs {
             exclude: self.exclude.clone(),
             console_only: self.console_only,
         };
-        Ok(Transform::new(naming, spec)?)
+        Ok(spec)
     }
 }
 
@@ -129,7 +129,7 @@ mod tests {
         let args = TransformArgs { redact: vec!["a=hash".parse().unwrap()], ..Default::default() };
         // The test environment does not set the key variable.
         if std::env::var_os(REDACT_KEY_ENV).is_none() {
-            let err = args.build(IndexNaming { prefix: "ct".into() }).err().unwrap().to_string();
+            let err = crate::transform::Transform::new(args.spec().unwrap()).err().unwrap().to_string();
             assert!(err.contains("--redact a=hash needs a secret key"), "{err}");
             assert!(err.contains("--redact-key-file") && err.contains(REDACT_KEY_ENV), "{err}");
         }

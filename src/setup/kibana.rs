@@ -18,7 +18,7 @@
 use super::reconcile::{Action, SetupError, Step};
 use super::templates::{embedded, MANAGED_BY};
 use super::Options;
-use crate::sink::client::{EsClient, Flavor, Reply};
+use crate::cluster::{EsClient, Flavor, Reply};
 use bytes::Bytes;
 use elasticsearch::http::Method;
 use serde_json::{json, Value};

@@ -14,7 +14,7 @@
 //! both then answer "no handler found" (or 405) instead of 404.
 
 use super::templates::{embedded, fill, meta, priority, Names};
-use crate::sink::client::Flavor;
+use crate::cluster::Flavor;
 use serde_json::{json, Value};
 
 const ILM_POLICY: &str = include_str!("../../mappings/ilm-policy.json");

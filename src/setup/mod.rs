@@ -6,7 +6,8 @@
 //! component templates; the index template for `PREFIX-*`; with `--kibana`, the saved objects.
 //! Each item is read back and compared first, and written only when it differs, so a second run
 //! changes nothing and says so (`reconcile.rs`). `backfill` (and `follow`) run the template part,
-//! [`install_template`], once at start unless `--no-setup`.
+//! [`install_template`], once at start unless `--no-setup`. These are library functions over the
+//! cluster client; the `setup` command itself (its report on stdout) is `command/setup.rs`.
 //!
 //! - `templates.rs`: the template bodies (JSON in `mappings/`) and their names.
 //! - `lifecycle.rs`: ILM/ISM policies and how to tell whether the cluster has the API.
@@ -22,8 +23,7 @@ pub mod templates;
 
 pub use reconcile::{Action, SetupError, Step};
 
-use crate::cli::SetupArgs;
-use crate::sink::client::{ClusterInfo, EsClient, Flavor};
+use crate::cluster::{ClusterInfo, EsClient, Flavor};
 use elasticsearch::http::Method;
 use lifecycle::{Api, Probe};
 use reconcile::{reconcile, Item, Kind};
@@ -40,42 +40,6 @@ pub struct Options {
     pub retention_days: Option<u32>,
     /// Report only; write nothing.
     pub dry_run: bool,
-}
-
-/// `cloudtrail-es setup`: prints one line per item and a last line saying whether anything changed.
-pub async fn run(args: SetupArgs) -> anyhow::Result<()> {
-    let client = EsClient::new(&args.connection.client_config(false))?;
-    let cluster = client.info().await?;
-    println!("cluster: {} {} at {}", flavor_name(cluster.flavor), cluster.version, client.url());
-    if let Some(warning) = check_supported(&cluster)? {
-        println!("warning: {warning}");
-    }
-    let options = Options {
-        names: Names { prefix: args.index_prefix.clone() },
-        retention_days: args.retention_days,
-        dry_run: args.dry_run,
-    };
-    let mut changes = 0;
-    let mut report = |step: &Step| {
-        changes += usize::from(step.changes());
-        println!("{step}");
-    };
-    install(&client, &cluster, &options, &mut report).await?;
-    if let Some(url) = &args.kibana {
-        let kibana = EsClient::new(&args.kibana_config(url))?;
-        report(&kibana::install(&kibana, cluster.flavor, &options).await?);
-    }
-    println!("{}", summary(changes, options.dry_run));
-    Ok(())
-}
-
-/// The last line of the report.
-fn summary(changes: usize, dry_run: bool) -> String {
-    match (changes, dry_run) {
-        (0, _) => "nothing to change: everything is installed and up to date".into(),
-        (n, true) => format!("dry run: {n} item(s) would be created or updated; nothing was changed"),
-        (n, false) => format!("done: {n} item(s) created or updated"),
-    }
 }
 
 /// Installs (or checks, in a dry run) the lifecycle policy and the templates; calls `report` after
@@ -163,7 +127,8 @@ pub fn check_supported(cluster: &ClusterInfo) -> Result<Option<String>, SetupErr
     }))
 }
 
-fn flavor_name(flavor: Flavor) -> &'static str {
+/// The server product's name, for messages.
+pub fn flavor_name(flavor: Flavor) -> &'static str {
     match flavor {
         Flavor::Elasticsearch => "Elasticsearch",
         Flavor::OpenSearch => "OpenSearch",
@@ -259,13 +224,5 @@ mod tests {
         assert_eq!(kept.len(), 3, "a kept lifecycle component is not rewritten");
         assert_eq!(kept[2].body["composed_of"][2], "ct@lifecycle");
         assert_eq!(template_items(Flavor::OpenSearch, &names, None).len(), 3);
-    }
-
-    #[test]
-    fn the_summary_says_whether_anything_changed() {
-        assert!(summary(0, false).starts_with("nothing to change"));
-        assert!(summary(0, true).starts_with("nothing to change"));
-        assert!(summary(2, true).contains("would be created or updated"));
-        assert_eq!(summary(3, false), "done: 3 item(s) created or updated");
     }
 }

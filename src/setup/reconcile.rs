@@ -4,7 +4,7 @@
 
 use super::compare::matches;
 use super::lifecycle::Api;
-use crate::sink::client::{ClientError, EsClient};
+use crate::cluster::{ClientError, EsClient};
 use bytes::Bytes;
 use elasticsearch::http::Method;
 use serde_json::Value;

@@ -13,7 +13,7 @@
 //!
 //! Everything installed carries `_meta.managed_by = cloudtrail-es` and the version that wrote it.
 
-use crate::sink::client::Flavor;
+use crate::cluster::Flavor;
 use serde_json::{json, Value};
 
 const SETTINGS: &str = include_str!("../../mappings/settings.json");

@@ -1,21 +1,26 @@
 //! The feed: every source's files, admitted or not, into one channel for the readers.
 //!
-//! Sources find files; the feed applies the run's rules (`--state`, `--shard`, layout filters),
-//! counts what it passes over, and sends the rest on. It is also where a stopping run (Ctrl-C)
-//! stops taking new files.
+//! Sources find files; the feed applies the run's rules (digests are not logs, `--state`,
+//! `--shard`, layout filters), counts what it passes over, and sends the rest on, each with its
+//! acknowledgement: the readers get the [`Unit`], and the receipt goes to whoever records finished
+//! files (backfill's state journal). It is also where a stopping run (Ctrl-C) stops taking new files.
 
 use super::admit::{Admission, Admit};
-use super::layout::{classify, KeyKind, LayoutFilter};
-use super::LogFile;
+use super::layout::{classify, is_digest, KeyKind, LayoutFilter};
+use super::{LogFile, Unit};
+use crate::ack::Receipt;
 use crate::stats::Stats;
 use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 /// What the sources feed into.
 pub struct Feed {
     /// The readers' queue.
-    pub files: flume::Sender<LogFile>,
+    pub files: flume::Sender<Unit>,
+    /// Where each admitted file's receipt goes.
+    pub receipts: UnboundedSender<Receipt>,
     /// `--state` and `--shard`.
     pub admit: Admit,
     /// `--start/--end/--account/--region`.
@@ -43,6 +48,11 @@ impl Feed {
         if self.cancel.is_cancelled() {
             return Decision::Stop;
         }
+        if is_digest(name) {
+            debug!("{name}: digest file, skipped");
+            Stats::add(&self.stats.files_skipped, 1);
+            return Decision::Pass;
+        }
         if !self.filter.is_empty() {
             match classify(name) {
                 KeyKind::Log(key) if self.filter.wants(&key) => {}
@@ -66,7 +76,11 @@ impl Feed {
     /// Offers a found file from a blocking thread; false once the run is stopping.
     pub fn offer(&self, file: LogFile) -> bool {
         match self.decide(&file.name) {
-            Decision::Take => self.files.send(file).is_ok(),
+            Decision::Take => {
+                let (unit, receipt) = Unit::track(file);
+                let _ = self.receipts.send(receipt);
+                self.files.send(unit).is_ok()
+            }
             Decision::Pass => true,
             Decision::Stop => false,
         }
@@ -74,8 +88,10 @@ impl Feed {
 
     /// Sends an admitted file from an async task; false once the run is stopping.
     pub async fn send(&self, file: LogFile) -> bool {
+        let (unit, receipt) = Unit::track(file);
+        let _ = self.receipts.send(receipt);
         tokio::select! {
-            sent = self.files.send_async(file) => sent.is_ok(),
+            sent = self.files.send_async(unit) => sent.is_ok(),
             _ = self.cancel.cancelled() => false,
         }
     }
@@ -86,10 +102,11 @@ pub(crate) mod tests {
     use super::*;
 
     /// A feed whose files can be collected from the returned receiver.
-    pub(crate) fn collecting_feed() -> (Feed, flume::Receiver<LogFile>) {
+    pub(crate) fn collecting_feed() -> (Feed, flume::Receiver<Unit>) {
         let (tx, rx) = flume::unbounded();
         let feed = Feed {
             files: tx,
+            receipts: tokio::sync::mpsc::unbounded_channel().0,
             admit: Admit::default(),
             filter: LayoutFilter::default(),
             stats: Arc::new(Stats::default()),

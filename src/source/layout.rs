@@ -34,6 +34,12 @@ pub struct LogKey<'a> {
     pub day: NaiveDate,
 }
 
+/// True for integrity digests (`CloudTrail-Digest/` in the path), which are not logs. The one
+/// path rule every source uses; the decoder also knows a digest by its content.
+pub fn is_digest(key: &str) -> bool {
+    matches!(classify(key), KeyKind::Digest) || key.split(['/', '\\']).any(|part| part == "CloudTrail-Digest")
+}
+
 /// Reads a key (or a `/`-separated path) against the layout.
 pub fn classify(key: &str) -> KeyKind<'_> {
     let Some(after) = after_anchor(key) else { return KeyKind::Outside };
@@ -68,7 +74,7 @@ fn is_log_name(name: &str) -> bool {
 }
 
 /// What part of the history to read. Empty lists mean "all".
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LayoutFilter {
     /// First day, inclusive.
     pub start: Option<NaiveDate>,

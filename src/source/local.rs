@@ -71,7 +71,7 @@ mod tests {
         drop(feed);
         let root = dir.path().display().to_string();
         let names: Vec<String> =
-            rx.iter().map(|f| f.name.strip_prefix(&*root).unwrap().to_string()).collect();
+            rx.iter().map(|u| u.file.name.strip_prefix(&*root).unwrap().to_string()).collect();
         assert_eq!(names, ["/a.json", "/b/1.json", "/b/2.json.gz"]);
     }
 

@@ -1,5 +1,6 @@
-//! Sources: where log files come from. A source yields [`LogFile`]s; each is opened as a plain
-//! byte stream, and decoding is the next stage's business.
+//! Sources: where log files come from. A source emits each file as a [`Unit`]: the
+//! [`LogFile`] (opened as a plain byte stream; decoding is the next stage's business) and the
+//! [`FileAck`] its reader settles, while the source keeps the matching receipt and awaits it.
 //!
 //! Local files and folders (`local.rs`) and S3 prefixes (`s3/`) feed the same channel of files.
 //! `layout.rs` knows CloudTrail's folder layout; `admit.rs` decides which files this run takes
@@ -12,6 +13,7 @@ pub mod local;
 pub mod s3;
 pub mod sqs;
 
+use crate::ack::{FileAck, Receipt};
 use bytes::Bytes;
 use std::fs::File;
 use std::io::{self, Cursor, Read};
@@ -62,14 +64,28 @@ pub struct LogFile {
     pub name: Arc<str>,
     /// Where to read it.
     pub location: Location,
-    /// The source's token for this file, handed back in its acknowledgement (0 if unused).
-    pub ticket: u64,
+}
+
+/// One file for the readers, with the acknowledgement they settle.
+pub struct Unit {
+    /// The file.
+    pub file: LogFile,
+    /// Settled by the reader and the output; its source holds the receipt.
+    pub ack: FileAck,
+}
+
+impl Unit {
+    /// Starts tracking `file`: the unit for the readers, and the receipt for its source.
+    pub fn track(file: LogFile) -> (Unit, Receipt) {
+        let (ack, receipt) = FileAck::new(file.name.clone());
+        (Unit { file, ack }, receipt)
+    }
 }
 
 impl LogFile {
     /// A file on this machine.
     pub fn local(path: PathBuf) -> Self {
-        LogFile { name: path.display().to_string().into(), location: Location::Local(path), ticket: 0 }
+        LogFile { name: path.display().to_string().into(), location: Location::Local(path) }
     }
 
     /// Opens the file's raw bytes.
@@ -81,11 +97,6 @@ impl LogFile {
             }
             Location::Stream(stream) => Ok(stream),
         }
-    }
-
-    /// True for files under `CloudTrail-Digest/`: integrity digests, not logs.
-    pub fn is_digest_path(&self) -> bool {
-        self.name.contains("CloudTrail-Digest/") || self.name.contains("CloudTrail-Digest\\")
     }
 }
 
@@ -117,8 +128,11 @@ mod tests {
 
     #[test]
     fn digest_paths_are_recognised() {
-        let digest = LogFile::local("AWSLogs/1/CloudTrail-Digest/us-east-1/2024/01/01/x.json.gz".into());
-        let insight = LogFile::local("AWSLogs/1/CloudTrail-Insight/us-east-1/2024/01/01/x.json.gz".into());
-        assert!(digest.is_digest_path() && !insight.is_digest_path());
+        use layout::is_digest;
+        assert!(is_digest("AWSLogs/1/CloudTrail-Digest/us-east-1/2024/01/01/x.json.gz"));
+        assert!(
+            is_digest("/tmp/logs/CloudTrail-Digest/x.json.gz") && is_digest("C:\\l\\CloudTrail-Digest\\x")
+        );
+        assert!(!is_digest("AWSLogs/1/CloudTrail-Insight/us-east-1/2024/01/01/x.json.gz"));
     }
 }

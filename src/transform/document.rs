@@ -1,23 +1,22 @@
-//! One CloudTrail event → one `_bulk` item: the action line and the document line.
+//! One CloudTrail event → one document, plus what routing it needs ([`Routing`]: its id and day).
 //!
-//! - `_id` is the event's `eventID`; an event without one gets a SHA-256 of its compact document,
+//! - The id is the event's `eventID`; an event without one gets a SHA-256 of its compact document,
 //!   so a re-run of the same file writes the same ids and adds nothing.
-//! - `_index` is `PREFIX-YYYY.MM.DD` from the event's UTC `eventTime` (or its own `@timestamp`).
+//! - The day is the UTC day of the event's `eventTime` (or its own `@timestamp`).
 //! - The document is the event's own bytes, compacted and redacted by the walker (`walk.rs`), with
 //!   `@timestamp` added in front when the event has none.
-//! - The action is `create`: an event already in the index is a 409, counted as "already present".
 //!
-//! The walker writes the document first (the time and id are only known at its end); the action
-//! line and `@timestamp` are then appended and rotated in front of it, which costs one move of
-//! the document's bytes and no allocation.
+//! What an output makes of the routing (an index name, a `_bulk` action line) is the output's
+//! business (`output/elasticsearch/encode.rs`). The walker writes the document first (the time is
+//! only known at its end); `@timestamp` is then appended and rotated in front of it, which costs one
+//! move of the document's bytes and no allocation.
 
 use super::capture::{kind, string_text, Found};
-use super::timestamp::utc_day;
+use super::timestamp::{utc_day, Day};
 use super::walk::{self, WalkError};
 use super::{Plan, EVENT_ID, EVENT_TIME, TIMESTAMP};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
-use std::io::Write;
 
 /// Why an event cannot become a document. Each ends as a dead letter with this message, which
 /// never quotes the event except an unreadable time (times are never redacted).
@@ -67,33 +66,50 @@ impl From<WalkError> for EventProblem {
     }
 }
 
-/// How index names are formed.
-#[derive(Clone, Debug)]
-pub struct IndexNaming {
-    /// The part before `-YYYY.MM.DD`.
-    pub prefix: String,
+/// What an output needs to know to place a document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Routing<'a> {
+    /// The document's id.
+    pub id: DocId<'a>,
+    /// The UTC day of the event (and the instant itself).
+    pub day: Day,
+}
+
+/// A document's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DocId<'a> {
+    /// The event's `eventID`, as the JSON string literal it is in the event (quotes and escapes kept).
+    Event(&'a [u8]),
+    /// Hex of the first 20 bytes of the SHA-256 of the compact document (no usable `eventID`).
+    Content([u8; 40]),
+}
+
+impl DocId<'_> {
+    /// The id as a JSON string literal, quotes included.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            DocId::Event(literal) => out.extend_from_slice(literal),
+            DocId::Content(hex) => {
+                out.push(b'"');
+                out.extend_from_slice(hex);
+                out.push(b'"');
+            }
+        }
+    }
 }
 
 /// What became of an event that was not a problem.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Encoded {
-    /// Its action and document lines were appended; `time` is its time in Unix seconds.
-    Written {
-        /// The event's time (`eventTime`, else `@timestamp`), Unix seconds.
-        time: i64,
-    },
+pub enum Encoded<'a> {
+    /// Its document was appended; this is where it goes.
+    Document(Routing<'a>),
     /// A filter dropped it; nothing was appended.
     Filtered,
 }
 
-/// Appends the action line and document line for `raw` to `out`, or nothing if a filter drops
-/// the event. On error `out` is unchanged.
-pub(super) fn encode(
-    plan: &Plan,
-    naming: &IndexNaming,
-    raw: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<Encoded, EventProblem> {
+/// Appends the document for `raw` to `out`, or nothing if a filter drops the event. On error `out`
+/// is unchanged.
+pub(super) fn encode<'r>(plan: &Plan, raw: &'r [u8], out: &mut Vec<u8>) -> Result<Encoded<'r>, EventProblem> {
     let start = out.len();
     let mut found = Found::default();
     let result = walk::rewrite(raw, &plan.matcher, &plan.redactor, out, &mut found)
@@ -102,10 +118,9 @@ pub(super) fn encode(
             if !plan.filters.keep(raw, &found) {
                 return Ok(Encoded::Filtered);
             }
-            let time = prepend_action(naming, raw, &found, start, out)?;
-            Ok(Encoded::Written { time })
+            add_timestamp(raw, &found, start, out).map(Encoded::Document)
         });
-    if !matches!(result, Ok(Encoded::Written { .. })) {
+    if !matches!(result, Ok(Encoded::Document(_))) {
         out.truncate(start);
     }
     result
@@ -127,15 +142,14 @@ fn text_field<'s>(
     }
 }
 
-/// Puts the action line (and `@timestamp` if the event has none) in front of the document the
-/// walker wrote at `out[start..]`; returns the event's time in Unix seconds.
-fn prepend_action(
-    naming: &IndexNaming,
-    raw: &[u8],
+/// Puts `@timestamp` in front of the document the walker wrote at `out[start..]` if the event
+/// has none; returns where the document goes.
+fn add_timestamp<'r>(
+    raw: &'r [u8],
     found: &Found,
     start: usize,
     out: &mut Vec<u8>,
-) -> Result<i64, EventProblem> {
+) -> Result<Routing<'r>, EventProblem> {
     let id = text_field(raw, found, EVENT_ID, "eventID")?;
     let event_time = text_field(raw, found, EVENT_TIME, "eventTime")?;
     let timestamp = text_field(raw, found, TIMESTAMP, "@timestamp")?;
@@ -147,41 +161,20 @@ fn prepend_action(
     let time: Cow<str> = string_text(time_raw);
     let day = utc_day(&time)
         .ok_or_else(|| EventProblem::BadTime { field, value: time.chars().take(64).collect() })?;
-
-    let doc_end = out.len();
-    let content_id;
-    let id: &[u8] = match id {
-        Some(id) if id.len() > 2 => id,
-        _ => {
-            content_id = hex_sha256(&out[start..doc_end]);
-            content_id.as_bytes()
-        }
+    let id = match id {
+        Some(id) if id.len() > 2 => DocId::Event(id),
+        _ => DocId::Content(hex_sha256(&out[start..])),
     };
-    // Writes into a Vec cannot fail.
-    let _ = write!(
-        out,
-        "{{\"create\":{{\"_index\":\"{}-{:04}.{:02}.{:02}\",\"_id\":",
-        naming.prefix, day.year, day.month, day.day
-    );
-    if id.first() == Some(&b'"') {
-        out.extend_from_slice(id);
-    } else {
-        out.push(b'"');
-        out.extend_from_slice(id);
-        out.push(b'"');
-    }
-    out.extend_from_slice(b"}}\n");
-    let empty_doc = &out[start..doc_end] == b"{}";
     if timestamp.is_none() {
+        let doc_end = out.len();
+        let empty_doc = &out[start..doc_end] == b"{}";
         out.extend_from_slice(b"{\"@timestamp\":");
         out.extend_from_slice(time_raw);
         if empty_doc {
             out.push(b'}');
         }
-    }
-    let head = out.len() - doc_end;
-    out[start..].rotate_right(head);
-    if timestamp.is_none() {
+        let head = out.len() - doc_end;
+        out[start..].rotate_right(head);
         // The document's `{` becomes the comma after `@timestamp` (or goes, if it was `{}`).
         let brace = start + head;
         if empty_doc {
@@ -190,38 +183,49 @@ fn prepend_action(
             out[brace] = b',';
         }
     }
-    out.push(b'\n');
-    Ok(day.unix)
+    Ok(Routing { id, day })
 }
 
 /// Hex of the first 20 bytes of the SHA-256 of `bytes`.
-fn hex_sha256(bytes: &[u8]) -> String {
+fn hex_sha256(bytes: &[u8]) -> [u8; 40] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(bytes);
-    digest[..20].iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = [0u8; 40];
+    for (i, b) in digest[..20].iter().enumerate() {
+        out[2 * i] = HEX[usize::from(b >> 4)];
+        out[2 * i + 1] = HEX[usize::from(b & 15)];
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::transform::{Encoded, EventProblem, IndexNaming, Transform};
+    //! The document and its routing; the action lines built from them are tested with the bulk
+    //! encoder (`output/elasticsearch/encode.rs`).
+    use super::DocId;
+    use crate::transform::{Encoded, EventProblem, Transform};
     use serde_json::{json, Value};
 
-    fn transform() -> Transform {
-        Transform::plain(IndexNaming { prefix: "cloudtrail".into() })
-    }
-
+    /// The document and the id (as JSON) and day (YYYY.MM.DD) it is routed by.
     fn encode(raw: &str) -> Result<(Value, Value), EventProblem> {
         let mut out = Vec::new();
-        assert!(matches!(transform().encode(raw.as_bytes(), &mut out)?, Encoded::Written { .. }));
+        let Encoded::Document(routing) = Transform::plain().encode(raw.as_bytes(), &mut out)? else {
+            panic!("filtered")
+        };
+        let mut id = Vec::new();
+        routing.id.write_json(&mut id);
+        let d = routing.day;
+        let routed = json!({"id": serde_json::from_slice::<Value>(&id).unwrap(),
+                            "day": format!("{:04}.{:02}.{:02}", d.year, d.month, d.day)});
         let text = String::from_utf8(out).unwrap();
-        let lines: Vec<&str> = text.strip_suffix('\n').unwrap().split('\n').collect();
-        assert_eq!(lines.len(), 2, "exactly two lines: {text}");
-        Ok((serde_json::from_str(lines[0]).unwrap(), serde_json::from_str(lines[1]).unwrap()))
+        assert!(!text.contains('\n'), "one line: {text}");
+        Ok((routed, serde_json::from_str(&text).unwrap()))
     }
 
     #[test]
-    fn action_uses_event_id_and_utc_day() {
-        let (action, doc) = encode(r#"{"eventID":"abc","eventTime":"2024-05-01T23:59:59Z","x":1}"#).unwrap();
-        assert_eq!(action, json!({"create":{"_index":"cloudtrail-2024.05.01","_id":"abc"}}));
+    fn routing_uses_event_id_and_utc_day() {
+        let (routed, doc) = encode(r#"{"eventID":"abc","eventTime":"2024-05-01T23:59:59Z","x":1}"#).unwrap();
+        assert_eq!(routed, json!({"id":"abc","day":"2024.05.01"}));
         assert_eq!(
             doc,
             json!({"@timestamp":"2024-05-01T23:59:59Z","eventID":"abc","eventTime":"2024-05-01T23:59:59Z","x":1})
@@ -233,15 +237,15 @@ mod tests {
         let raw =
             r#"{"eventTime":"2024-05-01T00:00:00Z","requestParameters":{"a":[1,2.50,"\u00e9\n"]},"n":null}"#;
         let mut out = Vec::new();
-        transform().encode(raw.as_bytes(), &mut out).unwrap();
-        let doc_line = String::from_utf8(out).unwrap().lines().nth(1).unwrap().to_string();
+        Transform::plain().encode(raw.as_bytes(), &mut out).unwrap();
+        let doc_line = String::from_utf8(out).unwrap();
         assert!(doc_line.ends_with(&raw[1..]), "source bytes kept verbatim: {doc_line}");
     }
 
     #[test]
     fn event_with_own_timestamp_is_not_given_a_second_one() {
-        let (action, doc) = encode(r#"{"@timestamp":"2020-09-14T01:19:40.000Z","eventName":"X"}"#).unwrap();
-        assert_eq!(action["create"]["_index"], "cloudtrail-2020.09.14");
+        let (routed, doc) = encode(r#"{"@timestamp":"2020-09-14T01:19:40.000Z","eventName":"X"}"#).unwrap();
+        assert_eq!(routed["day"], "2020.09.14");
         assert_eq!(doc, json!({"@timestamp":"2020-09-14T01:19:40.000Z","eventName":"X"}));
     }
 
@@ -259,9 +263,10 @@ mod tests {
         let c = encode(r#"{"eventTime":"2024-05-01T00:00:00Z","x":2}"#).unwrap().0;
         let d = encode(r#"{"eventID":"","eventTime":"2024-05-01T00:00:00Z","x":2}"#).unwrap().0;
         assert_eq!(a, b, "whitespace does not change the id");
-        assert_ne!(a["create"]["_id"], c["create"]["_id"]);
-        assert_eq!(a["create"]["_id"].as_str().unwrap().len(), 40);
-        assert_eq!(d["create"]["_id"].as_str().unwrap().len(), 40, "an empty eventID is no id");
+        assert_ne!(a["id"], c["id"]);
+        assert_eq!(a["id"].as_str().unwrap().len(), 40);
+        assert_eq!(d["id"].as_str().unwrap().len(), 40, "an empty eventID is no id");
+        assert!(matches!(super::DocId::Content([b'0'; 40]), DocId::Content(_)));
     }
 
     #[test]
@@ -292,15 +297,15 @@ mod tests {
         for bad in
             [&b"[]"[..], b"{\"eventTime\":1}", b"{\"x\":", b"{\"eventTime\":\"2024-05-01T00:00:00Z\"}x"]
         {
-            assert!(transform().encode(bad, &mut out).is_err());
+            assert!(Transform::plain().encode(bad, &mut out).is_err());
             assert_eq!(out, b"keep");
         }
     }
 
     #[test]
     fn ids_and_times_with_escapes_stay_valid_json() {
-        let (action, doc) = encode(r#"{"eventID":"a\"b","eventTime":"2024-05-01T00:00:00\u005a"}"#).unwrap();
-        assert_eq!(action["create"]["_id"], "a\"b");
+        let (routed, doc) = encode(r#"{"eventID":"a\"b","eventTime":"2024-05-01T00:00:00\u005a"}"#).unwrap();
+        assert_eq!(routed["id"], "a\"b");
         assert_eq!(doc["@timestamp"], "2024-05-01T00:00:00Z");
     }
 }

@@ -1,9 +1,10 @@
-//! Transform: from one raw CloudTrail event to one bulk item (action line + document line), or to
-//! nothing when a filter drops it.
+//! Transform: from one raw CloudTrail event to one document and its routing (id, day), or to
+//! nothing when a filter drops it. How a document is framed for its destination (a `_bulk`
+//! action line…) is the output's business.
 //!
 //! One pass over the event's bytes (`walk.rs`) validates it, applies redaction while copying it,
 //! and notes the values the rest needs; then the filters decide (`filter.rs`, `console.rs`) and
-//! the encoder adds the action line (`document.rs`, `timestamp.rs`). Rules name fields with the
+//! the document is finished and routed (`document.rs`, `timestamp.rs`). Rules name fields with the
 //! path syntax of `path.rs`, compiled together into one automaton (`matcher.rs`); JSON tokens are
 //! read by `token.rs`; captured
 //! values are read through `capture.rs`; redaction modes and presets are in `redact.rs`.
@@ -23,10 +24,11 @@ mod token;
 mod walk;
 
 pub use console::console_query;
-pub use document::{Encoded, EventProblem, IndexNaming};
+pub use document::{DocId, Encoded, EventProblem, Routing};
 pub use filter::{FieldFilter, FilterError, Glob};
 pub use path::{FieldPath, PathError, Segment, Step};
 pub use redact::{HashKey, KeyError, Preset, RedactError, RedactMode, RedactRule, CREDENTIAL_FIELDS};
+pub use timestamp::Day;
 
 use capture::{Found, Slots};
 use filter::Filters;
@@ -85,14 +87,13 @@ pub(crate) struct Plan {
 
 /// The transform step: see the module docs.
 pub struct Transform {
-    naming: IndexNaming,
     plan: Plan,
     redacts: bool,
 }
 
 impl Transform {
     /// Compiles the rules.
-    pub fn new(naming: IndexNaming, spec: TransformSpec) -> Result<Self, TransformError> {
+    pub fn new(spec: TransformSpec) -> Result<Self, TransformError> {
         // Each rule with the flag that gave it, for error messages.
         let mut rules: Vec<(String, RedactRule)> = Vec::new();
         for preset in &spec.presets {
@@ -118,17 +119,12 @@ impl Transform {
         let rules: Vec<RedactRule> = rules.into_iter().map(|(_, r)| r).collect();
         let plan =
             Plan { matcher: plan_matcher(&rules, &slots)?, redactor: Redactor { key: spec.key }, filters };
-        Ok(Transform { naming, plan, redacts: !rules.is_empty() })
+        Ok(Transform { plan, redacts: !rules.is_empty() })
     }
 
     /// No redaction, no filter: every valid event is written.
-    pub fn plain(naming: IndexNaming) -> Self {
-        Transform::new(naming, TransformSpec::default()).expect("the built-in paths always compile")
-    }
-
-    /// How documents are named.
-    pub fn naming(&self) -> &IndexNaming {
-        &self.naming
+    pub fn plain() -> Self {
+        Transform::new(TransformSpec::default()).expect("the built-in paths always compile")
     }
 
     /// True when some redaction rule is active.
@@ -141,10 +137,10 @@ impl Transform {
         !self.plan.filters.is_empty()
     }
 
-    /// Appends the bulk item for `raw` to `out` (or nothing, for a filtered event). On error `out`
-    /// is unchanged.
-    pub fn encode(&self, raw: &[u8], out: &mut Vec<u8>) -> Result<Encoded, EventProblem> {
-        document::encode(&self.plan, &self.naming, raw, out)
+    /// Appends the document for `raw` to `out` (or nothing, for a filtered event) and says where
+    /// it goes. On error `out` is unchanged.
+    pub fn encode<'r>(&self, raw: &'r [u8], out: &mut Vec<u8>) -> Result<Encoded<'r>, EventProblem> {
+        document::encode(&self.plan, raw, out)
     }
 
     /// The event as it may be kept in a dead letter when redaction is on: its redacted, compact

@@ -50,7 +50,7 @@ impl Fetcher {
             if size > PREFETCH_MAX {
                 let stream =
                     SyncIoBridge::new_with_handle(output.body.into_async_read(), self.runtime.clone());
-                return Ok(LogFile { name, location: Location::Stream(Box::new(stream)), ticket: 0 });
+                return Ok(LogFile { name, location: Location::Stream(Box::new(stream)) });
             }
             let kib = (size.div_ceil(1024) as u32).max(1);
             let permit = self
@@ -61,11 +61,7 @@ impl Fetcher {
                 .map_err(|_| "download budget closed".to_string())?;
             match output.body.collect().await {
                 Ok(body) => {
-                    return Ok(LogFile {
-                        name,
-                        location: Location::Memory(body.into_bytes(), permit),
-                        ticket: 0,
-                    })
+                    return Ok(LogFile { name, location: Location::Memory(body.into_bytes(), permit) })
                 }
                 Err(e) => last = chain(&e),
             }

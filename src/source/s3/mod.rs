@@ -9,6 +9,8 @@ pub mod crawl;
 pub mod fetch;
 
 use crate::errors::chain;
+use crate::source::feed::{Decision, Feed};
+use crate::stats::Stats;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use std::fmt::Debug;
 
@@ -70,25 +72,42 @@ pub fn describe<E: ProvideErrorMetadata + Debug + std::error::Error + 'static>(e
     }
 }
 
-/// What a backfill does with the objects it admits.
-pub enum Destination {
-    /// Download them for the readers.
-    Read(std::sync::Arc<fetch::Fetcher>),
-    /// Announce them on a queue for `follow` processes (`--to-queue`).
-    Enqueue(std::sync::Arc<crate::source::sqs::enqueue::Enqueuer>),
+/// Where a backfill hands the objects it admits: the readers (download them, [`fetch::Fetcher`])
+/// or an output that only announces them (`--to-queue`, `output/queue.rs`).
+pub trait Handoff: Sync {
+    /// Objects per call to [`Handoff::take`].
+    const CHUNK: usize;
+    /// Takes up to [`Handoff::CHUNK`] admitted objects.
+    fn take(&self, objects: Vec<S3Object>, feed: &Feed) -> impl std::future::Future<Output = ()> + Send;
 }
 
-/// Crawls `s3://bucket/prefix` and hands every admitted object to `destination`, `concurrency` at
-/// a time. Returns when listing and hand-over are done, or the run stops.
-pub async fn feed_prefix(
+impl Handoff for std::sync::Arc<fetch::Fetcher> {
+    const CHUNK: usize = 1;
+
+    async fn take(&self, objects: Vec<S3Object>, feed: &Feed) {
+        for object in objects {
+            match self.ready(object.clone()).await {
+                Ok(file) => {
+                    feed.send(file).await;
+                }
+                Err(reason) => {
+                    tracing::error!("{}: {reason}", object.url());
+                    Stats::add(&feed.stats.files_failed, 1);
+                }
+            }
+        }
+    }
+}
+
+/// Crawls `s3://bucket/prefix` and hands every admitted object to `handoff`, `concurrency` calls
+/// at a time. Returns when listing and hand-over are done, or the run stops.
+pub async fn feed_prefix<H: Handoff>(
     crawler: crawl::Crawler,
-    destination: &Destination,
+    handoff: &H,
     prefix: &str,
     concurrency: usize,
-    feed: &crate::source::feed::Feed,
+    feed: &Feed,
 ) -> Result<(), S3Error> {
-    use crate::source::feed::Decision;
-    use crate::stats::Stats;
     use futures::StreamExt;
 
     let (found_tx, found_rx) = tokio::sync::mpsc::channel(1024);
@@ -103,32 +122,9 @@ pub async fn feed_prefix(
             crawl::Found::Object(object) => (feed.decide(&object.url()) == Decision::Take).then_some(object),
         }
     });
-    let handing_over = async {
-        match destination {
-            Destination::Read(fetcher) => {
-                admitted
-                    .for_each_concurrent(concurrency.max(1), |object| async move {
-                        match fetcher.ready(object.clone()).await {
-                            Ok(file) => {
-                                feed.send(file).await;
-                            }
-                            Err(reason) => {
-                                tracing::error!("{}: {reason}", object.url());
-                                Stats::add(&feed.stats.files_failed, 1);
-                            }
-                        }
-                    })
-                    .await
-            }
-            Destination::Enqueue(queue) => {
-                // SQS takes up to ten messages per request.
-                admitted
-                    .ready_chunks(10)
-                    .for_each_concurrent(concurrency.max(1), |objects| queue.send(objects))
-                    .await
-            }
-        }
-    };
+    let handing_over = admitted
+        .ready_chunks(H::CHUNK)
+        .for_each_concurrent(concurrency.max(1), |objects| handoff.take(objects, feed));
     tokio::select! {
         (listed, ()) = futures::future::join(listing, handing_over) => listed,
         _ = feed.cancel.cancelled() => Ok(()),

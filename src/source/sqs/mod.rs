@@ -2,37 +2,39 @@
 //! message only once everything it points to is safe.
 //!
 //! - `notification.rs` reads a message body (CloudTrail/SNS, S3 events, EventBridge);
-//! - `inflight.rs` keeps the messages being worked on and decides delete or keep;
-//! - this file runs the loops: receive (long polling, at most `max_in_flight` messages at once,
-//!   which is also the backpressure when the cluster is slow or down), acknowledge (delete on a
-//!   safe verdict), and keep the visibility timeout of in-flight messages extended.
+//! - `verdict.rs` decides, from its files' acknowledgements, whether a message is deleted or kept;
+//! - this file runs the receive loop (long polling, at most `max_in_flight` messages at once, which
+//!   is also the backpressure when the cluster is slow or down) and one task per message: it
+//!   emits the message's files with their acknowledgements, keeps the message invisible to others
+//!   while it waits for their receipts, then deletes it (or leaves it) by the verdict.
 
-pub mod enqueue;
-pub mod inflight;
 pub mod notification;
+pub mod verdict;
 
-use crate::ack::FileDone;
+use crate::ack::Receipt;
+use crate::backoff::Backoff;
 use crate::errors::chain;
-use crate::source::layout::{classify, KeyKind};
+use crate::source::layout::is_digest;
 use crate::source::s3::fetch::Fetcher;
 use crate::source::s3::S3Object;
-use crate::source::LogFile;
+use crate::source::Unit;
 use crate::stats::{Health, Stats};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
-use inflight::{InFlight, Tracker, Verdict};
 use notification::Notice;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use tokio::sync::mpsc::UnboundedReceiver;
+use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
+use verdict::Verdict;
 
 /// SQS long-poll wait, the API's maximum.
 const WAIT_SECONDS: i32 = 20;
 /// Messages per receive, the API's maximum.
 const MAX_PER_RECEIVE: usize = 10;
+/// Waits after a failed receive.
+const RECEIVE_BACKOFF: Backoff = Backoff::unbounded(Duration::from_secs(2), Duration::from_secs(32));
 
 /// How `follow` uses its queue.
 #[derive(Clone, Debug)]
@@ -63,8 +65,7 @@ pub struct Consumer {
     sqs: aws_sdk_sqs::Client,
     fetcher: Arc<Fetcher>,
     settings: QueueSettings,
-    files: Mutex<Option<flume::Sender<LogFile>>>,
-    tracker: Mutex<Tracker>,
+    files: Mutex<Option<flume::Sender<Unit>>>,
     slots: Arc<Semaphore>,
     /// Counters about the queue.
     pub queue: Arc<QueueStats>,
@@ -77,7 +78,7 @@ impl Consumer {
         sqs: aws_sdk_sqs::Client,
         fetcher: Arc<Fetcher>,
         settings: QueueSettings,
-        files: flume::Sender<LogFile>,
+        files: flume::Sender<Unit>,
         stats: Arc<Stats>,
     ) -> Arc<Self> {
         let slots = Arc::new(Semaphore::new(settings.max_in_flight.max(1)));
@@ -86,7 +87,6 @@ impl Consumer {
             fetcher,
             settings,
             files: Mutex::new(Some(files)),
-            tracker: Mutex::new(Tracker::default()),
             slots,
             queue: Arc::new(QueueStats::default()),
             stats,
@@ -94,31 +94,23 @@ impl Consumer {
     }
 
     /// Runs until `stop`; then finishes the messages in flight within `grace`, and if they do not
-    /// finish in time cancels `abort` (their messages stay in the queue). Returns when the readers'
-    /// acknowledgements (`done`) have all come back.
-    pub async fn run(
-        self: Arc<Self>,
-        done: UnboundedReceiver<FileDone>,
-        stop: CancellationToken,
-        abort: CancellationToken,
-        grace: Duration,
-    ) {
-        let acks = tokio::spawn(self.clone().acknowledge(done));
-        let extender = tokio::spawn(self.clone().extend_visibility());
+    /// finish in time cancels `abort` (their messages stay in the queue). Returns when every
+    /// message's task has ended.
+    pub async fn run(self: Arc<Self>, stop: CancellationToken, abort: CancellationToken, grace: Duration) {
         self.receive(&stop).await;
         let all = self.settings.max_in_flight.max(1) as u32;
         match tokio::time::timeout(grace, self.slots.acquire_many(all)).await {
             Ok(_) => info!("stopped: every message in flight finished"),
             Err(_) => {
-                let left = self.tracker.lock().map(|t| t.len()).unwrap_or(0);
+                let left = all as usize - self.slots.available_permits();
                 warn!("stopped: {left} messages not finished within the grace period stay in the queue");
                 abort.cancel();
             }
         }
-        // Closing the readers' queue lets them, and then the sink, drain and stop.
+        // Closing the readers' queue lets them, and then the output, drain and stop.
         self.files.lock().ok().and_then(|mut f| f.take());
-        let _ = acks.await;
-        extender.abort();
+        // Every message task holds a slot until it ends.
+        let _ = self.slots.acquire_many(all).await;
     }
 
     /// The receive loop: a receive only when a slot is free, so work in flight is bounded.
@@ -159,7 +151,7 @@ impl Consumer {
                 Err(e) => {
                     failures += 1;
                     Health::failing(&self.stats.health.sqs_failing_since);
-                    let wait = Duration::from_secs(1 << failures.min(5));
+                    let wait = RECEIVE_BACKOFF.delay(failures);
                     error!(
                         "{}: cannot receive: {} (retrying in {wait:?})",
                         self.settings.queue_url,
@@ -191,69 +183,71 @@ impl Consumer {
         };
         let objects: Vec<_> = objects
             .into_iter()
-            .filter(|o| match classify(&o.key) {
-                KeyKind::Digest => {
+            .filter(|o| {
+                let digest = is_digest(&o.key);
+                if digest {
                     debug!("s3://{}/{}: digest file, skipped", o.bucket, o.key);
-                    false
                 }
-                _ => true,
+                !digest
             })
             .collect();
         if objects.is_empty() {
             return self.delete(&id, &receipt).await;
         }
-        let in_flight = InFlight {
-            message_id: id,
-            receipt,
-            waiting: objects.len(),
-            failure: None,
-            extended_at: Instant::now(),
-            _slot: slot,
-        };
-        let Some(ticket) = self.tracker.lock().ok().map(|mut t| t.start(in_flight)) else { return };
+        let mut receipts = Vec::with_capacity(objects.len());
+        let mut failures = Vec::new();
         for o in objects {
             let object = S3Object { bucket: o.bucket, key: o.key, size: 0 };
             let url = object.url();
             match self.fetcher.ready(object).await {
                 Ok(file) => {
+                    let (unit, file_receipt) = Unit::track(file);
                     let sender = self.files.lock().ok().and_then(|f| f.clone());
                     let sent = match sender {
-                        Some(tx) => tx.send_async(LogFile { ticket, ..file }).await.is_ok(),
+                        Some(tx) => tx.send_async(unit).await.is_ok(),
                         None => false,
                     };
+                    // A unit that was not sent is dropped unread: its receipt resolves as failed.
+                    receipts.push(file_receipt);
                     if !sent {
-                        self.file_failed(ticket, format!("{url}: not read, shutting down")).await;
+                        failures.push(format!("{url}: not read, shutting down"));
                     }
                 }
                 Err(reason) => {
                     error!("{url}: {reason}");
                     Stats::add(&self.stats.files_failed, 1);
-                    self.file_failed(ticket, format!("{url}: {reason}")).await;
+                    failures.push(format!("{url}: {reason}"));
                 }
             }
         }
-    }
-
-    async fn file_failed(&self, ticket: u64, reason: String) {
-        let verdict = self.tracker.lock().ok().and_then(|mut t| t.file_failed(ticket, reason));
-        self.conclude(verdict).await;
-    }
-
-    /// The acknowledgement loop: each file that comes back may finish its message.
-    async fn acknowledge(self: Arc<Self>, mut done: UnboundedReceiver<FileDone>) {
-        while let Some(file) = done.recv().await {
-            let verdict = self.tracker.lock().ok().and_then(|mut t| t.file_done(&file));
-            self.conclude(verdict).await;
-        }
-    }
-
-    async fn conclude(&self, verdict: Option<Verdict>) {
-        match verdict {
-            None => {}
-            Some(Verdict::Delete { message_id, receipt }) => self.delete(&message_id, &receipt).await,
-            Some(Verdict::Keep { message_id, reason }) => {
+        let done = self.await_receipts(&id, &receipt, receipts).await;
+        match verdict::decide(&done, failures) {
+            Verdict::Delete => self.delete(&id, &receipt).await,
+            Verdict::Keep(reason) => {
                 Stats::add(&self.queue.kept, 1);
-                warn!("SQS message {message_id} left in the queue (it will be received again): {reason}");
+                warn!("SQS message {id} left in the queue (it will be received again): {reason}");
+            }
+        }
+        drop(slot);
+    }
+
+    /// Waits for every file of a message, keeping the message invisible to other consumers
+    /// meanwhile.
+    async fn await_receipts(
+        &self,
+        id: &str,
+        receipt: &str,
+        receipts: Vec<Receipt>,
+    ) -> Vec<crate::ack::FileDone> {
+        let visibility = self.settings.visibility;
+        let every = (visibility / 2).clamp(Duration::from_secs(1), Duration::from_secs(60));
+        let all = futures::future::join_all(receipts);
+        tokio::pin!(all);
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            tokio::select! {
+                done = &mut all => return done,
+                _ = heartbeat.tick() => self.extend_visibility(id, receipt).await,
             }
         }
     }
@@ -270,26 +264,18 @@ impl Consumer {
         }
     }
 
-    /// Keeps messages in flight invisible to other consumers while they are worked on.
-    async fn extend_visibility(self: Arc<Self>) {
+    /// Keeps one message invisible to other consumers for another visibility timeout.
+    async fn extend_visibility(&self, id: &str, receipt: &str) {
         let visibility = self.settings.visibility;
-        let every = (visibility / 3).clamp(Duration::from_secs(1), Duration::from_secs(60));
-        loop {
-            tokio::time::sleep(every).await;
-            let due = Instant::now().checked_sub(visibility / 2).unwrap_or_else(Instant::now);
-            let messages = self.tracker.lock().map(|mut t| t.due_for_extension(due)).unwrap_or_default();
-            for (id, receipt) in messages {
-                let request = self
-                    .sqs
-                    .change_message_visibility()
-                    .queue_url(&self.settings.queue_url)
-                    .receipt_handle(receipt)
-                    .visibility_timeout(visibility.as_secs() as i32);
-                match request.send().await {
-                    Ok(_) => debug!("SQS message {id}: visibility extended by {visibility:?}"),
-                    Err(e) => warn!("SQS message {id}: cannot extend visibility: {}", chain(&e)),
-                }
-            }
+        let request = self
+            .sqs
+            .change_message_visibility()
+            .queue_url(&self.settings.queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(visibility.as_secs() as i32);
+        match request.send().await {
+            Ok(_) => debug!("SQS message {id}: visibility extended by {visibility:?}"),
+            Err(e) => warn!("SQS message {id}: cannot extend visibility: {}", chain(&e)),
         }
     }
 }

@@ -1,4 +1,6 @@
-//! The file sink: writes the bulk NDJSON to a file or stdout instead of sending it (`--output`).
+//! The file output: writes the bulk NDJSON to a file or stdout instead of sending it (`--output`).
+//! The batches arrive framed by the bulk encoder (`elasticsearch/encode.rs`), so this file writes
+//! exactly what would have been sent.
 //!
 //! An event counts as delivered once its batch is written and flushed, the same rule as "accepted
 //! by Elasticsearch", so every downstream guarantee holds when feeding another tool.
@@ -12,11 +14,11 @@ use std::path::Path;
 use tokio::sync::mpsc::Receiver;
 
 /// Where `--output` writes.
-pub struct FileSink {
+pub struct FileOutput {
     out: Box<dyn Write + Send>,
 }
 
-impl FileSink {
+impl FileOutput {
     /// `-` is stdout; anything else is a file, created or truncated.
     pub fn open(path: &Path) -> io::Result<Self> {
         let out: Box<dyn Write + Send> = if path == Path::new("-") {
@@ -24,7 +26,7 @@ impl FileSink {
         } else {
             Box::new(BufWriter::with_capacity(1 << 20, File::create(path)?))
         };
-        Ok(FileSink { out })
+        Ok(FileOutput { out })
     }
 
     /// Writes every batch until the channel closes (blocking: run it on a blocking thread).

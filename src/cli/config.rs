@@ -66,14 +66,14 @@ fn config_path(args: &[OsString]) -> Option<std::path::PathBuf> {
 
 /// Where the subcommand name is in the arguments.
 fn subcommand_position(args: &[OsString]) -> Option<usize> {
-    let cli = crate::cli::Cli::command();
+    let cli = super::Cli::command();
     let names: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
     args.iter().position(|a| names.contains(&a.to_string_lossy().as_ref()))
 }
 
 /// The flags the file gives `command`, leaving out those already on its command line (`given`).
 fn from_table(table: &toml::Table, command: &str, given: &[OsString]) -> Result<Vec<String>, String> {
-    let cli = crate::cli::Cli::command();
+    let cli = super::Cli::command();
     let known = |cmd: &str| -> Vec<String> {
         cli.find_subcommand(cmd)
             .map(|c| c.get_arguments().filter_map(|a| a.get_long().map(str::to_string)).collect())

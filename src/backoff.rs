@@ -1,26 +1,28 @@
-//! When and how long to wait before trying again.
+//! When and how long to wait before trying again: the one backoff policy of the tool.
 //!
-//! Exponential backoff with jitter, and a bounded total patience after which what still fails is
-//! dead-lettered rather than retried for ever. What is worth retrying is decided in `bulk.rs`;
-//! this file only decides how long to wait.
+//! Exponential backoff with jitter, and a bounded total patience after which the caller gives up
+//! (what that means is the caller's: the bulk output stops retrying a batch, follow stops waiting
+//! for a cluster that never answers). Every retry loop — `_bulk` requests, follow's wait for its
+//! cluster, SQS receives, S3 downloads — takes its waits from a [`Backoff`]; what is worth
+//! retrying is decided by each caller (e.g. `output/elasticsearch/response.rs`).
 
 use rand::Rng;
 use std::time::{Duration, Instant};
 
 /// Backoff settings.
-#[derive(Clone, Copy, Debug)]
-pub struct RetryPolicy {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
     /// Wait before the first retry.
     pub initial: Duration,
     /// The longest single wait.
     pub max_delay: Duration,
-    /// How long a batch may keep failing before its remaining items are dead-lettered.
+    /// How long something may keep failing before the caller gives up (`Duration::MAX`: never).
     pub patience: Duration,
 }
 
-impl Default for RetryPolicy {
+impl Default for Backoff {
     fn default() -> Self {
-        RetryPolicy {
+        Backoff {
             initial: Duration::from_millis(200),
             max_delay: Duration::from_secs(30),
             patience: Duration::from_secs(300),
@@ -28,7 +30,12 @@ impl Default for RetryPolicy {
     }
 }
 
-impl RetryPolicy {
+impl Backoff {
+    /// Waits from `initial` up to `max_delay`, with no limit on patience.
+    pub const fn unbounded(initial: Duration, max_delay: Duration) -> Self {
+        Backoff { initial, max_delay, patience: Duration::MAX }
+    }
+
     /// The wait before retry number `attempt` (1-based): doubling, capped, with "equal jitter"
     /// (between half and all of it) so that many clients do not retry in step.
     pub fn delay(&self, attempt: u32) -> Duration {
@@ -40,7 +47,7 @@ impl RetryPolicy {
 
     /// True when waiting `next` more, after starting at `started`, would exceed the patience.
     pub fn exhausted(&self, started: Instant, next: Duration) -> bool {
-        started.elapsed() + next > self.patience
+        started.elapsed().saturating_add(next) > self.patience
     }
 }
 
@@ -50,7 +57,7 @@ mod tests {
 
     #[test]
     fn delays_grow_and_stay_within_bounds() {
-        let p = RetryPolicy {
+        let p = Backoff {
             initial: Duration::from_millis(100),
             max_delay: Duration::from_secs(1),
             ..Default::default()
@@ -66,7 +73,7 @@ mod tests {
 
     #[test]
     fn patience_runs_out() {
-        let p = RetryPolicy { patience: Duration::from_secs(10), ..Default::default() };
+        let p = Backoff { patience: Duration::from_secs(10), ..Default::default() };
         assert!(!p.exhausted(Instant::now(), Duration::from_secs(5)));
         assert!(p.exhausted(Instant::now(), Duration::from_secs(11)));
     }

@@ -1,29 +1,47 @@
-//! The Elasticsearch sink: sends batches to `_bulk`, several at a time, and settles every event.
+//! The Elasticsearch (and OpenSearch) output: sends batches to `_bulk`, several at a time, and
+//! settles every event.
 //!
 //! For each batch: send; on a connection error or a busy cluster (429/502/503/504), wait and send
 //! again; on a 200, sort the items: created or already present are delivered, busy items are sent
 //! again (only them), and items rejected for good go to the dead-letter file. When the retry
 //! patience runs out, what is left is dead-lettered with the last reason. Nothing is dropped.
+//!
+//! - `encode.rs`: the wire format (action lines), used by the readers through [`BulkFraming`];
+//! - `response.rs`: what a `_bulk` reply says about each item (pure).
+
+pub mod encode;
+pub mod response;
+
+pub use encode::{BulkFraming, IndexNaming, Op};
 
 use super::batch::{line, Batch, BatchItem};
-use super::bulk::{describe_reply_error, parse_response, retryable_request, ItemOutcome};
-use super::client::EsClient;
 use super::dead_letter::{DeadLetter, DeadLetters, Payload};
-use super::retry::RetryPolicy;
 use crate::ack::Delivery;
+use crate::backoff::Backoff;
+use crate::cluster::EsClient;
 use crate::stats::{Health, Stats};
 use bytes::Bytes;
 use futures::StreamExt;
+use response::{describe_reply_error, parse_response, retryable_request, ItemOutcome};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc::Receiver;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
+/// How the bulk output sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BulkSettings {
+    /// Bulk requests in flight at once.
+    pub concurrency: usize,
+    /// Waits between retries of a batch, and how long a batch may keep failing.
+    pub backoff: Backoff,
+}
+
 /// Sends batches to a cluster.
-pub struct BulkSink {
+pub struct BulkOutput {
     client: EsClient,
-    retry: RetryPolicy,
+    retry: Backoff,
     concurrency: usize,
     dead: Arc<DeadLetters>,
     stats: Arc<Stats>,
@@ -38,19 +56,19 @@ enum Attempt {
     Again(Batch, String),
 }
 
-impl BulkSink {
-    /// A sink with `concurrency` bulk requests in flight. Cancelling `abort` makes batches waiting
-    /// to be retried give up: their events are settled as failed (not dead-lettered), so their
-    /// files are read again by a later run.
+impl BulkOutput {
+    /// An output with `settings.concurrency` bulk requests in flight. Cancelling `abort` makes
+    /// batches waiting to be retried give up: their events are settled as failed (not
+    /// dead-lettered), so their files are read again by a later run.
     pub fn new(
         client: EsClient,
-        retry: RetryPolicy,
-        concurrency: usize,
+        settings: BulkSettings,
         dead: Arc<DeadLetters>,
         stats: Arc<Stats>,
         abort: CancellationToken,
     ) -> Self {
-        BulkSink { client, retry, concurrency: concurrency.max(1), dead, stats, abort }
+        let concurrency = settings.concurrency.max(1);
+        BulkOutput { client, retry: settings.backoff, concurrency, dead, stats, abort }
     }
 
     /// Delivers every batch received until the channel closes.

@@ -1,10 +1,12 @@
-//! `backfill s3://… --to-queue SQS_URL`: instead of reading the objects a backfill finds, announce
-//! each one on a queue as an S3 "ObjectCreated" event, so that every `follow` process consuming
-//! that queue shares the work, with all of follow's delivery guarantees.
+//! The `--to-queue` output (`backfill s3://… --to-queue SQS_URL`): instead of reading the objects a
+//! backfill finds, announce each one on a queue as an S3 "ObjectCreated" event, so that every
+//! `follow` process consuming that queue shares the work, with all of follow's delivery guarantees.
+//! Its wire format is the S3 event notification that `follow`'s source reads.
 
-use super::notification::encode_s3_event_key;
 use crate::errors::chain;
-use crate::source::s3::S3Object;
+use crate::source::feed::Feed;
+use crate::source::s3::{Handoff, S3Object};
+use crate::source::sqs::notification::encode_s3_event_key;
 use crate::stats::Stats;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use serde_json::json;
@@ -35,6 +37,15 @@ pub fn s3_event_body(object: &S3Object) -> String {
         }
     }]})
     .to_string()
+}
+
+impl Handoff for Arc<Enqueuer> {
+    /// SQS takes up to ten messages per request.
+    const CHUNK: usize = 10;
+
+    async fn take(&self, objects: Vec<S3Object>, _feed: &Feed) {
+        self.send(objects).await
+    }
 }
 
 impl Enqueuer {

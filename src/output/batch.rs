@@ -1,11 +1,20 @@
-//! A batch of bulk items: the NDJSON body as it will be sent, plus where each item sits in it and
-//! the acknowledgement it must settle. Readers fill batches; sinks drain them.
+//! A batch of items: the body as it will be sent, plus where each item sits in it and the
+//! acknowledgement it must settle. Readers fill batches through the output's [`Frame`] (its wire
+//! format); outputs drain them.
 
 use crate::ack::EventAck;
+use crate::transform::Routing;
 use std::ops::Range;
 
+/// An output's wire format: how one document is written into a batch. Called by the reader
+/// threads for every document, so the body is ready to send as it is.
+pub trait Frame: Send + Sync {
+    /// Appends `document`, routed by `routing`, to `batch`, with the ack it must settle.
+    fn append(&self, batch: &mut Batch, routing: &Routing, document: &[u8], ack: EventAck);
+}
+
 /// When a batch is full.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchLimits {
     /// Body size in bytes.
     pub max_bytes: usize,
@@ -74,8 +83,7 @@ mod tests {
 
     #[test]
     fn items_know_their_lines_and_move_between_batches() {
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let file = FileAck::new("f".into(), 0, tx);
+        let (file, _receipt) = FileAck::new("f".into());
         let mut a = Batch::default();
         for doc in ["{\"a\":1}", "{\"b\":2}"] {
             let start = a.body.len();

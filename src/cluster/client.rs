@@ -1,11 +1,13 @@
 //! The one door to the cluster: every request to Elasticsearch or OpenSearch goes through
 //! [`EsClient`], built on the `elasticsearch` crate's transport.
 //!
-//! It owns the URL, authentication (basic, API key), TLS (custom CA, `--insecure`), gzip request
-//! bodies and timeouts, and makes exactly one attempt per call: retrying is `retry.rs`'s job.
-//! Request signing for Amazon OpenSearch Service will slot in here without touching the pipeline.
-//! The URL it shows in messages never carries a password.
+//! It owns the URL, authentication (basic, API key), TLS (custom CA, no verification), gzip
+//! request bodies and timeouts, and makes exactly one attempt per call: retrying is the caller's
+//! business (`crate::backoff`). Request signing for Amazon OpenSearch Service slots in here
+//! without touching the pipeline. The URL it shows in messages never carries a password.
 
+use super::error::ClientError;
+use super::settings::{ClusterSettings, Labels};
 use crate::errors::chain;
 use bytes::Bytes;
 use elasticsearch::auth::Credentials;
@@ -13,118 +15,8 @@ use elasticsearch::cert::{Certificate, CertificateValidation};
 use elasticsearch::http::headers::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::http::{transport::Transport, Method};
-use serde::Deserialize;
-use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
-
-/// How to reach and authenticate to the cluster. Its `Debug` hides the secrets.
-#[derive(Clone)]
-pub struct ClientConfig {
-    /// Base URL; a `user:password@` in it is used for basic auth and removed from messages.
-    pub url: String,
-    /// Basic-auth user.
-    pub user: Option<String>,
-    /// Basic-auth password (from the environment, never a flag).
-    pub password: Option<String>,
-    /// API key: the encoded form Elasticsearch returns, or `id:key`.
-    pub api_key: Option<String>,
-    /// PEM file with the CA that signed the cluster's certificate.
-    pub ca_cert: Option<PathBuf>,
-    /// Skip certificate verification.
-    pub insecure: bool,
-    /// Gzip request bodies.
-    pub compress: bool,
-    /// Time limit for one request.
-    pub timeout: Duration,
-}
-
-impl std::fmt::Debug for ClientConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let hidden = |v: &Option<String>| v.as_ref().map(|_| "<hidden>");
-        f.debug_struct("ClientConfig")
-            .field("url", &shown(&self.url))
-            .field("user", &self.user)
-            .field("password", &hidden(&self.password))
-            .field("api_key", &hidden(&self.api_key))
-            .field("ca_cert", &self.ca_cert)
-            .field("insecure", &self.insecure)
-            .field("compress", &self.compress)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
-
-/// Which server is on the other end.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flavor {
-    /// Elasticsearch.
-    Elasticsearch,
-    /// OpenSearch.
-    OpenSearch,
-}
-
-/// What `GET /` said.
-#[derive(Clone, Debug)]
-pub struct ClusterInfo {
-    /// Elasticsearch or OpenSearch.
-    pub flavor: Flavor,
-    /// Version number as reported, e.g. `8.19.2`.
-    pub version: String,
-}
-
-impl ClusterInfo {
-    /// The major version, 0 if unreadable.
-    pub fn major(&self) -> u32 {
-        self.version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0)
-    }
-}
-
-/// A problem talking to the cluster. Messages name the URL, never a secret.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// The configuration cannot work.
-    #[error("invalid Elasticsearch settings: {0}")]
-    Config(String),
-    /// No HTTP answer (connection refused, DNS, timeout): may pass by itself.
-    #[error("cannot reach {url}: {reason}")]
-    Unreachable {
-        /// The cluster URL without credentials.
-        url: String,
-        /// What the transport said, with its causes.
-        reason: String,
-    },
-    /// The cluster's TLS certificate is not trusted: a setting to fix, not an outage to wait out.
-    #[error("cannot reach {url}: {reason}")]
-    Untrusted {
-        /// The cluster URL without credentials.
-        url: String,
-        /// What the transport said, with its causes, and what to do.
-        reason: String,
-    },
-    /// The cluster answered 401/403.
-    #[error("{url} {refusal}")]
-    Unauthorized {
-        /// The cluster URL without credentials.
-        url: String,
-        /// 401 or 403.
-        status: u16,
-        /// What was refused and what to do, e.g. `refused our credentials (HTTP 401, …): check …`.
-        refusal: String,
-    },
-    /// The cluster answered something we did not expect.
-    #[error("{url} answered HTTP {status} to {what}: {body}")]
-    Unexpected {
-        /// The cluster URL without credentials.
-        url: String,
-        /// What we asked.
-        what: String,
-        /// HTTP status.
-        status: u16,
-        /// The start of the answer.
-        body: String,
-    },
-}
 
 /// An HTTP answer: status and body.
 #[derive(Debug)]
@@ -150,6 +42,7 @@ pub struct EsClient {
     url: String,
     timeout: Duration,
     auth: Auth,
+    labels: Labels,
 }
 
 /// Which credentials the client sends, as far as messages may tell.
@@ -162,12 +55,13 @@ enum Auth {
 
 impl EsClient {
     /// Builds a client; nothing is sent yet.
-    pub fn new(config: &ClientConfig) -> Result<Self, ClientError> {
+    pub fn new(config: &ClusterSettings) -> Result<Self, ClientError> {
+        let flag = &config.labels.url;
         let mut url = Url::parse(&config.url)
-            .map_err(|e| ClientError::Config(format!("--es {:?} is not a URL: {e}", shown(&config.url))))?;
+            .map_err(|e| ClientError::Config(format!("{flag} {:?} is not a URL: {e}", shown(&config.url))))?;
         if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
             let url = shown(&config.url);
-            return Err(ClientError::Config(format!("--es {url:?} must be an http:// or https:// URL")));
+            return Err(ClientError::Config(format!("{flag} {url:?} must be an http:// or https:// URL")));
         }
         let mut credentials = basic_from_url(&mut url);
         if let (Some(user), Some(password)) = (&config.user, &config.password) {
@@ -196,7 +90,8 @@ impl EsClient {
             builder = builder.auth(c);
         }
         let transport = builder.build().map_err(|e| ClientError::Config(e.to_string()))?;
-        Ok(EsClient { transport, url: shown_url, timeout: config.timeout, auth })
+        let labels = config.labels.clone();
+        Ok(EsClient { transport, url: shown_url, timeout: config.timeout, auth, labels })
     }
 
     /// The cluster URL, safe to show.
@@ -230,7 +125,7 @@ impl EsClient {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
             bytes
         });
-        let unreachable = |e: elasticsearch::Error| transport_error(&self.url, chain(&e));
+        let unreachable = |e: elasticsearch::Error| transport_error(&self.url, &self.labels, chain(&e));
         let response = self
             .transport
             .send(method, path, headers, None::<&()>, body, Some(self.timeout))
@@ -246,36 +141,8 @@ impl EsClient {
         self.send(Method::Post, "/_bulk", Some((body, "application/x-ndjson"))).await
     }
 
-    /// Checks that the cluster answers and accepts our credentials, and learns what it is.
-    ///
-    /// `GET /` is the usual way; a node without the root endpoint (Elasticsearch's test
-    /// distribution answers 405) is asked `GET /_nodes/_local` instead.
-    pub async fn info(&self) -> Result<ClusterInfo, ClientError> {
-        let reply = self.checked_get("/").await?;
-        if reply.status == 200 {
-            let root: RootInfo =
-                serde_json::from_slice(&reply.body).map_err(|_| self.unexpected("GET /", 200, &reply))?;
-            let flavor = match root.version.distribution.as_deref() {
-                Some("opensearch") => Flavor::OpenSearch,
-                _ => Flavor::Elasticsearch,
-            };
-            return Ok(ClusterInfo { flavor, version: root.version.number });
-        }
-        let path = "/_nodes/_local?filter_path=nodes.*.version,nodes.*.build_flavor,nodes.*.build_type";
-        let reply = self.checked_get(path).await?;
-        if reply.status != 200 {
-            return Err(self.unexpected("GET /_nodes/_local", reply.status, &reply));
-        }
-        let nodes: NodesInfo =
-            serde_json::from_slice(&reply.body).map_err(|_| self.unexpected(path, 200, &reply))?;
-        let node = nodes.nodes.into_values().next().ok_or_else(|| self.unexpected(path, 200, &reply))?;
-        // Elasticsearch nodes report a build_flavor ("default"); OpenSearch nodes do not.
-        let flavor = if node.build_flavor.is_some() { Flavor::Elasticsearch } else { Flavor::OpenSearch };
-        Ok(ClusterInfo { flavor, version: node.version })
-    }
-
     /// A GET whose 401/403 becomes [`ClientError::Unauthorized`].
-    async fn checked_get(&self, path: &str) -> Result<Reply, ClientError> {
+    pub(crate) async fn checked_get(&self, path: &str) -> Result<Reply, ClientError> {
         let reply = self.send(Method::Get, path, None).await?;
         match reply.status {
             401 | 403 => Err(self.unauthorized(&reply)),
@@ -286,18 +153,31 @@ impl EsClient {
     /// The error for a 401/403: which credentials were refused and what to do about it.
     fn unauthorized(&self, reply: &Reply) -> ClientError {
         let status = reply.status;
+        let l = &self.labels;
         let sent = match &self.auth {
             Auth::None => None,
             Auth::Basic { user } => Some(format!("basic auth as user {user:?}")),
-            Auth::ApiKey => Some("the API key in ELASTICSEARCH_API_KEY".to_string()),
+            Auth::ApiKey => Some(format!("the API key in {}", l.api_key_env)),
+        };
+        let api_key = |sep: &str| match l.api_key_env.as_str() {
+            "" => String::new(),
+            env => format!("{sep}{env}"),
         };
         let refusal = match (status, sent) {
-            (401, None) => "requires credentials (HTTP 401) and none were given: set --es-user and \
-                            ELASTICSEARCH_PASSWORD, or ELASTICSEARCH_API_KEY"
-                .to_string(),
+            (401, None) => format!(
+                "requires credentials (HTTP 401) and none were given: set {} and {}{}",
+                l.user,
+                l.password_env,
+                api_key(", or ")
+            ),
             (401, Some(sent)) => format!(
-                "refused our credentials (HTTP 401, {sent}): check --es-user and ELASTICSEARCH_PASSWORD \
-                 (or the URL's user:password), or ELASTICSEARCH_API_KEY (the encoded key, or id:key)"
+                "refused our credentials (HTTP 401, {sent}): check {} and {} (or the URL's user:password){}",
+                l.user,
+                l.password_env,
+                match l.api_key_env.as_str() {
+                    "" => String::new(),
+                    env => format!(", or {env} (the encoded key, or id:key)"),
+                }
             ),
             (_, sent) => format!(
                 "refused our credentials (HTTP {status}, {}): {}",
@@ -315,18 +195,15 @@ impl EsClient {
 }
 
 /// The error for a request that got no HTTP answer, with a hint when the cause is a common mistake.
-fn transport_error(url: &str, reason: String) -> ClientError {
+fn transport_error(url: &str, labels: &Labels, reason: String) -> ClientError {
     let url = url.to_string();
     if reason.contains("certificate") {
         let reason = format!(
             "{reason}; the cluster's TLS certificate could not be verified: give the CA that signed it \
-             with --ca-cert PATH (the certificate must name this host too), or skip verification with --insecure"
+             with {} PATH (the certificate must name this host too), or skip verification with {}",
+            labels.ca_cert, labels.insecure
         );
         return ClientError::Untrusted { url, reason };
-    }
-    if url.starts_with("http://") && reason.contains("connection closed before message completed") {
-        let reason = format!("{reason}; if the cluster serves HTTPS, use an https:// URL");
-        return ClientError::Unreachable { url, reason };
     }
     ClientError::Unreachable { url, reason }
 }
@@ -335,30 +212,6 @@ fn transport_error(url: &str, reason: String) -> ClientError {
 fn error_reason(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     value["error"]["reason"].as_str().map(str::to_string)
-}
-
-#[derive(Deserialize)]
-struct RootInfo {
-    version: RootVersion,
-}
-
-#[derive(Deserialize)]
-struct RootVersion {
-    number: String,
-    #[serde(default)]
-    distribution: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct NodesInfo {
-    nodes: std::collections::HashMap<String, NodeInfo>,
-}
-
-#[derive(Deserialize)]
-struct NodeInfo {
-    version: String,
-    #[serde(default)]
-    build_flavor: Option<String>,
 }
 
 /// Moves `user:password@` out of the URL into basic credentials.
@@ -396,15 +249,20 @@ pub fn shown(url: &str) -> String {
     }
 }
 
-fn cert_validation(config: &ClientConfig) -> Result<CertificateValidation, ClientError> {
+fn cert_validation(config: &ClusterSettings) -> Result<CertificateValidation, ClientError> {
     if config.insecure {
         return Ok(CertificateValidation::None);
     }
     let Some(path) = &config.ca_cert else { return Ok(CertificateValidation::Default) };
-    let pem = std::fs::read(path)
-        .map_err(|e| ClientError::Config(format!("cannot read --ca-cert {}: {e}", path.display())))?;
+    let pem = std::fs::read(path).map_err(|e| {
+        ClientError::Config(format!("cannot read {} {}: {e}", config.labels.ca_cert, path.display()))
+    })?;
     let cert = Certificate::from_pem(&pem).map_err(|e| {
-        ClientError::Config(format!("--ca-cert {} is not a PEM certificate: {e}", path.display()))
+        ClientError::Config(format!(
+            "{} {} is not a PEM certificate: {e}",
+            config.labels.ca_cert,
+            path.display()
+        ))
     })?;
     Ok(CertificateValidation::Full(cert))
 }
@@ -421,17 +279,8 @@ mod tests {
         assert_eq!(client.url(), "http://127.0.0.1:9");
     }
 
-    fn config(url: &str) -> ClientConfig {
-        ClientConfig {
-            url: url.into(),
-            user: None,
-            password: None,
-            api_key: None,
-            ca_cert: None,
-            insecure: false,
-            compress: false,
-            timeout: Duration::from_secs(1),
-        }
+    fn config(url: &str) -> ClusterSettings {
+        ClusterSettings { timeout: Duration::from_secs(1), ..ClusterSettings::new(url) }
     }
 
     #[test]
@@ -448,7 +297,7 @@ mod tests {
 
     #[test]
     fn config_debug_hides_secrets() {
-        let config = ClientConfig {
+        let config = ClusterSettings {
             user: Some("bob".into()),
             password: Some("s3cret".into()),
             api_key: Some("id:k3y".into()),
@@ -464,7 +313,7 @@ mod tests {
     #[test]
     fn refusals_say_which_credentials_and_what_to_do() {
         let reply = |status, body: &str| Reply { status, body: Bytes::from(body.to_string()) };
-        let refusal = |config: ClientConfig, reply: &Reply| {
+        let refusal = |config: ClusterSettings, reply: &Reply| {
             EsClient::new(&config).unwrap().unauthorized(reply).to_string()
         };
         let denied = reply(401, r#"{"error":{"reason":"unable to authenticate user [bob]"}}"#);
@@ -480,7 +329,7 @@ mod tests {
             .starts_with("https://h:9200 refused our credentials (HTTP 401, basic auth as user \"bob\")"));
         assert!(basic.contains("ELASTICSEARCH_PASSWORD") && !basic.contains("s3cret"), "{basic}");
         let key =
-            refusal(ClientConfig { api_key: Some("id:k3y".into()), ..config("https://h:9200") }, &denied);
+            refusal(ClusterSettings { api_key: Some("id:k3y".into()), ..config("https://h:9200") }, &denied);
         assert!(
             key.contains("(HTTP 401, the API key in ELASTICSEARCH_API_KEY)") && !key.contains("k3y"),
             "{key}"
@@ -498,19 +347,46 @@ mod tests {
     #[test]
     fn transport_errors_get_a_hint_for_common_mistakes() {
         let tls = "client error (Connect): invalid peer certificate: UnknownIssuer";
-        match transport_error("https://h:9200", tls.into()) {
+        let labels = Labels::default();
+        match transport_error("https://h:9200", &labels, tls.into()) {
             ClientError::Untrusted { reason, .. } => {
                 assert!(reason.starts_with(tls) && reason.contains("--ca-cert PATH"), "{reason}")
             }
             other => panic!("a certificate problem is not an outage: {other:?}"),
         }
-        let plain = "client error (SendRequest): connection closed before message completed";
-        let hinted = transport_error("http://h:9200", plain.into()).to_string();
-        assert!(hinted.ends_with("completed; if the cluster serves HTTPS, use an https:// URL"), "{hinted}");
-        let not_hinted = transport_error("https://h:9200", plain.into()).to_string();
-        assert_eq!(not_hinted, format!("cannot reach https://h:9200: {plain}"));
-        let refused = transport_error("http://h:9200", "tcp connect error: Connection refused".into());
+        let kibana = Labels { ca_cert: "--kibana-ca-cert".into(), ..Labels::default() };
+        let hint = transport_error("https://k:5601", &kibana, tls.into()).to_string();
+        assert!(hint.contains("with --kibana-ca-cert PATH"), "{hint}");
+        let refused =
+            transport_error("http://h:9200", &labels, "tcp connect error: Connection refused".into());
         assert!(matches!(refused, ClientError::Unreachable { .. }));
+    }
+
+    #[test]
+    fn messages_name_the_settings_actually_in_use() {
+        let labels = Labels {
+            url: "--kibana".into(),
+            user: "--kibana-user".into(),
+            password_env: "KIBANA_PASSWORD".into(),
+            api_key_env: String::new(),
+            ..Labels::default()
+        };
+        let err = EsClient::new(&ClusterSettings { labels: labels.clone(), ..config("nope") }).err().unwrap();
+        assert!(err.to_string().contains(": --kibana \"nope\" is not a URL"), "{err}");
+        let renamed =
+            Labels { password_env: "CT_PW".into(), api_key_env: "CT_KEY".into(), ..Labels::default() };
+        let reply = Reply { status: 401, body: Bytes::from_static(b"{}") };
+        let client = EsClient::new(&ClusterSettings { labels: renamed, ..config("https://h:9200") }).unwrap();
+        let text = client.unauthorized(&reply).to_string();
+        assert!(text.contains("set --es-user and CT_PW, or CT_KEY"), "{text}");
+        assert!(!text.contains("ELASTICSEARCH_"), "{text}");
+        let kibana = EsClient::new(&ClusterSettings { labels, ..config("https://bob:pw@k:5601") }).unwrap();
+        let text = kibana.unauthorized(&reply).to_string();
+        assert!(
+            text.contains("check --kibana-user and KIBANA_PASSWORD (or the URL's user:password)"),
+            "{text}"
+        );
+        assert!(!text.contains("API key") && !text.contains(", or"), "{text}");
     }
 
     #[test]

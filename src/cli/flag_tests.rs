@@ -1,0 +1,134 @@
+//! No dead flags: every flag the README documents reaches the settings. For each one, the settings
+//! of a command line with the flag are compared with those without it; a flag that changes nothing
+//! fails here (as `--retry-max-delay` once did, parsed and documented but read by nothing).
+
+use super::{Cli, Command};
+use clap::Parser;
+use std::collections::BTreeSet;
+
+/// The settings a command line gives, as text (secrets are hidden by the settings' Debug).
+fn settings(args: &[&str]) -> String {
+    let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    match cli.command {
+        Command::Backfill(b) => format!("{:?}", b.settings().unwrap()),
+        Command::Follow(f) => format!("{:?}", f.settings().unwrap()),
+        Command::Setup(s) => format!("{:?}", s.settings()),
+    }
+}
+
+/// Every `--flag` of ours in the README's tables (the scripts' flags are documented there too).
+fn documented_flags() -> BTreeSet<String> {
+    use clap::CommandFactory;
+    let cli = Cli::command();
+    let ours: BTreeSet<String> = cli
+        .get_arguments()
+        .chain(cli.get_subcommands().flat_map(|c| c.get_arguments()))
+        .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+        .collect();
+    let readme = include_str!("../../README.md");
+    let mut flags = BTreeSet::new();
+    for line in readme.lines().filter(|l| l.starts_with("| `")) {
+        let first_cell = line.split('|').nth(1).unwrap_or_default();
+        for word in first_cell.split(['`', ',', ' ', '/']) {
+            let name: String = word.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+            if ours.contains(&name) {
+                flags.insert(name);
+            }
+        }
+    }
+    flags
+}
+
+/// Flags that never reach a command's settings, and where they are tested instead.
+const NOT_SETTINGS: [(&str, &str); 3] = [
+    ("--config", "expanded into flags before parsing: cli/config.rs tests"),
+    ("--log-format", "logging, set up by main.rs: es_auth's JSON log test"),
+    ("--queue", "required by follow: every follow line here has one"),
+];
+
+/// For each documented flag: the command it belongs to and the extra arguments that set it to a
+/// value other than its default.
+fn example(flag: &str, key_file: &str) -> Option<(&'static str, Vec<String>)> {
+    let v = |s: &str| vec![flag.to_string(), s.to_string()];
+    let on = || vec![flag.to_string()];
+    let (cmd, args) = match flag {
+        "--output" | "--dead-letter" | "--state" => ("backfill", v("some/path")),
+        "--index-prefix" => ("backfill", v("other")),
+        "--readers" | "--batch-events" | "--bulk-concurrency" | "--concurrency" => ("backfill", v("7")),
+        "--batch-bytes" => ("backfill", v("1234")),
+        "--retry-timeout" | "--retry-max-delay" | "--request-timeout" => ("backfill", v("7")),
+        "--es" => ("backfill", v("http://elsewhere:9200")),
+        "--es-user" => ("backfill", v("bob")),
+        "--es-password-env" | "--es-api-key-env" => ("backfill", v("SOME_VAR")),
+        "--ca-cert" => ("backfill", v("ca.pem")),
+        "--insecure" | "--compress" | "--no-setup" | "--any-key" | "--console-only" => ("backfill", on()),
+        "--start" | "--end" => ("backfill", v("2024-01-02")),
+        "--since" => ("backfill", v("3d")),
+        "--account" => ("backfill", v("111122223333")),
+        "--region" => ("backfill", v("eu-west-1")),
+        "--shard" => ("backfill", v("1/2")),
+        "--to-queue" => ("backfill", v("http://q")),
+        "--profile" => ("backfill", v("p")),
+        "--aws-region" => ("backfill", v("eu-west-1")),
+        "--redact" => ("backfill", v("a.b")),
+        "--redact-preset" => ("backfill", v("credentials")),
+        "--redact-key-file" => ("backfill", v(key_file)),
+        "--include" | "--exclude" => ("backfill", v("eventName=Get*")),
+        "--visibility-timeout"
+        | "--max-in-flight"
+        | "--shutdown-timeout"
+        | "--status-interval"
+        | "--unhealthy-after" => ("follow", v("7")),
+        "--metrics-addr" => ("follow", v("127.0.0.1:9")),
+        "--retention-days" => ("setup", v("7")),
+        "--dry-run" => ("setup", on()),
+        "--kibana" => ("setup", v("http://k:5601")),
+        "--kibana-user" => {
+            ("setup", vec!["--kibana".into(), "http://k:5601".into(), flag.into(), "k".into()])
+        }
+        _ => return None,
+    };
+    Some((cmd, args))
+}
+
+fn as_str(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn every_documented_flag_changes_the_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, "k").unwrap();
+    let key_file = key_file.to_string_lossy().to_string();
+    let base = |cmd: &str| -> Vec<String> {
+        let mut args = vec!["cloudtrail-es".to_string(), cmd.to_string()];
+        match cmd {
+            "backfill" => args.push("src".into()),
+            "follow" => args.extend(["--queue".into(), "http://q".into()]),
+            _ => {}
+        }
+        args
+    };
+    let flags = documented_flags();
+    assert!(flags.len() > 40, "the README's option tables were not found: {flags:?}");
+    for flag in &flags {
+        if NOT_SETTINGS.iter().any(|(f, _)| f == flag) {
+            continue;
+        }
+        let (cmd, extra) = example(flag, &key_file)
+            .unwrap_or_else(|| panic!("{flag} is documented but has no example here"));
+        let without = base(cmd);
+        let mut with = without.clone();
+        with.extend(extra);
+        assert_ne!(settings(&as_str(&without)), settings(&as_str(&with)), "{flag} changes nothing");
+    }
+}
+
+#[test]
+fn retry_max_delay_reaches_the_backoff() {
+    let cli = Cli::try_parse_from(["cloudtrail-es", "backfill", "src", "--retry-max-delay", "2"]).unwrap();
+    let Command::Backfill(b) = cli.command else { panic!("backfill") };
+    let text = format!("{:?}", b.settings().unwrap().indexing.target);
+    assert!(text.contains("max_delay: 2s"), "{text}");
+}

@@ -1,0 +1,97 @@
+//! How to reach and authenticate to a cluster (or Kibana): plain values, filled in by the command
+//! line (`cli/settings.rs`) and read by [`EsClient::new`](super::EsClient::new).
+//!
+//! [`Labels`] say where each value came from, as the user knows it (a flag, an environment
+//! variable), so that messages written down here can name what to fix without this layer knowing
+//! any flag: the face fills them in.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How to reach and authenticate to the cluster. Its `Debug` hides the secrets.
+#[derive(Clone)]
+pub struct ClusterSettings {
+    /// Base URL; a `user:password@` in it is used for basic auth and removed from messages.
+    pub url: String,
+    /// Basic-auth user.
+    pub user: Option<String>,
+    /// Basic-auth password (from the environment, never a flag).
+    pub password: Option<String>,
+    /// API key: the encoded form Elasticsearch returns, or `id:key`.
+    pub api_key: Option<String>,
+    /// PEM file with the CA that signed the cluster's certificate.
+    pub ca_cert: Option<PathBuf>,
+    /// Skip certificate verification.
+    pub insecure: bool,
+    /// Gzip request bodies.
+    pub compress: bool,
+    /// Time limit for one request.
+    pub timeout: Duration,
+    /// What the user calls each setting, for messages.
+    pub labels: Labels,
+}
+
+/// The names under which the user gave each setting: flags or environment variables.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Labels {
+    /// The URL's flag, e.g. `--es` or `--kibana`.
+    pub url: String,
+    /// The user's flag, e.g. `--es-user`.
+    pub user: String,
+    /// The environment variable holding the password.
+    pub password_env: String,
+    /// The environment variable holding the API key (empty when API keys do not apply).
+    pub api_key_env: String,
+    /// The flag naming a CA file.
+    pub ca_cert: String,
+    /// The flag turning verification off.
+    pub insecure: String,
+}
+
+impl Default for Labels {
+    /// The cluster's own flags and variables, with their default names.
+    fn default() -> Self {
+        Labels {
+            url: "--es".into(),
+            user: "--es-user".into(),
+            password_env: "ELASTICSEARCH_PASSWORD".into(),
+            api_key_env: "ELASTICSEARCH_API_KEY".into(),
+            ca_cert: "--ca-cert".into(),
+            insecure: "--insecure".into(),
+        }
+    }
+}
+
+impl ClusterSettings {
+    /// Settings for `url` with nothing else set (no credentials, verification on, 60 s timeout).
+    pub fn new(url: impl Into<String>) -> Self {
+        ClusterSettings {
+            url: url.into(),
+            user: None,
+            password: None,
+            api_key: None,
+            ca_cert: None,
+            insecure: false,
+            compress: false,
+            timeout: Duration::from_secs(60),
+            labels: Labels::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ClusterSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |v: &Option<String>| v.as_ref().map(|_| "<hidden>");
+        f.debug_struct("ClusterSettings")
+            .field("url", &super::shown(&self.url))
+            .field("user", &self.user)
+            .field("password", &hidden(&self.password))
+            .field("api_key", &hidden(&self.api_key))
+            .field("ca_cert", &self.ca_cert)
+            .field("insecure", &self.insecure)
+            .field("compress", &self.compress)
+            .field("timeout", &self.timeout)
+            .field("labels", &self.labels)
+            .finish()
+    }
+}

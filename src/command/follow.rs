@@ -1,0 +1,193 @@
+//! `cloudtrail-es follow`: a long-running service that indexes new log files as their
+//! notifications arrive on an SQS queue.
+//!
+//! Wiring, in data order: the SQS source receives notifications and downloads the files they name,
+//! each with its acknowledgement → the reader pool decodes, transforms and frames them
+//! (`pipeline.rs`) → the output delivers (a cluster, retried until it is back; or an NDJSON file) →
+//! each message's task awaits its files' receipts and deletes the message only when all of them are
+//! safe. SIGTERM/SIGINT stop the receiving; what is in flight gets `--shutdown-timeout` to finish,
+//! and the rest is left to reappear in the queue.
+
+use super::indexing::IndexingSettings;
+use super::shutdown::{self, Messages};
+use super::Outcome;
+use crate::aws::{s3_client, sdk_config, AwsSettings};
+use crate::backoff::Backoff;
+use crate::cluster::ClientError;
+use crate::errors::chain;
+use crate::metrics::Metrics;
+use crate::output::dead_letter::DeadLetters;
+use crate::output::Output;
+use crate::pipeline;
+use crate::progress::counts;
+use crate::source::s3::fetch::Fetcher;
+use crate::source::sqs::{Consumer, QueueSettings, QueueStats};
+use crate::stats::Stats;
+use anyhow::{anyhow, Context};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+/// What `follow` consumes and how it runs as a service.
+#[derive(Debug)]
+pub struct FollowSettings {
+    /// The queue and how it is worked.
+    pub queue: QueueSettings,
+    /// AWS access for SQS and S3.
+    pub aws: AwsSettings,
+    /// Transform, output, readers.
+    pub indexing: IndexingSettings,
+    /// Shutdown, status and health.
+    pub service: ServiceSettings,
+}
+
+/// How `follow` behaves as a service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceSettings {
+    /// Time to finish the messages in flight after SIGTERM/SIGINT.
+    pub shutdown_timeout: Duration,
+    /// Between status lines.
+    pub status_interval: Duration,
+    /// Where to serve `/metrics` and `/healthz`.
+    pub metrics_addr: Option<SocketAddr>,
+    /// `/healthz` fails when the cluster or SQS has been failing this long.
+    pub unhealthy_after: Duration,
+}
+
+/// How long to wait between tries of a cluster that does not answer at start.
+const CONNECT_BACKOFF: Backoff = Backoff::unbounded(Duration::from_secs(1), Duration::from_secs(10));
+
+/// Runs until SIGTERM/SIGINT.
+pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let stats = Arc::new(Stats::default());
+    let dead = Arc::new(DeadLetters::new(settings.indexing.dead_letter.clone()));
+    // Unusable rules stop the service before it connects to anything.
+    let transform = settings.indexing.transform()?;
+    let stop = shutdown::watch(Messages {
+        stopping: "stopping: no new messages; finishing the ones in flight",
+        quitting: "stopping at once: messages in flight will reappear in the queue",
+    })?;
+    let abort = CancellationToken::new();
+    let Some(output) = connect(&settings, &dead, &stats, &stop, &abort).await? else {
+        return Ok(Outcome::default());
+    };
+    let aws = sdk_config(&settings.aws).await;
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    check_queue(&sqs, &settings.queue.queue_url).await?;
+    let fetcher = Fetcher::new(s3_client(&aws), tokio::runtime::Handle::current());
+
+    let (file_tx, file_rx) = flume::bounded(settings.queue.max_in_flight.max(1));
+    let readers = settings.indexing.start_readers(transform, file_rx, &dead, &stats, &abort);
+    let consumer = Consumer::new(sqs, fetcher, settings.queue.clone(), file_tx, stats.clone());
+    let side_tasks = start_side_tasks(&settings.service, &stats, &consumer.queue).await?;
+    info!("following {}", settings.queue.queue_url);
+
+    let grace = settings.service.shutdown_timeout;
+    let (_, delivered) =
+        tokio::join!(consumer.clone().run(stop, abort, grace), output.run(readers.batches, &stats));
+    pipeline::join(readers.threads).map_err(anyhow::Error::msg)?;
+    side_tasks.iter().for_each(|t| t.abort());
+    eprintln!("{}", queue_line(&consumer.queue));
+    stats.report(dead.path(), started.elapsed(), "follow");
+    delivered?;
+    Ok(Outcome::default())
+}
+
+/// The output; a cluster that does not answer yet is waited for (a service may start before its
+/// cluster), while refused credentials, an untrusted certificate or a bad URL stop at once.
+/// `None`: stopped while waiting.
+async fn connect(
+    settings: &FollowSettings,
+    dead: &Arc<DeadLetters>,
+    stats: &Arc<Stats>,
+    stop: &CancellationToken,
+    abort: &CancellationToken,
+) -> anyhow::Result<Option<Output>> {
+    let mut attempt = 0;
+    loop {
+        match settings.indexing.open_output(dead, stats, abort).await {
+            Ok(output) => return Ok(Some(output)),
+            Err(e) if matches!(e.downcast_ref(), Some(ClientError::Unreachable { .. })) => {
+                attempt += 1;
+                let wait = CONNECT_BACKOFF.delay(attempt);
+                warn!("{e:#}; trying again in {wait:.1?}");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.cancelled() => return Ok(None),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Fails early, naming the queue, when it does not exist or cannot be read.
+async fn check_queue(sqs: &aws_sdk_sqs::Client, queue: &str) -> anyhow::Result<()> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let request = sqs.get_queue_attributes().queue_url(queue).attribute_names(QueueAttributeName::QueueArn);
+    request.send().await.map_err(|e| {
+        let code = aws_sdk_sqs::error::ProvideErrorMetadata::code(&e).unwrap_or_default().to_string();
+        let hint = match code.as_str() {
+            "AWS.SimpleQueueService.NonExistentQueue" | "QueueDoesNotExist" => "the queue does not exist",
+            "AccessDenied" => {
+                "access denied: the credentials need sqs:ReceiveMessage, sqs:DeleteMessage, \
+                               sqs:ChangeMessageVisibility and sqs:GetQueueAttributes"
+            }
+            _ => "",
+        };
+        if hint.is_empty() {
+            anyhow!("--queue {queue}: {}", chain(&e))
+        } else {
+            anyhow!("--queue {queue}: {hint}")
+        }
+    })?;
+    Ok(())
+}
+
+/// The status line and, with a metrics address, the metrics server.
+async fn start_side_tasks(
+    service: &ServiceSettings,
+    stats: &Arc<Stats>,
+    queue: &Arc<QueueStats>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let mut tasks = Vec::new();
+    if let Some(addr) = service.metrics_addr {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on --metrics-addr {addr}"))?;
+        info!("metrics on http://{addr}/metrics, health on http://{addr}/healthz");
+        let metrics = Arc::new(Metrics {
+            stats: stats.clone(),
+            queue: queue.clone(),
+            unhealthy_after: service.unhealthy_after,
+        });
+        tasks.push(tokio::spawn(metrics.serve(listener)));
+    }
+    let (stats, queue) = (stats.clone(), queue.clone());
+    let every = service.status_interval.max(Duration::from_secs(1));
+    let started = Instant::now();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let files = stats.files_read.load(Relaxed);
+            let lag = stats.lag().map_or_else(|| "none yet".to_string(), |l| format!("{}s", l.as_secs()));
+            let counts = counts(&stats, started.elapsed());
+            info!("status: {}; files {files} read · {counts} · lag {lag}", queue_line(&queue));
+        }
+    }));
+    Ok(tasks)
+}
+
+fn queue_line(q: &QueueStats) -> String {
+    format!(
+        "messages: {} received, {} deleted, {} left in the queue after a failure, {} not notifications",
+        q.received.load(Relaxed),
+        q.deleted.load(Relaxed),
+        q.kept.load(Relaxed),
+        q.invalid.load(Relaxed)
+    )
+}

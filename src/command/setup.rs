@@ -1,0 +1,61 @@
+//! `cloudtrail-es setup`: prepares the cluster (and, with `--kibana`, Kibana) and reports one line
+//! per item on stdout, then whether anything changed. The work itself is `crate::setup`'s.
+
+use crate::cluster::{ClusterSettings, EsClient};
+use crate::setup::{check_supported, flavor_name, install, kibana, Options, Step};
+
+/// What `setup` is asked to do.
+#[derive(Clone, Debug)]
+pub struct SetupSettings {
+    /// The cluster.
+    pub cluster: ClusterSettings,
+    /// What to install.
+    pub options: Options,
+    /// Kibana or OpenSearch Dashboards, for the saved objects.
+    pub kibana: Option<ClusterSettings>,
+}
+
+/// `cloudtrail-es setup`: prints one line per item and a last line saying whether anything changed.
+pub async fn run(settings: SetupSettings) -> anyhow::Result<()> {
+    let client = EsClient::new(&settings.cluster)?;
+    let cluster = client.info().await?;
+    println!("cluster: {} {} at {}", flavor_name(cluster.flavor), cluster.version, client.url());
+    if let Some(warning) = check_supported(&cluster)? {
+        println!("warning: {warning}");
+    }
+    let options = settings.options;
+    let mut changes = 0;
+    let mut report = |step: &Step| {
+        changes += usize::from(step.changes());
+        println!("{step}");
+    };
+    install(&client, &cluster, &options, &mut report).await?;
+    if let Some(kibana) = &settings.kibana {
+        let kibana = EsClient::new(kibana)?;
+        report(&kibana::install(&kibana, cluster.flavor, &options).await?);
+    }
+    println!("{}", summary(changes, options.dry_run));
+    Ok(())
+}
+
+/// The last line of the report.
+fn summary(changes: usize, dry_run: bool) -> String {
+    match (changes, dry_run) {
+        (0, _) => "nothing to change: everything is installed and up to date".into(),
+        (n, true) => format!("dry run: {n} item(s) would be created or updated; nothing was changed"),
+        (n, false) => format!("done: {n} item(s) created or updated"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_says_whether_anything_changed() {
+        assert!(summary(0, false).starts_with("nothing to change"));
+        assert!(summary(0, true).starts_with("nothing to change"));
+        assert!(summary(2, true).contains("would be created or updated"));
+        assert_eq!(summary(3, false), "done: 3 item(s) created or updated");
+    }
+}

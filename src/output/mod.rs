@@ -1,0 +1,47 @@
+//! Outputs: where documents go. Each output owns its wire format (its [`batch::Frame`]) and
+//! settles every event's acknowledgement; what cannot be delivered goes to the dead-letter file
+//! (`dead_letter.rs`), which every stage shares.
+//!
+//! - `elasticsearch/`: a cluster's `_bulk` API (framing in `encode.rs`, replies in `response.rs`,
+//!   sending and retrying in `mod.rs`), through the cluster client (`crate::cluster`);
+//! - `file.rs`: the same `_bulk` NDJSON into a file or stdout (`--output`);
+//! - `queue.rs`: announcing S3 objects on an SQS queue instead of reading them (`--to-queue`).
+//!
+//! The command's wiring builds the output: it probes the cluster and installs templates first,
+//! so an output only ever sends.
+
+pub mod batch;
+pub mod dead_letter;
+pub mod elasticsearch;
+pub mod file;
+pub mod queue;
+
+use crate::stats::Stats;
+use anyhow::Context;
+use batch::Batch;
+use std::sync::Arc;
+use tokio::sync::mpsc::Receiver;
+
+/// Where batches go.
+pub enum Output {
+    /// A cluster's `_bulk` API.
+    Cluster(Box<elasticsearch::BulkOutput>),
+    /// An NDJSON file or stdout.
+    File(file::FileOutput),
+}
+
+impl Output {
+    /// Delivers batches until the readers close the channel.
+    pub async fn run(self, batches: Receiver<Batch>, stats: &Arc<Stats>) -> anyhow::Result<()> {
+        match self {
+            Output::Cluster(bulk) => bulk.run(batches).await,
+            Output::File(file) => {
+                let stats = stats.clone();
+                tokio::task::spawn_blocking(move || file.run(batches, &stats))
+                    .await?
+                    .context("cannot write --output")?;
+            }
+        }
+        Ok(())
+    }
+}
