@@ -14,7 +14,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use tokio::sync::oneshot;
@@ -73,13 +73,18 @@ impl FileDone {
 struct Shared {
     file: Arc<str>,
     worst: AtomicU8,
+    /// Set by the reader once it has read the file to its end.
+    ended: AtomicBool,
     broken: Mutex<Option<String>>,
     done: Option<oneshot::Sender<FileDone>>,
 }
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        let broken = self.broken.get_mut().map(Option::take).unwrap_or_default();
+        let mut broken = self.broken.get_mut().map(Option::take).unwrap_or_default();
+        if broken.is_none() && !*self.ended.get_mut() {
+            broken = Some("not read to its end (the run stopped first)".into());
+        }
         let delivery = Delivery::from_u8(*self.worst.get_mut());
         // Nobody may be waiting any more (shutdown): then the result has no one to tell.
         if let Some(done) = self.done.take() {
@@ -120,6 +125,7 @@ impl FileAck {
         let ack = FileAck(Arc::new(Shared {
             file: file.clone(),
             worst: AtomicU8::new(Delivery::Delivered as u8),
+            ended: AtomicBool::new(false),
             broken: Mutex::new(None),
             done: Some(tx),
         }));
@@ -134,6 +140,12 @@ impl FileAck {
     /// A handle for one event of this file.
     pub fn event(&self) -> EventAck {
         EventAck { shared: Some(self.0.clone()) }
+    }
+
+    /// Records that the file was read to its end: without it, the file is not finished, whatever
+    /// became of the events read so far.
+    pub fn read_to_end(&self) {
+        self.0.ended.store(true, Ordering::Release);
     }
 
     /// Records that the file could not be read to the end.
@@ -185,6 +197,7 @@ mod tests {
     fn file_is_done_only_after_reader_and_every_event_are_settled() {
         let (file, mut receipt) = FileAck::new("f".into());
         let (a, b) = (file.event(), file.event());
+        file.read_to_end();
         drop(file);
         a.settle(Delivery::Delivered);
         assert!((&mut receipt).now_or_never().is_none(), "one event still out");
@@ -204,6 +217,14 @@ mod tests {
         assert_eq!(done.delivery, Delivery::Failed);
         assert_eq!(done.broken.as_deref(), Some("truncated"));
         assert!(!done.finished());
+    }
+
+    #[test]
+    fn a_file_never_read_is_not_finished() {
+        let (file, receipt) = FileAck::new("f".into());
+        drop(file);
+        let done = receipt.now_or_never().expect("settled");
+        assert!(!done.finished() && done.broken.unwrap().contains("not read to its end"));
     }
 
     #[test]

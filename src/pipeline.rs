@@ -185,8 +185,12 @@ impl Readers {
             ControlFlow::Continue(())
         });
         match result {
-            Ok(FileKind::Log(_)) => Stats::add(&self.stats.files_read, 1),
+            Ok(FileKind::Log(_)) => {
+                ack.read_to_end();
+                Stats::add(&self.stats.files_read, 1);
+            }
             Ok(FileKind::Digest) => {
+                ack.read_to_end();
                 debug!("{}: digest file, skipped", ack.file());
                 Stats::add(&self.stats.files_skipped, 1);
             }

@@ -31,16 +31,24 @@ fn real_corpus_lands_exactly_once_in_opensearch() {
 }
 
 #[test]
-fn gzip_request_bodies_are_accepted() {
+fn gzip_request_bodies_are_accepted_and_are_smaller_on_the_wire() {
     let cluster = Cluster::es();
-    let p = prefix("gzip");
     let dir = tempfile::tempdir().unwrap();
     let source = corpus().join("invictus-ir-aws_dataset");
-    let args =
-        ["backfill", source.to_str().unwrap(), "--es", &cluster.url, "--index-prefix", &p, "--compress"];
-    run_in(dir.path(), &args, &[]).expect_code(0);
-    assert_eq!(cluster.count(&p), 2900);
-    cluster.clean(&p);
+    let mut sent = Vec::new();
+    for compress in [false, true] {
+        // Through a counting forwarder, to see what really goes over the wire.
+        let proxy = crate::util::proxy::Proxy::start(cluster.url.trim_start_matches("http://"));
+        let p = prefix("gzip");
+        let mut args = vec!["backfill", source.to_str().unwrap(), "--es", &proxy.url, "--index-prefix", &p];
+        args.extend(compress.then_some("--compress"));
+        run_in(dir.path(), &args, &[]).expect_code(0);
+        assert_eq!(cluster.count(&p), 2900);
+        sent.push(proxy.bytes_sent());
+        cluster.clean(&p);
+    }
+    let (plain, gzipped) = (sent[0], sent[1]);
+    assert!(gzipped * 3 < plain, "--compress sent {gzipped} bytes, without it {plain}");
 }
 
 #[test]

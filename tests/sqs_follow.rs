@@ -310,7 +310,9 @@ fn with_the_cluster_unreachable_nothing_is_deleted_and_everything_arrives_after(
         "2",
     ];
     let child = spawn_follow(dir.path(), &args);
-    std::thread::sleep(Duration::from_secs(2)); // connected and long-polling
+    // The metrics server starts once the cluster has answered.
+    let healthz = || ureq::get(&format!("http://{metrics}/healthz")).call();
+    wait_for(Duration::from_secs(60), "the follower to connect", || healthz().is_ok());
     proxy.down();
     let (loaded, total) = load_queue("outage", 5, 20);
     let rt = runtime();
@@ -328,10 +330,13 @@ fn with_the_cluster_unreachable_nothing_is_deleted_and_everything_arrives_after(
             queue.send(m.body.as_deref().unwrap()).await;
         }
     });
-    std::thread::sleep(Duration::from_secs(8));
+    // Unhealthy after 2 s of failures: by then the messages have been tried against the outage.
+    wait_for(Duration::from_secs(30), "/healthz to fail", || {
+        matches!(healthz(), Err(ureq::Error::Status(503, _)))
+    });
+    std::thread::sleep(Duration::from_secs(3)); // more retries against the outage
     assert_eq!(rt.block_on(queue.depth()), 5, "no message deleted while the cluster is unreachable");
-    let health = ureq::get(&format!("http://{metrics}/healthz")).call();
-    match health {
+    match healthz() {
         Err(ureq::Error::Status(503, r)) => {
             assert!(r.into_string().unwrap().starts_with("elasticsearch failing"))
         }
@@ -381,10 +386,11 @@ fn backfill_to_queue_hands_a_bucket_to_followers() {
     assert_eq!(code, 0, "{stderr}");
 }
 
-/// Not a timed assertion: prints how long an upload takes to become searchable with an idle
-/// queue (S3 event notification → follow → Elasticsearch refresh), for the record.
+/// Each upload to an idle queue becomes searchable and its message is deleted, one after another
+/// (S3 event notification → follow → Elasticsearch refresh). Not a timed assertion: the latency
+/// is printed for the record.
 #[test]
-fn latency_from_upload_to_searchable_with_an_idle_queue() {
+fn each_upload_to_an_idle_queue_becomes_searchable_and_its_message_goes() {
     let rt = runtime();
     let (s3c, bucket, queue) = rt.block_on(async {
         let s3c = s3().await;
@@ -399,7 +405,6 @@ fn latency_from_upload_to_searchable_with_an_idle_queue() {
     let child =
         spawn_follow(dir.path(), &["--queue", &queue.url, "--es", &cluster.url, "--index-prefix", &p]);
     wait_for(Duration::from_secs(30), "the test event to be consumed", || rt.block_on(queue.depth()) == 0);
-    std::thread::sleep(Duration::from_secs(1)); // idle, long-polling
     let mut latencies = Vec::new();
     for round in 0..5 {
         let tag = format!("lat{round}");
@@ -416,7 +421,9 @@ fn latency_from_upload_to_searchable_with_an_idle_queue() {
         };
         wait_for(Duration::from_secs(30), "the event to be searchable", || count(&p) == 1);
         latencies.push(started.elapsed());
+        wait_for(Duration::from_secs(30), "its message to be deleted", || rt.block_on(queue.depth()) == 0);
     }
+    assert_eq!(cluster.count(&p), 5, "one document per upload");
     latencies.sort();
     eprintln!("upload → searchable with an idle queue: median {:?}, all {latencies:?}", latencies[2]);
     let (code, stderr) = terminate(child, Duration::from_secs(35));

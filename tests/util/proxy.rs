@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A forwarder from a local port to `target`.
@@ -13,6 +13,7 @@ pub struct Proxy {
     pub url: String,
     up: Arc<AtomicBool>,
     open: Arc<Mutex<Vec<TcpStream>>>,
+    sent: Arc<AtomicU64>,
 }
 
 impl Proxy {
@@ -21,7 +22,8 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (up, open) = (Arc::new(AtomicBool::new(true)), Arc::new(Mutex::new(Vec::new())));
-        let (target, up2, open2) = (target.to_string(), up.clone(), open.clone());
+        let sent = Arc::new(AtomicU64::new(0));
+        let (target, up2, open2, sent2) = (target.to_string(), up.clone(), open.clone(), sent.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 if !up2.load(Ordering::SeqCst) {
@@ -30,11 +32,16 @@ impl Proxy {
                 }
                 let Ok(server) = TcpStream::connect(&target) else { continue };
                 open2.lock().unwrap().extend([client.try_clone().unwrap(), server.try_clone().unwrap()]);
-                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
-                pipe(server, client);
+                pipe(client.try_clone().unwrap(), server.try_clone().unwrap(), Some(sent2.clone()));
+                pipe(server, client, None);
             }
         });
-        Proxy { url, up, open }
+        Proxy { url, up, open, sent }
+    }
+
+    /// Bytes forwarded from clients to the server so far (requests, headers included).
+    pub fn bytes_sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
     }
 
     /// Cuts every connection and refuses new ones.
@@ -51,12 +58,15 @@ impl Proxy {
     }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
+fn pipe(mut from: TcpStream, mut to: TcpStream, count: Option<Arc<AtomicU64>>) {
     std::thread::spawn(move || {
         let mut buf = [0u8; 16 * 1024];
         while let Ok(n) = from.read(&mut buf) {
             if n == 0 || to.write_all(&buf[..n]).is_err() {
                 break;
+            }
+            if let Some(count) = &count {
+                count.fetch_add(n as u64, Ordering::SeqCst);
             }
         }
         let _ = to.shutdown(Shutdown::Write);
