@@ -63,7 +63,7 @@ pub async fn run(args: SetupArgs) -> anyhow::Result<()> {
     install(&client, &cluster, &options, &mut report).await?;
     if let Some(url) = &args.kibana {
         let kibana = EsClient::new(&args.kibana_config(url))?;
-        report(&kibana::install(&kibana, cluster.flavor, &options).await?);
+        report(&kibana::install(&kibana, &client, cluster.flavor, &options).await?);
     }
     println!("{}", summary(changes, options.dry_run));
     Ok(())
