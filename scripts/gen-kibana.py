@@ -8,10 +8,22 @@
 
 Both are for the default index prefix `cloudtrail` and import as they are (Stack Management →
 Saved objects → Import); `cloudtrail-es setup --kibana URL` imports them for any prefix by
-rewriting the ids (`cloudtrail-es_<prefix>_<name>`) and the data view's pattern.
+rewriting the ids (`cloudtrail-es_<prefix>_<name>`), the data view's pattern and the dashboard's
+time range (from the data it finds).
 
-The console rule ("is this event a console operation?") lives only in mappings/console-query.json (the same rule as --console-only, tested against it);
-this script copies it into every console chart. After changing it, run
+Shapes follow what current exports write, so that the apps never have to guess:
+- the console filter names its data view through a reference (Kibana 8.1+: `meta.index` holds the
+  reference's name; OpenSearch Dashboards: `meta.indexRefName`), so that
+  `courier:ignoreFilterIfFieldNotInIndex` keeps it;
+- dashboard panel references are `N:panel_N` (Kibana 8) and `panel_I` from 0 (OpenSearch
+  Dashboards, whose panels carry no type);
+- the data view is `cloudtrail-*,-cloudtrail-*-*`: the daily indices `cloudtrail-YYYY.MM.DD`, not
+  another prefix's (`cloudtrail-prod-YYYY.MM.DD`).
+
+Every chart is scoped to console operations by the one console rule, mappings/console-query.json
+(the same rule as --console-only, tested against it); this script copies it into every chart.
+Charts on a field some events lack show those events as a "missing" slice, so every chart of
+console operations adds up to the same total. After changing the rule or the panels, run
 
   scripts/gen-kibana.py            # rewrite both files
   scripts/gen-kibana.py --check    # exit 1 if the files are not what this script writes (tests run this)
@@ -21,11 +33,13 @@ Python 3 standard library only; the output is deterministic.
 import argparse
 import json
 import sys
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 KIBANA = ROOT / "kibana"
 PREFIX = "cloudtrail"
+PATTERN = f"{PREFIX}-*,-{PREFIX}-*-*"
 DASHBOARD_TITLE = "CloudTrail — console activity"
 DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -37,32 +51,40 @@ def oid(name):
 DATA_VIEW = oid("data-view")
 CONSOLE = json.loads((KIBANA.parent / "mappings" / "console-query.json").read_text())
 CONSOLE_LABEL = "console operations (mappings/console-query.json)"
-SIGN_INS = "eventType:AwsConsoleSignIn or eventName:ConsoleLogin"
+SIGN_INS = "eventType:AwsConsoleSignIn OR eventName:ConsoleLogin"
+# Lens's accuracy mode: shard_size max(1000, 1.5 × size + 10) instead of 1.5 × size + 10, so that
+# counts over many daily indices are exact; the legacy visualizations say the same in JSON input.
+SHARD_SIZE = 1000
 
-# The dashboard: (id, title, kind, details, grid x, y, w, h). Kinds: pie (terms on a field, console
-# filter), time (count over time split by a field), bars (top terms), table (top terms), search.
+# The dashboard: (id, title, kind, details, grid x, y, w, h). Kinds: pie (terms on a field), time
+# (count over time split by a field), bars (top terms), table (top terms), search (a saved search).
+# Every chart carries the console filter; `missing` names the slice of events without the field.
 PANELS = [
     ("console-by-event-name", "Console operations by eventName", "pie",
-     {"field": "eventName", "size": 10, "console": True}, 0, 0, 24, 15),
-    ("console-by-user", "Console operations by user", "pie",
-     {"field": "userIdentity.arn", "size": 10, "console": True}, 24, 0, 24, 15),
-    ("events-over-time", "Events over time by eventSource", "time",
+     {"field": "eventName", "size": 10}, 0, 0, 24, 15),
+    ("console-by-user", "Console operations by user (userIdentity.arn)", "pie",
+     {"field": "userIdentity.arn", "size": 10, "missing": "(no userIdentity.arn)"}, 24, 0, 24, 15),
+    ("events-over-time", "Console operations over time by eventSource", "time",
      {"field": "eventSource", "size": 10}, 0, 15, 48, 15),
-    ("top-error-codes", "Top error codes", "bars", {"field": "errorCode", "size": 10}, 0, 30, 24, 15),
-    ("top-source-ips", "Top source IPs", "table", {"field": "sourceIPAddress", "size": 10}, 24, 30, 24, 15),
+    ("top-error-codes", "Top error codes of console operations", "bars",
+     {"field": "errorCode", "size": 10}, 0, 30, 24, 15),
+    ("top-source-ips", "Top source IPs of console operations", "table",
+     {"field": "sourceIPAddress", "size": 10, "missing": "(no sourceIPAddress)"}, 24, 30, 24, 15),
     ("console-sign-ins", "Recent console sign-ins", "search",
      {"columns": ["eventName", "userIdentity.arn", "userIdentity.type", "sourceIPAddress", "awsRegion",
                   "errorMessage", "userAgent"], "query": SIGN_INS}, 0, 45, 48, 15),
 ]
 
 
-def custom_filter(index_ref=None):
-    """A query-DSL filter pill holding the console rule."""
+def console_filter(**index):
+    """A query-DSL filter pill holding the console rule; `index` names its data view reference."""
     meta = {"alias": CONSOLE_LABEL, "disabled": False, "negate": False, "key": "query", "type": "custom",
-            "value": DUMPS(CONSOLE)}
-    if index_ref:
-        meta["indexRefName"] = index_ref
+            "value": DUMPS(CONSOLE), **index}
     return {"$state": {"store": "appState"}, "meta": meta, "query": CONSOLE}
+
+
+def view_ref(name):
+    return {"type": "index-pattern", "id": DATA_VIEW, "name": name}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -73,25 +95,24 @@ def count_column():
             "scale": "ratio", "sourceField": "___records___", "params": {"emptyAsNull": True}}
 
 
-def terms_column(field, size):
-    return {"label": f"Top {size} values of {field}", "dataType": "ip" if field.endswith(".ip") else "string",
-            "operationType": "terms", "isBucketed": True, "scale": "ordinal", "sourceField": field,
+def terms_column(d):
+    field, size = d["field"], d["size"]
+    return {"label": f"Top {size} values of {field}", "dataType": "string", "operationType": "terms",
+            "isBucketed": True, "scale": "ordinal", "sourceField": field,
             "params": {"size": size, "orderBy": {"type": "column", "columnId": "count"}, "orderDirection": "desc",
-                       "otherBucket": True, "missingBucket": False, "parentFormat": {"id": "terms"}}}
+                       "otherBucket": True, "missingBucket": "missing" in d, "accuracyMode": True,
+                       "parentFormat": {"id": "terms"}}}
 
 
 def lens(pid, title, kind, d):
     layer = "layer1"
-    columns, order = {"count": count_column()}, []
+    columns = {"count": count_column(), "group": terms_column(d)}
+    order = ["group", "count"]
     if kind == "time":
-        columns["split"] = terms_column(d["field"], d["size"])
         columns["time"] = {"label": "@timestamp", "dataType": "date", "operationType": "date_histogram",
                            "isBucketed": True, "scale": "interval", "sourceField": "@timestamp",
                            "params": {"interval": "auto", "includeEmptyRows": True, "dropPartials": False}}
-        order = ["split", "time", "count"]
-    else:
-        columns["group"] = terms_column(d["field"], d["size"])
-        order = ["group", "count"]
+        order = ["group", "time", "count"]
     if kind == "pie":
         vis_type = "lnsPie"
         visualization = {"shape": "donut", "layers": [{
@@ -107,47 +128,40 @@ def lens(pid, title, kind, d):
         xy_layer = {"layerId": layer, "layerType": "data", "seriesType": series, "accessors": ["count"],
                     "xAccessor": "time" if kind == "time" else "group"}
         if kind == "time":
-            xy_layer["splitAccessor"] = "split"
+            xy_layer["splitAccessor"] = "group"
         visualization = {"legend": {"isVisible": kind == "time", "position": "right"}, "valueLabels": "hide",
                          "preferredSeriesType": series, "layers": [xy_layer]}
-    references = [{"type": "index-pattern", "id": DATA_VIEW, "name": f"indexpattern-datasource-layer-{layer}"}]
-    filters = []
-    if d.get("console"):
-        filters.append(custom_filter("filter-index-pattern-0"))
-        references.append({"type": "index-pattern", "id": DATA_VIEW, "name": "filter-index-pattern-0"})
+    # As Kibana's filter extraction names it (a UUID), made deterministic.
+    filter_ref = str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://cloudtrail-es/{pid}/filter/0"))
     state = {"datasourceStates": {"formBased": {"layers": {layer: {
                  "columns": columns, "columnOrder": order, "incompleteColumns": {}}}}},
-             "visualization": visualization, "query": {"query": "", "language": "kuery"}, "filters": filters}
+             "visualization": visualization, "query": {"query": "", "language": "kuery"},
+             "filters": [console_filter(index=filter_ref)]}
     return {"id": oid(pid), "type": "lens", "attributes": {"title": title, "description": "",
-            "visualizationType": vis_type, "state": state}, "references": references,
+            "visualizationType": vis_type, "state": state},
+            "references": [view_ref(f"indexpattern-datasource-layer-{layer}"), view_ref(filter_ref)],
             "coreMigrationVersion": "8.8.0", "typeMigrationVersion": "8.6.0"}
 
 
-def search_source(query, filters, index_ref="kibanaSavedObjectMeta.searchSourceJSON.index"):
-    return DUMPS({"query": {"query": query, "language": "kuery"}, "filter": filters, "indexRefName": index_ref})
+SOURCE_INDEX = "kibanaSavedObjectMeta.searchSourceJSON.index"
+
+
+def search_source(query, language, filters):
+    return DUMPS({"query": {"query": query, "language": language}, "filter": filters, "indexRefName": SOURCE_INDEX})
 
 
 def saved_search(pid, title, d, versions):
     attrs = {"title": title, "description": "", "columns": d["columns"], "sort": [["@timestamp", "desc"]],
-             "kibanaSavedObjectMeta": {"searchSourceJSON": search_source(d["query"], [])}}
-    obj = {"id": oid(pid), "type": "search", "attributes": attrs,
-           "references": [{"type": "index-pattern", "id": DATA_VIEW,
-                           "name": "kibanaSavedObjectMeta.searchSourceJSON.index"}]}
+             "kibanaSavedObjectMeta": {"searchSourceJSON": search_source(d["query"], "lucene", [])}}
+    obj = {"id": oid(pid), "type": "search", "attributes": attrs, "references": [view_ref(SOURCE_INDEX)]}
     obj.update(versions)
     return obj
 
 
-def dashboard(panel_type_of, panel_version, versions):
-    panels, references = [], []
-    for i, (pid, _title, kind, _d, x, y, w, h) in enumerate(PANELS, 1):
-        index = str(i)
-        panels.append({"version": panel_version, "type": panel_type_of(kind),
-                       "gridData": {"x": x, "y": y, "w": w, "h": h, "i": index}, "panelIndex": index,
-                       "embeddableConfig": {}, "panelRefName": f"panel_{index}"})
-        references.append({"name": f"panel_{index}", "type": panel_type_of(kind), "id": oid(pid)})
+def dashboard(panels, references, versions):
     attrs = {"title": DASHBOARD_TITLE,
-             "description": "Console operations (rule: mappings/console-query.json), activity, errors and "
-                            "sign-ins from CloudTrail, by cloudtrail-es.",
+             "description": "Console operations (rule: mappings/console-query.json): what, who, when, errors, "
+                            "source IPs and sign-ins, from CloudTrail, by cloudtrail-es.",
              "timeRestore": True, "timeFrom": "now-7d", "timeTo": "now", "refreshInterval": {"pause": True, "value": 0},
              "optionsJSON": DUMPS({"useMargins": True, "hidePanelTitles": False}),
              "panelsJSON": DUMPS(panels),
@@ -157,30 +171,36 @@ def dashboard(panel_type_of, panel_version, versions):
     return obj
 
 
+def grid(i, x, y, w, h):
+    return {"gridData": {"x": x, "y": y, "w": w, "h": h, "i": str(i)}, "panelIndex": str(i), "embeddableConfig": {}}
+
+
 def kibana8():
     # Migration versions as a Kibana 8.8 export writes them (index-pattern 8.0.0, dashboard 8.7.0), or
     # the last migration that defines the shape used (lens 8.6.0: formBased; search 7.9.3): Kibana
     # 8.8+ runs the later migrations on import and refuses versions newer than it knows.
     objects = [{"id": DATA_VIEW, "type": "index-pattern",
-                "attributes": {"title": f"{PREFIX}-*", "timeFieldName": "@timestamp", "name": f"CloudTrail ({PREFIX}-*)"},
+                "attributes": {"title": PATTERN, "timeFieldName": "@timestamp", "name": f"CloudTrail ({PREFIX}-YYYY.MM.DD)"},
                 "references": [], "coreMigrationVersion": "8.8.0", "typeMigrationVersion": "8.0.0"}]
-    for pid, title, kind, d, *_ in PANELS:
-        if kind == "search":
-            objects.append(saved_search(pid, title, d, {"coreMigrationVersion": "8.8.0", "typeMigrationVersion": "7.9.3"}))
-        else:
-            objects.append(lens(pid, title, kind, d))
-    objects.append(dashboard(lambda k: "search" if k == "search" else "lens", "8.8.0",
-                             {"coreMigrationVersion": "8.8.0", "typeMigrationVersion": "8.7.0"}))
+    panels, references = [], []
+    for i, (pid, title, kind, d, *xywh) in enumerate(PANELS, 1):
+        objects.append(saved_search(pid, title, d, {"coreMigrationVersion": "8.8.0", "typeMigrationVersion": "7.9.3"})
+                       if kind == "search" else lens(pid, title, kind, d))
+        kind_of = "search" if kind == "search" else "lens"
+        panels.append({"version": "8.8.0", "type": kind_of, **grid(i, *xywh), "panelRefName": f"panel_{i}"})
+        references.append({"name": f"{i}:panel_{i}", "type": kind_of, "id": oid(pid)})
+    objects.append(dashboard(panels, references, {"coreMigrationVersion": "8.8.0", "typeMigrationVersion": "8.7.0"}))
     return objects
 
 
 # ---------------------------------------------------------------------------------------------
 # OpenSearch Dashboards (legacy visualizations, Kibana 7.10 shapes)
 
-def terms_agg(agg_id, schema, field, size):
+def terms_agg(agg_id, schema, d):
     return {"id": agg_id, "enabled": True, "type": "terms", "schema": schema,
-            "params": {"field": field, "orderBy": "1", "order": "desc", "size": size, "otherBucket": True,
-                       "otherBucketLabel": "Other", "missingBucket": False, "missingBucketLabel": "Missing"}}
+            "params": {"field": d["field"], "orderBy": "1", "order": "desc", "size": d["size"], "otherBucket": True,
+                       "otherBucketLabel": "Other", "missingBucket": "missing" in d,
+                       "missingBucketLabel": d.get("missing", "Missing"), "json": DUMPS({"shard_size": SHARD_SIZE})}}
 
 
 def visualization(pid, title, kind, d):
@@ -188,42 +208,43 @@ def visualization(pid, title, kind, d):
     if kind == "pie":
         params = {"type": "pie", "addTooltip": True, "addLegend": True, "legendPosition": "right", "isDonut": True,
                   "labels": {"show": False, "values": True, "last_level": True, "truncate": 100}}
-        aggs = [count, terms_agg("2", "segment", d["field"], d["size"])]
+        aggs = [count, terms_agg("2", "segment", d)]
     elif kind == "time":
+        # The split series before the x-axis: the top eventSources overall, each drawn over time.
         params = {"type": "histogram", "addTooltip": True, "addLegend": True, "legendPosition": "right"}
-        aggs = [count,
-                {"id": "2", "enabled": True, "type": "date_histogram", "schema": "segment",
-                 "params": {"field": "@timestamp", "interval": "auto", "min_doc_count": 1, "extended_bounds": {}}},
-                terms_agg("3", "group", d["field"], d["size"])]
+        aggs = [count, terms_agg("2", "group", d),
+                {"id": "3", "enabled": True, "type": "date_histogram", "schema": "segment",
+                 "params": {"field": "@timestamp", "interval": "auto", "min_doc_count": 1, "extended_bounds": {}}}]
         kind = "histogram"
     elif kind == "bars":
         params = {"type": "horizontal_bar", "addTooltip": True, "addLegend": False, "legendPosition": "right"}
-        aggs = [count, terms_agg("2", "segment", d["field"], d["size"])]
+        aggs = [count, terms_agg("2", "segment", d)]
         kind = "horizontal_bar"
     else:
-        params = {"perPage": 10, "showPartialRows": False, "showMetricsAtAllLevels": False, "showTotal": False}
-        aggs = [count, terms_agg("2", "bucket", d["field"], d["size"])]
+        params = {"perPage": 10, "showPartialRows": False, "showMetricsAtAllLevels": False, "showTotal": True,
+                  "totalFunc": "sum"}
+        aggs = [count, terms_agg("2", "bucket", d)]
     vis_state = {"title": title, "type": kind, "params": params, "aggs": aggs}
-    filters = [custom_filter()] if d.get("console") else []
+    filter_ref = "kibanaSavedObjectMeta.searchSourceJSON.filter[0].meta.index"
     attrs = {"title": title, "description": "", "version": 1, "visState": DUMPS(vis_state), "uiStateJSON": "{}",
-             "kibanaSavedObjectMeta": {"searchSourceJSON": search_source("", filters)}}
+             "kibanaSavedObjectMeta": {"searchSourceJSON": search_source("", "kuery", [console_filter(indexRefName=filter_ref)])}}
     return {"id": oid(pid), "type": "visualization", "attributes": attrs,
-            "references": [{"type": "index-pattern", "id": DATA_VIEW,
-                            "name": "kibanaSavedObjectMeta.searchSourceJSON.index"}],
+            "references": [view_ref(SOURCE_INDEX), view_ref(filter_ref)],
             "migrationVersion": {"visualization": "7.10.0"}}
 
 
 def opensearch_dashboards():
     objects = [{"id": DATA_VIEW, "type": "index-pattern",
-                "attributes": {"title": f"{PREFIX}-*", "timeFieldName": "@timestamp"},
+                "attributes": {"title": PATTERN, "timeFieldName": "@timestamp"},
                 "references": [], "migrationVersion": {"index-pattern": "7.6.0"}}]
-    for pid, title, kind, d, *_ in PANELS:
-        if kind == "search":
-            objects.append(saved_search(pid, title, d, {"migrationVersion": {"search": "7.9.3"}}))
-        else:
-            objects.append(visualization(pid, title, kind, d))
-    objects.append(dashboard(lambda k: "search" if k == "search" else "visualization", "7.10.2",
-                             {"migrationVersion": {"dashboard": "7.9.3"}}))
+    panels, references = [], []
+    for i, (pid, title, kind, d, *xywh) in enumerate(PANELS):
+        objects.append(saved_search(pid, title, d, {"migrationVersion": {"search": "7.9.3"}})
+                       if kind == "search" else visualization(pid, title, kind, d))
+        panels.append({"version": "7.10.2", **grid(i + 1, *xywh), "panelRefName": f"panel_{i}"})
+        references.append({"name": f"panel_{i}", "type": "search" if kind == "search" else "visualization",
+                           "id": oid(pid)})
+    objects.append(dashboard(panels, references, {"migrationVersion": {"dashboard": "7.9.3"}}))
     return objects
 
 

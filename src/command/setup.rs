@@ -32,7 +32,7 @@ pub async fn run(settings: SetupSettings) -> anyhow::Result<()> {
     install(&client, &cluster, &options, &mut report).await?;
     if let Some(kibana) = &settings.kibana {
         let kibana = EsClient::new(kibana)?;
-        report(&kibana::install(&kibana, cluster.flavor, &options).await?);
+        report(&kibana::install(&kibana, &client, cluster.flavor, &options).await?);
     }
     println!("{}", summary(changes, options.dry_run));
     Ok(())

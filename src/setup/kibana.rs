@@ -3,17 +3,23 @@
 //!
 //! The objects are the NDJSON files in `kibana/` (written by `scripts/gen-kibana.py`, embedded
 //! at build time), made for the prefix `cloudtrail`. For another prefix the ids
-//! (`cloudtrail-es_<prefix>_<name>`), the data view's pattern and the dashboard title are
-//! rewritten, so dashboards for several prefixes live side by side.
+//! (`cloudtrail-es_<prefix>_<name>`), the data view's pattern (`PREFIX-*,-PREFIX-*-*`: the daily
+//! indices, not another prefix's) and the dashboard title are rewritten, so dashboards for several
+//! prefixes live side by side. The dashboard's time range is set from the data
+//! (`time_range.rs`).
 //!
 //! Idempotency: Kibana migrates objects on import, so what it stores is not what we sent and cannot
 //! be compared field by field. Instead the dashboard's description ends with a fingerprint of the
 //! whole set (`[cloudtrail-es VERSION #HASH]`): if every object exists and the dashboard carries
 //! our fingerprint, nothing is imported ("unchanged"); otherwise the set is imported with
-//! `overwrite=true` (deterministic ids, so a re-import replaces rather than duplicates).
+//! `overwrite=true` (deterministic ids, so a re-import replaces rather than duplicates). What is
+//! there is read with `POST _export` (the saved-objects API's current read; `_bulk_get` is
+//! deprecated since Kibana 8.7): 200 with every object, or 400 listing the missing ones.
 //!
 //! Requests carry both `kbn-xsrf` (Kibana) and `osd-xsrf` (OpenSearch Dashboards): each requires
 //! its own on writes and ignores the other.
+
+mod time_range;
 
 use super::reconcile::{Action, SetupError, Step};
 use super::templates::{embedded, MANAGED_BY};
@@ -23,6 +29,7 @@ use bytes::Bytes;
 use elasticsearch::http::Method;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+pub use time_range::TimeRange;
 
 const KIBANA_8: &str = include_str!("../../kibana/kibana-8.ndjson");
 const OPENSEARCH_DASHBOARDS: &str = include_str!("../../kibana/opensearch-dashboards.ndjson");
@@ -41,8 +48,15 @@ pub fn app_name(flavor: Flavor) -> &'static str {
     }
 }
 
-/// The saved objects for this app and prefix, the dashboard carrying their fingerprint.
-pub fn saved_objects(flavor: Flavor, prefix: &str) -> Vec<Value> {
+/// The data view's index pattern for `prefix`: its daily indices `PREFIX-YYYY.MM.DD`, without
+/// those of a longer prefix (`PREFIX-prod-YYYY.MM.DD`), whose names have a `-` after `PREFIX-`.
+pub fn index_pattern(prefix: &str) -> String {
+    format!("{prefix}-*,-{prefix}-*-*")
+}
+
+/// The saved objects for this app and prefix, the dashboard showing `range` and carrying the
+/// set's fingerprint.
+pub fn saved_objects(flavor: Flavor, prefix: &str, range: &TimeRange) -> Vec<Value> {
     let text = match flavor {
         Flavor::Elasticsearch => KIBANA_8,
         Flavor::OpenSearch => OPENSEARCH_DASHBOARDS,
@@ -52,6 +66,10 @@ pub fn saved_objects(flavor: Flavor, prefix: &str) -> Vec<Value> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| for_prefix(embedded("kibana/*.ndjson", l), prefix))
         .collect();
+    for o in objects.iter_mut().filter(|o| o["type"] == "dashboard") {
+        o["attributes"]["timeFrom"] = json!(range.from);
+        o["attributes"]["timeTo"] = json!(range.to);
+    }
     let mut hash = Sha256::new();
     for o in &objects {
         hash.update(o.to_string().as_bytes());
@@ -90,9 +108,9 @@ fn for_prefix(mut object: Value, prefix: &str) -> Value {
     let attributes = &mut object["attributes"];
     match kind.as_str() {
         "index-pattern" => {
-            attributes["title"] = json!(format!("{prefix}-*"));
+            attributes["title"] = json!(index_pattern(prefix));
             if attributes.get("name").is_some() {
-                attributes["name"] = json!(format!("CloudTrail ({prefix}-*)"));
+                attributes["name"] = json!(format!("CloudTrail ({prefix}-YYYY.MM.DD)"));
             }
         }
         "dashboard" => {
@@ -120,10 +138,26 @@ fn multipart(ndjson: &str) -> Bytes {
     Bytes::from(body)
 }
 
-/// Imports the saved objects unless Kibana already has this exact set.
-pub async fn install(kibana: &EsClient, flavor: Flavor, options: &Options) -> Result<Step, SetupError> {
-    let objects = saved_objects(flavor, &options.names.prefix);
-    let what = format!("{} saved objects ({} objects) at {}", app_name(flavor), objects.len(), kibana.url());
+/// Imports the saved objects unless Kibana already has this exact set; the dashboard's time range
+/// comes from the data in `cluster`.
+pub async fn install(
+    kibana: &EsClient,
+    cluster: &EsClient,
+    flavor: Flavor,
+    options: &Options,
+) -> Result<Step, SetupError> {
+    let prefix = &options.names.prefix;
+    let span = time_range::of_data(cluster, &index_pattern(prefix)).await?;
+    let range = time_range::covering(span, chrono::Utc::now());
+    let objects = saved_objects(flavor, prefix, &range);
+    let what = format!(
+        "{} saved objects ({} objects, time range {} to {}) at {}",
+        app_name(flavor),
+        objects.len(),
+        range.from,
+        range.to,
+        kibana.url()
+    );
     let action = current_state(kibana, &objects).await?;
     let step = Step { what, action, applied: !options.dry_run };
     if step.changes() && !options.dry_run {
@@ -132,25 +166,42 @@ pub async fn install(kibana: &EsClient, flavor: Flavor, options: &Options) -> Re
     Ok(step)
 }
 
-/// Unchanged, Create (none of ours there) or Update, from `_bulk_get`.
+/// Unchanged, Create (none of ours there) or Update, from `_export`.
 async fn current_state(kibana: &EsClient, objects: &[Value]) -> Result<Action, SetupError> {
     let wanted: Vec<Value> = objects.iter().map(|o| json!({"type": o["type"], "id": o["id"]})).collect();
-    let path = "/api/saved_objects/_bulk_get";
-    let body = Bytes::from(Value::Array(wanted).to_string());
+    let path = "/api/saved_objects/_export";
+    let request = json!({"objects": wanted, "includeReferencesDeep": false, "excludeExportDetails": true});
+    let body = Bytes::from(request.to_string());
     let reply = kibana.send_with_headers(Method::Post, path, &XSRF, Some((body, "application/json"))).await?;
-    let answer = checked(kibana, path, &reply)?;
-    let found = answer["saved_objects"].as_array().cloned().unwrap_or_default();
-    let present: Vec<&Value> = found.iter().filter(|o| o.get("error").is_none()).collect();
+    if reply.status == 400 {
+        if let Some(missing) = missing_objects(&reply) {
+            return Ok(if missing >= objects.len() { Action::Create } else { Action::Update });
+        }
+    }
+    if reply.status != 200 {
+        return Err(refused(kibana, path, &reply));
+    }
+    let text = String::from_utf8_lossy(&reply.body);
+    let found: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|o| o.get("id").is_some())
+        .collect();
     let ours = objects.iter().find(|o| o["type"] == "dashboard").map(|o| &o["attributes"]["description"]);
-    let dashboard =
-        present.iter().find(|o| o["type"] == "dashboard").map(|o| &o["attributes"]["description"]);
-    Ok(if present.is_empty() {
-        Action::Create
-    } else if present.len() == objects.len() && dashboard.is_some() && dashboard == ours {
+    let dashboard = found.iter().find(|o| o["type"] == "dashboard").map(|o| &o["attributes"]["description"]);
+    Ok(if found.len() == objects.len() && dashboard.is_some() && dashboard == ours {
         Action::Unchanged
     } else {
         Action::Update
     })
+}
+
+/// How many objects a 400 answer to `_export` says are not found (`attributes.objects`, each with
+/// error 404); `None` if the 400 is about something else.
+fn missing_objects(reply: &Reply) -> Option<usize> {
+    let answer: Value = serde_json::from_slice(&reply.body).ok()?;
+    let errored = answer["attributes"]["objects"].as_array()?;
+    errored.iter().all(|o| o["error"]["statusCode"] == 404).then_some(errored.len())
 }
 
 /// `POST _import?overwrite=true`; the answer is 200 even when objects fail, so `success` decides.
@@ -192,16 +243,21 @@ fn checked(kibana: &EsClient, path: &str, reply: &Reply) -> Result<Value, SetupE
             return Ok(v);
         }
     }
+    Err(refused(kibana, path, reply))
+}
+
+/// The error for a request Kibana did not answer as it should.
+fn refused(kibana: &EsClient, path: &str, reply: &Reply) -> SetupError {
     let hint = match reply.status {
         401 | 403 => " (Kibana credentials: --kibana-user and KIBANA_PASSWORD, else the cluster's)",
         _ => "",
     };
-    Err(SetupError::Kibana {
+    SetupError::Kibana {
         url: kibana.url().to_string(),
         what: format!("POST {path}"),
         status: reply.status,
         body: format!("{}{hint}", reply.excerpt()),
-    })
+    }
 }
 
 fn excerpt(text: &str) -> String {
@@ -212,22 +268,26 @@ fn excerpt(text: &str) -> String {
 mod tests {
     use super::*;
 
+    fn objects(flavor: Flavor, prefix: &str) -> Vec<Value> {
+        saved_objects(flavor, prefix, &TimeRange::default())
+    }
+
     #[test]
     fn both_files_parse_and_share_ids() {
-        let ids =
-            |flavor| saved_objects(flavor, "cloudtrail").iter().map(|o| o["id"].clone()).collect::<Vec<_>>();
+        let ids = |flavor| objects(flavor, "cloudtrail").iter().map(|o| o["id"].clone()).collect::<Vec<_>>();
         assert_eq!(ids(Flavor::Elasticsearch), ids(Flavor::OpenSearch));
         assert!(ids(Flavor::Elasticsearch).len() >= 8);
     }
 
     #[test]
     fn another_prefix_gets_its_own_ids_pattern_and_title() {
-        let objects = saved_objects(Flavor::Elasticsearch, "ct-prod");
+        let objects = objects(Flavor::Elasticsearch, "ct-prod");
         let text = ndjson(&objects);
         assert!(!text.contains("cloudtrail-es_cloudtrail_"), "every id is renamed");
         let view = objects.iter().find(|o| o["type"] == "index-pattern").unwrap();
         assert_eq!(view["id"], "cloudtrail-es_ct-prod_data-view");
-        assert_eq!(view["attributes"]["title"], "ct-prod-*");
+        assert_eq!(view["attributes"]["title"], "ct-prod-*,-ct-prod-*-*");
+        assert_eq!(view["attributes"]["name"], "CloudTrail (ct-prod-YYYY.MM.DD)");
         let dash = objects.iter().find(|o| o["type"] == "dashboard").unwrap();
         assert_eq!(dash["attributes"]["title"], "CloudTrail — console activity [ct-prod]");
         assert!(dash["references"]
@@ -239,16 +299,46 @@ mod tests {
 
     #[test]
     fn the_fingerprint_follows_the_content() {
-        let description = |flavor, prefix| {
-            let objects = saved_objects(flavor, prefix);
+        let week = TimeRange::default();
+        let description = |flavor, prefix, range: &TimeRange| {
+            let objects = saved_objects(flavor, prefix, range);
             let dash = objects.into_iter().find(|o| o["type"] == "dashboard").unwrap();
             dash["attributes"]["description"].as_str().unwrap().to_string()
         };
-        let a = description(Flavor::Elasticsearch, "cloudtrail");
+        let a = description(Flavor::Elasticsearch, "cloudtrail", &week);
         assert!(a.contains("[cloudtrail-es "), "{a}");
-        assert_eq!(a, description(Flavor::Elasticsearch, "cloudtrail"));
-        assert_ne!(a, description(Flavor::Elasticsearch, "other"));
-        assert_ne!(a, description(Flavor::OpenSearch, "cloudtrail"));
+        assert_eq!(a, description(Flavor::Elasticsearch, "cloudtrail", &week));
+        assert_ne!(a, description(Flavor::Elasticsearch, "other", &week));
+        assert_ne!(a, description(Flavor::OpenSearch, "cloudtrail", &week));
+        let old =
+            TimeRange { from: "2016-04-13T00:00:00.000Z".into(), to: "2026-03-12T00:00:00.000Z".into() };
+        assert_ne!(a, description(Flavor::Elasticsearch, "cloudtrail", &old));
+    }
+
+    #[test]
+    fn the_dashboard_opens_on_the_range_given() {
+        let range = TimeRange { from: "2016-04-13T00:00:00.000Z".into(), to: "now".into() };
+        for flavor in [Flavor::Elasticsearch, Flavor::OpenSearch] {
+            let objects = saved_objects(flavor, "cloudtrail", &range);
+            let dash = objects.iter().find(|o| o["type"] == "dashboard").unwrap();
+            assert_eq!(dash["attributes"]["timeRestore"], true);
+            assert_eq!(dash["attributes"]["timeFrom"], "2016-04-13T00:00:00.000Z");
+            assert_eq!(dash["attributes"]["timeTo"], "now");
+        }
+    }
+
+    #[test]
+    fn export_refusals_count_missing_objects_only() {
+        let reply = |status, body: Value| Reply { status, body: Bytes::from(body.to_string()) };
+        let missing = json!({"statusCode": 400, "error": "Bad Request", "message": "Error fetching objects to export",
+            "attributes": {"objects": [{"id": "a", "type": "lens", "error": {"statusCode": 404}},
+                                       {"id": "b", "type": "dashboard", "error": {"statusCode": 404}}]}});
+        assert_eq!(missing_objects(&reply(400, missing)), Some(2));
+        let forbidden =
+            json!({"attributes": {"objects": [{"id": "a", "type": "lens", "error": {"statusCode": 403}}]}});
+        assert_eq!(missing_objects(&reply(400, forbidden)), None);
+        let invalid = json!({"statusCode": 400, "message": "Trying to export non-exportable type(s): lens"});
+        assert_eq!(missing_objects(&reply(400, invalid)), None);
     }
 
     #[test]
