@@ -13,6 +13,7 @@ pub mod ack;
 pub mod aws;
 pub mod backfill;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod decode;
 pub mod errors;
