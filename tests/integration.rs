@@ -19,3 +19,5 @@ mod transform_flags;
 mod setup;
 // Kibana / OpenSearch Dashboards saved objects: references, fields, pie aggregations, import.
 mod kibana;
+// The SigV4-checking stand-in for Amazon OpenSearch Service / Serverless is strict: refusals, 404s, _id refusal.
+mod sigv4_proxy;

@@ -5,12 +5,13 @@
 //! - `client.rs`: [`EsClient`], one attempt per request (auth, TLS, gzip, timeouts);
 //! - `info.rs`: what the server is ([`ClusterInfo`], [`Flavor`]);
 //! - `error.rs`: [`ClientError`], an outage told apart from settings to fix;
-//! - `sigv4.rs` (to come): AWS request signing, applied in `client.rs` to every request.
+//! - `sigv4.rs`: AWS Signature Version 4 for Amazon OpenSearch Service and Serverless.
 
 mod client;
 mod error;
 mod info;
 mod settings;
+pub mod sigv4;
 
 pub use client::{shown, EsClient, Reply};
 pub use error::ClientError;

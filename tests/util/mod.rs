@@ -8,6 +8,7 @@ pub mod aws;
 pub mod fake_kibana;
 pub mod proxy;
 pub mod secure;
+pub mod sigv4;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
