@@ -19,3 +19,5 @@ mod transform_flags;
 mod setup;
 // Kibana / OpenSearch Dashboards saved objects: references, fields, pie aggregations, import.
 mod kibana;
+// ECS output: Elastic Security's prebuilt AWS rules find exactly their trigger events in the corpus.
+mod ecs_rules;
