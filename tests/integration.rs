@@ -21,3 +21,5 @@ mod setup;
 mod kibana;
 // The SigV4-checking stand-in for Amazon OpenSearch Service / Serverless is strict: refusals, 404s, _id refusal.
 mod sigv4_proxy;
+// ECS output: Elastic Security's prebuilt AWS rules find exactly their trigger events in the corpus.
+mod ecs_rules;

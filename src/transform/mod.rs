@@ -15,6 +15,7 @@
 mod capture;
 mod console;
 mod document;
+pub mod ecs;
 mod filter;
 mod matcher;
 mod path;
