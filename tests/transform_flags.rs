@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// Console operations among the 11,799 events of the shared corpus, by the README's rule.
+/// Console operations among the 11,799 events of the corpus (tests/corpus), by the README's rule.
 const CORPUS_CONSOLE_EVENTS: usize = 7_434;
 
 /// Every event of every log file under `dir` (digest files skipped).

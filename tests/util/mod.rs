@@ -24,10 +24,10 @@ pub fn os_url() -> String {
     std::env::var("CLOUDTRAIL_ES_TEST_OS").unwrap_or_else(|_| "http://127.0.0.1:9201".into())
 }
 
-/// The shared corpus of real CloudTrail events, beside the repository.
+/// The corpus of real CloudTrail events carried in the repository (see tests/corpus/NOTICE.md).
 pub fn corpus() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/real");
-    assert!(dir.is_dir(), "the shared corpus is missing at {}", dir.display());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/real");
+    assert!(dir.is_dir(), "the corpus is missing at {}", dir.display());
     dir
 }
 
