@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Storage and indexing speed of our index template against plain dynamic mapping, on the same data:
-# the real corpus (../shared/corpus/real) plus STORAGE_EVENTS generated events.
+# the real corpus (tests/corpus/real) plus STORAGE_EVENTS generated events.
 #
 #   scripts/bench-storage.sh                 # Elasticsearch of the dev stack
 #   ELASTICSEARCH_URL=http://127.0.0.1:9201 scripts/bench-storage.sh   # or OpenSearch
@@ -25,7 +25,7 @@ ES="${ELASTICSEARCH_URL:-http://127.0.0.1:9200}"
 EVENTS="${STORAGE_EVENTS:-100000}"
 SEED="${STORAGE_SEED:-5}"
 VARIANTS="${STORAGE_VARIANTS:-template dynamic}"
-CORPUS="$REPO_ROOT/../shared/corpus/real"
+CORPUS="$REPO_ROOT/tests/corpus/real"
 WORK="$CACHE_DIR/bench-storage"
 GEN_DIR="$WORK/gen-$EVENTS-$SEED"
 RUN="bench-storage-$$"

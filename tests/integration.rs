@@ -5,7 +5,7 @@ mod util;
 
 // Reading files: broken input, digests, --output NDJSON. No server needed.
 mod local_files;
-// Sending to real Elasticsearch and OpenSearch: exactly once, dead letters, unreachable clusters.
+// Sending to real clusters (Elasticsearch 8 and 9, OpenSearch 3 and 2): exactly once, dead letters, unreachable clusters.
 mod es_bulk;
 // A secured cluster (HTTPS, security on): basic auth, API keys, --ca-cert, --insecure, refusals, no secret shown.
 mod es_auth;
@@ -15,7 +15,7 @@ mod s3_backfill;
 mod sqs_follow;
 // Redaction and filtering flags: nothing redacted leaks, hash, filters, --console-only and its query.
 mod transform_flags;
-// `setup`: templates installed idempotently; corpus, generated and hostile events with zero rejections.
+// `setup` on the four clusters: templates installed idempotently; corpus, generated and hostile events with zero rejections.
 mod setup;
 // Kibana / OpenSearch Dashboards saved objects: references, fields, pie aggregations, import.
 mod kibana;

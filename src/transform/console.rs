@@ -23,7 +23,7 @@
 //!    which nobody did in the console.
 //!
 //! Values are compared exactly (case matters); `*` is any run of characters. A `null` counts as
-//! absent. On the shared corpus of real events this selects 7,434 of 11,799 events (mostly the
+//! absent. On the corpus of real events (tests/corpus) this selects 7,434 of 11,799 events (mostly the
 //! Permiso console-session recordings; see `tests/transform_flags.rs`). The query differs from
 //! the Rust rule only for a `userAgent` longer than 1,024 characters, which the index template does
 //! not index (`ignore_above`) and so no query can match.

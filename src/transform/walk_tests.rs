@@ -63,10 +63,10 @@ fn agree(src: &[u8]) {
     }
 }
 
-/// Every event of the shared corpus of real CloudTrail logs, as raw bytes.
+/// Every event of the repository's corpus of real CloudTrail logs (tests/corpus), as raw bytes.
 pub(crate) fn corpus_events() -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/real");
-    assert!(dir.is_dir(), "the shared corpus is missing at {}", dir.display());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/real");
+    assert!(dir.is_dir(), "the corpus is missing at {}", dir.display());
     let mut files: Vec<_> = walkdir::WalkDir::new(&dir)
         .into_iter()
         .filter_map(Result::ok)

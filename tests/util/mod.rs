@@ -1,6 +1,8 @@
 //! Helpers for integration tests: run the real binary in a fresh directory, talk to the real
 //! servers started by `scripts/dev-stack.sh` (addresses from env vars with loopback defaults),
-//! and give each test its own index prefix so tests never see each other's data.
+//! run a test on each of the four plain clusters (Elasticsearch 8 and 9, OpenSearch 3 and 2) so
+//! that a behaviour one of them differs in is caught and named, and give each test its own index
+//! prefix so tests never see each other's data.
 
 #![allow(dead_code)]
 
@@ -15,20 +17,99 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// Elasticsearch from the dev stack.
+/// Which line of servers a cluster belongs to (some expectations differ between the two).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Elasticsearch,
+    OpenSearch,
+}
+
+/// One of the dev stack's plain clusters: a name for messages, the env var overriding its address
+/// (loopback default otherwise), and the `scripts/dev-stack.sh` service that runs it.
+pub struct Known {
+    pub name: &'static str,
+    pub kind: Kind,
+    env: &'static str,
+    default: &'static str,
+    service: &'static str,
+}
+
+impl Known {
+    pub fn url(&self) -> String {
+        std::env::var(self.env).unwrap_or_else(|_| self.default.into())
+    }
+}
+
+pub const ES8: Known = Known {
+    name: "Elasticsearch 8",
+    kind: Kind::Elasticsearch,
+    env: "CLOUDTRAIL_ES_TEST_ES",
+    default: "http://127.0.0.1:9200",
+    service: "elasticsearch",
+};
+pub const ES9: Known = Known {
+    name: "Elasticsearch 9",
+    kind: Kind::Elasticsearch,
+    env: "CLOUDTRAIL_ES_TEST_ES9",
+    default: "http://127.0.0.1:9203",
+    service: "elasticsearch9",
+};
+pub const OS3: Known = Known {
+    name: "OpenSearch 3",
+    kind: Kind::OpenSearch,
+    env: "CLOUDTRAIL_ES_TEST_OS",
+    default: "http://127.0.0.1:9201",
+    service: "opensearch",
+};
+pub const OS2: Known = Known {
+    name: "OpenSearch 2",
+    kind: Kind::OpenSearch,
+    env: "CLOUDTRAIL_ES_TEST_OS2",
+    default: "http://127.0.0.1:9204",
+    service: "opensearch2",
+};
+
+/// The clusters every test of a cluster's behaviour runs on: both majors of each line we support.
+pub const CLUSTERS: [&Known; 4] = [&ES8, &ES9, &OS3, &OS2];
+
+/// Elasticsearch 8 from the dev stack.
 pub fn es_url() -> String {
-    std::env::var("CLOUDTRAIL_ES_TEST_ES").unwrap_or_else(|_| "http://127.0.0.1:9200".into())
+    ES8.url()
 }
 
-/// OpenSearch from the dev stack.
+/// OpenSearch 3 from the dev stack.
 pub fn os_url() -> String {
-    std::env::var("CLOUDTRAIL_ES_TEST_OS").unwrap_or_else(|_| "http://127.0.0.1:9201".into())
+    OS3.url()
 }
 
-/// The shared corpus of real CloudTrail events, beside the repository.
+/// Runs `test` on each of [`CLUSTERS`] in turn; after trying all of them, fails naming every
+/// cluster it failed on, with that failure's message.
+pub fn on_each_cluster(test: impl Fn(&Cluster)) {
+    let mut failures = Vec::new();
+    for known in CLUSTERS {
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| test(&Cluster::of(known))));
+        if let Err(panic) = run {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            failures.push(format!("--- on {} ({}):\n{message}", known.name, known.url()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "failed on {} of {} clusters:\n{}",
+        failures.len(),
+        CLUSTERS.len(),
+        failures.join("\n")
+    );
+}
+
+/// The corpus of real CloudTrail events carried in the repository (see tests/corpus/NOTICE.md).
 pub fn corpus() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/real");
-    assert!(dir.is_dir(), "the shared corpus is missing at {}", dir.display());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/real");
+    assert!(dir.is_dir(), "the corpus is missing at {}", dir.display());
     dir
 }
 
@@ -83,22 +164,31 @@ pub fn command(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
 /// A cluster from the dev stack.
 pub struct Cluster {
     pub url: String,
+    /// For messages: "Elasticsearch 9"…
+    pub name: &'static str,
+    pub kind: Kind,
 }
 
 impl Cluster {
-    /// Connects, failing the test with a hint when the dev stack is not up.
-    pub fn at(url: String) -> Self {
+    /// Connects, failing the test with a hint when the dev stack does not run that cluster.
+    pub fn of(known: &Known) -> Self {
+        let url = known.url();
         let health = ureq::get(&format!("{url}/_cluster/health")).call();
-        assert!(health.is_ok(), "no cluster at {url}: start it with `scripts/dev-stack.sh up` ({health:?})");
-        Cluster { url }
+        assert!(
+            health.is_ok(),
+            "no {} at {url}: start it with `scripts/dev-stack.sh up {}` ({health:?})",
+            known.name,
+            known.service
+        );
+        Cluster { url, name: known.name, kind: known.kind }
     }
 
     pub fn es() -> Self {
-        Cluster::at(es_url())
+        Cluster::of(&ES8)
     }
 
     pub fn os() -> Self {
-        Cluster::at(os_url())
+        Cluster::of(&OS3)
     }
 
     /// Documents in `PREFIX-*` after a refresh.
@@ -165,6 +255,22 @@ impl Cluster {
             let _ = ureq::delete(&format!("{}/_component_template/{prefix}@{part}", self.url)).call();
         }
     }
+}
+
+/// The events a run indexed, found already present, and dead-lettered, from its summary line.
+/// An event counts as present when a bulk request was retried after its first try had landed
+/// (a slow cluster); a test of what lands, rather than of retries, adds the first two.
+pub fn event_counts(run: &Run) -> (u64, u64, u64) {
+    let line = run.stderr.lines().find(|l| l.starts_with("events:")).unwrap_or_else(|| {
+        panic!("no summary line in\n{}", run.stderr);
+    });
+    let number = |what: &str| -> u64 {
+        let before = line.split(what).next().unwrap();
+        before.rsplit(' ').find(|w| !w.is_empty()).and_then(|n| n.parse().ok()).unwrap_or_else(|| {
+            panic!("no '{what}' count in {line:?}");
+        })
+    };
+    (number(" indexed"), number(" already present"), number(" dead-lettered"))
 }
 
 /// The `_id`s in a bulk NDJSON output file.
