@@ -29,7 +29,7 @@
 //! not index (`ignore_above`) and so no query can match.
 
 use super::capture::{any_scalar, Found, Slots};
-use super::filter::Glob;
+use super::glob::Glob;
 use serde_json::{json, Value};
 
 /// Rule 1: `sessionCredentialFromConsole` has this value.

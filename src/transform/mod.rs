@@ -17,6 +17,7 @@ mod console;
 mod document;
 pub mod ecs;
 mod filter;
+mod glob;
 mod matcher;
 mod path;
 mod redact;
