@@ -89,6 +89,7 @@ fn basic_auth_from_the_url() {
     run.expect_code(0);
     assert!(secure.has_doc(&format!("{p}-{DAY}"), "auth-url-1"));
     assert!(run.stderr.contains(&format!("{} is Elasticsearch", secure.url)), "{}", run.stderr);
+    assert!(run.stderr.contains("visible to other users in the process list"), "warned: {}", run.stderr);
     assert_no_secret(&run, dir.path(), &refs(&password_secrets(&secure)));
     secure.clean(&p);
 }

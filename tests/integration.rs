@@ -13,6 +13,8 @@ mod es_auth;
 mod s3_backfill;
 // Follow an SQS queue (moto): message formats, poison messages, kill -9, cluster outage, --to-queue.
 mod sqs_follow;
+// follow reads only what it was meant to: --allow-bucket, keys outside the layout.
+mod follow_scope;
 // Redaction and filtering flags: nothing redacted leaks, hash, filters, --console-only and its query.
 mod transform_flags;
 // `setup` on the four clusters: templates installed idempotently; corpus, generated and hostile events with zero rejections.

@@ -118,6 +118,16 @@ fn push_flag(flags: &mut Vec<String>, key: &str, value: &Value, given: &[OsStrin
         one => vec![one],
     };
     for item in items {
+        if let Value::String(text) = item {
+            let has_password = url::Url::parse(text).is_ok_and(|u| u.password().is_some());
+            if has_password {
+                return Err(format!(
+                    "`{key}` holds a URL with a password: secrets never go in the config file; put the \
+                     user in `es-user` and the password in the environment variable `es-password-env` names \
+                     (default ELASTICSEARCH_PASSWORD)"
+                ));
+            }
+        }
         match item {
             Value::Boolean(true) => flags.push(long.clone()),
             Value::Boolean(false) => {}
@@ -205,6 +215,9 @@ mod tests {
         assert!(err.contains("unknown key `concurrency` in [follow]"), "{err}");
         let err = expand("es = { a = 1 }", &["cloudtrail-es", "follow"]).unwrap_err().to_string();
         assert!(err.contains("`es` cannot be table"), "{err}");
+        let err =
+            expand("es = \"https://u:s3cret@h:9200\"", &["cloudtrail-es", "follow"]).unwrap_err().to_string();
+        assert!(err.contains("`es` holds a URL with a password") && !err.contains("s3cret"), "{err}");
         let err = expand("es = ", &["cloudtrail-es", "follow"]).unwrap_err().to_string();
         assert!(err.starts_with("--config "), "{err}");
     }

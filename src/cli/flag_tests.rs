@@ -80,6 +80,7 @@ fn example(flag: &str, key_file: &str) -> Option<(&'static str, Vec<String>)> {
         | "--status-interval"
         | "--unhealthy-after" => ("follow", v("7")),
         "--metrics-addr" => ("follow", v("127.0.0.1:9")),
+        "--allow-bucket" => ("follow", v("trail-bucket")),
         "--retention-days" => ("setup", v("7")),
         "--dry-run" => ("setup", on()),
         "--kibana" => ("setup", v("http://k:5601")),

@@ -69,6 +69,13 @@ pub struct QueueFlags {
     /// Serve Prometheus /metrics and /healthz on HOST:PORT.
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Read only objects in this bucket (repeatable); a message naming another is left for the
+    /// queue's dead-letter queue. Without it any bucket is read, with a warning at start.
+    #[arg(long = "allow-bucket", value_name = "NAME")]
+    pub allow_buckets: Vec<String>,
+    /// Read keys outside CloudTrail's layout too (e.g. CloudWatch Logs payloads written by Firehose).
+    #[arg(long = "any-key")]
+    pub any_key: bool,
     /// /healthz fails when Elasticsearch or SQS has been failing for this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub unhealthy_after: u64,

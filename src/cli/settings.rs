@@ -27,10 +27,25 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// The warning for a password given in a URL on the command line, where every user of the machine
+/// can read it (`ps`, `/proc/PID/cmdline`) for as long as the process runs.
+pub fn url_password_warning(flag: &str, url: &str, password_env: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    parsed.password().is_some().then(|| {
+        format!(
+            "the password in {flag}'s URL is visible to other users in the process list for as long as \
+             this runs: give the user with --es-user and the password in {password_env} instead"
+        )
+    })
+}
+
 impl ConnectionArgs {
     /// Client settings from these flags and the environment (secrets only ever from the
     /// environment, in the variables --es-password-env and --es-api-key-env name).
     pub fn cluster_settings(&self, compress: bool) -> ClusterSettings {
+        if let Some(warning) = url_password_warning("--es", &self.url, &self.es_password_env) {
+            tracing::warn!("{warning}");
+        }
         ClusterSettings {
             url: self.url.clone(),
             user: self.es_user.clone(),
@@ -176,11 +191,26 @@ impl FollowArgs {
                 queue_url: self.queue.clone(),
                 visibility: Duration::from_secs(q.visibility_timeout.max(1)),
                 max_in_flight: q.max_in_flight.max(1),
+                allow_buckets: q.allow_buckets.clone(),
+                any_key: q.any_key,
             },
             aws: self.aws.settings(),
             // Follow retries until the cluster is back unless told otherwise: the queue keeps the rest.
             indexing: indexing(&self.indexing, &self.cluster, &self.transform, Duration::MAX)?,
             service: q.service(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_password_warning;
+
+    #[test]
+    fn a_password_in_a_url_is_warned_about_without_being_shown() {
+        let warning = url_password_warning("--es", "https://bob:s3cret@h:9200", "CT_PW").unwrap();
+        assert!(warning.contains("process list") && warning.contains("CT_PW") && !warning.contains("s3cret"));
+        assert_eq!(url_password_warning("--es", "https://bob@h:9200", "CT_PW"), None);
+        assert_eq!(url_password_warning("--es", "not a url", "CT_PW"), None);
     }
 }

@@ -136,9 +136,9 @@ impl EsClient {
         Ok(Reply { status, body })
     }
 
-    /// `POST /_bulk` with an NDJSON body.
-    pub async fn bulk(&self, body: Bytes) -> Result<Reply, ClientError> {
-        self.send(Method::Post, "/_bulk", Some((body, "application/x-ndjson"))).await
+    /// `POST path` (a `_bulk` endpoint, with its query) with an NDJSON body.
+    pub async fn bulk(&self, path: &str, body: Bytes) -> Result<Reply, ClientError> {
+        self.send(Method::Post, path, Some((body, "application/x-ndjson"))).await
     }
 
     /// A GET whose 401/403 becomes [`ClientError::Unauthorized`].

@@ -31,6 +31,12 @@ impl ClusterInfo {
     pub fn major(&self) -> u32 {
         self.version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0)
     }
+
+    /// `(major, minor)`, 0 where unreadable.
+    pub fn major_minor(&self) -> (u32, u32) {
+        let mut parts = self.version.split('.').map(|p| p.parse().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    }
 }
 
 impl EsClient {

@@ -85,6 +85,12 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
     let consumer = Consumer::new(sqs, fetcher, settings.queue.clone(), file_tx, stats.clone());
     let side_tasks = start_side_tasks(&settings.service, &stats, &consumer.queue).await?;
     info!("following {}", settings.queue.queue_url);
+    if settings.queue.allow_buckets.is_empty() {
+        warn!(
+            "no --allow-bucket given: any bucket a message names is read with this follower's credentials; \
+             name the trail's bucket to refuse the others"
+        );
+    }
 
     let grace = settings.service.shutdown_timeout;
     let (_, delivered) =
@@ -184,10 +190,11 @@ async fn start_side_tasks(
 
 fn queue_line(q: &QueueStats) -> String {
     format!(
-        "messages: {} received, {} deleted, {} left in the queue after a failure, {} not notifications",
+        "messages: {} received, {} deleted, {} left in the queue after a failure, {} not notifications, {} refused",
         q.received.load(Relaxed),
         q.deleted.load(Relaxed),
         q.kept.load(Relaxed),
-        q.invalid.load(Relaxed)
+        q.invalid.load(Relaxed),
+        q.refused.load(Relaxed)
     )
 }

@@ -84,7 +84,7 @@ impl IndexingSettings {
         if install_template {
             crate::setup::install_template(&client, &info, &self.index_prefix).await?;
         }
-        let bulk = BulkOutput::new(client, *bulk, dead.clone(), stats.clone(), abort.clone());
+        let bulk = BulkOutput::new(client, &info, *bulk, dead.clone(), stats.clone(), abort.clone());
         Ok(Output::Cluster(Box::new(bulk)))
     }
 

@@ -127,7 +127,7 @@ mod tests {
     #[test]
     fn filters_parse() {
         let f: FieldFilter = "eventName=Describe*".parse().unwrap();
-        assert_eq!((f.path.to_string(), f.glob.text.as_str()), ("eventName".into(), "Describe*"));
+        assert_eq!((f.path.to_string(), f.glob.text()), ("eventName".into(), "Describe*"));
         let f: FieldFilter = r"tags.a\=b=x=y".parse().unwrap();
         assert_eq!(f.to_string(), r"tags.a\=b=x=y");
         assert!(f.glob.matches("x=y"));

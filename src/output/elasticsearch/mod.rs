@@ -18,7 +18,7 @@ use super::batch::{line, Batch, BatchItem};
 use super::dead_letter::{DeadLetter, DeadLetters, Payload};
 use crate::ack::Delivery;
 use crate::backoff::Backoff;
-use crate::cluster::EsClient;
+use crate::cluster::{ClusterInfo, EsClient, Flavor};
 use crate::stats::{Health, Stats};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -28,6 +28,16 @@ use std::time::Instant;
 use tokio::sync::mpsc::Receiver;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
+
+/// Where to send: Elasticsearch 8.18 and later can leave the document out of its rejection
+/// reasons (`include_source_on_error=false`), so that no event value comes back in a reason;
+/// OpenSearch refuses the parameter. The reasons are scrubbed anyway (`response.rs`).
+fn bulk_path(info: &ClusterInfo) -> &'static str {
+    match info.flavor {
+        Flavor::Elasticsearch if info.major_minor() >= (8, 18) => "/_bulk?include_source_on_error=false",
+        _ => "/_bulk",
+    }
+}
 
 /// How the bulk output sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +51,7 @@ pub struct BulkSettings {
 /// Sends batches to a cluster.
 pub struct BulkOutput {
     client: EsClient,
+    path: &'static str,
     retry: Backoff,
     concurrency: usize,
     dead: Arc<DeadLetters>,
@@ -62,13 +73,15 @@ impl BulkOutput {
     /// dead-lettered), so their files are read again by a later run.
     pub fn new(
         client: EsClient,
+        info: &ClusterInfo,
         settings: BulkSettings,
         dead: Arc<DeadLetters>,
         stats: Arc<Stats>,
         abort: CancellationToken,
     ) -> Self {
         let concurrency = settings.concurrency.max(1);
-        BulkOutput { client, retry: settings.backoff, concurrency, dead, stats, abort }
+        let path = bulk_path(info);
+        BulkOutput { client, path, retry: settings.backoff, concurrency, dead, stats, abort }
     }
 
     /// Delivers every batch received until the channel closes.
@@ -106,7 +119,7 @@ impl BulkOutput {
     async fn send_once(&self, batch: Batch) -> Attempt {
         let body = Bytes::from(batch.body);
         let items = batch.items;
-        let reply = match self.client.bulk(body.clone()).await {
+        let reply = match self.client.bulk(self.path, body.clone()).await {
             Ok(reply) => reply,
             Err(e) => {
                 Health::failing(&self.stats.health.es_failing_since);
@@ -220,5 +233,22 @@ impl BulkOutput {
         for item in batch.items {
             item.ack.settle(delivery);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_are_left_out_of_reasons_where_the_cluster_can() {
+        let info = |flavor, version: &str| ClusterInfo { flavor, version: version.into() };
+        assert_eq!(
+            bulk_path(&info(Flavor::Elasticsearch, "8.19.21")),
+            "/_bulk?include_source_on_error=false"
+        );
+        assert_eq!(bulk_path(&info(Flavor::Elasticsearch, "9.2.0")), "/_bulk?include_source_on_error=false");
+        assert_eq!(bulk_path(&info(Flavor::Elasticsearch, "8.17.4")), "/_bulk");
+        assert_eq!(bulk_path(&info(Flavor::OpenSearch, "3.6.0")), "/_bulk");
     }
 }

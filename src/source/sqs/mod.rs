@@ -14,7 +14,7 @@ pub mod verdict;
 use crate::ack::Receipt;
 use crate::backoff::Backoff;
 use crate::errors::chain;
-use crate::source::layout::is_digest;
+use crate::source::layout::{classify, is_digest, KeyKind};
 use crate::source::s3::fetch::Fetcher;
 use crate::source::s3::S3Object;
 use crate::source::Unit;
@@ -45,6 +45,25 @@ pub struct QueueSettings {
     pub visibility: Duration,
     /// Messages worked on at once.
     pub max_in_flight: usize,
+    /// Only objects in these buckets are read (empty: any bucket).
+    pub allow_buckets: Vec<String>,
+    /// Read keys outside CloudTrail's layout too.
+    pub any_key: bool,
+}
+
+impl QueueSettings {
+    /// Why an object named by a message must not be read, if it must not: a follower reads with
+    /// its own IAM role whatever a message names, so a message can only point it at the trail.
+    pub fn refusal(&self, bucket: &str, key: &str) -> Option<&'static str> {
+        if !self.allow_buckets.is_empty() && !self.allow_buckets.iter().any(|b| b == bucket) {
+            return Some("the bucket is not in --allow-bucket");
+        }
+        match classify(key) {
+            KeyKind::Log(_) | KeyKind::Digest => None,
+            _ if self.any_key => None,
+            _ => Some("the key is not in CloudTrail's layout (AWSLogs/…/CloudTrail*/REGION/YYYY/MM/DD/); --any-key reads it"),
+        }
+    }
 }
 
 /// Counters about the queue.
@@ -58,6 +77,8 @@ pub struct QueueStats {
     pub kept: AtomicU64,
     /// Messages that are not notifications we understand, left for the dead-letter queue.
     pub invalid: AtomicU64,
+    /// Messages naming an object this follower must not read, left for the dead-letter queue.
+    pub refused: AtomicU64,
 }
 
 /// Consumes one queue.
@@ -181,6 +202,16 @@ impl Consumer {
             }
             Ok(Notice::Objects(objects)) => objects,
         };
+        if let Some((o, why)) =
+            objects.iter().find_map(|o| Some((o, self.settings.refusal(&o.bucket, &o.key)?)))
+        {
+            Stats::add(&self.queue.refused, 1);
+            warn!(
+                "SQS message {id}: s3://{}/{} refused: {why}; the message is left for its dead-letter queue",
+                o.bucket, o.key
+            );
+            return;
+        }
         let objects: Vec<_> = objects
             .into_iter()
             .filter(|o| {
@@ -277,5 +308,30 @@ impl Consumer {
             Ok(_) => debug!("SQS message {id}: visibility extended by {visibility:?}"),
             Err(e) => warn!("SQS message {id}: cannot extend visibility: {}", chain(&e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_allowed_buckets_and_layout_keys_are_read() {
+        let trail = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/111122223333_CloudTrail_us-east-1_20240501T1000Z_a.json.gz";
+        let mut s = QueueSettings {
+            queue_url: "q".into(),
+            visibility: Duration::from_secs(60),
+            max_in_flight: 1,
+            allow_buckets: vec![],
+            any_key: false,
+        };
+        assert_eq!(s.refusal("any", trail), None);
+        assert!(s.refusal("any", "secrets/db.json").unwrap().contains("not in CloudTrail's layout"));
+        s.allow_buckets = vec!["trail-bucket".into()];
+        assert_eq!(s.refusal("trail-bucket", trail), None);
+        assert!(s.refusal("other", trail).unwrap().contains("--allow-bucket"));
+        s.any_key = true;
+        assert_eq!(s.refusal("trail-bucket", "firehose/2024/05/01/x.gz"), None);
+        assert!(s.refusal("other", "firehose/x.gz").is_some());
     }
 }
