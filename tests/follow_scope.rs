@@ -82,3 +82,34 @@ fn without_an_allow_list_the_follower_warns_and_any_key_reads_keys_outside_the_l
     assert_eq!(output_ids(&out), ["fh-0"], "{bucket}: {stderr}");
     assert!(stderr.contains("no --allow-bucket given"), "{stderr}");
 }
+
+/// A long poll still waiting at SIGTERM is let finish, and what it received is given back at once
+/// (visibility 0) instead of staying invisible for a whole visibility timeout with nobody on it.
+#[test]
+fn a_message_received_while_stopping_is_given_back_at_once() {
+    let rt = runtime();
+    let (queue, bucket) = rt.block_on(async {
+        let s3 = s3().await;
+        let bucket = new_bucket(&s3, "release").await;
+        put(&s3, &bucket, &key("first"), log_file("first", 1)).await;
+        put(&s3, &bucket, &key("late"), log_file("late", 1)).await;
+        let queue = new_queue("release", &[]).await;
+        queue.send(&notification(&bucket, &key("first"))).await;
+        (queue, bucket)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.ndjson");
+    let args = ["--queue", &queue.url, "--output", out.to_str().unwrap(), "--visibility-timeout", "300"];
+    let mut child = spawn_follow(dir.path(), &args);
+    wait_for(Duration::from_secs(60), "the first message handled", || rt.block_on(queue.depth()) == 0);
+    // Now idle in a 20 s long poll: stop it, then give that poll something to take.
+    crate::util::follow::unsafe_kill(child.id(), "TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "the follower waits for its long poll to end");
+    rt.block_on(queue.send(&notification(&bucket, &key("late"))));
+    let (code, stderr) = crate::util::follow::wait_exit(child, Duration::from_secs(35));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("received while stopping: released to the queue"), "{stderr}");
+    assert_eq!(rt.block_on(queue.visible()), 1, "visible again at once, not after 300 s: {stderr}");
+    assert_eq!(output_ids(&out), ["first-0"], "the late message was not worked on");
+}

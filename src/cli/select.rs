@@ -54,8 +54,9 @@ pub struct AwsFlags {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Queue")]
 pub struct QueueFlags {
-    /// Seconds a received message stays invisible to other consumers; extended while it is worked on.
-    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    /// Seconds a received message stays invisible to other consumers; extended while it is worked on
+    /// (so a crashed follower's messages reappear after about this long).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub visibility_timeout: u64,
     /// Messages worked on at once (more wait in the queue: this is the backpressure).
     #[arg(long, value_name = "N", default_value_t = 20)]

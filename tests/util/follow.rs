@@ -45,6 +45,18 @@ impl Queue {
         out.unwrap().attributes.unwrap().values().map(|v| v.parse::<u64>().unwrap()).sum()
     }
 
+    /// Messages visible now (not in flight).
+    pub async fn visible(&self) -> u64 {
+        let out = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await;
+        out.unwrap().attributes.unwrap().values().map(|v| v.parse::<u64>().unwrap()).sum()
+    }
+
     pub async fn send(&self, body: &str) {
         self.sqs.send_message().queue_url(&self.url).message_body(body).send().await.unwrap();
     }
@@ -94,9 +106,14 @@ pub fn wait_for(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
 }
 
 /// SIGTERM, then the exit status and stderr; panics if it takes longer than `limit`.
-pub fn terminate(mut child: Child, limit: Duration) -> (i32, String) {
-    let started = Instant::now();
+pub fn terminate(child: Child, limit: Duration) -> (i32, String) {
     unsafe_kill(child.id(), "TERM");
+    wait_exit(child, limit)
+}
+
+/// Waits for the process to exit, then its exit status and stderr; panics after `limit`.
+pub fn wait_exit(mut child: Child, limit: Duration) -> (i32, String) {
+    let started = Instant::now();
     wait_for(limit, "follow to exit after SIGTERM", || child.try_wait().unwrap().is_some());
     assert!(started.elapsed() < limit);
     let mut stderr = String::new();

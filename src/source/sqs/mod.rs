@@ -158,7 +158,19 @@ impl Consumer {
                 .visibility_timeout(self.settings.visibility.as_secs() as i32)
                 .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
                 .send();
-            let received = tokio::select! { r = request => r, _ = stop.cancelled() => return };
+            tokio::pin!(request);
+            let received = tokio::select! {
+                r = &mut request => r,
+                _ = stop.cancelled() => {
+                    // Dropping a long poll would leave whatever it takes invisible for a whole
+                    // visibility timeout, with nobody working on it: let it end, give it back.
+                    let limit = Duration::from_secs(WAIT_SECONDS as u64 + 5);
+                    if let Ok(Ok(output)) = tokio::time::timeout(limit, request).await {
+                        self.release(output.messages.unwrap_or_default()).await;
+                    }
+                    return;
+                }
+            };
             match received {
                 Ok(output) => {
                     failures = 0;
@@ -295,18 +307,34 @@ impl Consumer {
         }
     }
 
-    /// Keeps one message invisible to other consumers for another visibility timeout.
-    async fn extend_visibility(&self, id: &str, receipt: &str) {
-        let visibility = self.settings.visibility;
+    /// Gives back messages received but not started (visibility 0), so that another consumer
+    /// takes them at once.
+    async fn release(&self, messages: Vec<Message>) {
+        for m in messages {
+            let (id, receipt) = (m.message_id.unwrap_or_default(), m.receipt_handle.unwrap_or_default());
+            match self.set_visibility(&receipt, 0).await {
+                Ok(()) => info!("SQS message {id} received while stopping: released to the queue"),
+                Err(e) => warn!("SQS message {id}: cannot release: {e}"),
+            }
+        }
+    }
+
+    async fn set_visibility(&self, receipt: &str, seconds: i32) -> Result<(), String> {
         let request = self
             .sqs
             .change_message_visibility()
             .queue_url(&self.settings.queue_url)
             .receipt_handle(receipt)
-            .visibility_timeout(visibility.as_secs() as i32);
-        match request.send().await {
-            Ok(_) => debug!("SQS message {id}: visibility extended by {visibility:?}"),
-            Err(e) => warn!("SQS message {id}: cannot extend visibility: {}", chain(&e)),
+            .visibility_timeout(seconds);
+        request.send().await.map(|_| ()).map_err(|e| chain(&e))
+    }
+
+    /// Keeps one message invisible to other consumers for another visibility timeout.
+    async fn extend_visibility(&self, id: &str, receipt: &str) {
+        let visibility = self.settings.visibility;
+        match self.set_visibility(receipt, visibility.as_secs() as i32).await {
+            Ok(()) => debug!("SQS message {id}: visibility extended by {visibility:?}"),
+            Err(e) => warn!("SQS message {id}: cannot extend visibility: {e}"),
         }
     }
 }
