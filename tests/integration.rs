@@ -19,3 +19,5 @@ mod transform_flags;
 mod setup;
 // Kibana / OpenSearch Dashboards saved objects: references, fields, pie aggregations, import.
 mod kibana;
+// Redaction of every spelling of a field (dotted keys, mixtures), LookupEvents, repeated keys.
+mod redaction_spellings;

@@ -12,7 +12,8 @@
 //! surrogates, JSON numbers that are finite as f64, no trailing commas or trailing data, at most
 //! 127 levels of nesting. Errors say where and what, never quote the event (it may hold secrets).
 //!
-//! Paths are tracked with the [`Matcher`]: one state per open object or array. Where no rule can
+//! Paths are tracked with the [`Matcher`]: one state per open object or array; a dotted key steps
+//! through the keys it spells ([`Matcher::member`]), as Elasticsearch reads it. Where no rule can
 //! match (state [`DEAD`]) the walker switches to [`Walk::skip_value`], a tight loop that only
 //! validates and copies.
 //!
@@ -158,15 +159,18 @@ impl Walk<'_, '_> {
             let (key_start, key_end, escaped) = self.string()?;
             let src = self.src;
             let key = &src[key_start..key_end];
-            let child = if escaped {
+            let hidden = |a: &Accept| a.redact.is_some();
+            let (child, outer) = if escaped {
                 let mut plain = Vec::with_capacity(key.len());
                 unescape(key, &mut plain);
-                self.matcher.key(s, &plain)
+                self.matcher.member(s, &plain, hidden)
             } else {
-                self.matcher.key(s, key)
+                self.matcher.member(s, key, hidden)
             };
+            // A dotted key inside an object some rule hides is hidden with it, whatever is below.
+            let redact = self.matcher.payload(outer.unwrap_or(child)).redact;
             // A member to remove goes key and all: decide before anything after the key is copied.
-            let removing = child != DEAD && self.matcher.payload(child).redact == Some(RedactMode::Remove);
+            let removing = redact == Some(RedactMode::Remove);
             if removing {
                 self.begin_remove(item, kept);
             }
@@ -176,7 +180,7 @@ impl Walk<'_, '_> {
             }
             self.pos += 1;
             self.ws();
-            let written = self.item(child, item, kept, removing)?;
+            let written = self.item(child, redact, item, kept, removing)?;
             kept += usize::from(written);
             if !self.separator(b'}', written, kept)? {
                 break;
@@ -197,10 +201,11 @@ impl Walk<'_, '_> {
             return Ok(());
         }
         let child = self.matcher.element(s);
+        let redact = self.matcher.payload(child).redact;
         let mut kept = 0;
         loop {
             let item = self.pos;
-            let written = self.item(child, item, kept, false)?;
+            let written = self.item(child, redact, item, kept, false)?;
             kept += usize::from(written);
             if !self.separator(b']', written, kept)? {
                 break;
@@ -233,18 +238,26 @@ impl Walk<'_, '_> {
         }
     }
 
-    /// One member value or array element at state `s`; `item` is where the member (its key) or
-    /// element starts, `kept` how many items of the container were written before it, `removing`
-    /// whether the caller already began removing it. Returns whether the item is in the output.
-    fn item(&mut self, s: StateId, item: usize, kept: usize, removing: bool) -> Result<bool, WalkError> {
-        if s == DEAD {
+    /// One member value or array element at state `s`, hidden by `redact`; `item` is where the
+    /// member (its key) or element starts, `kept` how many items of the container were written
+    /// before it, `removing` whether the caller already began removing it. Returns whether the item
+    /// is in the output.
+    fn item(
+        &mut self,
+        s: StateId,
+        redact: Option<RedactMode>,
+        item: usize,
+        kept: usize,
+        removing: bool,
+    ) -> Result<bool, WalkError> {
+        if s == DEAD && redact.is_none() {
             self.skip_value()?;
             return Ok(true);
         }
         let matcher = self.matcher;
         let accept = matcher.payload(s);
         let start = self.pos;
-        let written = match accept.redact {
+        let written = match redact {
             None => {
                 self.value(s)?;
                 true
