@@ -125,3 +125,46 @@ fn the_cluster_indexes_a_dotted_key_as_the_field_the_rule_names() {
     assert_eq!(all["hits"]["hits"].as_array().unwrap().len(), 4);
     assert!(PLANTED.iter().all(|s| !sources.contains(s)), "{sources}");
 }
+
+#[test]
+fn lookup_events_by_access_key_are_redacted_and_other_lookups_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let lookup = |id: &str, attrs: Value| {
+        json!({"eventID": id, "eventTime": TIME, "eventSource": "cloudtrail.amazonaws.com",
+               "eventName": "LookupEvents", "requestParameters": {"lookupAttributes": attrs, "maxResults": 50}})
+    };
+    let records = [
+        lookup("l1", json!([{"attributeKey": "AccessKeyId", "attributeValue": "AKIALOOKUPSECRET0001"}])),
+        lookup("l2", json!([{"attributeValue": "ASIALOOKUPSECRET0002", "attributeKey": "AccessKeyId"}])),
+        lookup(
+            "l3",
+            json!([{"attributeKey": "EventName", "attributeValue": "ConsoleLogin"},
+                            {"attributeKey": "Username", "attributeValue": "alice"}]),
+        ),
+        json!({"eventID": "l4", "eventTime": TIME, "eventName": "LookupEvents",
+               "requestParameters.lookupAttributes": [{"attributeKey": "AccessKeyId", "attributeValue": "AKIALOOKUPSECRET0004"}]}),
+    ];
+    let file = dir.path().join("in/lookups.json.gz");
+    write_gz(&file, json!({"Records": records}).to_string().as_bytes());
+    let (_, plain) = backfill(dir.path(), &file, &[]);
+    assert!(serde_json::to_string(&plain).unwrap().contains("AKIALOOKUPSECRET0001"), "the check can fail");
+    for mode in ["remove", "mask", "hash"] {
+        let preset = format!("credentials={mode}");
+        let (stderr, docs) = backfill(dir.path(), &file, &["--redact-preset", &preset]);
+        let text = serde_json::to_string(&docs).unwrap();
+        assert!(!text.contains("LOOKUPSECRET") && !stderr.contains("LOOKUPSECRET"), "{mode}: {text}");
+        let l3 = &docs.iter().find(|(id, _)| id == "l3").unwrap().1;
+        assert_eq!(
+            l3["requestParameters"]["lookupAttributes"],
+            json!([{"attributeKey": "EventName", "attributeValue": "ConsoleLogin"},
+                   {"attributeKey": "Username", "attributeValue": "alice"}]),
+            "{mode}: lookups by other attributes are kept"
+        );
+        let l1 = &docs.iter().find(|(id, _)| id == "l1").unwrap().1["requestParameters"];
+        assert_eq!(l1["maxResults"], 50);
+        assert_eq!(l1["lookupAttributes"][0]["attributeKey"], "AccessKeyId", "{mode}");
+        if mode == "mask" {
+            assert_eq!(l1["lookupAttributes"][0]["attributeValue"], "****0001");
+        }
+    }
+}

@@ -108,6 +108,29 @@ impl FieldPath {
     }
 }
 
+impl FieldPath {
+    /// The path without its last segment, and that segment when it is a key.
+    pub(crate) fn split_last_key(&self) -> Option<(FieldPath, &str)> {
+        let (Segment::Key(last), parent) = self.segments.split_last()? else { return None };
+        let text = parent
+            .iter()
+            .map(|s| match s {
+                Segment::Key(k) => k.chars().fold(String::new(), |mut out, c| {
+                    if matches!(c, '.' | '*' | '=' | '\\') {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                    out
+                }),
+                Segment::Any => "*".into(),
+                Segment::AnyDepth => "**".into(),
+            })
+            .collect::<Vec<_>>()
+            .join(".");
+        Some((FieldPath { segments: parent.to_vec(), text }, last))
+    }
+}
+
 /// `location` with every dotted key split into the keys it spells.
 fn expand<'a>(location: &[Step<'a>]) -> Vec<Step<'a>> {
     let mut out = Vec::with_capacity(location.len());
@@ -307,6 +330,20 @@ mod tests {
             let path: FieldPath = pattern.parse().unwrap();
             assert_eq!(path.hides(location), *want, "{pattern} vs {location:?}");
         }
+    }
+
+    #[test]
+    fn the_parent_of_a_path_ending_in_a_key() {
+        let p: FieldPath = "requestParameters.lookupAttributes.*.attributeValue".parse().unwrap();
+        let (parent, last) = p.split_last_key().unwrap();
+        assert_eq!(
+            (parent.to_string().as_str(), last),
+            ("requestParameters.lookupAttributes.*", "attributeValue")
+        );
+        assert_eq!(parent, "requestParameters.lookupAttributes.*".parse().unwrap());
+        assert!("a.*".parse::<FieldPath>().unwrap().split_last_key().is_none());
+        let (root, _) = "a".parse::<FieldPath>().unwrap().split_last_key().unwrap();
+        assert!(root.segments().is_empty());
     }
 
     #[test]

@@ -20,11 +20,13 @@
 //! Removing a field must keep the JSON valid: the walker writes separators lazily (the comma
 //! before a member is copied with it, and taken back or skipped when the member is removed).
 
-use super::capture::{unescape, Found};
-use super::matcher::{Matcher, StateId, DEAD, ROOT};
-use super::redact::{RedactMode, Redactor};
+use super::capture::{string_text, unescape, Found};
+use super::matcher::{Matcher, StateId, TooComplex, DEAD, ROOT};
+use super::path::FieldPath;
+use super::redact::{RedactMode, RedactRule, Redactor};
 use super::token::{self, is_ws};
 use crate::decode::json_kind;
+use std::borrow::Cow;
 
 /// `serde_json` refuses deeper nesting (its recursion limit), so the walker does too.
 pub const MAX_DEPTH: usize = 127;
@@ -36,6 +38,57 @@ pub struct Accept {
     pub redact: Option<RedactMode>,
     /// Capture slots the value here belongs to.
     pub captures: Box<[u16]>,
+    /// Members of the object here to hide when a sibling holds a given string.
+    pub conditions: Box<[Conditional]>,
+}
+
+/// A conditional rule, kept at the state of the object that holds the field: hide member `key`
+/// with `mode` when member `sibling` is the string `equals`.
+#[derive(Clone, Debug)]
+pub struct Conditional {
+    key: Box<[u8]>,
+    sibling: Box<[u8]>,
+    equals: Box<str>,
+    mode: RedactMode,
+}
+
+/// The automaton for redaction rules plus captured paths. Payloads: the last matching rule's mode
+/// (unconditional rules are indexes `0..n`), the slots of the captured paths ending there, and the
+/// conditional rules whose object is there (their parent paths come next, then their own paths,
+/// which mean nothing but make the walker descend to them).
+pub fn compile(rules: &[RedactRule], captured: &[FieldPath]) -> Result<Matcher<Accept>, TooComplex> {
+    let plain: Vec<&RedactRule> = rules.iter().filter(|r| r.when.is_none()).collect();
+    let mut conditional = Vec::new();
+    let mut parents = Vec::new();
+    for rule in rules {
+        let (Some(when), Some((parent, key))) = (&rule.when, rule.path.split_last_key()) else { continue };
+        conditional.push(Conditional {
+            key: key.as_bytes().into(),
+            sibling: when.sibling.as_bytes().into(),
+            equals: when.equals.as_str().into(),
+            mode: rule.mode,
+        });
+        parents.push(parent);
+    }
+    let mut paths: Vec<&FieldPath> = plain.iter().map(|r| &r.path).collect();
+    paths.extend(captured);
+    paths.extend(&parents);
+    // The conditional fields themselves, with no payload: so that the walker descends to them.
+    paths.extend(rules.iter().filter(|r| r.when.is_some()).map(|r| &r.path));
+    let (n, m, c) = (plain.len(), plain.len() + captured.len(), plain.len() + captured.len() + parents.len());
+    Matcher::new(&paths, |ends| Accept {
+        redact: ends.iter().rev().find(|&&i| (i as usize) < n).map(|&i| plain[i as usize].mode),
+        captures: ends
+            .iter()
+            .filter(|&&i| (n..m).contains(&(i as usize)))
+            .map(|&i| (i as usize - n) as u16)
+            .collect(),
+        conditions: ends
+            .iter()
+            .filter(|&&i| (m..c).contains(&(i as usize)))
+            .map(|&i| conditional[i as usize - m].clone())
+            .collect(),
+    })
 }
 
 /// Why an event could not be walked.
@@ -143,6 +196,8 @@ impl Walk<'_, '_> {
     /// An object at `self.pos` whose path state is `s` (not dead).
     fn object(&mut self, s: StateId) -> Result<(), WalkError> {
         self.enter()?;
+        let conditions = &self.matcher.payload(s).conditions;
+        let active = if conditions.is_empty() { Vec::new() } else { self.active(conditions) };
         self.pos += 1;
         self.ws();
         if self.peek()? == b'}' {
@@ -159,16 +214,19 @@ impl Walk<'_, '_> {
             let (key_start, key_end, escaped) = self.string()?;
             let src = self.src;
             let key = &src[key_start..key_end];
-            let hidden = |a: &Accept| a.redact.is_some();
-            let (child, outer) = if escaped {
+            let key: Cow<[u8]> = if escaped {
                 let mut plain = Vec::with_capacity(key.len());
                 unescape(key, &mut plain);
-                self.matcher.member(s, &plain, hidden)
+                Cow::Owned(plain)
             } else {
-                self.matcher.member(s, key, hidden)
+                Cow::Borrowed(key)
             };
+            let (child, outer) = self.matcher.member(s, &key, |a: &Accept| a.redact.is_some());
             // A dotted key inside an object some rule hides is hidden with it, whatever is below.
-            let redact = self.matcher.payload(outer.unwrap_or(child)).redact;
+            let mut redact = self.matcher.payload(outer.unwrap_or(child)).redact;
+            if redact.is_none() {
+                redact = active.iter().map(|&i| &conditions[i]).find(|c| *c.key == *key).map(|c| c.mode);
+            }
             // A member to remove goes key and all: decide before anything after the key is copied.
             let removing = redact == Some(RedactMode::Remove);
             if removing {
@@ -188,6 +246,63 @@ impl Walk<'_, '_> {
         }
         self.depth -= 1;
         Ok(())
+    }
+
+    /// Which of `conditions` hold for the object at `self.pos`: its members are read ahead (nothing
+    /// is written, and the walk resumes where it was), since a sibling may come after the field it
+    /// decides. An invalid object activates what was read before the error; the walk reports it.
+    fn active(&mut self, conditions: &[Conditional]) -> Vec<usize> {
+        let saved = (self.pos, self.mark);
+        self.quiet += 1;
+        let mut active = Vec::new();
+        let _ = self.read_siblings(conditions, &mut active);
+        self.quiet -= 1;
+        (self.pos, self.mark) = saved;
+        active
+    }
+
+    fn read_siblings(
+        &mut self,
+        conditions: &[Conditional],
+        active: &mut Vec<usize>,
+    ) -> Result<(), WalkError> {
+        self.pos += 1;
+        self.ws();
+        if self.peek()? == b'}' {
+            return Ok(());
+        }
+        loop {
+            if self.peek()? != b'"' {
+                return Err(self.err("expected a string key"));
+            }
+            let (key_start, key_end, _) = self.string()?;
+            let key = string_text(&self.src[key_start - 1..=key_end]);
+            self.ws();
+            if self.peek()? != b':' {
+                return Err(self.err("expected ':'"));
+            }
+            self.pos += 1;
+            self.ws();
+            let value = self.pos;
+            self.skip_value()?;
+            let raw = &self.src[value..self.pos];
+            for (i, c) in conditions.iter().enumerate() {
+                if *c.sibling == *key.as_bytes()
+                    && raw.first() == Some(&b'"')
+                    && *string_text(raw) == *c.equals
+                {
+                    active.push(i);
+                }
+            }
+            self.ws();
+            match self.peek()? {
+                b',' => {
+                    self.pos += 1;
+                    self.ws();
+                }
+                _ => return Ok(()),
+            }
+        }
     }
 
     /// An array at `self.pos` whose path state is `s` (not dead).

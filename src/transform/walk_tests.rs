@@ -17,6 +17,7 @@ fn rules(list: &[(&str, Option<RedactMode>, Option<u16>)]) -> (Vec<FieldPath>, M
     let m = Matcher::new(&refs, |ends| Accept {
         redact: ends.iter().rev().find_map(|&i| list[i as usize].1),
         captures: ends.iter().filter_map(|&i| list[i as usize].2).collect(),
+        ..Default::default()
     })
     .unwrap();
     (paths, m)
@@ -494,6 +495,47 @@ fn dotted_keys_and_mixtures_are_redacted_in_every_mode() {
     let (out, _) =
         walk(br#"{"responseElements.credentials.sessionToken":"TOKENDOTTEDSECRET001"}"#, &m).unwrap();
     assert_eq!(out, br#"{"responseElements.credentials.sessionToken":"****T001"}"#);
+}
+
+#[test]
+fn conditional_rules_look_at_the_sibling_in_any_order() {
+    use crate::transform::redact::{Condition, RedactRule};
+    use RedactMode::{Hash, Mask, Remove};
+    let src = br#"{"requestParameters":{"lookupAttributes":[{"attributeKey":"AccessKeyId","attributeValue":"AKIALOOKUPSECRET0001"},{"attributeValue":"AKIALOOKUPSECRET0002", "attributeKey" : "Access\u004beyId"},{"attributeKey":"EventName","attributeValue":"ConsoleLogin"},{"attributeKey":"Username","attributeValue":"alice","x":[1,{"attributeKey":"AccessKeyId"}]}]}}"#;
+    for mode in [Remove, Mask, Hash] {
+        let rule = RedactRule {
+            path: "requestParameters.lookupAttributes.*.attributeValue".parse().unwrap(),
+            mode,
+            when: Some(Condition { sibling: "attributeKey".into(), equals: "AccessKeyId".into() }),
+        };
+        let m = compile(&[rule], &[]).unwrap();
+        let (out, _) = walk(src, &m).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("LOOKUPSECRET"), "{mode}: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let attrs = &v["requestParameters"]["lookupAttributes"];
+        assert_eq!(attrs[2]["attributeValue"], "ConsoleLogin", "{mode}: other lookups are kept");
+        assert_eq!(attrs[3]["attributeValue"], "alice", "{mode}: a nested sibling is not a sibling");
+        match mode {
+            Remove => assert_eq!(attrs[0], serde_json::json!({"attributeKey": "AccessKeyId"})),
+            Mask => assert_eq!(attrs[1]["attributeValue"], "****0002"),
+            Hash => assert_eq!(attrs[0]["attributeValue"].as_str().unwrap().len(), 64),
+        }
+    }
+    // A rule without a condition on the same field wins.
+    let rules = [
+        RedactRule {
+            path: "a.*.v".parse().unwrap(),
+            mode: Remove,
+            when: Some(Condition { sibling: "k".into(), equals: "x".into() }),
+        },
+        "a.*.v=mask".parse().unwrap(),
+    ];
+    let (out, _) = walk(br#"{"a":[{"k":"x","v":"123456789"}]}"#, &compile(&rules, &[]).unwrap()).unwrap();
+    assert_eq!(out, br#"{"a":[{"k":"x","v":"****6789"}]}"#);
+    // Invalid JSON after the sibling is still reported where it is.
+    let err = walk(br#"{"a":[{"k":"x","v":"s",}]}"#, &compile(&rules[..1], &[]).unwrap()).err().unwrap();
+    assert_eq!(err.to_string(), "invalid JSON at byte 23: expected a string key");
 }
 
 #[test]
