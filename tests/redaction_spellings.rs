@@ -168,3 +168,36 @@ fn lookup_events_by_access_key_are_redacted_and_other_lookups_kept() {
         }
     }
 }
+
+#[test]
+fn a_repeated_secret_key_is_a_dead_letter_saying_so_in_every_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = format!(
+        r#"{{"Records":[{{"eventID":"r1","eventTime":"{TIME}","userIdentity":{{"type":"IAMUser","accessKeyId":"AKIAREPEATEDSECRET01","accessKeyId":"AKIAREPEATEDSECRET02"}}}},{{"eventID":"r2","eventTime":"{TIME}"}}]}}"#
+    );
+    let file = dir.path().join("in/repeated.json.gz");
+    write_gz(&file, raw.as_bytes());
+    let dead = dir.path().join("cloudtrail-es-dead-letters.ndjson");
+    for mode in ["remove", "mask", "hash"] {
+        let _ = std::fs::remove_file(&dead);
+        let out = dir.path().join("out.ndjson");
+        let preset = format!("credentials={mode}");
+        let args =
+            ["backfill", file.to_str().unwrap(), "-o", out.to_str().unwrap(), "--redact-preset", &preset];
+        let run = run_in(dir.path(), &args, &[("CLOUDTRAIL_ES_REDACT_KEY", "k")]);
+        run.expect_code(2);
+        let letters = std::fs::read_to_string(&dead).unwrap();
+        let letter: Value = serde_json::from_str(letters.lines().next().unwrap()).unwrap();
+        let reason = letter["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("duplicate field `accessKeyId` in userIdentity")
+                && reason.contains("repeats a key"),
+            "{mode}: {reason}"
+        );
+        assert_eq!(letter["document"]["eventID"], "r1", "{mode}: the redacted document is kept");
+        assert_eq!(letters.lines().count(), 1, "{mode}: only the event with the repeated key");
+        let everything = format!("{letters}{}{}", run.stderr, std::fs::read_to_string(&out).unwrap());
+        assert!(!everything.contains("REPEATEDSECRET"), "{mode}: {everything}");
+        assert!(run.stderr.contains("duplicate field `accessKeyId`"), "{}", run.stderr);
+    }
+}

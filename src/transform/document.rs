@@ -56,6 +56,9 @@ pub enum EventProblem {
     /// `eventID`, `eventTime` or `@timestamp` appears twice at the top of the event.
     #[error("duplicate field `{0}`")]
     Duplicate(&'static str),
+    /// A key some rule names is repeated in one object: the cluster would refuse the document.
+    #[error("{0}")]
+    DuplicateKey(super::capture::Duplicate),
 }
 
 impl From<WalkError> for EventProblem {
@@ -101,6 +104,9 @@ pub(super) fn encode(
         .and_then(|()| {
             if !plan.filters.keep(raw, &found) {
                 return Ok(Encoded::Filtered);
+            }
+            if let Some(d) = found.duplicate.take() {
+                return Err(EventProblem::DuplicateKey(d));
             }
             let time = prepend_action(naming, raw, &found, start, out)?;
             Ok(Encoded::Written { time })

@@ -17,79 +17,28 @@
 //! match (state [`DEAD`]) the walker switches to [`Walk::skip_value`], a tight loop that only
 //! validates and copies.
 //!
+//! A key that rules or captures name, repeated in one object, is noted in [`Found::duplicate`]
+//! (the walk goes on, so a dead letter still gets the redacted document; see `capture.rs`).
+//!
 //! Removing a field must keep the JSON valid: the walker writes separators lazily (the comma
 //! before a member is copied with it, and taken back or skipped when the member is removed).
 
-use super::capture::{string_text, unescape, Found};
-use super::matcher::{Matcher, StateId, TooComplex, DEAD, ROOT};
-use super::path::FieldPath;
-use super::redact::{RedactMode, RedactRule, Redactor};
+use super::capture::{key_text, unescape, Duplicate, Found};
+use super::matcher::{Matcher, StateId, DEAD, ROOT};
+use super::redact::{RedactMode, Redactor};
 use super::token::{self, is_ws};
 use crate::decode::json_kind;
 use std::borrow::Cow;
 
+#[path = "walk_plan.rs"]
+mod plan;
+pub use plan::{compile, Accept};
+
+#[path = "walk_skip.rs"]
+mod skip;
+
 /// `serde_json` refuses deeper nesting (its recursion limit), so the walker does too.
 pub const MAX_DEPTH: usize = 127;
-
-/// What the rules say about one path, for [`Matcher`] states.
-#[derive(Clone, Debug, Default)]
-pub struct Accept {
-    /// Hide the value here (the winning rule's mode).
-    pub redact: Option<RedactMode>,
-    /// Capture slots the value here belongs to.
-    pub captures: Box<[u16]>,
-    /// Members of the object here to hide when a sibling holds a given string.
-    pub conditions: Box<[Conditional]>,
-}
-
-/// A conditional rule, kept at the state of the object that holds the field: hide member `key`
-/// with `mode` when member `sibling` is the string `equals`.
-#[derive(Clone, Debug)]
-pub struct Conditional {
-    key: Box<[u8]>,
-    sibling: Box<[u8]>,
-    equals: Box<str>,
-    mode: RedactMode,
-}
-
-/// The automaton for redaction rules plus captured paths. Payloads: the last matching rule's mode
-/// (unconditional rules are indexes `0..n`), the slots of the captured paths ending there, and the
-/// conditional rules whose object is there (their parent paths come next, then their own paths,
-/// which mean nothing but make the walker descend to them).
-pub fn compile(rules: &[RedactRule], captured: &[FieldPath]) -> Result<Matcher<Accept>, TooComplex> {
-    let plain: Vec<&RedactRule> = rules.iter().filter(|r| r.when.is_none()).collect();
-    let mut conditional = Vec::new();
-    let mut parents = Vec::new();
-    for rule in rules {
-        let (Some(when), Some((parent, key))) = (&rule.when, rule.path.split_last_key()) else { continue };
-        conditional.push(Conditional {
-            key: key.as_bytes().into(),
-            sibling: when.sibling.as_bytes().into(),
-            equals: when.equals.as_str().into(),
-            mode: rule.mode,
-        });
-        parents.push(parent);
-    }
-    let mut paths: Vec<&FieldPath> = plain.iter().map(|r| &r.path).collect();
-    paths.extend(captured);
-    paths.extend(&parents);
-    // The conditional fields themselves, with no payload: so that the walker descends to them.
-    paths.extend(rules.iter().filter(|r| r.when.is_some()).map(|r| &r.path));
-    let (n, m, c) = (plain.len(), plain.len() + captured.len(), plain.len() + captured.len() + parents.len());
-    Matcher::new(&paths, |ends| Accept {
-        redact: ends.iter().rev().find(|&&i| (i as usize) < n).map(|&i| plain[i as usize].mode),
-        captures: ends
-            .iter()
-            .filter(|&&i| (n..m).contains(&(i as usize)))
-            .map(|&i| (i as usize - n) as u16)
-            .collect(),
-        conditions: ends
-            .iter()
-            .filter(|&&i| (m..c).contains(&(i as usize)))
-            .map(|&i| conditional[i as usize - m].clone())
-            .collect(),
-    })
-}
 
 /// Why an event could not be walked.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -198,6 +147,7 @@ impl Walk<'_, '_> {
         self.enter()?;
         let conditions = &self.matcher.payload(s).conditions;
         let active = if conditions.is_empty() { Vec::new() } else { self.active(conditions) };
+        let base = self.found.keys.open();
         self.pos += 1;
         self.ws();
         if self.peek()? == b'}' {
@@ -213,19 +163,26 @@ impl Walk<'_, '_> {
             }
             let (key_start, key_end, escaped) = self.string()?;
             let src = self.src;
-            let key = &src[key_start..key_end];
+            let raw_key = &src[key_start..key_end];
             let key: Cow<[u8]> = if escaped {
-                let mut plain = Vec::with_capacity(key.len());
-                unescape(key, &mut plain);
+                let mut plain = Vec::with_capacity(raw_key.len());
+                unescape(raw_key, &mut plain);
                 Cow::Owned(plain)
             } else {
-                Cow::Borrowed(key)
+                Cow::Borrowed(raw_key)
             };
             let (child, outer) = self.matcher.member(s, &key, |a: &Accept| a.redact.is_some());
             // A dotted key inside an object some rule hides is hidden with it, whatever is below.
             let mut redact = self.matcher.payload(outer.unwrap_or(child)).redact;
             if redact.is_none() {
-                redact = active.iter().map(|&i| &conditions[i]).find(|c| *c.key == *key).map(|c| c.mode);
+                redact = active.iter().find_map(|&i| conditions[i].mode_for(&key));
+            }
+            let tracked = child != DEAD || redact.is_some();
+            if tracked && self.found.keys.repeated(src, base, child, key_start..key_end) {
+                let keys = &self.found.keys;
+                let duplicate =
+                    Duplicate { key: key_text(raw_key), path: keys.path_text(src), at: key_start - 1 };
+                self.found.duplicate.get_or_insert(duplicate);
             }
             // A member to remove goes key and all: decide before anything after the key is copied.
             let removing = redact == Some(RedactMode::Remove);
@@ -238,71 +195,21 @@ impl Walk<'_, '_> {
             }
             self.pos += 1;
             self.ws();
+            if tracked {
+                self.found.keys.enter(Some(key_start..key_end));
+            }
             let written = self.item(child, redact, item, kept, removing)?;
+            if tracked {
+                self.found.keys.leave();
+            }
             kept += usize::from(written);
             if !self.separator(b'}', written, kept)? {
                 break;
             }
         }
+        self.found.keys.close(base);
         self.depth -= 1;
         Ok(())
-    }
-
-    /// Which of `conditions` hold for the object at `self.pos`: its members are read ahead (nothing
-    /// is written, and the walk resumes where it was), since a sibling may come after the field it
-    /// decides. An invalid object activates what was read before the error; the walk reports it.
-    fn active(&mut self, conditions: &[Conditional]) -> Vec<usize> {
-        let saved = (self.pos, self.mark);
-        self.quiet += 1;
-        let mut active = Vec::new();
-        let _ = self.read_siblings(conditions, &mut active);
-        self.quiet -= 1;
-        (self.pos, self.mark) = saved;
-        active
-    }
-
-    fn read_siblings(
-        &mut self,
-        conditions: &[Conditional],
-        active: &mut Vec<usize>,
-    ) -> Result<(), WalkError> {
-        self.pos += 1;
-        self.ws();
-        if self.peek()? == b'}' {
-            return Ok(());
-        }
-        loop {
-            if self.peek()? != b'"' {
-                return Err(self.err("expected a string key"));
-            }
-            let (key_start, key_end, _) = self.string()?;
-            let key = string_text(&self.src[key_start - 1..=key_end]);
-            self.ws();
-            if self.peek()? != b':' {
-                return Err(self.err("expected ':'"));
-            }
-            self.pos += 1;
-            self.ws();
-            let value = self.pos;
-            self.skip_value()?;
-            let raw = &self.src[value..self.pos];
-            for (i, c) in conditions.iter().enumerate() {
-                if *c.sibling == *key.as_bytes()
-                    && raw.first() == Some(&b'"')
-                    && *string_text(raw) == *c.equals
-                {
-                    active.push(i);
-                }
-            }
-            self.ws();
-            match self.peek()? {
-                b',' => {
-                    self.pos += 1;
-                    self.ws();
-                }
-                _ => return Ok(()),
-            }
-        }
     }
 
     /// An array at `self.pos` whose path state is `s` (not dead).
@@ -318,6 +225,7 @@ impl Walk<'_, '_> {
         let child = self.matcher.element(s);
         let redact = self.matcher.payload(child).redact;
         let mut kept = 0;
+        self.found.keys.enter(None);
         loop {
             let item = self.pos;
             let written = self.item(child, redact, item, kept, false)?;
@@ -326,6 +234,7 @@ impl Walk<'_, '_> {
                 break;
             }
         }
+        self.found.keys.leave();
         self.depth -= 1;
         Ok(())
     }
@@ -432,91 +341,6 @@ impl Walk<'_, '_> {
             b'[' => self.array(s),
             _ => self.skip_value(),
         }
-    }
-
-    /// Validates and copies one value, without tracking paths: the fast path. Iterative, with the
-    /// kinds of the containers it opened as bits of a `u128` (1 = object), since at most 127 can be.
-    fn skip_value(&mut self) -> Result<(), WalkError> {
-        let (mut stack, mut open) = (0u128, 0usize);
-        'value: loop {
-            match self.peek()? {
-                b'{' => {
-                    if self.depth + open >= MAX_DEPTH {
-                        return Err(self.err("nested more than 127 levels deep"));
-                    }
-                    self.pos += 1;
-                    self.ws();
-                    if self.peek()? == b'}' {
-                        self.pos += 1;
-                    } else {
-                        (stack, open) = ((stack << 1) | 1, open + 1);
-                        self.member_key()?;
-                        continue 'value;
-                    }
-                }
-                b'[' => {
-                    if self.depth + open >= MAX_DEPTH {
-                        return Err(self.err("nested more than 127 levels deep"));
-                    }
-                    self.pos += 1;
-                    self.ws();
-                    if self.peek()? == b']' {
-                        self.pos += 1;
-                    } else {
-                        (stack, open) = (stack << 1, open + 1);
-                        continue 'value;
-                    }
-                }
-                b'"' => {
-                    self.string()?;
-                }
-                b't' => self.literal(b"true")?,
-                b'f' => self.literal(b"false")?,
-                b'n' => self.literal(b"null")?,
-                b'-' | b'0'..=b'9' => self.number()?,
-                _ => return Err(self.err("expected a value")),
-            }
-            // A value ended: close containers until one has another item.
-            while open > 0 {
-                self.ws();
-                let object = stack & 1 == 1;
-                match (self.peek()?, object) {
-                    (b',', true) => {
-                        self.pos += 1;
-                        self.ws();
-                        self.member_key()?;
-                        continue 'value;
-                    }
-                    (b',', false) => {
-                        self.pos += 1;
-                        self.ws();
-                        continue 'value;
-                    }
-                    (b'}', true) | (b']', false) => {
-                        self.pos += 1;
-                        (stack, open) = (stack >> 1, open - 1);
-                    }
-                    (_, true) => return Err(self.err("expected ',' or '}'")),
-                    (_, false) => return Err(self.err("expected ',' or ']'")),
-                }
-            }
-            return Ok(());
-        }
-    }
-
-    /// `"key":` and the whitespace after it.
-    fn member_key(&mut self) -> Result<(), WalkError> {
-        if self.peek()? != b'"' {
-            return Err(self.err("expected a string key"));
-        }
-        self.string()?;
-        self.ws();
-        if self.peek()? != b':' {
-            return Err(self.err("expected ':'"));
-        }
-        self.pos += 1;
-        self.ws();
-        Ok(())
     }
 
     fn literal(&mut self, word: &'static [u8]) -> Result<(), WalkError> {

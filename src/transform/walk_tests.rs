@@ -554,9 +554,42 @@ fn removal_keeps_commas_right_wherever_the_member_is() {
         (r#"{"arr":[1,2,3],"o":{"p":1,"q":2}}"#, r#"{"arr":[],"o":{}}"#),
     ];
     for (src, want) in cases {
-        let (out, _) = walk(src.as_bytes(), &m).unwrap();
+        let (out, found) = walk(src.as_bytes(), &m).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), want, "{src}");
+        assert_eq!(found.duplicate.is_some(), src.matches("\"x\"").count() > 1, "{src}");
     }
+}
+
+#[test]
+fn repeated_keys_that_rules_name_are_noted_with_where_they_are() {
+    use RedactMode::{Hash, Mask, Remove};
+    for mode in [Remove, Mask, Hash] {
+        let (_, m) =
+            rules(&[("userIdentity.accessKeyId", Some(mode), None), ("resources.*.ARN", None, Some(0))]);
+        let src = br#"{"userIdentity":{"accessKeyId":"AKIAREPEATEDSECRET01","type":"IAMUser","access\u004beyId":"AKIAREPEATEDSECRET02"}}"#;
+        let (out, found) = walk(src, &m).unwrap();
+        let dup = found.duplicate.expect("noted");
+        assert_eq!((dup.key.as_str(), dup.path.as_str(), dup.at), (r"access\u004beyId", "userIdentity", 71));
+        let text = dup.to_string();
+        assert!(
+            text.starts_with(r"duplicate field `access\u004beyId` in userIdentity (byte 71): "),
+            "{text}"
+        );
+        assert!(!text.contains("SECRET") && !String::from_utf8(out).unwrap().contains("SECRET"), "{mode}");
+        let (_, found) = walk(br#"{"resources":[{"ARN":"a"},{"ARN":"b","ARN":"c"}]}"#, &m).unwrap();
+        assert_eq!(found.duplicate.map(|d| d.path), Some("resources.*".into()));
+    }
+    // Repeated keys no rule names are left to the cluster (they are skipped unread).
+    let (_, m) = rules(&[("userIdentity.accessKeyId", Some(Mask), None)]);
+    let (_, found) =
+        walk(br#"{"userIdentity":{"x":1,"x":2},"y":{"z":1,"z":2},"userIdentity.accessKeyId":"a"}"#, &m)
+            .unwrap();
+    assert!(found.duplicate.is_none());
+    let (_, found) = walk(br#"{"userIdentity.accessKeyId":"a","userIdentity.accessKeyId":"b"}"#, &m).unwrap();
+    assert_eq!(
+        found.duplicate.map(|d| (d.key, d.path)),
+        Some(("userIdentity.accessKeyId".into(), "".into()))
+    );
 }
 
 #[test]
