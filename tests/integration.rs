@@ -21,3 +21,5 @@ mod setup;
 mod kibana;
 // Redaction of every spelling of a field (dotted keys, mixtures), LookupEvents, repeated keys.
 mod redaction_spellings;
+// Rejections by the real clusters: reasons and log lines name the error, never the values.
+mod cluster_reasons;
