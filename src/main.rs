@@ -5,6 +5,7 @@
 use clap::Parser;
 use cloudtrail_es::backfill::Outcome;
 use cloudtrail_es::cli::{Cli, Command, LogFormat};
+use cloudtrail_es::progress::escape_controls;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -13,7 +14,7 @@ fn main() -> ExitCode {
     let args = match cloudtrail_es::config::expand_args(std::env::args_os().collect()) {
         Ok(args) => args,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", escape_controls(&e.to_string()));
             return ExitCode::from(1);
         }
     };
@@ -45,7 +46,7 @@ fn main() -> ExitCode {
         Ok(outcome) if outcome.problems => ExitCode::from(2),
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", escape_controls(&format!("{e:#}")));
             ExitCode::from(1)
         }
     }
@@ -68,7 +69,7 @@ fn init_logging(cli: &Cli) {
         .with_target(false)
         .with_ansi(ansi);
     match cli.log_format {
-        LogFormat::Text => builder.init(),
+        LogFormat::Text => builder.fmt_fields(cloudtrail_es::progress::text_fields()).init(),
         LogFormat::Json => builder.json().init(),
     }
 }

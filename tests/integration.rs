@@ -23,3 +23,5 @@ mod kibana;
 mod redaction_spellings;
 // Rejections by the real clusters: reasons and log lines name the error, never the values.
 mod cluster_reasons;
+// Log lines and exit errors escape control characters: a newline in a name forges nothing.
+mod log_lines;
