@@ -19,6 +19,7 @@ pub mod errors;
 pub mod follow;
 pub mod metrics;
 pub mod pipeline;
+pub mod private_file;
 pub mod progress;
 pub mod setup;
 pub mod sink;

@@ -25,3 +25,5 @@ mod redaction_spellings;
 mod cluster_reasons;
 // Log lines and exit errors escape control characters: a newline in a name forges nothing.
 mod log_lines;
+// Files holding events: created 0600, planted symbolic links refused.
+mod written_files;

@@ -5,9 +5,10 @@
 //! be made into documents, or, when redaction is on, its redacted document or only its length). The file is created on first use, appended to, and flushed after every
 //! write, so an event is only counted as dead-lettered once it is on disk.
 
+use crate::private_file::{self, How};
 use serde::Serialize;
 use serde_json::value::RawValue;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -93,7 +94,7 @@ impl DeadLetters {
     pub fn write_all<'a>(&self, letters: impl IntoIterator<Item = DeadLetter<'a>>) -> io::Result<()> {
         let mut guard = self.out.lock().map_err(|_| io::Error::other("dead-letter lock poisoned"))?;
         if guard.is_none() {
-            let file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+            let file = private_file::open(&self.path, How::Append)?;
             *guard = Some(BufWriter::new(file));
         }
         let Some(out) = guard.as_mut() else { unreachable!("opened above") };
