@@ -27,3 +27,5 @@ mod cluster_reasons;
 mod log_lines;
 // Files holding events: created 0600, planted symbolic links refused.
 mod written_files;
+// Dead letters: whole lines only, bounded, deep and non-UTF-8 records kept exactly and readable.
+mod dead_letters;
