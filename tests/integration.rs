@@ -29,3 +29,5 @@ mod log_lines;
 mod written_files;
 // Dead letters: whole lines only, bounded, deep and non-UTF-8 records kept exactly and readable.
 mod dead_letters;
+// S3 errors against moto: a missing key is not a missing bucket.
+mod s3_errors;
