@@ -39,6 +39,7 @@ pub mod errors;
 pub mod metrics;
 pub mod output;
 pub mod pipeline;
+pub mod private_file;
 pub mod progress;
 pub mod setup;
 pub mod source;

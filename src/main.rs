@@ -7,6 +7,7 @@
 use clap::Parser;
 use cloudtrail_es::cli::{config, Cli, Command, LogFormat};
 use cloudtrail_es::command::{self, Outcome};
+use cloudtrail_es::progress::escape_controls;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -15,7 +16,7 @@ fn main() -> ExitCode {
     let args = match config::expand_args(std::env::args_os().collect()) {
         Ok(args) => args,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", escape_controls(&e.to_string()));
             return ExitCode::from(1);
         }
     };
@@ -47,7 +48,7 @@ fn main() -> ExitCode {
         Ok(outcome) if outcome.problems => ExitCode::from(2),
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", escape_controls(&format!("{e:#}")));
             ExitCode::from(1)
         }
     }
@@ -70,7 +71,7 @@ fn init_logging(cli: &Cli) {
         .with_target(false)
         .with_ansi(ansi);
     match cli.log_format {
-        LogFormat::Text => builder.init(),
+        LogFormat::Text => builder.fmt_fields(cloudtrail_es::progress::text_fields()).init(),
         LogFormat::Json => builder.json().init(),
     }
 }

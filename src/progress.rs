@@ -4,9 +4,15 @@
 //! The display reads the run's [`Stats`]; it never holds anything up. While the live line is on
 //! screen, log lines are printed above it through [`LogWriter`], so the two do not garble each
 //! other. The one global here, the live bar, is set once per run and only for that purpose.
+//!
+//! Log lines cannot be forged: the text format writes every field through [`text_fields`], which
+//! escapes control characters ([`escape_controls`]), so an S3 key or file name holding `\n` (or a
+//! terminal escape) stays inside its line. The JSON format escapes them already.
 
 use crate::stats::Stats;
 use indicatif::{ProgressBar, ProgressStyle};
+use std::borrow::Cow;
+use std::fmt;
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
@@ -124,9 +130,90 @@ impl Write for LogWriter {
     }
 }
 
+/// `text` with its control characters escaped (`\n` becomes the two characters `\n`, ESC
+/// `\u{1b}`), and the Unicode line separators and bidirectional overrides too: what is left
+/// cannot break a line or change how a terminal shows what follows.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let _ = fmt::Write::write_str(&mut Escaping(&mut out), text);
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Writes through to `W`, escaping what [`needs_escape`].
+struct Escaping<'a, W: fmt::Write + ?Sized>(&'a mut W);
+
+impl<W: fmt::Write + ?Sized> fmt::Write for Escaping<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut rest = s;
+        while let Some(at) = rest.find(needs_escape) {
+            self.0.write_str(&rest[..at])?;
+            let c = rest[at..].chars().next().unwrap_or_default();
+            write!(self.0, "{}", c.escape_default())?;
+            rest = &rest[at + c.len_utf8()..];
+        }
+        self.0.write_str(rest)
+    }
+}
+
+/// How the text log format writes an event's fields: like tracing's default (the message, then
+/// `name=value`), every value with its control characters escaped.
+pub fn text_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static {
+    use tracing_subscriber::field::MakeExt;
+    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        if field.name() != "message" {
+            write!(writer, "{}=", field.name())?;
+        }
+        fmt::Write::write_fmt(&mut Escaping(writer), format_args!("{value:?}"))
+    })
+    .delimited(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_field_or_message_with_a_newline_stays_on_one_line() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl Write for Buffer {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .fmt_fields(text_fields())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let key = "AWSLogs/x.json.gz\n2024-01-01T00:00:00Z ERROR forged";
+            tracing::error!(bucket = %"b\r\u{1b}[2K", events = 3, "s3://b/{key}: cannot download");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            text.contains(r"s3://b/AWSLogs/x.json.gz\n2024-01-01T00:00:00Z ERROR forged: cannot download"),
+            "{text}"
+        );
+        assert!(text.contains(r"bucket=b\r\u{1b}[2K events=3"), "{text}");
+        assert_eq!(escape_controls("plain é"), "plain é");
+        assert_eq!(escape_controls("a\u{2028}b\u{202e}c\u{85}"), r"a\u{2028}b\u{202e}c\u{85}");
+    }
 
     #[test]
     fn progress_line_shows_counts_and_eta_once_listing_is_done() {

@@ -6,10 +6,12 @@
 //! appends are flushed and synced about once a second, so a kill loses at most the last second of
 //! records (those files are read again, and `_id = eventID` makes the re-sent events no-ops).
 //! A torn last line is ignored on load. At the end of a run the journal is compacted by writing a
-//! new file and atomically renaming it over the old one.
+//! new file and atomically renaming it over the old one. The journal and its temporary file are
+//! private (0600) and never opened through a symbolic link (`private_file.rs`).
 
+use crate::private_file::{self, How};
 use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -35,12 +37,12 @@ impl StateFile {
     /// Opens (or creates) the journal at `path` and reads what it records.
     pub fn open(path: &Path) -> Result<Self, StateError> {
         let err = |e: io::Error| StateError { path: path.display().to_string(), reason: e.to_string() };
-        let done = match File::open(path) {
+        let done = match private_file::open(path, How::Read) {
             Ok(f) => read_journal(BufReader::new(f)).map_err(err)?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => HashSet::new(),
             Err(e) => return Err(err(e)),
         };
-        let mut file = OpenOptions::new().create(true).append(true).read(true).open(path).map_err(err)?;
+        let mut file = private_file::open(path, How::ReadAppend).map_err(err)?;
         end_torn_line(&mut file).map_err(err)?;
         Ok(StateFile { path: path.to_path_buf(), done, journal: BufWriter::new(file), pending: 0 })
     }
@@ -70,12 +72,13 @@ impl StateFile {
         Ok(())
     }
 
-    /// Rewrites the journal without duplicates or torn lines: a new file, synced, renamed over.
+    /// Rewrites the journal without duplicates or torn lines: a new file (unpredictable name,
+    /// created exclusively), synced, renamed over.
     pub fn compact(mut self) -> io::Result<()> {
         self.sync()?;
-        let tmp = self.path.with_extension("tmp");
-        {
-            let mut out = BufWriter::new(File::create(&tmp)?);
+        let (file, tmp) = private_file::temporary_beside(&self.path)?;
+        let written = (|| {
+            let mut out = BufWriter::new(file);
             let mut names: Vec<&String> = self.done.iter().collect();
             names.sort();
             for name in names {
@@ -84,8 +87,12 @@ impl StateFile {
             }
             out.flush()?;
             out.get_ref().sync_all()?;
+            fs::rename(&tmp, &self.path)
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
         }
-        fs::rename(&tmp, &self.path)?;
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             File::open(dir)?.sync_all()?;
         }
@@ -135,7 +142,7 @@ mod tests {
         state.sync().unwrap();
         drop(state);
         // A torn last line, as a kill -9 mid-write leaves it.
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"\"c-partial").unwrap();
         let mut state = StateFile::open(&path).unwrap();
         assert_eq!(state.done().len(), 2);
@@ -148,6 +155,34 @@ mod tests {
         state.compact().unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap().lines().count(), 3);
         assert_eq!(StateFile::open(&path).unwrap().done().len(), 3);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_link_is_refused_and_its_target_left_alone() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let (path, victim) = (dir.path().join("state"), dir.path().join("victim"));
+        std::fs::write(&victim, "precious\n").unwrap();
+        // The old fixed temporary name, planted: compaction must not write through it.
+        symlink(&victim, dir.path().join("state.tmp")).unwrap();
+        let mut state = StateFile::open(&path).unwrap();
+        state.record("a").unwrap();
+        state.compact().unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+        assert_eq!(fs::read_to_string(&path).unwrap(), "\"a\"\n");
+        assert_eq!(path.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().filter_map(Result::ok).collect();
+        assert_eq!(leftovers.len(), 3, "state, victim, the planted link: no temporary file left");
+        // A link where the state goes is refused, naming the file.
+        fs::remove_file(&path).unwrap();
+        symlink(&victim, &path).unwrap();
+        let err = StateFile::open(&path).err().unwrap().to_string();
+        assert!(
+            err.starts_with(&format!("--state {}: ", path.display())) && err.contains("symbolic link"),
+            "{err}"
+        );
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
     }
 
     #[test]

@@ -25,3 +25,15 @@ mod kibana;
 mod sigv4_proxy;
 // ECS output: Elastic Security's prebuilt AWS rules find exactly their trigger events in the corpus.
 mod ecs_rules;
+// Redaction of every spelling of a field (dotted keys, mixtures), LookupEvents, repeated keys.
+mod redaction_spellings;
+// Rejections by the real clusters: reasons and log lines name the error, never the values.
+mod cluster_reasons;
+// Log lines and exit errors escape control characters: a newline in a name forges nothing.
+mod log_lines;
+// Files holding events: created 0600, planted symbolic links refused.
+mod written_files;
+// Dead letters: whole lines only, bounded, deep and non-UTF-8 records kept exactly and readable.
+mod dead_letters;
+// S3 errors against moto: a missing key is not a missing bucket.
+mod s3_errors;

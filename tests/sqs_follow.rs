@@ -210,7 +210,7 @@ fn with_the_cluster_unreachable_nothing_is_deleted_and_everything_arrives_after(
     ];
     let child = spawn_follow(dir.path(), &args);
     // The metrics server starts once the cluster has answered.
-    let healthz = || ureq::get(&format!("http://{metrics}/healthz")).call();
+    let healthz = || ureq::get(&format!("http://{metrics}/healthz")).call().map_err(Box::new);
     wait_for(Duration::from_secs(60), "the follower to connect", || healthz().is_ok());
     proxy.down();
     let (loaded, total) = load_queue("outage", 5, 20);
@@ -231,11 +231,11 @@ fn with_the_cluster_unreachable_nothing_is_deleted_and_everything_arrives_after(
     });
     // Unhealthy after 2 s of failures: by then the messages have been tried against the outage.
     wait_for(Duration::from_secs(30), "/healthz to fail", || {
-        matches!(healthz(), Err(ureq::Error::Status(503, _)))
+        matches!(healthz().map_err(|e| *e), Err(ureq::Error::Status(503, _)))
     });
     std::thread::sleep(Duration::from_secs(3)); // more retries against the outage
     assert_eq!(rt.block_on(queue.depth()), 5, "no message deleted while the cluster is unreachable");
-    match healthz() {
+    match healthz().map_err(|e| *e) {
         Err(ureq::Error::Status(503, r)) => {
             assert!(r.into_string().unwrap().starts_with("elasticsearch failing"))
         }

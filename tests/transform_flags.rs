@@ -55,7 +55,7 @@ fn split_strings(event: &Value, paths: &[FieldPath], hidden: &mut Vec<String>, s
         hidden: &mut Vec<String>,
         shown: &mut Vec<String>,
     ) {
-        if !at.is_empty() && p.iter().any(|p| p.matches(at)) {
+        if !at.is_empty() && p.iter().any(|p| p.hides(at)) {
             return all(v, hidden);
         }
         match v {

@@ -7,8 +7,8 @@
 
 use super::batch::Batch;
 use crate::ack::Delivery;
+use crate::private_file::{self, How};
 use crate::stats::Stats;
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use tokio::sync::mpsc::Receiver;
@@ -19,12 +19,13 @@ pub struct FileOutput {
 }
 
 impl FileOutput {
-    /// `-` is stdout; anything else is a file, created or truncated.
+    /// `-` is stdout; anything else is a file, created (0600) or truncated, never through a
+    /// symbolic link (see `private_file.rs`).
     pub fn open(path: &Path) -> io::Result<Self> {
         let out: Box<dyn Write + Send> = if path == Path::new("-") {
             Box::new(BufWriter::with_capacity(1 << 20, io::stdout()))
         } else {
-            Box::new(BufWriter::with_capacity(1 << 20, File::create(path)?))
+            Box::new(BufWriter::with_capacity(1 << 20, private_file::open(path, How::Truncate)?))
         };
         Ok(FileOutput { out })
     }

@@ -42,30 +42,133 @@ impl Slots {
     pub fn paths(&self) -> &[FieldPath] {
         &self.paths
     }
-
-    /// Walks `event` capturing these slots, for tests of what reads captures.
-    #[cfg(test)]
-    pub fn walk_for_tests(&self, event: &str) -> (Vec<u8>, Found) {
-        let matcher = super::plan_matcher(&[], self).unwrap();
-        let (mut out, mut found) = (Vec::new(), Found::default());
-        super::walk::rewrite(event.as_bytes(), &matcher, &Default::default(), &mut out, &mut found).unwrap();
-        (event.as_bytes().to_vec(), found)
-    }
 }
 
 /// Captures kept without allocating; an event rarely has more.
 const INLINE: usize = 12;
 
-/// Where the wanted values of one event are: `(slot, byte range of the JSON value)`.
+/// Where the wanted values of one event are: `(slot, byte range of the JSON value)`; and the first
+/// key repeated in an object the walker tracked.
 pub struct Found {
     inline: [(u16, usize, usize); INLINE],
     len: usize,
     spill: Vec<(u16, usize, usize)>,
+    /// A key some rule or capture names, repeated in one object.
+    pub duplicate: Option<Duplicate>,
+    /// The walker's record of the keys of the objects it tracks.
+    pub(super) keys: Keys,
 }
 
 impl Default for Found {
     fn default() -> Self {
-        Found { inline: [(0, 0, 0); INLINE], len: 0, spill: Vec::new() }
+        Found {
+            inline: [(0, 0, 0); INLINE],
+            len: 0,
+            spill: Vec::new(),
+            duplicate: None,
+            keys: Keys::default(),
+        }
+    }
+}
+
+/// A key repeated in one object. Elasticsearch and OpenSearch refuse such a document whole (their
+/// JSON parser detects duplicates), and redaction would make the copies differ from what the rule
+/// promises (two masked copies of one secret), so the event is a dead letter with this reason,
+/// whatever the mode. Keys are named, values never.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Duplicate {
+    /// The key, as the event writes it (JSON escapes kept), at most 64 characters.
+    pub key: String,
+    /// The object's path from the top (`userIdentity`, `resources.*`), empty at the top.
+    pub path: String,
+    /// Byte offset of the second occurrence in the record.
+    pub at: usize,
+}
+
+impl std::fmt::Display for Duplicate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let place =
+            if self.path.is_empty() { "at the top of the event".into() } else { format!("in {}", self.path) };
+        write!(
+            f,
+            "duplicate field `{}` {place} (byte {}): Elasticsearch and OpenSearch refuse a document that repeats a key in one object",
+            self.key, self.at
+        )
+    }
+}
+
+/// The keys of the open objects the walker tracks (one stack for all of them), and the path to
+/// where it is, so that a repeated key is found and named. Only keys a rule or capture names are
+/// tracked (the others are skipped unread; the cluster's own message names those).
+#[derive(Default)]
+pub(super) struct Keys {
+    /// `(state, start, end)`: a key's matcher state and the range of its text in the record.
+    seen: Vec<(u32, usize, usize)>,
+    /// Ranges of the keys from the top to here; `(usize::MAX, 0)` for an array element.
+    path: Vec<(usize, usize)>,
+}
+
+/// An array element in [`Keys`]' path.
+const ELEMENT: (usize, usize) = (usize::MAX, 0);
+
+impl Keys {
+    /// Where the keys of a new object start.
+    pub fn open(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Forgets the keys of the object opened at `base`.
+    pub fn close(&mut self, base: usize) {
+        self.seen.truncate(base);
+    }
+
+    /// Notes the key at `range` (inside its quotes) of the object opened at `base`; true when the
+    /// object already had it.
+    pub fn repeated(&mut self, src: &[u8], base: usize, state: u32, range: Range<usize>) -> bool {
+        let key = &src[range.clone()];
+        let same = |&&(s, a, b): &&(u32, usize, usize)| {
+            let other = &src[a..b];
+            s == state
+                && (other == key
+                    || ((other.contains(&b'\\') || key.contains(&b'\\')) && {
+                        let (mut x, mut y) = (Vec::new(), Vec::new());
+                        unescape(other, &mut x);
+                        unescape(key, &mut y);
+                        x == y
+                    }))
+        };
+        let repeated = self.seen[base..].iter().any(|e| same(&e));
+        self.seen.push((state, range.start, range.end));
+        repeated
+    }
+
+    /// Steps into the value of the key at `range`, or into an array's elements (`None`).
+    pub fn enter(&mut self, range: Option<Range<usize>>) {
+        self.path.push(range.map_or(ELEMENT, |r| (r.start, r.end)));
+    }
+
+    /// Steps back out.
+    pub fn leave(&mut self) {
+        self.path.pop();
+    }
+
+    /// The path from the top to here, in path syntax (array elements are `*`).
+    pub fn path_text(&self, src: &[u8]) -> String {
+        let steps: Vec<String> = self
+            .path
+            .iter()
+            .map(|&(a, b)| if (a, b) == ELEMENT { "*".into() } else { key_text(&src[a..b]) })
+            .collect();
+        steps.join(".")
+    }
+}
+
+/// A key's text as the record writes it, for messages: at most 64 characters.
+pub(super) fn key_text(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    match text.char_indices().nth(64) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.into_owned(),
     }
 }
 

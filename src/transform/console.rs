@@ -118,7 +118,7 @@ mod tests {
     fn console(event: &str) -> bool {
         let mut slots = Slots::default();
         let rule = Console::new(&mut slots);
-        let (src, found) = slots.walk_for_tests(event);
+        let (src, found) = crate::transform::walk::capture_for_tests(&slots, event);
         rule.matches(&src, &found)
     }
 

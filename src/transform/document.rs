@@ -55,6 +55,9 @@ pub enum EventProblem {
     /// `eventID`, `eventTime` or `@timestamp` appears twice at the top of the event.
     #[error("duplicate field `{0}`")]
     Duplicate(&'static str),
+    /// A key some rule names is repeated in one object: the cluster would refuse the document.
+    #[error("{0}")]
+    DuplicateKey(super::capture::Duplicate),
 }
 
 impl From<WalkError> for EventProblem {
@@ -117,6 +120,9 @@ pub(super) fn encode<'r>(plan: &Plan, raw: &'r [u8], out: &mut Vec<u8>) -> Resul
         .and_then(|()| {
             if !plan.filters.keep(raw, &found) {
                 return Ok(Encoded::Filtered);
+            }
+            if let Some(d) = found.duplicate.take() {
+                return Err(EventProblem::DuplicateKey(d));
             }
             add_timestamp(raw, &found, start, out).map(Encoded::Document)
         });

@@ -141,7 +141,7 @@ mod tests {
         let parse = |l: &[&str]| l.iter().map(|f| f.parse().unwrap()).collect::<Vec<FieldFilter>>();
         let mut slots = Slots::default();
         let filters = Filters::new(&parse(include), &parse(exclude), false, &mut slots);
-        let (src, found) = slots.walk_for_tests(event);
+        let (src, found) = crate::transform::walk::capture_for_tests(&slots, event);
         filters.keep(&src, &found)
     }
 

@@ -10,6 +10,9 @@
 //!
 //! Each state carries a payload computed from the indexes of the paths that end there (see
 //! [`Matcher::new`]); the matcher itself knows nothing of redaction or filters.
+//!
+//! Paths hold no dotted key (`path.rs` splits them), and [`Matcher::member`] reads a dotted key of
+//! an event as the nested keys it spells, as Elasticsearch indexes it.
 
 use super::path::{FieldPath, Segment};
 use std::collections::HashMap;
@@ -149,6 +152,29 @@ impl<A> Matcher<A> {
         state.other
     }
 
+    /// The state for the value of the member `key` (unescaped) of an object at state `s`, reading a
+    /// dotted key as the nested keys it spells: `"a.b"` at `s` is `b` inside `a`. Also returns the
+    /// first state passed on the way there (not the last one) whose payload satisfies `stop`: the
+    /// value is part of the object at that state (a rule that hides that object hides it too).
+    #[inline]
+    pub fn member(&self, s: StateId, key: &[u8], stop: impl Fn(&A) -> bool) -> (StateId, Option<StateId>) {
+        if memchr::memchr(b'.', key).is_none() {
+            return (self.key(s, key), None);
+        }
+        let (mut state, mut outer) = (s, None);
+        let mut pieces = key.split(|&b| b == b'.').peekable();
+        while let Some(piece) = pieces.next() {
+            state = self.key(state, piece);
+            if state == DEAD {
+                break;
+            }
+            if outer.is_none() && pieces.peek().is_some() && stop(self.payload(state)) {
+                outer = Some(state);
+            }
+        }
+        (state, outer)
+    }
+
     /// The state for the elements of an array at state `s`.
     #[inline]
     pub fn element(&self, s: StateId) -> StateId {
@@ -182,7 +208,7 @@ mod tests {
 
     fn walk(m: &Matcher<Vec<u32>>, location: &[Step]) -> StateId {
         location.iter().fold(ROOT, |s, step| match step {
-            Step::Key(k) => m.key(s, k.as_bytes()),
+            Step::Key(k) => m.member(s, k.as_bytes(), |_| false).0,
             Step::Element => m.element(s),
         })
     }
@@ -218,7 +244,8 @@ mod tests {
             "**.*.z",
         ];
         let (parsed, m) = compile(&paths);
-        let keys = ["a", "b", "c", "d", "x", "y", "z", "resources", "ARN", "k.dotted", "v", "other"];
+        let keys =
+            ["a", "b", "c", "d", "x", "y", "z", "resources", "ARN", "k.dotted", "v", "other", "a.b", "x.q.y"];
         // Every location up to depth 4 over those keys and array elements.
         let (mut locations, mut frontier): (Vec<Vec<Step>>, Vec<Vec<Step>>) = (vec![], vec![vec![]]);
         for _ in 0..4 {
@@ -233,13 +260,25 @@ mod tests {
             locations.extend(next.iter().cloned());
             frontier = next;
         }
-        assert!(locations.len() > 20_000);
+        assert!(locations.len() > 40_000);
         for loc in &locations {
             let want: Vec<u32> =
                 (0..parsed.len() as u32).filter(|&i| parsed[i as usize].matches(loc)).collect();
             let s = walk(&m, loc);
             assert_eq!(m.payload(s), &want, "at {loc:?}");
         }
+    }
+
+    #[test]
+    fn dotted_members_step_through_their_pieces_and_report_the_first_stop() {
+        let (_, m) = compile(&["a", "a.b.c", "x.y"]);
+        let (state, outer) = m.member(ROOT, b"a.b.c", |ends| !ends.is_empty());
+        assert_eq!(m.payload(state), &[1]);
+        assert_eq!(outer.map(|o| m.payload(o).clone()), Some(vec![0]), "`a` is passed on the way");
+        let (state, outer) = m.member(ROOT, b"x.y", |ends| !ends.is_empty());
+        assert_eq!((m.payload(state).as_slice(), outer), (&[2][..], None), "the last piece is not a stop");
+        assert_eq!(m.member(ROOT, b"q.y", |_| true), (DEAD, None));
+        assert_eq!(m.member(ROOT, b"x", |_| true).0, m.key(ROOT, b"x"));
     }
 
     #[test]

@@ -29,7 +29,10 @@ pub use console::console_query;
 pub use document::{DocId, Encoded, EventProblem, Routing};
 pub use filter::{FieldFilter, FilterError, Glob};
 pub use path::{FieldPath, PathError, Segment, Step};
-pub use redact::{HashKey, KeyError, Preset, RedactError, RedactMode, RedactRule, CREDENTIAL_FIELDS};
+pub use redact::{
+    Condition, HashKey, KeyError, Preset, RedactError, RedactMode, RedactRule, CREDENTIAL_CONDITIONAL_FIELDS,
+    CREDENTIAL_FIELDS,
+};
 pub use timestamp::Day;
 
 use capture::{Found, Slots};
@@ -162,11 +165,5 @@ impl Transform {
 /// The automaton for redaction rules plus captured paths. Payloads: the last matching rule's mode
 /// (rules are indexes `0..rules.len()`), and the slots of the captured paths ending there.
 fn plan_matcher(rules: &[RedactRule], slots: &Slots) -> Result<Matcher<Accept>, TooComplex> {
-    let mut paths: Vec<&FieldPath> = rules.iter().map(|r| &r.path).collect();
-    paths.extend(slots.paths());
-    let n = rules.len();
-    Matcher::new(&paths, |ends| Accept {
-        redact: ends.iter().rev().find(|&&i| (i as usize) < n).map(|&i| rules[i as usize].mode),
-        captures: ends.iter().filter(|&&i| i as usize >= n).map(|&i| (i as usize - n) as u16).collect(),
-    })
+    walk::compile(rules, slots.paths())
 }

@@ -9,9 +9,16 @@
 //!   `password` anywhere under `requestParameters`, at any depth, through arrays too).
 //!
 //! Array elements are segments of their own: only `*` and `**` step into them. A key that contains
-//! `.`, `*`, `=` or `\` is written with a `\` before that character: `a\.b` is the one key `a.b`,
-//! and `\*` is a key that is literally `*`. `*` inside a name (`*Token`) is refused rather than
-//! guessed at: it would be a glob, and paths do not have those.
+//! `*`, `=` or `\` is written with a `\` before that character: `\*` is a key that is literally `*`.
+//! `*` inside a name (`*Token`) is refused rather than guessed at: it would be a glob, and paths do
+//! not have those.
+//!
+//! A dot inside a key means what it means to Elasticsearch and OpenSearch, which index
+//! `{"userIdentity.accessKeyId": …}` exactly as `{"userIdentity": {"accessKeyId": …}}`: a path
+//! (what is searched) names both spellings and every mixture of them. So a dotted key is read as
+//! the nested keys it spells, in paths (`a\.b`, still accepted, is the same as `a.b`) and in events
+//! (the walker steps through `"a.b"` as `a` then `b`). A rule that names a prefix of a dotted key
+//! (`a` for `{"a.b": 1}`) names an object that key is part of, and so hides the member whole.
 //!
 //! This module only parses and describes paths; `matcher.rs` compiles many of them into one
 //! automaton for the event walker.
@@ -60,9 +67,32 @@ impl FieldPath {
         &self.segments
     }
 
-    /// True when the path names this one concrete location (keys and array elements from the top).
-    /// A plain recursive matcher: the reference that `matcher.rs` is tested against.
+    /// True when the path names this one concrete location (keys and array elements from the top;
+    /// a dotted key stands for the nested keys it spells). A plain recursive matcher: the reference
+    /// that `matcher.rs` is tested against.
     pub fn matches(&self, location: &[Step<'_>]) -> bool {
+        self.matches_expanded(&expand(location))
+    }
+
+    /// True when the value at `location` is hidden by a rule with this path, as the walker sees it
+    /// one member at a time: the path names the location, or names one of the objects that the
+    /// location's last key spells when it is dotted (`a` hides the value of `{"a.b": …}`).
+    pub fn hides(&self, location: &[Step<'_>]) -> bool {
+        let Some((last, before)) = location.split_last() else { return self.matches(location) };
+        let mut steps = expand(before);
+        match last {
+            Step::Key(k) => k.split('.').any(|piece| {
+                steps.push(Step::Key(piece));
+                self.matches_expanded(&steps)
+            }),
+            Step::Element => {
+                steps.push(Step::Element);
+                self.matches_expanded(&steps)
+            }
+        }
+    }
+
+    fn matches_expanded(&self, location: &[Step<'_>]) -> bool {
         fn go(pattern: &[Segment], location: &[Step<'_>]) -> bool {
             match (pattern.first(), location.first()) {
                 (None, None) => true,
@@ -76,6 +106,41 @@ impl FieldPath {
         }
         go(&self.segments, location)
     }
+}
+
+impl FieldPath {
+    /// The path without its last segment, and that segment when it is a key.
+    pub(crate) fn split_last_key(&self) -> Option<(FieldPath, &str)> {
+        let (Segment::Key(last), parent) = self.segments.split_last()? else { return None };
+        let text = parent
+            .iter()
+            .map(|s| match s {
+                Segment::Key(k) => k.chars().fold(String::new(), |mut out, c| {
+                    if matches!(c, '.' | '*' | '=' | '\\') {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                    out
+                }),
+                Segment::Any => "*".into(),
+                Segment::AnyDepth => "**".into(),
+            })
+            .collect::<Vec<_>>()
+            .join(".");
+        Some((FieldPath { segments: parent.to_vec(), text }, last))
+    }
+}
+
+/// `location` with every dotted key split into the keys it spells.
+fn expand<'a>(location: &[Step<'a>]) -> Vec<Step<'a>> {
+    let mut out = Vec::with_capacity(location.len());
+    for step in location {
+        match step {
+            Step::Key(k) => out.extend(k.split('.').map(Step::Key)),
+            Step::Element => out.push(Step::Element),
+        }
+    }
+    out
 }
 
 /// One step of a concrete location inside an event.
@@ -117,7 +182,13 @@ impl FromStr for FieldPath {
                         (_, 0) => Segment::Key(std::mem::take(&mut name)),
                         _ => return Err(PathError::Star(text.into())),
                     };
-                    segments.push(segment);
+                    match segment {
+                        // A dotted key is the nested keys it spells (see the module docs).
+                        Segment::Key(k) if k.contains('.') => {
+                            segments.extend(k.split('.').map(|piece| Segment::Key(piece.into())))
+                        }
+                        segment => segments.push(segment),
+                    }
                     (name, bare) = (String::new(), 0);
                     if c.is_none() {
                         break;
@@ -181,7 +252,12 @@ mod tests {
 
     #[test]
     fn escapes_make_dots_stars_and_equals_part_of_a_key() {
-        assert_eq!(parse(r"tags.aws\.cloudformation\.stack"), [key("tags"), key("aws.cloudformation.stack")]);
+        assert_eq!(
+            parse(r"tags.aws\.cloudformation\.stack"),
+            [key("tags"), key("aws"), key("cloudformation"), key("stack")],
+            "a dotted key is the nested keys it spells"
+        );
+        assert_eq!(parse(r"a\.b"), parse("a.b"));
         assert_eq!(parse(r"a.\*"), [key("a"), key("*")]);
         assert_eq!(parse(r"a.\*\*"), [key("a"), key("**")]);
         assert_eq!(parse(r"a\=b.c\\d"), [key("a=b"), key(r"c\d")]);
@@ -222,11 +298,52 @@ mod tests {
             ("**", &[K("x")], true),
             ("**.p", &[K("p")], true),
             ("a.**", &[K("a")], true),
+            // Dotted keys are the nested keys they spell, in events and in paths.
+            ("a.b.c", &[K("a.b"), K("c")], true),
+            ("a.b.c", &[K("a"), K("b.c")], true),
+            ("a.b.c", &[K("a.b.c")], true),
+            (r"a\.b.c", &[K("a"), K("b"), K("c")], true),
+            ("a.*.c", &[K("a.x.c")], true),
+            ("a.b", &[K("a.b.c")], false),
+            ("a.**.c", &[K("a.x"), E, K("y.c")], true),
         ];
         for (pattern, location, want) in cases {
             let path: FieldPath = pattern.parse().unwrap();
             assert_eq!(path.matches(location), *want, "{pattern} vs {location:?}");
         }
+    }
+
+    #[test]
+    fn a_prefix_of_a_dotted_key_hides_its_value() {
+        use Step::{Element as E, Key as K};
+        let cases: &[(&str, &[Step], bool)] = &[
+            ("a", &[K("a.b")], true),
+            ("a.b", &[K("a.b")], true),
+            ("a.b", &[K("a.b.c")], true),
+            ("a.c", &[K("a.b")], false),
+            ("x.a", &[K("x"), K("a.b")], true),
+            ("x", &[K("x"), K("a.b")], false),
+            ("x.*", &[K("x"), E], true),
+            ("**.b", &[K("a.b.c")], true),
+        ];
+        for (pattern, location, want) in cases {
+            let path: FieldPath = pattern.parse().unwrap();
+            assert_eq!(path.hides(location), *want, "{pattern} vs {location:?}");
+        }
+    }
+
+    #[test]
+    fn the_parent_of_a_path_ending_in_a_key() {
+        let p: FieldPath = "requestParameters.lookupAttributes.*.attributeValue".parse().unwrap();
+        let (parent, last) = p.split_last_key().unwrap();
+        assert_eq!(
+            (parent.to_string().as_str(), last),
+            ("requestParameters.lookupAttributes.*", "attributeValue")
+        );
+        assert_eq!(parent, "requestParameters.lookupAttributes.*".parse().unwrap());
+        assert!("a.*".parse::<FieldPath>().unwrap().split_last_key().is_none());
+        let (root, _) = "a".parse::<FieldPath>().unwrap().split_last_key().unwrap();
+        assert!(root.segments().is_empty());
     }
 
     #[test]

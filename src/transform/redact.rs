@@ -10,6 +10,8 @@
 //!   guessed from a list of candidates. A string is hashed as its decoded text, so the same key ID
 //!   gives the same hash wherever it appears; any other value as its compact JSON text.
 //!
+//! A preset entry may hold only under a condition on a sibling member ([`Condition`]).
+//!
 //! A rule that matches an object or array replaces it as a whole. When several rules match the
 //! same field, the one given last wins (presets count as given first), so
 //! `--redact-preset credentials --redact userIdentity.accessKeyId=hash` hashes that one field.
@@ -58,13 +60,27 @@ impl fmt::Display for RedactMode {
     }
 }
 
-/// One `--redact PATH[=MODE]`.
+/// One `--redact PATH[=MODE]`, or one entry of a preset.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RedactRule {
     /// Which fields.
     pub path: FieldPath,
     /// How.
     pub mode: RedactMode,
+    /// Only where this holds (preset entries only; `--redact` rules always apply).
+    pub when: Option<Condition>,
+}
+
+/// A condition on the object that holds a field: one of its other members, `sibling`, is the
+/// string `equals`. LookupEvents writes `{"attributeKey": "AccessKeyId", "attributeValue":
+/// "AKIA…"}`: the value is a key ID only where the key says so. The members may come in any order.
+/// A condition yields to any rule without one that names the same field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Condition {
+    /// The other member's key.
+    pub sibling: String,
+    /// The string it must hold.
+    pub equals: String,
 }
 
 /// A rule or preset that cannot be parsed.
@@ -89,13 +105,17 @@ impl FromStr for RedactRule {
             Some((path, mode)) => (path, mode.parse()?),
             None => (text, RedactMode::Remove),
         };
-        Ok(RedactRule { path: path.parse()?, mode })
+        Ok(RedactRule { path: path.parse()?, mode, when: None })
     }
 }
 
 impl fmt::Display for RedactRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", self.path, self.mode)
+        write!(f, "{}={}", self.path, self.mode)?;
+        match &self.when {
+            Some(c) => write!(f, " where {} is {:?}", c.sibling, c.equals),
+            None => Ok(()),
+        }
     }
 }
 
@@ -131,19 +151,46 @@ pub const CREDENTIAL_FIELDS: &[(&str, &str)] = &[
     ("responseElements.TokenValue", "cloudshell CreateSession (AWS writes `***` today)"),
     ("requestParameters.RefreshToken", "cloudshell PutCredentials (AWS writes `***` today)"),
     ("requestParameters.ConnectionToken", "ssm-guiconnect GetConnection"),
+    ("responseElements.credentials.secretKey", "cognito-identity GetCredentialsForIdentity (CloudTrail omits it today)"),
+    ("responseElements.serviceSpecificCredential.servicePassword", "iam CreateServiceSpecificCredential, ResetServiceSpecificCredential (CloudTrail omits it today)"),
+    ("requestParameters.clientSecret", "sso-oauth CreateToken (AWS writes HIDDEN_DUE_TO_SECURITY_REASONS today)"),
+    ("responseElements.clientSecret", "sso-oauth RegisterClient (AWS writes HIDDEN_DUE_TO_SECURITY_REASONS today)"),
+    ("responseElements.accessToken", "sso-oauth CreateToken (AWS writes HIDDEN_DUE_TO_SECURITY_REASONS today)"),
+    ("responseElements.refreshToken", "sso-oauth CreateToken (AWS writes HIDDEN_DUE_TO_SECURITY_REASONS today)"),
+    ("responseElements.idToken", "sso-oauth CreateToken (AWS writes HIDDEN_DUE_TO_SECURITY_REASONS today)"),
+    ("requestParameters.X-Amz-Credential", "S3 requests signed in the query string (presigned URLs): the signing key ID; not seen in logs, a precaution"),
+    ("requestParameters.X-Amz-Security-Token", "S3 requests signed in the query string with temporary credentials; not seen in logs, a precaution"),
+    ("additionalEventData.x-amz-security-token", "a session token echoed among request headers; not seen in logs, a precaution"),
 ];
 
+/// Entries of the `credentials` preset that apply only where a sibling member holds a given
+/// string: `(path, sibling, value, where it comes from)` (see [`Condition`]).
+pub const CREDENTIAL_CONDITIONAL_FIELDS: &[(&str, &str, &str, &str)] = &[(
+    "requestParameters.lookupAttributes.*.attributeValue",
+    "attributeKey",
+    "AccessKeyId",
+    "cloudtrail LookupEvents by access key ID (the other lookup attributes, event names, user names…, are kept)",
+)];
+
 impl Preset {
-    /// The preset's rules, in the order listed.
+    /// The preset's rules, in the order listed, conditional ones last.
     pub fn rules(&self) -> Vec<RedactRule> {
-        let fields = match self.name {
-            PresetName::Credentials => CREDENTIAL_FIELDS,
+        let (fields, conditional) = match self.name {
+            PresetName::Credentials => (CREDENTIAL_FIELDS, CREDENTIAL_CONDITIONAL_FIELDS),
         };
-        fields
-            .iter()
-            .filter_map(|(path, _)| path.parse().ok())
-            .map(|path| RedactRule { path, mode: self.mode })
-            .collect()
+        let plain = fields.iter().filter_map(|(path, _)| path.parse().ok()).map(|path| RedactRule {
+            path,
+            mode: self.mode,
+            when: None,
+        });
+        let conditional = conditional.iter().filter_map(|(path, sibling, equals, _)| {
+            Some(RedactRule {
+                path: path.parse().ok()?,
+                mode: self.mode,
+                when: Some(Condition { sibling: sibling.to_string(), equals: equals.to_string() }),
+            })
+        });
+        plain.chain(conditional).collect()
     }
 }
 
@@ -329,7 +376,12 @@ mod tests {
     fn presets_parse_and_list_their_fields() {
         let p: Preset = "credentials".parse().unwrap();
         let rules = p.rules();
-        assert_eq!(rules.len(), CREDENTIAL_FIELDS.len(), "every listed path parses");
+        assert_eq!(
+            rules.len(),
+            CREDENTIAL_FIELDS.len() + CREDENTIAL_CONDITIONAL_FIELDS.len(),
+            "every listed path parses"
+        );
+        assert!(rules.last().unwrap().to_string().ends_with(r#"where attributeKey is "AccessKeyId""#));
         assert!(rules.iter().all(|r| r.mode == RedactMode::Remove));
         let p: Preset = "credentials=hash".parse().unwrap();
         assert!(p.rules().iter().all(|r| r.mode == RedactMode::Hash));

@@ -3,7 +3,21 @@
 //! three literals. Each function takes the text and where the token starts, and returns where it
 //! ends. UTF-8 is checked once for the whole event by the walker, so strings need not be.
 
-use super::walk::WalkError;
+/// Why an event could not be walked.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WalkError {
+    /// The record is a string, number, array…
+    #[error("record is {0}, not a JSON object")]
+    NotObject(&'static str),
+    /// Not valid JSON.
+    #[error("invalid JSON at byte {at}: {what}")]
+    Syntax {
+        /// Byte offset in the record.
+        at: usize,
+        /// What is wrong (never the content).
+        what: &'static str,
+    },
+}
 
 fn bad<T>(at: usize, what: &'static str) -> Result<T, WalkError> {
     Err(WalkError::Syntax { at, what })

@@ -12,46 +12,34 @@
 //! surrogates, JSON numbers that are finite as f64, no trailing commas or trailing data, at most
 //! 127 levels of nesting. Errors say where and what, never quote the event (it may hold secrets).
 //!
-//! Paths are tracked with the [`Matcher`]: one state per open object or array. Where no rule can
+//! Paths are tracked with the [`Matcher`]: one state per open object or array; a dotted key steps
+//! through the keys it spells ([`Matcher::member`]), as Elasticsearch reads it. Where no rule can
 //! match (state [`DEAD`]) the walker switches to [`Walk::skip_value`], a tight loop that only
 //! validates and copies.
+//!
+//! A key that rules or captures name, repeated in one object, is noted in [`Found::duplicate`]
+//! (the walk goes on, so a dead letter still gets the redacted document; see `capture.rs`).
 //!
 //! Removing a field must keep the JSON valid: the walker writes separators lazily (the comma
 //! before a member is copied with it, and taken back or skipped when the member is removed).
 
-use super::capture::{unescape, Found};
+use super::capture::{key_text, unescape, Duplicate, Found};
 use super::matcher::{Matcher, StateId, DEAD, ROOT};
 use super::redact::{RedactMode, Redactor};
+pub use super::token::WalkError;
 use super::token::{self, is_ws};
 use crate::decode::json_kind;
+use std::borrow::Cow;
+
+#[path = "walk_plan.rs"]
+mod plan;
+pub use plan::{compile, Accept};
+
+#[path = "walk_skip.rs"]
+mod skip;
 
 /// `serde_json` refuses deeper nesting (its recursion limit), so the walker does too.
 pub const MAX_DEPTH: usize = 127;
-
-/// What the rules say about one path, for [`Matcher`] states.
-#[derive(Clone, Debug, Default)]
-pub struct Accept {
-    /// Hide the value here (the winning rule's mode).
-    pub redact: Option<RedactMode>,
-    /// Capture slots the value here belongs to.
-    pub captures: Box<[u16]>,
-}
-
-/// Why an event could not be walked.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum WalkError {
-    /// The record is a string, number, array…
-    #[error("record is {0}, not a JSON object")]
-    NotObject(&'static str),
-    /// Not valid JSON.
-    #[error("invalid JSON at byte {at}: {what}")]
-    Syntax {
-        /// Byte offset in the record.
-        at: usize,
-        /// What is wrong (never the content).
-        what: &'static str,
-    },
-}
 
 /// Walks the object in `src`, appending the rewritten document to `out` and noting captured values
 /// in `found`. On error `out` may hold a partial document: the caller truncates it.
@@ -142,6 +130,9 @@ impl Walk<'_, '_> {
     /// An object at `self.pos` whose path state is `s` (not dead).
     fn object(&mut self, s: StateId) -> Result<(), WalkError> {
         self.enter()?;
+        let conditions = &self.matcher.payload(s).conditions;
+        let active = if conditions.is_empty() { Vec::new() } else { self.active(conditions) };
+        let base = self.found.keys.open();
         self.pos += 1;
         self.ws();
         if self.peek()? == b'}' {
@@ -157,16 +148,29 @@ impl Walk<'_, '_> {
             }
             let (key_start, key_end, escaped) = self.string()?;
             let src = self.src;
-            let key = &src[key_start..key_end];
-            let child = if escaped {
-                let mut plain = Vec::with_capacity(key.len());
-                unescape(key, &mut plain);
-                self.matcher.key(s, &plain)
+            let raw_key = &src[key_start..key_end];
+            let key: Cow<[u8]> = if escaped {
+                let mut plain = Vec::with_capacity(raw_key.len());
+                unescape(raw_key, &mut plain);
+                Cow::Owned(plain)
             } else {
-                self.matcher.key(s, key)
+                Cow::Borrowed(raw_key)
             };
+            let (child, outer) = self.matcher.member(s, &key, |a: &Accept| a.redact.is_some());
+            // A dotted key inside an object some rule hides is hidden with it, whatever is below.
+            let mut redact = self.matcher.payload(outer.unwrap_or(child)).redact;
+            if redact.is_none() {
+                redact = active.iter().find_map(|&i| conditions[i].mode_for(&key));
+            }
+            let tracked = child != DEAD || redact.is_some();
+            if tracked && self.found.keys.repeated(src, base, child, key_start..key_end) {
+                let keys = &self.found.keys;
+                let duplicate =
+                    Duplicate { key: key_text(raw_key), path: keys.path_text(src), at: key_start - 1 };
+                self.found.duplicate.get_or_insert(duplicate);
+            }
             // A member to remove goes key and all: decide before anything after the key is copied.
-            let removing = child != DEAD && self.matcher.payload(child).redact == Some(RedactMode::Remove);
+            let removing = redact == Some(RedactMode::Remove);
             if removing {
                 self.begin_remove(item, kept);
             }
@@ -176,12 +180,19 @@ impl Walk<'_, '_> {
             }
             self.pos += 1;
             self.ws();
-            let written = self.item(child, item, kept, removing)?;
+            if tracked {
+                self.found.keys.enter(Some(key_start..key_end));
+            }
+            let written = self.item(child, redact, item, kept, removing)?;
+            if tracked {
+                self.found.keys.leave();
+            }
             kept += usize::from(written);
             if !self.separator(b'}', written, kept)? {
                 break;
             }
         }
+        self.found.keys.close(base);
         self.depth -= 1;
         Ok(())
     }
@@ -197,15 +208,18 @@ impl Walk<'_, '_> {
             return Ok(());
         }
         let child = self.matcher.element(s);
+        let redact = self.matcher.payload(child).redact;
         let mut kept = 0;
+        self.found.keys.enter(None);
         loop {
             let item = self.pos;
-            let written = self.item(child, item, kept, false)?;
+            let written = self.item(child, redact, item, kept, false)?;
             kept += usize::from(written);
             if !self.separator(b']', written, kept)? {
                 break;
             }
         }
+        self.found.keys.leave();
         self.depth -= 1;
         Ok(())
     }
@@ -233,18 +247,26 @@ impl Walk<'_, '_> {
         }
     }
 
-    /// One member value or array element at state `s`; `item` is where the member (its key) or
-    /// element starts, `kept` how many items of the container were written before it, `removing`
-    /// whether the caller already began removing it. Returns whether the item is in the output.
-    fn item(&mut self, s: StateId, item: usize, kept: usize, removing: bool) -> Result<bool, WalkError> {
-        if s == DEAD {
+    /// One member value or array element at state `s`, hidden by `redact`; `item` is where the
+    /// member (its key) or element starts, `kept` how many items of the container were written
+    /// before it, `removing` whether the caller already began removing it. Returns whether the item
+    /// is in the output.
+    fn item(
+        &mut self,
+        s: StateId,
+        redact: Option<RedactMode>,
+        item: usize,
+        kept: usize,
+        removing: bool,
+    ) -> Result<bool, WalkError> {
+        if s == DEAD && redact.is_none() {
             self.skip_value()?;
             return Ok(true);
         }
         let matcher = self.matcher;
         let accept = matcher.payload(s);
         let start = self.pos;
-        let written = match accept.redact {
+        let written = match redact {
             None => {
                 self.value(s)?;
                 true
@@ -306,91 +328,6 @@ impl Walk<'_, '_> {
         }
     }
 
-    /// Validates and copies one value, without tracking paths: the fast path. Iterative, with the
-    /// kinds of the containers it opened as bits of a `u128` (1 = object), since at most 127 can be.
-    fn skip_value(&mut self) -> Result<(), WalkError> {
-        let (mut stack, mut open) = (0u128, 0usize);
-        'value: loop {
-            match self.peek()? {
-                b'{' => {
-                    if self.depth + open >= MAX_DEPTH {
-                        return Err(self.err("nested more than 127 levels deep"));
-                    }
-                    self.pos += 1;
-                    self.ws();
-                    if self.peek()? == b'}' {
-                        self.pos += 1;
-                    } else {
-                        (stack, open) = ((stack << 1) | 1, open + 1);
-                        self.member_key()?;
-                        continue 'value;
-                    }
-                }
-                b'[' => {
-                    if self.depth + open >= MAX_DEPTH {
-                        return Err(self.err("nested more than 127 levels deep"));
-                    }
-                    self.pos += 1;
-                    self.ws();
-                    if self.peek()? == b']' {
-                        self.pos += 1;
-                    } else {
-                        (stack, open) = (stack << 1, open + 1);
-                        continue 'value;
-                    }
-                }
-                b'"' => {
-                    self.string()?;
-                }
-                b't' => self.literal(b"true")?,
-                b'f' => self.literal(b"false")?,
-                b'n' => self.literal(b"null")?,
-                b'-' | b'0'..=b'9' => self.number()?,
-                _ => return Err(self.err("expected a value")),
-            }
-            // A value ended: close containers until one has another item.
-            while open > 0 {
-                self.ws();
-                let object = stack & 1 == 1;
-                match (self.peek()?, object) {
-                    (b',', true) => {
-                        self.pos += 1;
-                        self.ws();
-                        self.member_key()?;
-                        continue 'value;
-                    }
-                    (b',', false) => {
-                        self.pos += 1;
-                        self.ws();
-                        continue 'value;
-                    }
-                    (b'}', true) | (b']', false) => {
-                        self.pos += 1;
-                        (stack, open) = (stack >> 1, open - 1);
-                    }
-                    (_, true) => return Err(self.err("expected ',' or '}'")),
-                    (_, false) => return Err(self.err("expected ',' or ']'")),
-                }
-            }
-            return Ok(());
-        }
-    }
-
-    /// `"key":` and the whitespace after it.
-    fn member_key(&mut self) -> Result<(), WalkError> {
-        if self.peek()? != b'"' {
-            return Err(self.err("expected a string key"));
-        }
-        self.string()?;
-        self.ws();
-        if self.peek()? != b':' {
-            return Err(self.err("expected ':'"));
-        }
-        self.pos += 1;
-        self.ws();
-        Ok(())
-    }
-
     fn literal(&mut self, word: &'static [u8]) -> Result<(), WalkError> {
         self.pos = token::literal(self.src, self.pos, word)?;
         Ok(())
@@ -414,3 +351,12 @@ impl Walk<'_, '_> {
 #[cfg(test)]
 #[path = "walk_tests.rs"]
 mod tests;
+
+/// Walks `event` capturing `slots`, for tests of what reads captures (filters, the console rule).
+#[cfg(test)]
+pub(crate) fn capture_for_tests(slots: &super::capture::Slots, event: &str) -> (Vec<u8>, Found) {
+    let matcher = super::plan_matcher(&[], slots).unwrap();
+    let (mut out, mut found) = (Vec::new(), Found::default());
+    rewrite(event.as_bytes(), &matcher, &Default::default(), &mut out, &mut found).unwrap();
+    (event.as_bytes().to_vec(), found)
+}

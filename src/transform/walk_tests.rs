@@ -17,6 +17,7 @@ fn rules(list: &[(&str, Option<RedactMode>, Option<u16>)]) -> (Vec<FieldPath>, M
     let m = Matcher::new(&refs, |ends| Accept {
         redact: ends.iter().rev().find_map(|&i| list[i as usize].1),
         captures: ends.iter().filter_map(|&i| list[i as usize].2).collect(),
+        ..Default::default()
     })
     .unwrap();
     (paths, m)
@@ -82,6 +83,33 @@ pub(crate) fn corpus_events() -> Vec<Vec<u8>> {
             std::ops::ControlFlow::Continue(())
         })
         .unwrap();
+    }
+    events
+}
+
+/// Events from the repository's generator (`scripts/gen-cloudtrail.py`, deterministic).
+fn generated_events() -> Vec<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen-cloudtrail.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg("--out")
+        .arg(dir.path())
+        .args(["--events", "3000", "--seed", "31", "--no-digests"])
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "generator: {}", String::from_utf8_lossy(&out.stderr));
+    let mut events = Vec::new();
+    for entry in walkdir::WalkDir::new(dir.path()).sort_by_file_name() {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let f = std::fs::File::open(entry.path()).unwrap();
+            crate::decode::read_records(f, |_, event| {
+                events.push(event.to_vec());
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
+        }
     }
     events
 }
@@ -266,8 +294,14 @@ fn redact_tree(
         Value::Object(map) => {
             let mut out = serde_json::Map::new();
             for (k, v) in map {
-                at.push(k.clone());
-                match mode_at(&steps_of(at)) {
+                // A dotted key is the nested keys it spells: the first of them a rule hides decides.
+                let base = at.len();
+                let mut mode = None;
+                for piece in k.split('.') {
+                    at.push(piece.to_string());
+                    mode = mode.or_else(|| mode_at(&steps_of(at)));
+                }
+                match mode {
                     Some(RedactMode::Remove) => {}
                     Some(mode) => {
                         out.insert(k.clone(), replace(mode, v));
@@ -276,7 +310,7 @@ fn redact_tree(
                         out.insert(k.clone(), redact_tree(v, paths, modes, at));
                     }
                 }
-                at.pop();
+                at.truncate(base);
             }
             Value::Object(out)
         }
@@ -298,10 +332,10 @@ fn redact_tree(
     }
 }
 
-#[test]
-fn redaction_agrees_with_the_tree_reference_on_the_corpus() {
+/// The rules of the corpus redaction tests: every mode, wildcards, objects and leaves.
+const CORPUS_RULES: [(&str, Option<RedactMode>, Option<u16>); 12] = {
     use RedactMode::{Hash, Mask, Remove};
-    let list = [
+    [
         ("userIdentity.accessKeyId", Some(Remove), None),
         ("userIdentity.sessionContext", Some(Mask), None),
         ("responseElements.credentials.*", Some(Hash), None),
@@ -314,7 +348,12 @@ fn redaction_agrees_with_the_tree_reference_on_the_corpus() {
         ("**.groupId", Some(Mask), None),
         ("tlsDetails", Some(Remove), None),
         ("eventName", None, Some(1)),
-    ];
+    ]
+};
+
+#[test]
+fn redaction_agrees_with_the_tree_reference_on_the_corpus() {
+    let list = CORPUS_RULES;
     let (paths, m) = rules(&list);
     let modes: Vec<Option<RedactMode>> = list.iter().map(|r| r.1).collect();
     for event in corpus_events() {
@@ -328,6 +367,175 @@ fn redaction_agrees_with_the_tree_reference_on_the_corpus() {
             assert!(!out.contains(&b'\n'), "one line");
         }
     }
+}
+
+/// `value` with nested objects folded into dotted keys, as Elasticsearch would index it the same:
+/// `{"a":{"b":1}}` becomes `{"a.b":1}`; each object member is folded when `fold()` says so (never
+/// when a key would collide). Arrays stay arrays (their elements are folded inside).
+fn dotted(value: &Value, fold: &mut dyn FnMut() -> bool) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in map {
+                let v = dotted(v, fold);
+                match &v {
+                    Value::Object(inner) if !inner.is_empty() && fold() => {
+                        let collides = inner.keys().any(|sub| {
+                            map.contains_key(&format!("{k}.{sub}")) || out.contains_key(&format!("{k}.{sub}"))
+                        });
+                        if collides {
+                            out.insert(k.clone(), v.clone());
+                        } else {
+                            for (sub, x) in inner {
+                                out.insert(format!("{k}.{sub}"), x.clone());
+                            }
+                        }
+                    }
+                    _ => {
+                        out.insert(k.clone(), v);
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|v| dotted(v, fold)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// What Elasticsearch indexes: every scalar with its dotted field name (array elements take the
+/// array's name), sorted.
+fn indexed(value: &Value) -> Vec<(String, String)> {
+    fn go(v: &Value, name: &str, out: &mut Vec<(String, String)>) {
+        match v {
+            Value::Object(map) => {
+                for (k, x) in map {
+                    go(x, &if name.is_empty() { k.clone() } else { format!("{name}.{k}") }, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|x| go(x, name, out)),
+            scalar => out.push((name.to_string(), scalar.to_string())),
+        }
+    }
+    let mut out = Vec::new();
+    go(value, "", &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn dotted_keys_are_redacted_like_the_objects_they_spell_on_generated_events() {
+    let list = CORPUS_RULES;
+    let (paths, m) = rules(&list);
+    let modes: Vec<Option<RedactMode>> = list.iter().map(|r| r.1).collect();
+    // Rules that hide leaves, or remove: the cluster then indexes the same fields and values
+    // whichever spelling the event used. (Masking a whole object is the same in spirit but not in
+    // bytes: one `****` for the object, or one per dotted key.)
+    let leaf_list: Vec<_> = list.iter().copied().filter(|r| r.0 != "userIdentity.sessionContext").collect();
+    let (_, leaf_m) = rules(&leaf_list);
+    let mut rng = Rng(0xD07_7ED);
+    let (mut folded, mut events) = (0, 0);
+    for event in generated_events() {
+        let value: Value = serde_json::from_slice(&event).unwrap();
+        let (nested_out, _) = walk(&event, &leaf_m).unwrap();
+        let nested: Value = serde_json::from_slice(&nested_out).unwrap();
+        for variant in [dotted(&value, &mut || true), dotted(&value, &mut || rng.below(2) == 0)] {
+            if variant == value {
+                continue;
+            }
+            folded += 1;
+            let src = serde_json::to_vec(&variant).unwrap();
+            let want = redact_tree(&variant, &paths, &modes, &mut Vec::new());
+            let got: Value = serde_json::from_slice(&walk(&src, &m).unwrap().0).unwrap();
+            assert_eq!(got, want, "the tree reference, on {}", String::from_utf8_lossy(&src));
+            let got: Value = serde_json::from_slice(&walk(&src, &leaf_m).unwrap().0).unwrap();
+            assert_eq!(
+                indexed(&got),
+                indexed(&nested),
+                "what is indexed, on {}",
+                String::from_utf8_lossy(&src)
+            );
+        }
+        events += 1;
+    }
+    assert!(folded > events, "most events have objects to fold: {folded} variants of {events} events");
+}
+
+#[test]
+fn dotted_keys_and_mixtures_are_redacted_in_every_mode() {
+    use RedactMode::{Hash, Mask, Remove};
+    for mode in [Remove, Mask, Hash] {
+        let (_, m) = rules(&[
+            ("userIdentity.accessKeyId", Some(mode), None),
+            ("responseElements.credentials.sessionToken", Some(mode), None),
+            ("responseElements.credentials.accessKeyId", Some(mode), None),
+            ("userIdentity.userName", None, Some(0)),
+        ]);
+        let src = br#"{"userIdentity.accessKeyId":"AKIADOTTEDSECRET0001","userIdentity.userName":"alice","responseElements":{"credentials.sessionToken":"TOKENDOTTEDSECRET001","credentials":{"accessKeyId":"ASIANESTEDSECRET0001"}},"responseElements.credentials.accessKeyId":"ASIADOTTEDSECRET0002","x":{"y.z":"kept"}}"#;
+        let (out, found) = walk(src, &m).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for secret in
+            ["AKIADOTTEDSECRET0001", "TOKENDOTTEDSECRET001", "ASIANESTEDSECRET0001", "ASIADOTTEDSECRET0002"]
+        {
+            assert!(!text.contains(secret), "{mode}: {secret} survived in {text}");
+        }
+        assert!(text.contains(r#""x":{"y.z":"kept"}"#) && text.contains("alice"), "{mode}: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        match mode {
+            Remove => assert!(v.get("userIdentity.accessKeyId").is_none(), "{text}"),
+            Mask => assert_eq!(v["userIdentity.accessKeyId"], "****0001"),
+            Hash => {
+                assert_eq!(v["responseElements"]["credentials.sessionToken"].as_str().map(str::len), Some(64))
+            }
+        }
+        assert_eq!(found.single(src, 0).0, Some(&br#""alice""#[..]), "captures read dotted keys too");
+    }
+    // A rule naming an object hides a dotted key that is part of it.
+    let (_, m) = rules(&[("responseElements.credentials", Some(Mask), None)]);
+    let (out, _) =
+        walk(br#"{"responseElements.credentials.sessionToken":"TOKENDOTTEDSECRET001"}"#, &m).unwrap();
+    assert_eq!(out, br#"{"responseElements.credentials.sessionToken":"****T001"}"#);
+}
+
+#[test]
+fn conditional_rules_look_at_the_sibling_in_any_order() {
+    use crate::transform::redact::{Condition, RedactRule};
+    use RedactMode::{Hash, Mask, Remove};
+    let src = br#"{"requestParameters":{"lookupAttributes":[{"attributeKey":"AccessKeyId","attributeValue":"AKIALOOKUPSECRET0001"},{"attributeValue":"AKIALOOKUPSECRET0002", "attributeKey" : "Access\u004beyId"},{"attributeKey":"EventName","attributeValue":"ConsoleLogin"},{"attributeKey":"Username","attributeValue":"alice","x":[1,{"attributeKey":"AccessKeyId"}]}]}}"#;
+    for mode in [Remove, Mask, Hash] {
+        let rule = RedactRule {
+            path: "requestParameters.lookupAttributes.*.attributeValue".parse().unwrap(),
+            mode,
+            when: Some(Condition { sibling: "attributeKey".into(), equals: "AccessKeyId".into() }),
+        };
+        let m = compile(&[rule], &[]).unwrap();
+        let (out, _) = walk(src, &m).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("LOOKUPSECRET"), "{mode}: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let attrs = &v["requestParameters"]["lookupAttributes"];
+        assert_eq!(attrs[2]["attributeValue"], "ConsoleLogin", "{mode}: other lookups are kept");
+        assert_eq!(attrs[3]["attributeValue"], "alice", "{mode}: a nested sibling is not a sibling");
+        match mode {
+            Remove => assert_eq!(attrs[0], serde_json::json!({"attributeKey": "AccessKeyId"})),
+            Mask => assert_eq!(attrs[1]["attributeValue"], "****0002"),
+            Hash => assert_eq!(attrs[0]["attributeValue"].as_str().unwrap().len(), 64),
+        }
+    }
+    // A rule without a condition on the same field wins.
+    let rules = [
+        RedactRule {
+            path: "a.*.v".parse().unwrap(),
+            mode: Remove,
+            when: Some(Condition { sibling: "k".into(), equals: "x".into() }),
+        },
+        "a.*.v=mask".parse().unwrap(),
+    ];
+    let (out, _) = walk(br#"{"a":[{"k":"x","v":"123456789"}]}"#, &compile(&rules, &[]).unwrap()).unwrap();
+    assert_eq!(out, br#"{"a":[{"k":"x","v":"****6789"}]}"#);
+    // Invalid JSON after the sibling is still reported where it is.
+    let err = walk(br#"{"a":[{"k":"x","v":"s",}]}"#, &compile(&rules[..1], &[]).unwrap()).err().unwrap();
+    assert_eq!(err.to_string(), "invalid JSON at byte 23: expected a string key");
 }
 
 #[test]
@@ -346,9 +554,42 @@ fn removal_keeps_commas_right_wherever_the_member_is() {
         (r#"{"arr":[1,2,3],"o":{"p":1,"q":2}}"#, r#"{"arr":[],"o":{}}"#),
     ];
     for (src, want) in cases {
-        let (out, _) = walk(src.as_bytes(), &m).unwrap();
+        let (out, found) = walk(src.as_bytes(), &m).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), want, "{src}");
+        assert_eq!(found.duplicate.is_some(), src.matches("\"x\"").count() > 1, "{src}");
     }
+}
+
+#[test]
+fn repeated_keys_that_rules_name_are_noted_with_where_they_are() {
+    use RedactMode::{Hash, Mask, Remove};
+    for mode in [Remove, Mask, Hash] {
+        let (_, m) =
+            rules(&[("userIdentity.accessKeyId", Some(mode), None), ("resources.*.ARN", None, Some(0))]);
+        let src = br#"{"userIdentity":{"accessKeyId":"AKIAREPEATEDSECRET01","type":"IAMUser","access\u004beyId":"AKIAREPEATEDSECRET02"}}"#;
+        let (out, found) = walk(src, &m).unwrap();
+        let dup = found.duplicate.expect("noted");
+        assert_eq!((dup.key.as_str(), dup.path.as_str(), dup.at), (r"access\u004beyId", "userIdentity", 71));
+        let text = dup.to_string();
+        assert!(
+            text.starts_with(r"duplicate field `access\u004beyId` in userIdentity (byte 71): "),
+            "{text}"
+        );
+        assert!(!text.contains("SECRET") && !String::from_utf8(out).unwrap().contains("SECRET"), "{mode}");
+        let (_, found) = walk(br#"{"resources":[{"ARN":"a"},{"ARN":"b","ARN":"c"}]}"#, &m).unwrap();
+        assert_eq!(found.duplicate.map(|d| d.path), Some("resources.*".into()));
+    }
+    // Repeated keys no rule names are left to the cluster (they are skipped unread).
+    let (_, m) = rules(&[("userIdentity.accessKeyId", Some(Mask), None)]);
+    let (_, found) =
+        walk(br#"{"userIdentity":{"x":1,"x":2},"y":{"z":1,"z":2},"userIdentity.accessKeyId":"a"}"#, &m)
+            .unwrap();
+    assert!(found.duplicate.is_none());
+    let (_, found) = walk(br#"{"userIdentity.accessKeyId":"a","userIdentity.accessKeyId":"b"}"#, &m).unwrap();
+    assert_eq!(
+        found.duplicate.map(|d| (d.key, d.path)),
+        Some(("userIdentity.accessKeyId".into(), "".into()))
+    );
 }
 
 #[test]
@@ -367,8 +608,8 @@ fn mask_and_hash_replace_values_in_place() {
 #[test]
 fn escaped_keys_match_their_unescaped_path() {
     let (_, m) = rules(&[(r"a\.b", Some(RedactMode::Remove), None), ("c", None, Some(3))]);
-    let (out, found) = walk(br#"{"a\u002eb":"gone","\u0063":"seen","a.bc":1}"#, &m).unwrap();
-    assert_eq!(out, br#"{"\u0063":"seen","a.bc":1}"#);
+    let (out, found) = walk(br#"{"a\u002eb":"gone","\u0063":"seen","a.bc":1,"a":{"b":"gone"}}"#, &m).unwrap();
+    assert_eq!(out, br#"{"\u0063":"seen","a.bc":1,"a":{}}"#);
     let src = br#"{"a\u002eb":"gone","\u0063":"seen","a.bc":1}"#;
     assert_eq!(found.single(src, 3).0, Some(&br#""seen""#[..]));
 }

@@ -10,12 +10,47 @@
 use super::{describe, S3Object};
 use crate::errors::chain;
 use crate::source::{Location, LogFile};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::Client;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 use tokio_util::io::SyncIoBridge;
+
+/// Words for a failed `GetObject` that say what to check: a missing key is not a missing bucket
+/// (both are 404s), and a refusal of an SSE-KMS encrypted object is usually a missing
+/// `kms:Decrypt` (listing works, reading does not).
+fn describe_get(err: &SdkError<GetObjectError>) -> String {
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.code().unwrap_or_default();
+    let kms =
+        code.starts_with("KMS") || err.message().is_some_and(|m| m.to_ascii_lowercase().contains("kms"));
+    match (code, status) {
+        ("NoSuchKey", _) => "no such key in the bucket: the object was deleted, or the key is not the one \
+                             written (check its spelling and URL-encoding)"
+            .into(),
+        ("NoSuchBucket", _) => "the bucket does not exist (check the name)".into(),
+        ("AccessDenied", _) | (_, Some(403)) if kms => format!(
+            "access denied by KMS ({}): the object is encrypted with SSE-KMS and the credentials need \
+             kms:Decrypt on its key (the trail's KMS key), besides s3:GetObject",
+            if code.is_empty() { "HTTP 403" } else { code }
+        ),
+        (_, _) if code.starts_with("KMS") => format!(
+            "the object's KMS key refused to decrypt it ({code}): check that the key exists, is enabled and \
+             allows kms:Decrypt to these credentials"
+        ),
+        ("AccessDenied", _) | (_, Some(403)) => {
+            "access denied: the credentials need s3:GetObject on this object, \
+             and, if the trail's logs are encrypted with SSE-KMS (the usual cause when listing works but \
+             reading does not), kms:Decrypt on the trail's KMS key (check AWS_PROFILE / --profile)"
+                .into()
+        }
+        ("", Some(404)) => "not found: no such key, or no such bucket".into(),
+        _ => describe(err),
+    }
+}
 
 /// Objects up to this size are downloaded ahead of the readers.
 pub const PREFETCH_MAX: u64 = 8 << 20;
@@ -45,7 +80,7 @@ impl Fetcher {
         let mut last = String::new();
         for attempt in 1..=BODY_TRIES {
             let response = self.client.get_object().bucket(&object.bucket).key(&object.key).send().await;
-            let output = response.map_err(|e| format!("cannot download: {}", describe(&e)))?;
+            let output = response.map_err(|e| format!("cannot download: {}", describe_get(&e)))?;
             let size = output.content_length().unwrap_or(0).max(0) as u64;
             if size > PREFETCH_MAX {
                 let stream =
@@ -68,5 +103,45 @@ impl Fetcher {
             tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
         }
         Err(format!("download broke off {BODY_TRIES} times: {last}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::config::http::HttpResponse;
+    use aws_sdk_s3::error::ErrorMetadata;
+    use aws_sdk_s3::primitives::SdkBody;
+
+    fn refusal(status: u16, code: &str, message: &str) -> SdkError<GetObjectError> {
+        let meta = ErrorMetadata::builder().code(code).message(message).build();
+        let response = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
+        SdkError::service_error(GetObjectError::generic(meta), response)
+    }
+
+    #[test]
+    fn each_refusal_says_what_to_check() {
+        let cases = [
+            (refusal(404, "NoSuchKey", "The specified key does not exist."), "no such key in the bucket"),
+            (refusal(404, "NoSuchBucket", "The specified bucket does not exist"), "the bucket does not exist"),
+            (
+                refusal(403, "AccessDenied", "User: arn:aws:sts::1:assumed-role/r/s is not authorized to perform: kms:Decrypt"),
+                "access denied by KMS (AccessDenied): the object is encrypted with SSE-KMS and the credentials need kms:Decrypt",
+            ),
+            (refusal(403, "AccessDenied", "Access Denied"), "kms:Decrypt on the trail's KMS key"),
+            (refusal(400, "KMS.DisabledException", "key is disabled"), "KMS key refused to decrypt it (KMS.DisabledException)"),
+        ];
+        for (err, want) in cases {
+            let got = describe_get(&err);
+            assert!(got.contains(want), "want {want:?}, got {got:?}");
+        }
+        assert!(
+            !describe_get(&cases_first()).contains("bucket does not exist"),
+            "a missing key is not a missing bucket"
+        );
+    }
+
+    fn cases_first() -> SdkError<GetObjectError> {
+        refusal(404, "NoSuchKey", "The specified key does not exist.")
     }
 }

@@ -1,0 +1,31 @@
+//! Log lines cannot be forged (issue 10): a file name holding a line break (as an S3 key can, from
+//! `%0A` in a notification) is printed escaped, inside its one line, in the text log format and in
+//! the errors the binary prints before it exits.
+
+use crate::util::run_in;
+
+const FORGED: &str = "2024-05-01T00:00:00.000000Z ERROR forged: everything is fine";
+
+#[test]
+fn a_file_name_with_a_newline_stays_in_one_escaped_log_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(logs.join(format!("broken\n{FORGED}.json")), b"not a log\n").unwrap();
+    let run = run_in(dir.path(), &["backfill", logs.to_str().unwrap(), "-o", "out.ndjson"], &[]);
+    run.expect_code(2);
+    let lines: Vec<&str> = run.stderr.lines().filter(|l| l.contains("forged")).collect();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(lines[0].contains(&format!("broken\\n{FORGED}.json")), "{}", run.stderr);
+    assert!(run.stderr.lines().all(|l| !l.starts_with(FORGED)), "{}", run.stderr);
+}
+
+#[test]
+fn an_error_printed_at_exit_stays_on_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join(format!("missing\n{FORGED}"));
+    let run = run_in(dir.path(), &["backfill", missing.to_str().unwrap(), "-o", "out.ndjson"], &[]);
+    run.expect_code(1);
+    assert!(run.stderr.contains(&format!("missing\\n{FORGED}")), "{}", run.stderr);
+    assert!(run.stderr.lines().all(|l| !l.starts_with(FORGED)), "{}", run.stderr);
+}
