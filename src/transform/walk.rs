@@ -23,7 +23,7 @@ use super::capture::{unescape, Found};
 use super::matcher::{Matcher, StateId, DEAD, ROOT};
 use super::redact::{RedactMode, Redactor};
 use super::token::{self, is_ws};
-use crate::decode::json_kind;
+use crate::decode::value_kind;
 
 /// `serde_json` refuses deeper nesting (its recursion limit), so the walker does too.
 pub const MAX_DEPTH: usize = 127;
@@ -65,7 +65,7 @@ pub fn rewrite(
     let start = src.iter().position(|&b| !is_ws(b)).unwrap_or(src.len());
     match src.get(start) {
         Some(b'{') => {}
-        Some(&b) => return Err(WalkError::NotObject(json_kind(b))),
+        Some(_) => return Err(WalkError::NotObject(value_kind(&src[start..]))),
         None => return Err(WalkError::NotObject("empty")),
     }
     if let Err(e) = std::str::from_utf8(src) {
