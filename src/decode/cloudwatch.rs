@@ -10,7 +10,7 @@
 //!
 //! CloudWatch Logs writes `messageType` first; should a payload put `logEvents` before it (keys
 //! sorted by a tool that re-wrote it), its events are held back until `messageType` says
-//! whether they are data (up to the hold limit; past it they are taken as data).
+//! whether they are data (up to `max_event_bytes` of them; past that they are taken as data).
 
 use super::bytes::value_kind;
 use super::layers;

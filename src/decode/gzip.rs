@@ -4,11 +4,12 @@
 //! wrong until then, and events read from it would be indexed with altered content that a re-run
 //! of the repaired file cannot replace (`create` keeps the first copy). So a member is
 //! decompressed whole into memory before any of it is passed on, as long as it is no bigger
-//! than the hold limit (default 64 MiB: CloudTrail writes one member per file of at most a few
-//! megabytes of events, and CloudWatch Logs payloads are under 1 MB, so practically every
-//! member is held; 64 MiB per reader thread keeps memory bounded). A bigger member is passed
-//! on as it decompresses, and [`GzState`] says so, so that the decoder can count what it
-//! released before the checksum and report it if the member turns out damaged.
+//! than the hold limit (`DecodeSettings::hold_bytes`, 64 MiB by default: a CloudTrail log file
+//! is one member holding about five minutes of one region's events, and a CloudWatch Logs
+//! payload is one member of at most about 1 MB, so practically every member is held, while a
+//! reader thread never holds more than that). A bigger member is passed on as it decompresses,
+//! and [`GzState`] says so, so that the decoder can count what it released before the checksum
+//! and report it if the member turns out damaged.
 //!
 //! Members follow each other with no separator (Firehose writes one per CloudWatch Logs payload).
 //! Bytes after the last member that do not start another one are not decompressed: they are

@@ -36,8 +36,9 @@ use std::io;
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 << 20;
 
 /// How much decompressed text of one gzip member is held back until its checksum holds: 64 MiB.
-/// CloudTrail log files are one member of a few MB at most, CloudWatch Logs payloads one member
-/// each of under 1 MB: practically everything is held, and a reader never holds more than this.
+/// A CloudTrail log file is one member with about five minutes of one region's events, a
+/// CloudWatch Logs payload one member of about 1 MB at most: practically every member is held,
+/// and a reader thread never holds more than this (plus one record of `max_event_bytes`).
 pub const DEFAULT_HOLD_BYTES: usize = 64 << 20;
 
 /// How much of a skipped record is kept for its report.

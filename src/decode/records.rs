@@ -167,13 +167,14 @@ impl<'f> Ctx<'f> {
         Ok(())
     }
 
-    /// Hands on `self.event`, or holds it back while deferring (up to the hold limit).
+    /// Hands on `self.event`, or holds it back while deferring (up to `max_event_bytes` in all:
+    /// a real payload is under 1 MB).
     fn emit_or_defer(&mut self) -> Result<(), WalkError> {
         let Some(held) = self.deferred.as_mut() else { return self.emit_event() };
         held.text.extend_from_slice(&self.event);
         held.ends.push((self.index, held.text.len()));
         self.index += 1;
-        if held.text.len() > self.settings.hold_bytes {
+        if held.text.len() > self.settings.max_event_bytes {
             // Too much to hold: the payload is taken as data.
             self.undefer(true)?;
         }
