@@ -125,7 +125,8 @@ impl<R: BufRead> Members<R> {
     }
 
     /// At a member boundary: starts the next member, or ends the stream.
-    /// Whitespace between members is skipped (Firehose can put a newline after each record).
+    /// Whitespace between members (Firehose can put a newline after each record) and after the
+    /// last one is skipped.
     fn next_member(&mut self, mut raw: R) -> io::Result<()> {
         let mut skipped = 0u64;
         loop {
@@ -138,10 +139,7 @@ impl<R: BufRead> Members<R> {
         }
         let head = raw.fill_buf()?;
         if head.is_empty() {
-            if skipped > 0 {
-                let members = self.state.member.get();
-                self.state.trailing.set(Some(Trailing { bytes: skipped, padding: true, members }));
-            }
+            // Whitespace at the end is no more than at the end of a JSON file: not reported.
             return Ok(());
         }
         if head[0] == MAGIC[0] && head.get(1).is_none_or(|&b| b == MAGIC[1]) {
