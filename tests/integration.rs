@@ -5,6 +5,8 @@ mod util;
 
 // Reading files: broken input, digests, --output NDJSON. No server needed.
 mod local_files;
+// CloudWatch Logs payloads (subscription, Firehose, Lambda, export task) read like trail files. No server.
+mod cloudwatch_files;
 // Sending to real clusters (Elasticsearch 8 and 9, OpenSearch 3 and 2): exactly once, dead letters, unreachable clusters.
 mod es_bulk;
 // A secured cluster (HTTPS, security on): basic auth, API keys, --ca-cert, --insecure, refusals, no secret shown.

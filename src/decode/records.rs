@@ -1,54 +1,91 @@
-//! Streams the events of one CloudTrail log document.
+//! The decoder's walk over a file: which shape it holds, and the CloudTrail `Records` array.
 //!
-//! The top level is walked with the [`Scanner`]; every element of `Records` is captured into a
-//! reused buffer and handed to the caller, one at a time. Keys other than `Records` are skipped
-//! without being kept. A digest file (`digestStartTime` and no `Records`) is recognised and reported
-//! as [`FileKind::Digest`], not as an error.
+//! The top level is walked with the [`Scanner`]: a JSON object's keys say what it is (`Records`:
+//! a trail file; `digestStartTime` without `Records`: a digest; `messageType`/`logEvents`: a
+//! CloudWatch Logs payload, walked in `cloudwatch.rs`; `awslogs`: a saved Lambda event), and a
+//! line starting with a timestamp is an export-task file. Every element of `Records` is captured
+//! into one reused, bounded buffer and handed on; keys other than the known ones are skipped
+//! without being kept. Only CloudWatch Logs payloads may follow each other in one file: after a
+//! CloudTrail document, anything but padding means the file is damaged.
 
-use super::scanner::{describe_byte, ScanError, Scanner};
-use super::{decompress, Compression, DecodeError};
+use super::bytes::{describe_start, value_kind};
+use super::cloudwatch::{self, MessageType};
+use super::gzip::GzState;
+use super::layers;
+use super::scanner::{Bounded, ScanError, Scanner};
+use super::{DecodeError, DecodeSettings, Decoded, Failure, FileKind, Format, Item, Part, TooLarge};
 use std::io::Read;
 use std::ops::ControlFlow;
+use std::rc::Rc;
 
-/// What a successfully read file turned out to be.
-#[derive(Debug, PartialEq, Eq)]
-pub enum FileKind {
-    /// A log file; the number of elements in `Records`.
-    Log(u64),
-    /// A CloudTrail digest file: nothing to index.
-    Digest,
+/// Keys longer than this are none of those the decoder looks for.
+const KEY_MAX: usize = 64;
+
+/// Reads one file from `raw` (gzip or plain; any shape the module lists), handing each event and
+/// each skipped oversized part to `on`, which may return `Break` to stop (then the result is a
+/// [`DecodeError::Stopped`] failure). `Ok` means the file was read to its end.
+pub fn decode<R, F>(raw: R, settings: &DecodeSettings, mut on: F) -> Result<Decoded, Failure>
+where
+    R: Read,
+    F: FnMut(Item<'_>) -> ControlFlow<()>,
+{
+    let (text, layers) = layers::open(raw, settings.hold_bytes).map_err(|e| Failure {
+        error: DecodeError::Source(e),
+        released: 0,
+        unverified: 0,
+    })?;
+    let mut ctx = Ctx::new(&mut on, settings, layers.gz.clone());
+    let mut scanner = Scanner::new(text);
+    let walked = walk_file(&mut scanner, &mut ctx);
+    let unverified = layers.unverified();
+    let fail = |error| Failure { error, released: ctx.events, unverified };
+    let format = walked.map_err(|e| fail(layers.error(e)))?;
+    let trailing = layers.trailing();
+    if let Some(t) = layers.garbage() {
+        // After a complete CloudTrail document nothing may follow, so the bytes cannot hide
+        // events; between CloudWatch Logs payloads they could be a damaged member.
+        if !matches!(format, Format::Trail | Format::Digest) {
+            return Err(fail(DecodeError::TrailingGarbage { bytes: t.bytes, members: t.members }));
+        }
+    }
+    Ok(Decoded {
+        format,
+        events: ctx.events,
+        too_large: ctx.too_large,
+        control_messages: ctx.control,
+        trailing,
+    })
 }
 
-/// Reads one log file from `raw` (gzip or plain), calling `on_event(index, bytes)` for every element
-/// of `Records`. The callback may return `ControlFlow::Break` to stop early.
+/// [`decode`] with the default settings, for callers that only take events: a part too big to
+/// buffer ends the file with [`DecodeError::TooLarge`] (memory stays bounded; nothing is
+/// dead-lettered). Callers that dead-letter such parts use [`decode`].
 pub fn read_records<R, F>(raw: R, mut on_event: F) -> Result<FileKind, DecodeError>
 where
     R: Read,
     F: FnMut(u64, &[u8]) -> ControlFlow<()>,
 {
-    let (compression, text) =
-        decompress(raw).map_err(|source| DecodeError::Read { context: "read error", source })?;
-    let mut scanner = Scanner::new(text);
-    walk_document(&mut scanner, &mut on_event).map_err(|e| scan_error(e, compression))
-}
-
-/// Maps a scan failure to the words a user should see.
-fn scan_error(err: WalkError, compression: Compression) -> DecodeError {
-    match err {
-        WalkError::Decode(e) => e,
-        WalkError::Scan(ScanError::Io(source)) => DecodeError::Read {
-            context: match compression {
-                Compression::Gzip => "truncated or corrupt gzip data",
-                Compression::None => "read error",
-            },
-            source,
-        },
-        WalkError::Scan(e) => DecodeError::Syntax(e.to_string()),
+    let mut too_large = None;
+    let result = decode(raw, &DecodeSettings::default(), |item| match item {
+        Item::Event { index, bytes } => on_event(index, bytes),
+        Item::TooLarge(t) => {
+            too_large = Some(t.to_string());
+            ControlFlow::Break(())
+        }
+    });
+    match (result, too_large) {
+        (Ok(decoded), _) => Ok(decoded.kind()),
+        (Err(f), Some(t)) if matches!(f.error, DecodeError::Stopped) => Err(DecodeError::TooLarge(t)),
+        (Err(f), _) => Err(f.error),
     }
 }
 
-enum WalkError {
+/// Why a walk stopped.
+#[derive(Debug)]
+pub enum WalkError {
+    /// The scanner failed (I/O, syntax).
     Scan(ScanError),
+    /// A problem in the decoder's own words.
     Decode(DecodeError),
 }
 
@@ -64,35 +101,247 @@ impl From<DecodeError> for WalkError {
     }
 }
 
-fn walk_document<R, F>(s: &mut Scanner<R>, on_event: &mut F) -> Result<FileKind, WalkError>
-where
-    R: Read,
-    F: FnMut(u64, &[u8]) -> ControlFlow<()>,
-{
+/// The state of one decode: the caller's callback, the reused buffers, the counts.
+pub struct Ctx<'f> {
+    on: &'f mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
+    /// The limits.
+    pub settings: &'f DecodeSettings,
+    /// The record being captured (or the prefix of one too large).
+    pub event: Vec<u8>,
+    key: Vec<u8>,
+    /// The next record's number.
+    pub index: u64,
+    events: u64,
+    too_large: u64,
+    /// Control messages skipped.
+    pub control: u64,
+    /// The gzip layer the text comes from (its hold state counts unverified events).
+    pub gz: Rc<GzState>,
+    /// Events held back until their payload's `messageType` is known, and where each ends.
+    deferred: Option<Deferred>,
+}
+
+/// Events held back: their text, each one's index and end, and the counts when holding began.
+#[derive(Default)]
+struct Deferred {
+    text: Vec<u8>,
+    ends: Vec<(u64, usize)>,
+    index: u64,
+    too_large: u64,
+}
+
+impl<'f> Ctx<'f> {
+    fn new(
+        on: &'f mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
+        settings: &'f DecodeSettings,
+        gz: Rc<GzState>,
+    ) -> Self {
+        let (event, key) = (Vec::new(), Vec::new());
+        Ctx { on, settings, event, key, index: 0, events: 0, too_large: 0, control: 0, gz, deferred: None }
+    }
+
+    /// From now on, holds events back (see [`Ctx::undefer`]).
+    pub fn defer(&mut self) {
+        let (index, too_large) = (self.index, self.too_large);
+        self.deferred.get_or_insert(Deferred { index, too_large, ..Deferred::default() });
+    }
+
+    /// Hands on (`keep`) or drops the events held back, and stops holding them.
+    pub fn undefer(&mut self, keep: bool) -> Result<(), WalkError> {
+        let Some(held) = self.deferred.take() else { return Ok(()) };
+        if !keep {
+            // Dropped (a control message): their numbers are given back, as when a control
+            // message's events are skipped, unless a report used a later one.
+            if held.too_large == self.too_large {
+                self.index = held.index;
+            }
+            return Ok(());
+        }
+        let mut start = 0;
+        for (index, end) in held.ends {
+            self.event.clear();
+            self.event.extend_from_slice(&held.text[start..end]);
+            self.emit_at(index)?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// Hands on `self.event`, or holds it back while deferring (up to `max_event_bytes` in all:
+    /// a real payload is under 1 MB).
+    fn emit_or_defer(&mut self) -> Result<(), WalkError> {
+        let Some(held) = self.deferred.as_mut() else { return self.emit_event() };
+        held.text.extend_from_slice(&self.event);
+        held.ends.push((self.index, held.text.len()));
+        self.index += 1;
+        if held.text.len() > self.settings.max_event_bytes {
+            // Too much to hold: the payload is taken as data.
+            self.undefer(true)?;
+        }
+        Ok(())
+    }
+
+    /// Hands on `self.event` as the next record.
+    pub fn emit_event(&mut self) -> Result<(), WalkError> {
+        self.index += 1;
+        self.emit_at(self.index - 1)
+    }
+
+    /// Hands on `self.event` as record `index`.
+    fn emit_at(&mut self, index: u64) -> Result<(), WalkError> {
+        self.events += 1;
+        if self.gz.unverified.get() {
+            self.gz.unverified_events.set(self.gz.unverified_events.get() + 1);
+        }
+        match (self.on)(Item::Event { index, bytes: &self.event }) {
+            ControlFlow::Continue(()) => Ok(()),
+            ControlFlow::Break(()) => Err(DecodeError::Stopped.into()),
+        }
+    }
+
+    /// Reports a skipped part whose prefix is in `self.event`; a record uses up its index.
+    pub fn emit_too_large(&mut self, part: Part, size: u64, offset: u64) -> Result<(), WalkError> {
+        if matches!(part, Part::Record(_)) {
+            self.index += 1;
+        }
+        self.too_large += 1;
+        let limit = self.settings.max_event_bytes;
+        let report = TooLarge { part, size, offset, prefix: &self.event, limit };
+        match (self.on)(Item::TooLarge(report)) {
+            ControlFlow::Continue(()) => Ok(()),
+            ControlFlow::Break(()) => Err(DecodeError::Stopped.into()),
+        }
+    }
+
+    /// Captures the value at the next token as a record (bounded), and hands it on.
+    pub fn record<R: Read>(&mut self, s: &mut Scanner<R>, string: bool) -> Result<(), WalkError> {
+        s.peek_token()?;
+        let offset = s.offset();
+        let (max, prefix) = (self.settings.max_event_bytes, self.settings.prefix_bytes);
+        let mut sink = Bounded::new(&mut self.event, max, prefix);
+        if string {
+            s.string_with(&mut sink)?;
+        } else {
+            s.value_with(&mut sink)?;
+        }
+        let (size, whole) = (sink.size, sink.whole);
+        if whole {
+            self.emit_or_defer()
+        } else {
+            self.emit_too_large(Part::Record(self.index), size, offset)
+        }
+    }
+
+    /// Skips the value at the next token, reporting it when it is over the limit.
+    pub fn skip<R: Read>(&mut self, s: &mut Scanner<R>, key: &str) -> Result<(), WalkError> {
+        s.peek_token()?;
+        let offset = s.offset();
+        let mut sink = Bounded::new(&mut self.event, 0, self.settings.prefix_bytes);
+        s.value_with(&mut sink)?;
+        let size = sink.size;
+        if size > self.settings.max_event_bytes as u64 {
+            let key: String = key.chars().take(100).collect();
+            self.emit_too_large(Part::Value(key), size, offset)?;
+        }
+        Ok(())
+    }
+
+    /// Reads an object key; `None` for one too long to be any the decoder knows (reported when
+    /// it is over the limit).
+    pub fn key<R: Read>(&mut self, s: &mut Scanner<R>) -> Result<Option<Vec<u8>>, WalkError> {
+        s.peek_token()?;
+        let offset = s.offset();
+        let mut sink = Bounded::new(&mut self.key, KEY_MAX, self.settings.prefix_bytes);
+        s.string_with(&mut sink)?;
+        let (size, whole) = (sink.size, sink.whole);
+        if whole {
+            return Ok(Some(self.key.clone()));
+        }
+        if size > self.settings.max_event_bytes as u64 {
+            std::mem::swap(&mut self.key, &mut self.event);
+            let reported = self.emit_too_large(Part::Key, size, offset);
+            std::mem::swap(&mut self.key, &mut self.event);
+            reported?;
+        }
+        Ok(None)
+    }
+}
+
+fn walk_file<R: Read>(s: &mut Scanner<R>, ctx: &mut Ctx<'_>) -> Result<Format, WalkError> {
     s.skip_bom()?;
     match s.peek_token()? {
-        None => return Err(DecodeError::Empty.into()),
-        Some(b'{') => {}
-        Some(b) => return Err(DecodeError::NotJson(describe_byte(b)).into()),
+        None => Err(DecodeError::Empty.into()),
+        Some(b'{') => documents(s, ctx, true),
+        Some(b'0'..=b'9') if cloudwatch::looks_like_export(s)? => cloudwatch::export_lines(s, ctx),
+        Some(_) => Err(DecodeError::NotJson(describe_start(s.ensure(3)?)).into()),
     }
+}
+
+/// One CloudTrail document, or one or more CloudWatch Logs payloads back to back.
+pub fn documents<R: Read>(s: &mut Scanner<R>, ctx: &mut Ctx<'_>, lambda: bool) -> Result<Format, WalkError> {
+    let first = document(s, ctx, lambda)?;
+    let payloads = matches!(first, Format::Subscription | Format::LambdaEvent);
+    loop {
+        match s.peek_token()? {
+            None => return Ok(first),
+            Some(b'{') if payloads => {
+                let offset = s.offset();
+                if matches!(document(s, ctx, lambda)?, Format::Trail | Format::Digest) {
+                    let what =
+                        format!("a CloudTrail document at byte {offset}, after CloudWatch Logs payloads");
+                    return Err(DecodeError::Syntax(what).into());
+                }
+            }
+            Some(_) if payloads => return Err(s.unexpected("another payload or the end of the file").into()),
+            Some(_) => return Err(s.unexpected("end of file after the log document").into()),
+        }
+    }
+}
+
+/// What the keys of a document said.
+#[derive(Default)]
+struct Seen {
+    records: bool,
+    digest: bool,
+    message: Option<MessageType>,
+    log_events: bool,
+    awslogs: bool,
+}
+
+fn document<R: Read>(s: &mut Scanner<R>, ctx: &mut Ctx<'_>, lambda: bool) -> Result<Format, WalkError> {
     s.expect(b'{', "'{'")?;
-    let (mut records, mut digest, mut scratch, mut event) = (None, false, Vec::new(), Vec::new());
+    let mut seen = Seen::default();
     if s.peek_token()? == Some(b'}') {
         s.expect(b'}', "'}'")?;
     } else {
         loop {
-            let key = s.string(&mut scratch)?;
+            let key = ctx.key(s)?;
             s.expect(b':', "':'")?;
-            match key.as_str() {
-                "Records" => {
-                    let seen = records.unwrap_or(0);
-                    records = Some(seen + walk_records(s, &mut event, seen, on_event)?);
+            match key.as_deref() {
+                Some(b"Records") => {
+                    seen.records = true;
+                    walk_records(s, ctx)?;
                 }
-                "digestStartTime" => {
-                    digest = true;
-                    s.value(None)?;
+                Some(b"digestStartTime") => {
+                    seen.digest = true;
+                    ctx.skip(s, "digestStartTime")?;
                 }
-                _ => s.value(None)?,
+                Some(b"messageType") => seen.message = Some(cloudwatch::message_type(s)?),
+                Some(b"logEvents") => {
+                    seen.log_events = true;
+                    if seen.message.is_none() {
+                        // Keys in another order than CloudWatch Logs writes them (sorted, say):
+                        // whether these are events is known only once messageType comes.
+                        ctx.defer();
+                    }
+                    cloudwatch::log_events(s, ctx, seen.message)?;
+                }
+                Some(b"awslogs") if lambda => {
+                    seen.awslogs = true;
+                    cloudwatch::awslogs(s, ctx)?;
+                }
+                Some(other) => ctx.skip(s, &String::from_utf8_lossy(other))?,
+                None => ctx.skip(s, "(a long key)")?,
             }
             match s.peek_token()? {
                 Some(b',') => s.expect(b',', "','")?,
@@ -100,158 +349,44 @@ where
                     s.expect(b'}', "'}'")?;
                     break;
                 }
-                Some(b) => return Err(s.unexpected("',' or '}'", b).into()),
+                Some(_) => return Err(s.unexpected("',' or '}'").into()),
                 None => return Err(ScanError::Eof(s.offset()).into()),
             }
         }
     }
-    if let Some(b) = s.peek_token()? {
-        return Err(s.unexpected("end of file after the log document", b).into());
+    ctx.undefer(seen.message != Some(MessageType::Control))?;
+    if seen.message == Some(MessageType::Control) {
+        ctx.control += 1;
     }
-    match (records, digest) {
-        (Some(n), _) => Ok(FileKind::Log(n)),
-        (None, true) => Ok(FileKind::Digest),
-        (None, false) => Err(DecodeError::NoRecords.into()),
-    }
+    Ok(match seen {
+        Seen { records: true, .. } => Format::Trail,
+        Seen { digest: true, .. } => Format::Digest,
+        Seen { message: Some(_), .. } | Seen { log_events: true, .. } => Format::Subscription,
+        Seen { awslogs: true, .. } => Format::LambdaEvent,
+        _ => return Err(DecodeError::NoRecords.into()),
+    })
 }
 
-/// Streams the elements of the `Records` array; returns how many there were.
-fn walk_records<R, F>(
-    s: &mut Scanner<R>,
-    event: &mut Vec<u8>,
-    first_index: u64,
-    on_event: &mut F,
-) -> Result<u64, WalkError>
-where
-    R: Read,
-    F: FnMut(u64, &[u8]) -> ControlFlow<()>,
-{
+/// Streams the elements of the `Records` array.
+fn walk_records<R: Read>(s: &mut Scanner<R>, ctx: &mut Ctx<'_>) -> Result<(), WalkError> {
     match s.peek_token()? {
         Some(b'[') => s.expect(b'[', "'['")?,
-        Some(b) => return Err(DecodeError::RecordsNotArray(json_kind(b).to_string()).into()),
+        Some(_) => {
+            let kind = value_kind(s.ensure(3)?).to_string();
+            return Err(DecodeError::RecordsNotArray(kind).into());
+        }
         None => return Err(ScanError::Eof(s.offset()).into()),
     }
-    let mut count = 0;
     if s.peek_token()? == Some(b']') {
-        s.expect(b']', "']'")?;
-        return Ok(0);
+        return Ok(s.expect(b']', "']'")?);
     }
     loop {
-        event.clear();
-        s.value(Some(event))?;
-        if on_event(first_index + count, event).is_break() {
-            return Err(DecodeError::Stopped.into());
-        }
-        count += 1;
+        ctx.record(s, false)?;
         match s.peek_token()? {
             Some(b',') => s.expect(b',', "','")?,
-            Some(b']') => {
-                s.expect(b']', "']'")?;
-                return Ok(count);
-            }
-            Some(b) => return Err(s.unexpected("',' or ']' in Records", b).into()),
+            Some(b']') => return Ok(s.expect(b']', "']'")?),
+            Some(_) => return Err(s.unexpected("',' or ']' in Records").into()),
             None => return Err(ScanError::Eof(s.offset()).into()),
         }
-    }
-}
-
-/// Names the JSON type that starts with byte `b`, for messages.
-pub fn json_kind(b: u8) -> &'static str {
-    match b {
-        b'{' => "an object",
-        b'[' => "an array",
-        b'"' => "a string",
-        b't' | b'f' => "a boolean",
-        b'n' => "null",
-        _ => "a number",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn events(text: &[u8]) -> Result<(FileKind, Vec<String>), DecodeError> {
-        let mut seen = Vec::new();
-        let kind = read_records(text, |i, e| {
-            seen.push(format!("{i}:{}", String::from_utf8_lossy(e)));
-            ControlFlow::Continue(())
-        })?;
-        Ok((kind, seen))
-    }
-
-    #[test]
-    fn compact_and_pretty_files_stream_each_event() {
-        let (kind, seen) = events(br#"{"Records":[{"a":1},{"b":[2]}]}"#).unwrap();
-        assert_eq!(kind, FileKind::Log(2));
-        assert_eq!(seen, vec![r#"0:{"a":1}"#, r#"1:{"b":[2]}"#]);
-        let pretty = b"\xEF\xBB\xBF{\n  \"other\": {\"x\": [1]},\n  \"Records\": [\n    {\"a\": 1}\n  ]\n}\n";
-        let (kind, seen) = events(pretty).unwrap();
-        assert_eq!((kind, seen), (FileKind::Log(1), vec![r#"0:{"a": 1}"#.to_string()]));
-    }
-
-    #[test]
-    fn gzip_input_is_the_same_as_plain() {
-        let plain = br#"{"Records":[{"eventID":"x"}]}"#;
-        let gz = super::super::tests::gzip(plain);
-        assert_eq!(events(&gz).unwrap(), events(plain).unwrap());
-    }
-
-    #[test]
-    fn empty_records_is_a_log_with_no_events() {
-        assert_eq!(events(br#"{"Records":[]}"#).unwrap().0, FileKind::Log(0));
-    }
-
-    #[test]
-    fn digest_file_is_recognised() {
-        let digest = br#"{"awsAccountId":"1","digestStartTime":"2024-01-01T00:00:00Z","logFiles":[]}"#;
-        assert_eq!(events(digest).unwrap().0, FileKind::Digest);
-    }
-
-    #[test]
-    fn broken_files_say_what_is_wrong() {
-        let cases: &[(&[u8], &str)] = &[
-            (b"", "empty file"),
-            (b"  \n", "empty file"),
-            (b"PK\x03\x04", "neither gzip nor a JSON object (starts with 'P')"),
-            (b"[1,2]", "neither gzip nor a JSON object (starts with '[')"),
-            (br#"{"foo":1}"#, "no \"Records\" array"),
-            (br#"{}"#, "no \"Records\" array"),
-            (br#"{"Records":{"a":1}}"#, "\"Records\" is an object, not an array"),
-            (br#"{"Records":"x"}"#, "\"Records\" is a string, not an array"),
-            (br#"{"Records":[{"a":1}"#, "unexpected end of data"),
-            (br#"{"Records":[{"a":1} {"b":2}]}"#, "expected ',' or ']' in Records, found '{'"),
-            (br#"{"Records":[]} {}"#, "expected end of file after the log document"),
-            (br#"{"Records" [] }"#, "expected ':'"),
-        ];
-        for (text, want) in cases {
-            let err = events(text).unwrap_err().to_string();
-            assert!(err.contains(want), "{:?}: got {err:?}, want {want:?}", String::from_utf8_lossy(text));
-        }
-    }
-
-    #[test]
-    fn truncated_gzip_is_named_as_such() {
-        let gz = super::super::tests::gzip(br#"{"Records":[{"a":1},{"b":2},{"c":3}]}"#);
-        let err = events(&gz[..gz.len() - 12]).unwrap_err();
-        assert!(err.to_string().starts_with("truncated or corrupt gzip data"), "{err}");
-    }
-
-    #[test]
-    fn events_before_a_truncation_are_still_delivered() {
-        let gz = super::super::tests::gzip(br#"{"Records":[{"a":1},{"b":2},{"c":3}]}"#);
-        let mut n = 0;
-        let result = read_records(&gz[..gz.len() - 10], |_, _| {
-            n += 1;
-            ControlFlow::Continue(())
-        });
-        assert!(result.is_err());
-        assert!(n >= 1, "events read before the damage are handed on");
-    }
-
-    #[test]
-    fn consumer_can_stop_the_stream() {
-        let err = read_records(&br#"{"Records":[{},{}]}"#[..], |_, _| ControlFlow::Break(()));
-        assert!(matches!(err, Err(DecodeError::Stopped)));
     }
 }

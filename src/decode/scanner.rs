@@ -3,8 +3,14 @@
 //! CloudTrail log files can be large, so they are never loaded whole. The scanner walks the
 //! decompressed stream through a fixed-size buffer and knows just enough JSON structure to find
 //! where one value ends: strings (with escapes), nesting of `{}`/`[]`, and scalars. It does not
-//! validate values; `records.rs` hands each captured event to `serde_json`, which does.
+//! validate values; the transform validates each event it is handed.
+//!
+//! What a scan keeps goes to a [`Sink`]: nothing (skipping), a `Vec`, or a [`Bounded`] buffer that
+//! stops growing at a limit and from then on only counts, so that a gigabyte-long record costs
+//! the time to read it, never the memory. Strings can also be read unescaped ([`Scanner::string_with`]),
+//! for CloudWatch Logs payloads, which carry each event as a JSON string.
 
+use super::bytes::{describe_start, is_ws, skip_ws};
 use std::io::{self, Read};
 
 /// How much decompressed data is read at a time.
@@ -31,11 +37,59 @@ pub enum ScanError {
     },
 }
 
-/// Renders a byte for an error message.
-pub fn describe_byte(b: u8) -> String {
-    match b {
-        b' '..=b'~' => format!("'{}'", b as char),
-        _ => format!("byte 0x{b:02x}"),
+/// Where the bytes of a scanned value go.
+pub trait Sink {
+    /// Takes the next piece of the value.
+    fn push(&mut self, bytes: &[u8]);
+}
+
+impl Sink for () {
+    fn push(&mut self, _: &[u8]) {}
+}
+
+impl Sink for Vec<u8> {
+    fn push(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// A buffer that keeps a value whole up to `max` bytes; past that it keeps only the first
+/// `prefix` bytes and counts the rest.
+pub struct Bounded<'a> {
+    out: &'a mut Vec<u8>,
+    max: usize,
+    prefix: usize,
+    /// Bytes pushed so far.
+    pub size: u64,
+    /// Whether `out` holds all of them.
+    pub whole: bool,
+}
+
+impl<'a> Bounded<'a> {
+    /// Clears `out` and fills it from the next scan.
+    pub fn new(out: &'a mut Vec<u8>, max: usize, prefix: usize) -> Self {
+        out.clear();
+        Bounded { out, max, prefix, size: 0, whole: true }
+    }
+}
+
+impl Sink for Bounded<'_> {
+    fn push(&mut self, bytes: &[u8]) {
+        self.size += bytes.len() as u64;
+        if !self.whole {
+            return;
+        }
+        if self.out.len() + bytes.len() <= self.max {
+            self.out.extend_from_slice(bytes);
+            return;
+        }
+        self.whole = false;
+        if self.out.len() > self.prefix {
+            self.out.truncate(self.prefix);
+        } else {
+            let take = (self.prefix - self.out.len()).min(bytes.len());
+            self.out.extend_from_slice(&bytes[..take]);
+        }
     }
 }
 
@@ -68,12 +122,16 @@ impl<R: Read> Scanner<R> {
         self.base += self.end as u64;
         self.pos = 0;
         self.end = 0;
+        Ok(self.read_more()? > 0)
+    }
+
+    /// Reads into the free end of the buffer; 0 at end of stream.
+    fn read_more(&mut self) -> io::Result<usize> {
         loop {
-            match self.inner.read(&mut self.buf) {
-                Ok(0) => return Ok(false),
+            match self.inner.read(&mut self.buf[self.end..]) {
                 Ok(n) => {
-                    self.end = n;
-                    return Ok(true);
+                    self.end += n;
+                    return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -81,26 +139,51 @@ impl<R: Read> Scanner<R> {
         }
     }
 
+    /// The unread bytes at hand, at least `n` of them unless the stream ends first (`n` at most
+    /// the buffer size).
+    pub fn ensure(&mut self, n: usize) -> Result<&[u8], ScanError> {
+        if self.end - self.pos < n {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.base += self.pos as u64;
+            self.end -= self.pos;
+            self.pos = 0;
+            while self.end < n.min(CHUNK) && self.read_more()? > 0 {}
+        }
+        Ok(&self.buf[self.pos..self.end])
+    }
+
     /// The next byte, without consuming it; `None` at end of stream.
     pub fn peek(&mut self) -> Result<Option<u8>, ScanError> {
         Ok(if self.fill()? { Some(self.buf[self.pos]) } else { None })
     }
 
-    /// Skips JSON whitespace and returns the next byte without consuming it.
-    pub fn peek_token(&mut self) -> Result<Option<u8>, ScanError> {
-        while let Some(b) = self.peek()? {
-            if !is_ws(b) {
-                return Ok(Some(b));
+    /// Consumes the next byte; end of stream is an error.
+    fn next_byte(&mut self) -> Result<u8, ScanError> {
+        match self.peek()? {
+            Some(b) => {
+                self.pos += 1;
+                Ok(b)
             }
-            self.pos += 1;
+            None => Err(ScanError::Eof(self.offset())),
         }
-        Ok(None)
+    }
+
+    /// Skips JSON whitespace (in bulk) and returns the next byte without consuming it.
+    pub fn peek_token(&mut self) -> Result<Option<u8>, ScanError> {
+        loop {
+            if !self.fill()? {
+                return Ok(None);
+            }
+            self.pos += skip_ws(&self.buf[self.pos..self.end]);
+            if self.pos < self.end {
+                return Ok(Some(self.buf[self.pos]));
+            }
+        }
     }
 
     /// Consumes a UTF-8 byte-order mark if the stream starts with one.
     pub fn skip_bom(&mut self) -> Result<(), ScanError> {
-        // A BOM is 3 bytes; the first read of a stream practically always has them all.
-        if self.peek()?.is_some() && self.buf[self.pos..self.end].starts_with(b"\xEF\xBB\xBF") {
+        if self.ensure(3)?.starts_with(b"\xEF\xBB\xBF") {
             self.pos += 3;
         }
         Ok(())
@@ -113,24 +196,35 @@ impl<R: Read> Scanner<R> {
                 self.pos += 1;
                 Ok(())
             }
-            Some(b) => Err(self.unexpected(expected, b)),
+            Some(_) => Err(self.unexpected(expected)),
             None => Err(ScanError::Eof(self.offset())),
         }
     }
 
-    /// Builds the error for an unexpected byte at the current position.
-    pub fn unexpected(&self, expected: &'static str, found: u8) -> ScanError {
-        ScanError::Unexpected { offset: self.offset(), expected, found: describe_byte(found) }
+    /// Builds the error for what starts at the current position.
+    pub fn unexpected(&mut self, expected: &'static str) -> ScanError {
+        let offset = self.offset();
+        match self.ensure(3) {
+            Ok(rest) => ScanError::Unexpected { offset, expected, found: describe_start(rest) },
+            Err(e) => e,
+        }
     }
 
     /// Consumes the value that starts at the next token, appending its bytes to `out` when given.
-    pub fn value(&mut self, mut out: Option<&mut Vec<u8>>) -> Result<(), ScanError> {
+    pub fn value(&mut self, out: Option<&mut Vec<u8>>) -> Result<(), ScanError> {
+        match out {
+            Some(out) => self.value_with(out),
+            None => self.value_with(&mut ()),
+        }
+    }
+
+    /// Consumes the value that starts at the next token, handing its bytes to `sink`.
+    pub fn value_with<S: Sink + ?Sized>(&mut self, sink: &mut S) -> Result<(), ScanError> {
         let first = self.peek_token()?.ok_or(ScanError::Eof(self.offset()))?;
         let mut state = match first {
-            b'{' | b'[' => State::Nested { depth: 0 },
-            b'"' => State::Nested { depth: 0 },
-            b',' | b':' | b']' | b'}' => return Err(self.unexpected("a value", first)),
-            _ => State::Scalar,
+            b'{' | b'[' | b'"' => State::Nested { depth: 0 },
+            b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => State::Scalar,
+            _ => return Err(self.unexpected("a value")),
         };
         let mut in_string = false;
         let mut escaped = false;
@@ -144,30 +238,62 @@ impl<R: Read> Scanner<R> {
             let start = self.pos;
             let done =
                 scan_chunk(&self.buf[..self.end], &mut self.pos, &mut state, &mut in_string, &mut escaped);
-            if let Some(out) = out.as_deref_mut() {
-                out.extend_from_slice(&self.buf[start..self.pos]);
-            }
+            sink.push(&self.buf[start..self.pos]);
             if done {
                 return Ok(());
             }
         }
     }
 
-    /// Reads a JSON string (used for object keys), unescaping it.
-    pub fn string(&mut self, scratch: &mut Vec<u8>) -> Result<String, ScanError> {
-        scratch.clear();
-        let offset = self.offset();
-        match self.peek_token()? {
-            Some(b'"') => {}
-            Some(b) => return Err(self.unexpected("a string", b)),
-            None => return Err(ScanError::Eof(offset)),
+    /// Consumes the JSON string at the next token, handing `sink` its text unescaped. Escapes
+    /// that JSON does not define are passed on as written, and unpaired surrogates as their
+    /// three-byte (not valid UTF-8) form, so that the text ends where [`Scanner::value`] says
+    /// and a bad event is refused by the transform, which names it, rather than here.
+    pub fn string_with<S: Sink + ?Sized>(&mut self, sink: &mut S) -> Result<(), ScanError> {
+        self.expect(b'"', "a string")?;
+        loop {
+            if !self.fill()? {
+                return Err(ScanError::Eof(self.offset()));
+            }
+            let rest = &self.buf[self.pos..self.end];
+            match memchr::memchr2(b'"', b'\\', rest) {
+                None => {
+                    sink.push(rest);
+                    self.pos = self.end;
+                }
+                Some(i) => {
+                    let quote = rest[i] == b'"';
+                    sink.push(&rest[..i]);
+                    self.pos += i + 1;
+                    if quote {
+                        return Ok(());
+                    }
+                    self.escape(sink)?;
+                }
+            }
         }
-        self.value(Some(scratch))?;
-        serde_json::from_slice(scratch).map_err(|e| ScanError::Unexpected {
-            offset,
-            expected: "a valid string",
-            found: e.to_string(),
-        })
+    }
+
+    /// Consumes bytes up to and including `stop`, handing `sink` those before it; `false` when
+    /// the stream ended first.
+    pub fn until<S: Sink + ?Sized>(&mut self, stop: u8, sink: &mut S) -> Result<bool, ScanError> {
+        loop {
+            if !self.fill()? {
+                return Ok(false);
+            }
+            let rest = &self.buf[self.pos..self.end];
+            match memchr::memchr(stop, rest) {
+                None => {
+                    sink.push(rest);
+                    self.pos = self.end;
+                }
+                Some(i) => {
+                    sink.push(&rest[..i]);
+                    self.pos += i + 1;
+                    return Ok(true);
+                }
+            }
+        }
     }
 }
 
@@ -177,10 +303,6 @@ enum State {
     Nested { depth: usize },
     /// A number, `true`, `false` or `null`: ends before a delimiter.
     Scalar,
-}
-
-fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 /// Advances `pos` through `buf`; returns true once the value is complete.
@@ -241,57 +363,16 @@ fn scan_chunk(
                     return true;
                 }
             }
+            b' ' | b'\n' | b'\r' | b'\t' => *pos += skip_ws(&buf[*pos..]),
             _ => {}
         }
     }
     false
 }
 
+#[path = "scanner_strings.rs"]
+mod strings;
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn capture(text: &str) -> (String, u64) {
-        let mut s = Scanner::new(text.as_bytes());
-        let mut out = Vec::new();
-        s.value(Some(&mut out)).unwrap();
-        (String::from_utf8(out).unwrap(), s.offset())
-    }
-
-    #[test]
-    fn captures_each_kind_of_value() {
-        assert_eq!(capture(r#" {"a":[1,{"b":"}"}]} , 2"#).0, r#"{"a":[1,{"b":"}"}]}"#);
-        assert_eq!(capture(r#""x\"y\\" rest"#).0, r#""x\"y\\""#);
-        assert_eq!(capture("12.5e3,").0, "12.5e3");
-        assert_eq!(capture("true]").0, "true");
-        assert_eq!(capture("null").0, "null");
-    }
-
-    #[test]
-    fn values_spanning_chunks_are_whole() {
-        let long = "x".repeat(CHUNK * 2 + 17);
-        let text = format!(r#"{{"k":"{long}","n":[{{}}]}}"#);
-        let (got, offset) = capture(&text);
-        assert_eq!(got, text);
-        assert_eq!(offset, text.len() as u64);
-    }
-
-    #[test]
-    fn unterminated_value_is_eof() {
-        let mut s = Scanner::new(&br#"{"a":"b"#[..]);
-        assert!(matches!(s.value(None), Err(ScanError::Eof(_))));
-    }
-
-    #[test]
-    fn strings_are_unescaped() {
-        let mut s = Scanner::new(&br#"  "Rec\u006frds" "#[..]);
-        assert_eq!(s.string(&mut Vec::new()).unwrap(), "Records");
-    }
-
-    #[test]
-    fn bom_is_skipped_once() {
-        let mut s = Scanner::new(&b"\xEF\xBB\xBF{}"[..]);
-        s.skip_bom().unwrap();
-        assert_eq!(s.peek_token().unwrap(), Some(b'{'));
-    }
-}
+#[path = "scanner_tests.rs"]
+mod tests;

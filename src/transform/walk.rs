@@ -28,7 +28,7 @@ use super::matcher::{Matcher, StateId, DEAD, ROOT};
 use super::redact::{RedactMode, Redactor};
 pub use super::token::WalkError;
 use super::token::{self, is_ws};
-use crate::decode::json_kind;
+use crate::decode::value_kind;
 use std::borrow::Cow;
 
 #[path = "walk_plan.rs"]
@@ -53,7 +53,7 @@ pub fn rewrite(
     let start = src.iter().position(|&b| !is_ws(b)).unwrap_or(src.len());
     match src.get(start) {
         Some(b'{') => {}
-        Some(&b) => return Err(WalkError::NotObject(json_kind(b))),
+        Some(_) => return Err(WalkError::NotObject(value_kind(&src[start..]))),
         None => return Err(WalkError::NotObject("empty")),
     }
     if let Err(e) = std::str::from_utf8(src) {
