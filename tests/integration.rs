@@ -23,3 +23,5 @@ mod kibana;
 mod sigv4_proxy;
 // ECS output: Elastic Security's prebuilt AWS rules find exactly their trigger events in the corpus.
 mod ecs_rules;
+// The bulk output when the cluster fails (through an HTTP proxy of our own): outages past the patience, 413 splits, recovery.
+mod bulk_reliability;

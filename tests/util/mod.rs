@@ -8,6 +8,7 @@
 
 pub mod aws;
 pub mod fake_kibana;
+pub mod http_proxy;
 pub mod proxy;
 pub mod secure;
 pub mod sigv4;
