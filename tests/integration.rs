@@ -25,3 +25,5 @@ mod sigv4_proxy;
 mod ecs_rules;
 // The bulk output when the cluster fails (through an HTTP proxy of our own): outages past the patience, 413 splits, recovery.
 mod bulk_reliability;
+// Follow facing a document the cluster always refuses with 429: bounded patience, /healthz, the message left to the redrive policy.
+mod follow_patience;
