@@ -172,3 +172,63 @@ fn after_an_outage_the_first_success_brings_every_waiting_batch_back() {
     assert_eq!(cluster.count(&p), 40);
     cluster.clean(&p);
 }
+
+/// SIGINT to `child`, then its exit status (within 60 s).
+fn interrupt(child: &mut std::process::Child) -> i32 {
+    let _ = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < Duration::from_secs(60), "backfill never stopped");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait().unwrap().code().unwrap_or(-1)
+}
+
+#[test]
+fn ctrl_c_lets_requests_in_flight_finish_and_gives_up_only_the_waits() {
+    let cluster = Cluster::es();
+    for (slow, p) in [(true, prefix("ctrl-c-slow")), (false, prefix("ctrl-c-wait"))] {
+        let proxy = HttpProxy::start(&es_url());
+        let dir = tempfile::tempdir().unwrap();
+        for f in 0..2 {
+            log_file(&dir.path().join(format!("logs/f{f}.json.gz")), &format!("c{f}"), 10, &[]);
+        }
+        match slow {
+            // In flight at the signal: each request is answered 3 s after it arrives.
+            true => proxy.delay(Duration::from_secs(3)),
+            // Waiting to retry at the signal.
+            false => proxy.set(Mode::Status(503)),
+        }
+        let args = ["backfill", "logs", "--es", &proxy.url, "--index-prefix", &p, "--state", "state"];
+        let more = ["--batch-events", "10", "--bulk-concurrency", "2", "--retry-max-delay", "30"];
+        let mut child = crate::util::command(dir.path(), &[&args[..], &more].concat(), &[])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let wanted = if slow { 2 } else { 6 }; // two batches, three failures each
+        while proxy.received() < wanted {
+            assert!(started.elapsed() < Duration::from_secs(60), "the requests never came");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let before = proxy.received();
+        assert_eq!(interrupt(&mut child), 130);
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        let state = std::fs::read_to_string(dir.path().join("state")).unwrap_or_default();
+        if slow {
+            // The answers came after the signal: both batches are in, both files journalled.
+            let (indexed, present, _) =
+                event_counts(&crate::util::Run { code: 130, stdout: String::new(), stderr: stderr.clone() });
+            assert_eq!(indexed + present, 20, "{stderr}");
+            assert_eq!(state.matches(".json.gz").count(), 2, "{state}");
+            assert_eq!(cluster.count(&p), 20);
+        } else {
+            // The waits were given up at once: no request after the signal, nothing journalled.
+            assert_eq!(proxy.received(), before, "no retry after the signal");
+            assert!(!state.contains(".json.gz"), "{state}");
+            assert!(stderr.contains("20 failed"), "{stderr}");
+        }
+        cluster.clean(&p);
+    }
+}

@@ -8,6 +8,7 @@
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -39,6 +40,7 @@ struct Rules {
     mode: Option<Mode>,
     max_body: Option<usize>,
     refuse_marker: Option<String>,
+    delay: Option<std::time::Duration>,
 }
 
 /// A proxy from a local port to `target` (`http://host:port`).
@@ -47,6 +49,7 @@ pub struct HttpProxy {
     pub url: String,
     rules: Arc<Mutex<Rules>>,
     log: Arc<Mutex<Vec<Seen>>>,
+    received: Arc<AtomicU64>,
 }
 
 impl HttpProxy {
@@ -55,14 +58,27 @@ impl HttpProxy {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let rules: Arc<Mutex<Rules>> = Arc::default();
         let log: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let received: Arc<AtomicU64> = Arc::default();
         let (target, rules2, log2) = (target.trim_end_matches('/').to_string(), rules.clone(), log.clone());
+        let received2 = received.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let (target, rules, log) = (target.clone(), rules2.clone(), log2.clone());
-                std::thread::spawn(move || serve(client, &target, &rules, &log));
+                let received = received2.clone();
+                std::thread::spawn(move || serve(client, &target, &rules, &log, &received));
             }
         });
-        HttpProxy { url, rules, log }
+        HttpProxy { url, rules, log, received }
+    }
+
+    /// Forwarded `_bulk` requests are answered only after `delay` (a slow cluster).
+    pub fn delay(&self, delay: std::time::Duration) {
+        self.rules.lock().unwrap().delay = Some(delay);
+    }
+
+    /// `_bulk` requests received so far, answered or not yet.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::SeqCst)
     }
 
     pub fn set(&self, mode: Mode) {
@@ -85,7 +101,13 @@ impl HttpProxy {
     }
 }
 
-fn serve(client: TcpStream, target: &str, rules: &Mutex<Rules>, log: &Mutex<Vec<Seen>>) {
+fn serve(
+    client: TcpStream,
+    target: &str,
+    rules: &Mutex<Rules>,
+    log: &Mutex<Vec<Seen>>,
+    received: &AtomicU64,
+) {
     let mut reader = BufReader::new(client.try_clone().unwrap());
     let mut out = client;
     loop {
@@ -120,6 +142,7 @@ fn serve(client: TcpStream, target: &str, rules: &Mutex<Rules>, log: &Mutex<Vec<
         let (method, path) =
             (parts.next().unwrap_or("GET").to_string(), parts.next().unwrap_or("/").to_string());
         let answer = if method == "POST" && path.starts_with("/_bulk") {
+            received.fetch_add(1, Ordering::SeqCst);
             bulk(&body, target, &headers, rules, log)
         } else {
             Some(forward(&method, &format!("{target}{path}"), &headers, &body))
@@ -153,9 +176,9 @@ fn bulk(
         .and_then(|l| serde_json::from_str::<Value>(l).ok())
         .and_then(|v| v["create"]["_id"].as_str().map(str::to_string))
         .unwrap_or_default();
-    let (mode, max_body, marker) = {
+    let (mode, max_body, marker, delay) = {
         let r = rules.lock().unwrap();
-        (r.mode.clone().unwrap_or(Mode::Pass), r.max_body, r.refuse_marker.clone())
+        (r.mode.clone().unwrap_or(Mode::Pass), r.max_body, r.refuse_marker.clone(), r.delay)
     };
     let answer = match mode {
         Mode::Cut => None,
@@ -166,6 +189,9 @@ fn bulk(
             None => forward("POST", &format!("{target}/_bulk"), headers, body),
         }),
     };
+    if let (Some(delay), Some(_)) = (delay, &answer) {
+        std::thread::sleep(delay);
+    }
     let seen = Seen {
         at: Instant::now(),
         first_id,
