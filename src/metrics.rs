@@ -1,9 +1,14 @@
 //! `--metrics-addr`: Prometheus metrics and a health check for `follow`.
 //!
 //! `GET /metrics` serves the run's counters in Prometheus' text format; `GET /healthz` answers 200,
-//! or 503 when Elasticsearch or SQS has been failing for longer than the allowed time. A minimal
-//! HTTP/1.1 responder on a Tokio listener: two read-only endpoints need no web framework.
+//! or 503 when Elasticsearch or SQS has been failing for longer than the allowed time, or when no
+//! event was delivered for that long while events wait (a follower stuck on items the cluster
+//! keeps refusing is not healthy, although every request is answered). A minimal HTTP/1.1
+//! responder on a Tokio listener: two read-only endpoints need no web framework. It holds at most
+//! [`MAX_CONNECTIONS`] at once and backs off when `accept` fails (out of file descriptors), so a
+//! scraper storm or an fd shortage costs neither memory nor a spinning core.
 
+use crate::backoff::Backoff;
 use crate::source::sqs::QueueStats;
 use crate::stats::{Health, Stats};
 use std::fmt::Write as _;
@@ -12,7 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tracing::debug;
+use tokio::sync::Semaphore;
+use tracing::{debug, warn};
 
 /// What the endpoints report on.
 pub struct Metrics {
@@ -24,16 +30,55 @@ pub struct Metrics {
     pub unhealthy_after: Duration,
 }
 
+/// Connections served at once; more wait in the listen backlog.
+pub const MAX_CONNECTIONS: usize = 32;
+
+/// Waits after a failed `accept`: from 10 ms, doubling, up to 1 s.
+const ACCEPT_BACKOFF: Backoff = Backoff::unbounded(Duration::from_millis(10), Duration::from_secs(1));
+
+/// Where connections come from (a listener; a failing one in tests).
+pub trait Accept {
+    /// The next connection.
+    fn accept(&self) -> impl std::future::Future<Output = std::io::Result<TcpStream>> + Send;
+}
+
+impl Accept for TcpListener {
+    async fn accept(&self) -> std::io::Result<TcpStream> {
+        TcpListener::accept(self).await.map(|(stream, _)| stream)
+    }
+}
+
 impl Metrics {
     /// Serves on `listener` until the task is dropped.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        self.serve_from(listener, MAX_CONNECTIONS).await
+    }
+
+    /// Serves connections from `source`, at most `limit` at once.
+    pub async fn serve_from(self: Arc<Self>, source: impl Accept, limit: usize) {
+        let slots = Arc::new(Semaphore::new(limit.max(1)));
+        let mut failures = 0;
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok(slot) = slots.clone().acquire_owned().await else { return };
+            let stream = match source.accept().await {
+                Ok(stream) => stream,
+                Err(e) => {
+                    failures += 1;
+                    let wait = ACCEPT_BACKOFF.delay(failures);
+                    if failures == 1 {
+                        warn!("metrics server: cannot accept connections ({e}); retrying with backoff");
+                    }
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            };
+            failures = 0;
             let me = self.clone();
             tokio::spawn(async move {
                 if let Err(e) = me.answer(stream).await {
                     debug!("metrics connection: {e}");
                 }
+                drop(slot);
             });
         }
     }
@@ -75,13 +120,18 @@ impl Metrics {
                 return Some(format!("{name} failing for {}s", d.as_secs()));
             }
         }
-        None
+        match h.stalled() {
+            Some((d, waiting)) if d > self.unhealthy_after => {
+                Some(format!("no event delivered for {}s while {waiting} events wait", d.as_secs()))
+            }
+            _ => None,
+        }
     }
 
     /// The counters in Prometheus' text format.
     pub fn prometheus(&self) -> String {
         let (s, q) = (&self.stats, &self.queue);
-        let counters: [(&str, &str, &AtomicU64); 12] = [
+        let counters: [(&str, &str, &AtomicU64); 13] = [
             ("messages_received_total", "SQS messages received", &q.received),
             ("messages_deleted_total", "SQS messages deleted after their files were safe", &q.deleted),
             ("messages_kept_total", "SQS messages left in the queue because a file failed", &q.kept),
@@ -94,6 +144,11 @@ impl Metrics {
             ("events_present_total", "events already in the index", &s.events_present),
             ("events_dead_lettered_total", "events written to the dead-letter file", &s.events_dead),
             ("events_failed_total", "events neither delivered nor dead-lettered", &s.events_failed),
+            (
+                "events_unavailable_total",
+                "events left undelivered: the cluster was unavailable past the patience",
+                &s.events_unavailable,
+            ),
         ];
         let mut out = String::new();
         for (name, help, value) in counters {
@@ -109,6 +164,11 @@ impl Metrics {
             );
         }
         let h = &s.health;
+        let waiting = h.waiting.load(Relaxed);
+        let _ = writeln!(
+            out,
+            "# TYPE cloudtrail_es_events_waiting gauge\ncloudtrail_es_events_waiting {waiting}"
+        );
         for (name, since) in [("elasticsearch", &h.es_failing_since), ("sqs", &h.sqs_failing_since)] {
             let up = u8::from(Health::failing_for(since).is_none());
             let _ = writeln!(out, "# TYPE cloudtrail_es_{name}_up gauge\ncloudtrail_es_{name}_up {up}");
@@ -151,5 +211,55 @@ mod tests {
         assert_eq!(m.unhealthy(), None, "failing, but not for long");
         m.stats.health.es_failing_since.store(1, Relaxed);
         assert!(m.unhealthy().unwrap().starts_with("elasticsearch failing for"));
+    }
+
+    #[test]
+    fn a_follower_that_delivers_nothing_while_work_waits_is_unhealthy() {
+        let m = metrics();
+        m.stats.health.work_arrived(1);
+        assert_eq!(m.unhealthy(), None, "waiting, but not for long");
+        m.stats.health.progress_at.store(1, Relaxed);
+        let why = m.unhealthy().unwrap();
+        assert!(why.starts_with("no event delivered for") && why.ends_with("while 1 events wait"), "{why}");
+        m.stats.health.work_settled(1, true);
+        assert_eq!(m.unhealthy(), None);
+    }
+
+    /// Fails every accept at once, as a listener out of file descriptors does.
+    struct Exhausted(Arc<AtomicU64>);
+
+    impl Accept for Exhausted {
+        async fn accept(&self) -> std::io::Result<TcpStream> {
+            self.0.fetch_add(1, Relaxed);
+            tokio::task::yield_now().await;
+            Err(std::io::Error::from_raw_os_error(24)) // EMFILE
+        }
+    }
+
+    #[tokio::test]
+    async fn failing_accepts_back_off_instead_of_spinning() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let server = Arc::new(metrics()).serve_from(Exhausted(calls.clone()), 4);
+        // A spinning loop makes millions of calls in a second; the backoff about eight.
+        let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+        let n = calls.load(Relaxed);
+        assert!((2..=20).contains(&n), "{n} accept calls in 1 s");
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_limit_wait_their_turn() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(Arc::new(metrics()).serve_from(listener, 2));
+        // Two idle connections take both slots.
+        let idle = [TcpStream::connect(addr).await.unwrap(), TcpStream::connect(addr).await.unwrap()];
+        let mut third = TcpStream::connect(addr).await.unwrap();
+        third.write_all(b"GET /healthz HTTP/1.1\r\n\r\n").await.unwrap();
+        let mut buf = [0u8; 12];
+        let early = tokio::time::timeout(Duration::from_millis(300), third.read(&mut buf)).await;
+        assert!(early.is_err(), "served beyond the limit");
+        drop(idle);
+        tokio::time::timeout(Duration::from_secs(5), third.read_exact(&mut buf)).await.unwrap().unwrap();
+        assert_eq!(&buf, b"HTTP/1.1 200");
     }
 }

@@ -39,6 +39,9 @@ pub struct Stats {
     pub events_filtered: AtomicU64,
     /// Events neither delivered nor dead-lettered (e.g. the dead-letter file could not be written).
     pub events_failed: AtomicU64,
+    /// Events not delivered because the cluster was unavailable (no answer, busy, or refusing
+    /// them with 429/5xx) for longer than the patience: not dead-lettered, left for a re-run.
+    pub events_unavailable: AtomicU64,
     /// The newest event time delivered so far, Unix seconds (0: none yet).
     pub newest_delivered: std::sync::atomic::AtomicI64,
     /// Whether the cluster and the queue are answering.
@@ -52,6 +55,14 @@ pub struct Health {
     pub es_failing_since: AtomicU64,
     /// SQS: receive errors.
     pub sqs_failing_since: AtomicU64,
+    /// Events handed to the output and not settled yet.
+    pub waiting: AtomicU64,
+    /// When (Unix seconds) an event was last delivered, or work arrived while none waited.
+    pub progress_at: AtomicU64,
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 impl Health {
@@ -65,6 +76,28 @@ impl Health {
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let _ = since.compare_exchange(0, now.max(1), Relaxed, Relaxed);
+    }
+
+    /// Records `n` events handed to the output; the progress clock starts when none waited.
+    pub fn work_arrived(&self, n: u64) {
+        if self.waiting.fetch_add(n, Relaxed) == 0 {
+            self.progress_at.store(now_secs(), Relaxed);
+        }
+    }
+
+    /// Records `n` events settled; `progress`: delivered (or dead-lettered), not given up.
+    pub fn work_settled(&self, n: u64, progress: bool) {
+        if progress && n > 0 {
+            self.progress_at.store(now_secs(), Relaxed);
+        }
+        let _ = self.waiting.fetch_update(Relaxed, Relaxed, |w| Some(w.saturating_sub(n)));
+    }
+
+    /// How long no event has been delivered while events wait, and how many wait.
+    pub fn stalled(&self) -> Option<(Duration, u64)> {
+        let waiting = self.waiting.load(Relaxed);
+        let since = self.progress_at.load(Relaxed);
+        (waiting > 0).then(|| (Duration::from_secs(now_secs().saturating_sub(since)), waiting))
     }
 
     /// How long a service has been failing, if it is.
@@ -104,6 +137,7 @@ impl Stats {
         self.files_failed.load(Relaxed) > 0
             || self.events_dead.load(Relaxed) > 0
             || self.events_failed.load(Relaxed) > 0
+            || self.events_unavailable.load(Relaxed) > 0
     }
 
     /// Prints the summary on stderr (and as one log event with every count), naming the
@@ -171,6 +205,13 @@ impl fmt::Display for Summary<'_> {
             write!(f, ", {} failed", get(&s.events_failed))?;
         }
         writeln!(f)?;
+        if get(&s.events_unavailable) > 0 {
+            writeln!(
+                f,
+                "{} events not delivered: the cluster was unavailable; run again",
+                get(&s.events_unavailable)
+            )?;
+        }
         writeln!(f, "bytes:   {:.1} MB read", get(&s.bytes_read) as f64 / 1e6)?;
         write!(f, "elapsed: {secs:.2} s ({rate:.0} events/s)")
     }
@@ -188,6 +229,28 @@ mod tests {
         assert!(!s.has_problems());
         Stats::add(&s.events_dead, 1);
         assert!(s.has_problems());
+        let s = Stats::default();
+        Stats::add(&s.events_unavailable, 3);
+        assert!(s.has_problems(), "undelivered events are not a success");
+        let text = s.summary(Duration::from_secs(1)).to_string();
+        assert!(
+            text.contains("\n3 events not delivered: the cluster was unavailable; run again\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_stall_is_work_waiting_without_delivery() {
+        let h = Health::default();
+        assert_eq!(h.stalled(), None);
+        h.work_arrived(3);
+        assert_eq!(h.stalled().map(|(_, n)| n), Some(3));
+        h.progress_at.store(1, Relaxed);
+        assert!(h.stalled().unwrap().0 > Duration::from_secs(1000), "nothing delivered since");
+        h.work_settled(2, true);
+        assert!(h.stalled().unwrap().0 < Duration::from_secs(5), "a delivery is progress");
+        h.work_settled(1, false);
+        assert_eq!(h.stalled(), None, "nothing waits");
     }
 
     #[test]

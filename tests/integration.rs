@@ -39,3 +39,7 @@ mod written_files;
 mod dead_letters;
 // S3 errors against moto: a missing key is not a missing bucket.
 mod s3_errors;
+// The bulk output when the cluster fails (through an HTTP proxy of our own): outages past the patience, 413 splits, recovery.
+mod bulk_reliability;
+// Follow facing a document the cluster always refuses with 429: bounded patience, /healthz, the message left to the redrive policy.
+mod follow_patience;

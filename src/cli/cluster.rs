@@ -57,10 +57,14 @@ pub struct ClusterArgs {
     /// Bulk requests in flight at once.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub bulk_concurrency: usize,
-    /// Seconds a failing batch is retried before what is left is dead-lettered
+    /// Seconds a failing batch is retried before what is left is given up, unfinished
     /// (default: 300 for backfill; follow retries until the cluster is back).
     #[arg(long, value_name = "SECS")]
     pub retry_timeout: Option<u64>,
+    /// Seconds events the cluster keeps refusing with 429/5xx in its answers are retried before
+    /// they are left unfinished (default: --retry-timeout; 300 in follow).
+    #[arg(long, value_name = "SECS")]
+    pub item_retry_timeout: Option<u64>,
     /// The longest wait, in seconds, between two retries of a batch.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub retry_max_delay: u64,

@@ -56,7 +56,9 @@ fn example(flag: &str, key_file: &str) -> Option<(&'static str, Vec<String>)> {
         "--index-prefix" => ("backfill", v("other")),
         "--readers" | "--batch-events" | "--bulk-concurrency" | "--concurrency" => ("backfill", v("7")),
         "--batch-bytes" => ("backfill", v("1234")),
-        "--retry-timeout" | "--retry-max-delay" | "--request-timeout" => ("backfill", v("7")),
+        "--retry-timeout" | "--item-retry-timeout" | "--retry-max-delay" | "--request-timeout" => {
+            ("backfill", v("7"))
+        }
         "--es" => ("backfill", v("http://elsewhere:9200")),
         "--es-user" => ("backfill", v("bob")),
         "--es-password-env" | "--es-api-key-env" => ("backfill", v("SOME_VAR")),

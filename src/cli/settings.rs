@@ -95,8 +95,12 @@ impl SetupArgs {
     }
 }
 
+/// Default patience, in seconds, for items refused with 429/5xx inside answered requests.
+const ITEM_PATIENCE: u64 = 300;
+
 /// The shared part of backfill and follow. `default_patience`: how long a failing batch is retried
-/// when `--retry-timeout` is not given.
+/// when `--retry-timeout` is not given; items refused with 429/5xx get `--item-retry-timeout`, or
+/// `--retry-timeout`, or at most 300 s.
 fn indexing(
     ix: &IndexingArgs,
     cluster: &ClusterArgs,
@@ -114,6 +118,9 @@ fn indexing(
                     max_delay: Duration::from_secs(cluster.retry_max_delay.max(1)),
                     patience: cluster.retry_timeout.map_or(default_patience, Duration::from_secs),
                 },
+                item_patience: Duration::from_secs(
+                    cluster.item_retry_timeout.or(cluster.retry_timeout).unwrap_or(ITEM_PATIENCE),
+                ),
             },
             install_template: !cluster.no_setup,
         },

@@ -9,6 +9,7 @@
 pub mod aws;
 pub mod fake_kibana;
 pub mod follow;
+pub mod http_proxy;
 pub mod proxy;
 pub mod secure;
 pub mod sigv4;

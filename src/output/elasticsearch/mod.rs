@@ -2,15 +2,20 @@
 //! settles every event.
 //!
 //! For each batch: send; on a connection error or a busy cluster (429/502/503/504), wait and send
-//! again; on a 200, sort the items: created or already present are delivered, busy items are sent
-//! again (only them), and items rejected for good go to the dead-letter file. When the retry
-//! patience runs out, what is left is dead-lettered with the last reason. Nothing is dropped.
+//! again; on a 413 (too large), split the batch in halves and send each (an event too large alone
+//! is dead-lettered with its size); on a 200, sort the items: created or already present are
+//! delivered, busy items are sent again (only them), and items rejected for good go to the
+//! dead-letter file. When the retry patience runs out, what is left is *not* dead-lettered: it
+//! failed for want of a cluster, so it is settled as failed and its file or message stays
+//! unfinished for a later run (see `retry.rs`). Nothing is dropped.
 //!
 //! - `encode.rs`: the wire format (action lines), used by the readers through [`BulkFraming`];
-//! - `response.rs`: what a `_bulk` reply says about each item (pure).
+//! - `response.rs`: what a `_bulk` reply says about each item (pure);
+//! - `retry.rs`: why a batch is retried, the wake-up after an outage, the 413 split.
 
 pub mod encode;
 pub mod response;
+pub mod retry;
 
 pub use encode::{BulkFraming, IndexNaming, Op};
 
@@ -23,8 +28,9 @@ use crate::stats::{Health, Stats};
 use bytes::Bytes;
 use futures::StreamExt;
 use response::{describe_reply_error, parse_response, retryable_request, ItemOutcome};
+use retry::{halves, Recovery, Why};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::Receiver;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
@@ -46,6 +52,9 @@ pub struct BulkSettings {
     pub concurrency: usize,
     /// Waits between retries of a batch, and how long a batch may keep failing.
     pub backoff: Backoff,
+    /// How long items the cluster answers with 429/5xx inside a 200 are retried (finite even
+    /// when the backoff's patience is not, so that one refused document cannot hold a slot).
+    pub item_patience: Duration,
 }
 
 /// Sends batches to a cluster.
@@ -53,10 +62,12 @@ pub struct BulkOutput {
     client: EsClient,
     path: &'static str,
     retry: Backoff,
+    item_patience: Duration,
     concurrency: usize,
     dead: Arc<DeadLetters>,
     stats: Arc<Stats>,
     abort: CancellationToken,
+    recovery: Recovery,
 }
 
 /// What one send of a batch left to do.
@@ -64,13 +75,15 @@ enum Attempt {
     /// Every item is settled.
     Done,
     /// These items must be sent again, for this reason.
-    Again(Batch, String),
+    Again(Batch, Why, String),
+    /// The request was too large: send each half.
+    Split(Batch, Batch),
 }
 
 impl BulkOutput {
     /// An output with `settings.concurrency` bulk requests in flight. Cancelling `abort` makes
-    /// batches waiting to be retried give up: their events are settled as failed (not
-    /// dead-lettered), so their files are read again by a later run.
+    /// batches waiting to be retried give up (a request in flight finishes its attempt): their
+    /// events are settled as failed (not dead-lettered), so their files are read again later.
     pub fn new(
         client: EsClient,
         info: &ClusterInfo,
@@ -80,8 +93,19 @@ impl BulkOutput {
         abort: CancellationToken,
     ) -> Self {
         let concurrency = settings.concurrency.max(1);
-        let path = bulk_path(info);
-        BulkOutput { client, path, retry: settings.backoff, concurrency, dead, stats, abort }
+        let item_patience = settings.item_patience;
+        let recovery = Recovery::default();
+        BulkOutput {
+            client,
+            path: bulk_path(info),
+            retry: settings.backoff,
+            item_patience,
+            concurrency,
+            dead,
+            stats,
+            abort,
+            recovery,
+        }
     }
 
     /// Delivers every batch received until the channel closes.
@@ -91,28 +115,52 @@ impl BulkOutput {
             .await;
     }
 
-    /// Sends one batch until each of its items is delivered or dead-lettered.
-    async fn deliver(&self, mut batch: Batch) {
+    /// Sends one batch (and the halves it is split into) until each of its items is settled.
+    async fn deliver(&self, batch: Batch) {
+        self.stats.health.work_arrived(batch.items.len() as u64);
+        let mut pieces = vec![batch];
+        while let Some(piece) = pieces.pop() {
+            if let Some((first, second)) = self.deliver_piece(piece).await {
+                pieces.push(second);
+                pieces.push(first);
+            }
+        }
+    }
+
+    /// Sends one batch until each of its items is settled, or until it is split.
+    async fn deliver_piece(&self, mut batch: Batch) -> Option<(Batch, Batch)> {
         let started = Instant::now();
+        let mut items_since = None;
         let mut attempt = 0;
         loop {
-            let (rest, reason) = match self.send_once(batch).await {
-                Attempt::Done => return,
-                Attempt::Again(rest, reason) => (rest, reason),
+            let (rest, why, reason) = match self.send_once(batch).await {
+                Attempt::Done => return None,
+                Attempt::Split(first, second) => return Some((first, second)),
+                Attempt::Again(rest, why, reason) => (rest, why, reason),
             };
             attempt += 1;
             let wait = self.retry.delay(attempt);
-            if self.retry.exhausted(started, wait) {
-                let reason = format!("gave up after {attempt} attempts: {reason}");
-                error!(events = rest.items.len(), "{}: {reason}", self.client.url());
-                self.dead_letter(rest, None, &reason);
-                return;
+            let items_out = why == Why::Items
+                && Backoff { patience: self.item_patience, ..self.retry }
+                    .exhausted(*items_since.get_or_insert_with(Instant::now), wait);
+            if items_out || self.retry.exhausted(started, wait) {
+                self.unavailable(rest, &format!("gave up after {attempt} attempts: {reason}"));
+                return None;
             }
             warn!(events = rest.items.len(), attempt, "retrying in {wait:?}: {reason}");
+            let back = self.recovery.back();
+            tokio::pin!(back);
+            back.as_mut().enable();
             tokio::select! {
-                _ = tokio::time::sleep(wait) => batch = rest,
-                _ = self.abort.cancelled() => return self.abandon(rest),
+                _ = tokio::time::sleep(wait) => {}
+                // The cluster answers again: no need to sit out a backoff grown during the outage.
+                _ = &mut back, if why == Why::Cluster => attempt = 0,
+                _ = self.abort.cancelled() => {
+                    self.abandon(rest);
+                    return None;
+                }
             }
+            batch = rest;
         }
     }
 
@@ -123,19 +171,35 @@ impl BulkOutput {
             Ok(reply) => reply,
             Err(e) => {
                 Health::failing(&self.stats.health.es_failing_since);
-                return Attempt::Again(Batch { body: body.into(), items }, e.to_string());
+                self.recovery.failed();
+                return Attempt::Again(Batch { body: body.into(), items }, Why::Cluster, e.to_string());
             }
         };
         if retryable_request(reply.status) {
             Health::failing(&self.stats.health.es_failing_since);
+            self.recovery.failed();
         } else {
             Health::ok(&self.stats.health.es_failing_since);
+            self.recovery.succeeded();
+        }
+        if reply.status == 413 && items.len() > 1 {
+            debug!(events = items.len(), bytes = body.len(), "HTTP 413 from _bulk: splitting the batch");
+            let (first, second) = halves(Batch { body: body.into(), items });
+            return Attempt::Split(first, second);
         }
         if reply.status != 200 {
-            let reason = format!("HTTP {} from _bulk: {}", reply.status, describe_reply_error(&reply.body));
+            let mut reason =
+                format!("HTTP {} from _bulk: {}", reply.status, describe_reply_error(&reply.body));
+            if reply.status == 413 {
+                reason = format!(
+                    "HTTP 413 from _bulk: this event alone is too large for the cluster ({} bytes \
+                     with its action line; see the cluster's http.max_content_length)",
+                    body.len()
+                );
+            }
             let batch = Batch { body: body.into(), items };
             if retryable_request(reply.status) {
-                return Attempt::Again(batch, reason);
+                return Attempt::Again(batch, Why::Cluster, reason);
             }
             error!("{}: {reason}", self.client.url());
             self.dead_letter(batch, Some(reply.status), &reason);
@@ -143,7 +207,7 @@ impl BulkOutput {
         }
         match parse_response(&reply.body, items.len()) {
             Ok(outcomes) => self.settle(&body, items, outcomes),
-            Err(reason) => Attempt::Again(Batch { body: body.into(), items }, reason),
+            Err(reason) => Attempt::Again(Batch { body: body.into(), items }, Why::Cluster, reason),
         }
     }
 
@@ -176,6 +240,7 @@ impl BulkOutput {
         }
         Stats::add(&self.stats.events_indexed, created);
         Stats::add(&self.stats.events_present, present);
+        self.stats.health.work_settled(created + present, true);
         debug!(created, present, retry = again.items.len(), rejected = rejected.items.len(), "bulk response");
         if !rejected.is_empty() {
             self.dead_letter_each(rejected, reasons);
@@ -184,15 +249,35 @@ impl BulkOutput {
             Attempt::Done
         } else {
             let reason = format!("{} events not accepted yet ({last_retry})", again.items.len());
-            Attempt::Again(again, reason)
+            Attempt::Again(again, Why::Items, reason)
         }
     }
 
-    /// Gives up on a batch without dead-lettering it: its files are not finished.
+    /// Gives up on a batch without dead-lettering it (the run stops): its files are not finished.
     fn abandon(&self, batch: Batch) {
-        Stats::add(&self.stats.events_failed, batch.items.len() as u64);
+        let n = batch.items.len() as u64;
+        Stats::add(&self.stats.events_failed, n);
+        self.settle_all(batch, Delivery::Failed, false);
+    }
+
+    /// Gives up on events the cluster did not take within the patience (it was unreachable, busy,
+    /// or kept refusing them with 429/5xx): they are not dead-lettered but left unfinished, so
+    /// that their files are read again by a re-run and their messages stay in the queue.
+    fn unavailable(&self, batch: Batch, reason: &str) {
+        let n = batch.items.len() as u64;
+        error!(
+            events = n,
+            "{}: not delivered, left for a later run (files not finished, messages kept): {reason}",
+            self.client.url()
+        );
+        Stats::add(&self.stats.events_unavailable, n);
+        self.settle_all(batch, Delivery::Failed, false);
+    }
+
+    fn settle_all(&self, batch: Batch, delivery: Delivery, progress: bool) {
+        self.stats.health.work_settled(batch.items.len() as u64, progress);
         for item in batch.items {
-            item.ack.settle(Delivery::Failed);
+            item.ack.settle(delivery);
         }
     }
 
@@ -230,9 +315,7 @@ impl BulkOutput {
                 Delivery::Failed
             }
         };
-        for item in batch.items {
-            item.ack.settle(delivery);
-        }
+        self.settle_all(batch, delivery, delivery == Delivery::DeadLettered);
     }
 }
 
