@@ -20,6 +20,7 @@ mod filter;
 mod matcher;
 mod path;
 mod redact;
+mod select;
 mod timestamp;
 mod token;
 mod walk;
@@ -29,11 +30,13 @@ pub use document::{DocId, Encoded, EventProblem, Routing};
 pub use filter::{FieldFilter, FilterError, Glob};
 pub use path::{FieldPath, PathError, Segment, Step};
 pub use redact::{HashKey, KeyError, Preset, RedactError, RedactMode, RedactRule, CREDENTIAL_FIELDS};
+pub use select::{Selection, Selectors};
 pub use timestamp::Day;
+pub use matcher::TooComplex;
 
 use capture::{Found, Slots};
 use filter::Filters;
-use matcher::{Matcher, TooComplex};
+use matcher::Matcher;
 use redact::Redactor;
 use walk::Accept;
 
