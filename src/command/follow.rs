@@ -16,6 +16,7 @@ use crate::backoff::Backoff;
 use crate::cluster::ClientError;
 use crate::errors::chain;
 use crate::metrics::Metrics;
+use crate::output::alert::{self, AlertSettings};
 use crate::output::dead_letter::DeadLetters;
 use crate::output::Output;
 use crate::pipeline;
@@ -42,6 +43,8 @@ pub struct FollowSettings {
     pub indexing: IndexingSettings,
     /// Shutdown, status and health.
     pub service: ServiceSettings,
+    /// Alert rules (none: no alerts).
+    pub alerts: AlertSettings,
 }
 
 /// How `follow` behaves as a service.
@@ -80,15 +83,29 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
     check_queue(&sqs, &settings.queue.queue_url).await?;
     let fetcher = Fetcher::new(s3_client(&aws), tokio::runtime::Handle::current());
 
+    let (tap, alerts) = if settings.alerts.rules.is_empty() {
+        (None, None)
+    } else {
+        let wants_sns =
+            settings.alerts.rules.iter().any(|r| matches!(r.destination, alert::rules::Destination::Sns(_)));
+        let sns = wants_sns.then(|| aws_sdk_sns::Client::new(&aws));
+        let (tap, output) = alert::start(settings.alerts.clone(), sns, &dead, &abort)?;
+        (Some(tap), Some(output))
+    };
     let (file_tx, file_rx) = flume::bounded(settings.queue.max_in_flight.max(1));
-    let readers = settings.indexing.start_readers(transform, file_rx, &dead, &stats, &abort);
+    let readers = settings.indexing.start_readers(transform, tap, file_rx, &dead, &stats, &abort);
     let consumer = Consumer::new(sqs, fetcher, settings.queue.clone(), file_tx, stats.clone());
     let side_tasks = start_side_tasks(&settings.service, &stats, &consumer.queue).await?;
     info!("following {}", settings.queue.queue_url);
 
     let grace = settings.service.shutdown_timeout;
-    let (_, delivered) =
-        tokio::join!(consumer.clone().run(stop, abort, grace), output.run(readers.batches, &stats));
+    let alerting = async move {
+        if let Some(alerts) = alerts {
+            alerts.run().await;
+        }
+    };
+    let (_, delivered, ()) =
+        tokio::join!(consumer.clone().run(stop, abort, grace), output.run(readers.batches, &stats), alerting);
     pipeline::join(readers.threads).map_err(anyhow::Error::msg)?;
     side_tasks.iter().for_each(|t| t.abort());
     eprintln!("{}", queue_line(&consumer.queue));

@@ -28,11 +28,11 @@ mod walk;
 pub use console::console_query;
 pub use document::{DocId, Encoded, EventProblem, Routing};
 pub use filter::{FieldFilter, FilterError, Glob};
+pub use matcher::TooComplex;
 pub use path::{FieldPath, PathError, Segment, Step};
 pub use redact::{HashKey, KeyError, Preset, RedactError, RedactMode, RedactRule, CREDENTIAL_FIELDS};
 pub use select::{Selection, Selectors};
 pub use timestamp::Day;
-pub use matcher::TooComplex;
 
 use capture::{Found, Slots};
 use filter::Filters;
