@@ -23,3 +23,5 @@ mod kibana;
 mod sigv4_proxy;
 // ECS output: Elastic Security's prebuilt AWS rules find exactly their trigger events in the corpus.
 mod ecs_rules;
+// Alerts from follow: chat webhook and SNS texts, kill -9 and redelivery, bursts, receiver outages.
+mod alerts;

@@ -9,6 +9,7 @@
 pub mod aws;
 pub mod fake_kibana;
 pub mod proxy;
+pub mod receiver;
 pub mod secure;
 pub mod sigv4;
 
