@@ -5,7 +5,9 @@
 //! each with its acknowledgement → the reader pool decodes, transforms and frames them
 //! (`pipeline.rs`) → the output delivers (a cluster, retried until it is back; or an NDJSON file) →
 //! each message's task awaits its files' receipts and deletes the message only when all of them are
-//! safe. SIGTERM/SIGINT stop the receiving; what is in flight gets `--shutdown-timeout` to finish,
+//! safe. With alert rules (`output/alert/`), the readers also hand matching events to the alert
+//! output, whose deliveries settle second acks of the same files, so a message also waits for its
+//! alerts; `--no-index` replaces the cluster by an output that settles at once. SIGTERM/SIGINT stop the receiving; what is in flight gets `--shutdown-timeout` to finish,
 //! and the rest is left to reappear in the queue.
 
 use super::indexing::IndexingSettings;
