@@ -4,15 +4,14 @@
 //! keeps its acknowledgement in the group, settled when the message is delivered or given up.
 
 use crate::ack::EventAck;
-use serde_json::Value;
 use tokio::time::Instant;
 
 /// One matching event waiting in a group.
 pub struct Pending {
     /// The document id (the dedup key).
     pub id: String,
-    /// The document as indexed; kept only for the events described in full.
-    pub document: Option<Value>,
+    /// The document as indexed (JSON bytes); kept only for the events described in full.
+    pub document: Option<Vec<u8>>,
     /// The source file, for dead letters.
     pub file: String,
     /// Settled with the message's outcome.
@@ -49,8 +48,8 @@ impl Group {
     }
 
     /// The documents described in full, and how many more there are.
-    pub fn shown(&self) -> (Vec<&Value>, usize) {
-        let docs: Vec<&Value> = self.events.iter().filter_map(|e| e.document.as_ref()).collect();
+    pub fn shown(&self) -> (Vec<&[u8]>, usize) {
+        let docs: Vec<&[u8]> = self.events.iter().filter_map(|e| e.document.as_deref()).collect();
         let more = self.events.len() - docs.len();
         (docs, more)
     }
@@ -66,7 +65,7 @@ mod tests {
         let (file, _receipt) = FileAck::new("f".into());
         let mut g = Group::new(Instant::now());
         for i in 0..500 {
-            let doc = serde_json::json!({ "eventID": i });
+            let doc = format!(r#"{{"eventID":{i}}}"#).into_bytes();
             g.add(Pending { id: i.to_string(), document: Some(doc), file: "f".into(), ack: file.event() }, 2);
         }
         let (docs, more) = g.shown();

@@ -79,7 +79,7 @@ impl Default for AlertSettings {
 pub struct Matched {
     rule: usize,
     id: String,
-    document: Value,
+    document: Vec<u8>,
     file: String,
     ack: EventAck,
 }
@@ -98,13 +98,12 @@ impl AlertTap {
         if rules.is_empty() {
             return;
         }
-        // The document was just written by the transform: it is valid JSON.
-        let Ok(doc) = serde_json::from_slice::<Value>(document) else { return };
+        // Only copied here: the output parses the few documents a message describes in full.
         for rule in rules {
             let m = Matched {
                 rule,
                 id: id.to_string(),
-                document: doc.clone(),
+                document: document.to_vec(),
                 file: file.file().to_string(),
                 ack: file.event(),
             };
@@ -234,7 +233,10 @@ impl AlertOutput {
         );
         async move {
             let r = &settings.rules[rule];
-            let (docs, more) = group.shown();
+            let (shown, more) = group.shown();
+            // Written by the transform, so valid JSON.
+            let docs: Vec<Value> = shown.iter().filter_map(|d| serde_json::from_slice(d).ok()).collect();
+            let docs: Vec<&Value> = docs.iter().collect();
             let kibana = settings.kibana_url.as_deref();
             let text = message::message(&r.name, &docs, more, settings.zone, kibana);
             let first = docs.first().copied().cloned().unwrap_or(Value::Null);
@@ -276,17 +278,15 @@ impl AlertOutput {
 
 /// Writes the group's events as alert failures; how they count.
 fn give_up(dead: &DeadLetters, reason: &str, group: &Group) -> Delivery {
-    let ids: Vec<Value> = group.events.iter().map(|e| json!({ "eventID": e.id })).collect();
-    let texts: Vec<String> =
-        group.events.iter().zip(&ids).map(|(e, id)| e.document.as_ref().unwrap_or(id).to_string()).collect();
-    let raws: Vec<Box<serde_json::value::RawValue>> =
-        texts.into_iter().filter_map(|t| serde_json::value::RawValue::from_string(t).ok()).collect();
-    let letters = group.events.iter().zip(&raws).map(|(e, raw)| DeadLetter {
+    // Events beyond those described in full kept only their id.
+    let ids: Vec<Vec<u8>> =
+        group.events.iter().map(|e| json!({ "eventID": e.id }).to_string().into_bytes()).collect();
+    let letters = group.events.iter().zip(&ids).map(|(e, id)| DeadLetter {
         file: &e.file,
         reason,
         status: None,
         action: None,
-        event: Payload::Json(raw),
+        event: Payload::from_bytes(e.document.as_deref().unwrap_or(id)),
     });
     match dead.write_all(letters) {
         Ok(()) => Delivery::DeadLettered,
