@@ -10,7 +10,7 @@
 //!       decode/          bytes → raw events (gzip, streaming Records)
 //!       transform/       raw event → document + routing (redaction, filters)
 //!       output/…/encode  the output's framing of each document (Frame)
-//!     output/          where documents go (elasticsearch/, file.rs, queue.rs; dead_letter.rs)
+//!     output/          where documents go (elasticsearch/, file.rs, queue.rs, alert/; dead_letter.rs)
 //!   cluster/           the one client to Elasticsearch/OpenSearch/Kibana, used by output/ and setup/
 //!   setup/             templates, lifecycle policies, saved objects (library functions)
 //! ```

@@ -10,9 +10,13 @@
 //! Every event carries an ack from its file's [`FileAck`]; events that cannot become documents are
 //! dead-lettered here, with the file and record number in the reason (redacted, or withheld, when
 //! redaction is on); events a filter drops are counted and settled as delivered.
+//!
+//! With alert rules, each framed document is also offered to the [`AlertTap`]: a matching event
+//! gets a second ack from its file, settled by the alert output (`output/alert/`).
 
 use crate::ack::{Delivery, FileAck};
 use crate::decode::{read_records, DecodeError, FileKind};
+use crate::output::alert::AlertTap;
 use crate::output::batch::{Batch, BatchLimits, Frame};
 use crate::output::dead_letter::{DeadLetter, DeadLetters, Payload};
 use crate::source::Unit;
@@ -53,11 +57,14 @@ pub struct Started {
     pub batches: mpsc::Receiver<Batch>,
 }
 
-/// Starts the readers, taking files from `files` and framing documents with `frame`.
+/// Starts the readers, taking files from `files` and framing documents with `frame` (and offering
+/// them to `alerts`, if any).
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     settings: &ReaderSettings,
     transform: Transform,
     frame: Arc<dyn Frame>,
+    alerts: Option<AlertTap>,
     files: Receiver<Unit>,
     dead: &Arc<DeadLetters>,
     stats: &Arc<Stats>,
@@ -67,6 +74,7 @@ pub fn start(
     let readers = Readers {
         transform,
         frame,
+        alerts,
         limits: settings.batch,
         dead: dead.clone(),
         stats: stats.clone(),
@@ -90,6 +98,8 @@ pub struct Readers {
     pub transform: Transform,
     /// The output's wire format.
     pub frame: Arc<dyn Frame>,
+    /// Alert rules, offered every document.
+    pub alerts: Option<AlertTap>,
     /// When a batch is full.
     pub limits: BatchLimits,
     /// Where events that cannot become documents go.
@@ -208,7 +218,15 @@ impl Readers {
     fn encode(&self, ack: &FileAck, index: u64, event: &[u8], batch: &mut Batch, scratch: &mut Vec<u8>) {
         scratch.clear();
         match self.transform.encode(event, scratch) {
-            Ok(Encoded::Document(routing)) => self.frame.append(batch, &routing, scratch, ack.event()),
+            Ok(Encoded::Document(routing)) => {
+                self.frame.append(batch, &routing, scratch, ack.event());
+                if let Some(alerts) = &self.alerts {
+                    let mut id = Vec::new();
+                    routing.id.write_json(&mut id);
+                    let id = serde_json::from_slice::<String>(&id).unwrap_or_default();
+                    alerts.offer(event, &id, scratch, ack, &mut Vec::new());
+                }
+            }
             Ok(Encoded::Filtered) => {
                 // Intentionally not indexed: as done as an indexed event.
                 Stats::add(&self.stats.events_filtered, 1);

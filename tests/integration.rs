@@ -43,3 +43,5 @@ mod s3_errors;
 mod bulk_reliability;
 // Follow facing a document the cluster always refuses with 429: bounded patience, /healthz, the message left to the redrive policy.
 mod follow_patience;
+// Alerts from follow: chat webhook and SNS texts, kill -9 and redelivery, bursts, receiver outages.
+mod alerts;

@@ -8,6 +8,9 @@
 //! override the file: a key whose flag is given is not taken from the file. A key no command knows,
 //! or one the command does not have, is an error that names it.
 //!
+//! `[[alert]]` tables (an array of tables, top-level or under `[follow]`) are alert rules for
+//! `follow`: each becomes a hidden `--alert-rule JSON` flag, checked by `output/alert/rules.rs`.
+//!
 //! Secrets never go in the file: it names the environment variables that hold them
 //! (`es-password-env`, `es-api-key-env`).
 //!
@@ -83,8 +86,20 @@ fn from_table(table: &toml::Table, command: &str, given: &[OsString]) -> Result<
     let mine = known(command);
     let mut flags = Vec::new();
     for (key, value) in table {
+        if key == ALERT_KEY {
+            if command == "follow" {
+                push_alerts(&mut flags, value)?;
+            }
+            continue;
+        }
         if let Some(section) = value.as_table().filter(|_| commands.contains(key)) {
             for (k, v) in section {
+                if k == ALERT_KEY && key == "follow" {
+                    if command == "follow" {
+                        push_alerts(&mut flags, v)?;
+                    }
+                    continue;
+                }
                 if !known(key).contains(k) {
                     return Err(format!(
                         "unknown key `{k}` in [{key}]: `cloudtrail-es {key} --help` lists the flags"
@@ -101,6 +116,24 @@ fn from_table(table: &toml::Table, command: &str, given: &[OsString]) -> Result<
         }
     }
     Ok(flags)
+}
+
+/// The key of alert rules.
+const ALERT_KEY: &str = "alert";
+
+/// Adds one `--alert-rule=JSON` per `[[alert]]` table.
+fn push_alerts(flags: &mut Vec<String>, value: &Value) -> Result<(), String> {
+    let Value::Array(tables) = value else {
+        return Err("`alert` must be tables: write each rule as [[alert]]".into());
+    };
+    for table in tables {
+        if !table.is_table() {
+            return Err("`alert` must be tables: write each rule as [[alert]]".into());
+        }
+        let json = serde_json::to_string(table).map_err(|e| format!("an [[alert]] table: {e}"))?;
+        flags.push(format!("--alert-rule={json}"));
+    }
+    Ok(())
 }
 
 /// Adds `--key value` (or a switch, or one per array item) unless the command line has `--key`.
@@ -205,6 +238,40 @@ mod tests {
         let crate::cli::Command::Follow(f) = cli.command else { panic!("follow") };
         assert_eq!((f.queue.as_str(), f.cluster.connection.url.as_str()), ("http://q", "http://flag:9200"));
         assert_eq!(f.indexing.index_prefix, "from-file");
+    }
+
+    #[test]
+    fn alert_tables_become_rules_of_follow() {
+        use clap::Parser;
+        let toml = r#"
+            [[alert]]
+            name = "changes"
+            exclude = ["eventName=Describe*", "eventName=Get*"]
+            slack = "https://hooks.example/T000/B000/XXXX"
+            [[alert]]
+            name = "alice"
+            include = ["userIdentity.userName=alice"]
+            sns = "arn:aws:sns:us-east-1:111122223333:alerts"
+        "#;
+        let argv = expand(toml, &["cloudtrail-es", "follow", "--queue", "http://q"]).unwrap();
+        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
+        let crate::cli::Command::Follow(f) = cli.command else { panic!("follow") };
+        let alerts = f.settings().unwrap().alerts;
+        let names: Vec<&str> = alerts.rules.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["changes", "alice"]);
+        assert_eq!(alerts.rules[0].selection.exclude.len(), 2);
+        assert!(!format!("{alerts:?}").contains("XXXX"), "a webhook's token never shows");
+        // Backfill has no alerts: the tables are left to follow.
+        assert!(expand(toml, &["cloudtrail-es", "backfill", "l"])
+            .unwrap()
+            .iter()
+            .all(|a| !a.contains("alert")));
+        let err = expand("alert = \"x\"", &["cloudtrail-es", "follow"]).unwrap_err().to_string();
+        assert!(err.contains("[[alert]]"), "{err}");
+        let bad = expand("[[alert]]\nslak = \"x\"", &["cloudtrail-es", "follow", "--queue", "q"]).unwrap();
+        let cli = crate::cli::Cli::try_parse_from(bad).unwrap();
+        let crate::cli::Command::Follow(f) = cli.command else { panic!("follow") };
+        assert!(f.settings().unwrap_err().to_string().contains("unknown field `slak`"));
     }
 
     #[test]

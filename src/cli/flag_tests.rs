@@ -83,6 +83,31 @@ fn example(flag: &str, key_file: &str) -> Option<(&'static str, Vec<String>)> {
         | "--unhealthy-after" => ("follow", v("7")),
         "--metrics-addr" => ("follow", v("127.0.0.1:9")),
         "--allow-bucket" => ("follow", v("trail-bucket")),
+        "--alert-slack" | "--alert-webhook" => ("follow", v("https://hooks.example/T/B/X")),
+        "--alert-sns" => ("follow", v("arn:aws:sns:us-east-1:111122223333:t")),
+        "--alert-name"
+        | "--alert-include"
+        | "--alert-exclude"
+        | "--alert-timezone"
+        | "--kibana-url"
+        | "--alert-burst-interval"
+        | "--alert-burst-limit"
+        | "--alert-retry-timeout"
+        | "--alert-console-only"
+        | "--no-index" => {
+            let value = match flag {
+                "--alert-name" => Some("n"),
+                "--alert-include" | "--alert-exclude" => Some("eventName=Get*"),
+                "--alert-timezone" => Some("+09:00"),
+                "--kibana-url" => Some("http://k:5601"),
+                "--alert-console-only" | "--no-index" => None,
+                _ => Some("7"),
+            };
+            let mut args = vec!["--alert-slack".to_string(), "https://hooks.example/T/B/X".to_string()];
+            args.push(flag.to_string());
+            args.extend(value.map(str::to_string));
+            ("follow", args)
+        }
         "--retention-days" => ("setup", v("7")),
         "--dry-run" => ("setup", on()),
         "--kibana" => ("setup", v("http://k:5601")),

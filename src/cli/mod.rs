@@ -5,12 +5,14 @@
 //! parses them, and `settings.rs` turns the parsed flags into the plain settings the commands
 //! (`crate::command`) take: nothing below this module knows a flag.
 
+mod alert;
 mod cluster;
 pub mod config;
 mod select;
 mod settings;
 mod transform;
 
+pub use alert::AlertArgs;
 pub use cluster::{ClusterArgs, ConnectionArgs, SetupArgs};
 pub use select::{AwsFlags, QueueFlags, SelectArgs};
 pub use transform::{TransformArgs, REDACT_KEY_ENV};
@@ -80,6 +82,9 @@ pub struct FollowArgs {
     /// Cluster connection and delivery.
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    /// Alerts on matching events.
+    #[command(flatten)]
+    pub alert: AlertArgs,
 }
 
 /// `cloudtrail-es backfill`.

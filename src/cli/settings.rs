@@ -193,6 +193,10 @@ impl FollowArgs {
     /// What this follower consumes and where it sends (reads the redaction key, if any).
     pub fn settings(&self) -> anyhow::Result<FollowSettings> {
         let q = &self.queue_flags;
+        let mut indexing = indexing(&self.indexing, &self.cluster, &self.transform, Duration::MAX)?;
+        if self.alert.no_index {
+            indexing.target = Target::Nowhere;
+        }
         Ok(FollowSettings {
             queue: QueueSettings {
                 queue_url: self.queue.clone(),
@@ -203,8 +207,9 @@ impl FollowArgs {
             },
             aws: self.aws.settings(),
             // Follow retries until the cluster is back unless told otherwise: the queue keeps the rest.
-            indexing: indexing(&self.indexing, &self.cluster, &self.transform, Duration::MAX)?,
+            indexing,
             service: q.service(),
+            alerts: self.alert.settings()?,
         })
     }
 }

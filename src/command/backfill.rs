@@ -92,7 +92,7 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
         stats: stats.clone(),
         cancel: cancel.clone(),
     };
-    let readers = settings.indexing.start_readers(transform, file_rx, &dead, &stats, &cancel);
+    let readers = settings.indexing.start_readers(transform, None, file_rx, &dead, &stats, &cancel);
     let journal = tokio::spawn(journal(receipts, state));
     let progress = Progress::start(stats.clone());
 

@@ -5,7 +5,9 @@
 //! each with its acknowledgement → the reader pool decodes, transforms and frames them
 //! (`pipeline.rs`) → the output delivers (a cluster, retried until it is back; or an NDJSON file) →
 //! each message's task awaits its files' receipts and deletes the message only when all of them are
-//! safe. SIGTERM/SIGINT stop the receiving; what is in flight gets `--shutdown-timeout` to finish,
+//! safe. With alert rules (`output/alert/`), the readers also hand matching events to the alert
+//! output, whose deliveries settle second acks of the same files, so a message also waits for its
+//! alerts; `--no-index` replaces the cluster by an output that settles at once. SIGTERM/SIGINT stop the receiving; what is in flight gets `--shutdown-timeout` to finish,
 //! and the rest is left to reappear in the queue.
 
 use super::indexing::IndexingSettings;
@@ -16,6 +18,7 @@ use crate::backoff::Backoff;
 use crate::cluster::ClientError;
 use crate::errors::chain;
 use crate::metrics::Metrics;
+use crate::output::alert::{self, AlertSettings};
 use crate::output::dead_letter::DeadLetters;
 use crate::output::Output;
 use crate::pipeline;
@@ -42,6 +45,8 @@ pub struct FollowSettings {
     pub indexing: IndexingSettings,
     /// Shutdown, status and health.
     pub service: ServiceSettings,
+    /// Alert rules (none: no alerts).
+    pub alerts: AlertSettings,
 }
 
 /// How `follow` behaves as a service.
@@ -80,8 +85,17 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
     check_queue(&sqs, &settings.queue.queue_url).await?;
     let fetcher = Fetcher::new(s3_client(&aws), tokio::runtime::Handle::current());
 
+    let (tap, alerts) = if settings.alerts.rules.is_empty() {
+        (None, None)
+    } else {
+        let wants_sns =
+            settings.alerts.rules.iter().any(|r| matches!(r.destination, alert::rules::Destination::Sns(_)));
+        let sns = wants_sns.then(|| aws_sdk_sns::Client::new(&aws));
+        let (tap, output) = alert::start(settings.alerts.clone(), sns, &dead, &abort)?;
+        (Some(tap), Some(output))
+    };
     let (file_tx, file_rx) = flume::bounded(settings.queue.max_in_flight.max(1));
-    let readers = settings.indexing.start_readers(transform, file_rx, &dead, &stats, &abort);
+    let readers = settings.indexing.start_readers(transform, tap, file_rx, &dead, &stats, &abort);
     let consumer = Consumer::new(sqs, fetcher, settings.queue.clone(), file_tx, stats.clone());
     let side_tasks = start_side_tasks(&settings.service, &stats, &consumer.queue).await?;
     info!("following {}", settings.queue.queue_url);
@@ -93,8 +107,13 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
     }
 
     let grace = settings.service.shutdown_timeout;
-    let (_, delivered) =
-        tokio::join!(consumer.clone().run(stop, abort, grace), output.run(readers.batches, &stats));
+    let alerting = async move {
+        if let Some(alerts) = alerts {
+            alerts.run().await;
+        }
+    };
+    let (_, delivered, ()) =
+        tokio::join!(consumer.clone().run(stop, abort, grace), output.run(readers.batches, &stats), alerting);
     pipeline::join(readers.threads).map_err(anyhow::Error::msg)?;
     side_tasks.iter().for_each(|t| t.abort());
     eprintln!("{}", queue_line(&consumer.queue));

@@ -6,6 +6,7 @@
 //! the index template is installed (unless switched off), then the bulk output is made to send.
 
 use crate::cluster::{ClusterSettings, EsClient};
+use crate::output::alert::AlertTap;
 use crate::output::batch::Frame;
 use crate::output::dead_letter::DeadLetters;
 use crate::output::elasticsearch::{BulkFraming, BulkOutput, BulkSettings};
@@ -50,6 +51,8 @@ pub enum Target {
     },
     /// `_bulk` NDJSON into a file (`-`: stdout).
     File(PathBuf),
+    /// Nowhere (`follow --no-index`): only alerts are sent.
+    Nowhere,
 }
 
 impl IndexingSettings {
@@ -76,6 +79,7 @@ impl IndexingSettings {
                     .with_context(|| format!("cannot create --output {}", path.display()))?;
                 return Ok(Output::File(file));
             }
+            Target::Nowhere => return Ok(Output::Discard),
             Target::Cluster { cluster, bulk, install_template } => (cluster, bulk, *install_template),
         };
         let client = EsClient::new(cluster)?;
@@ -92,11 +96,12 @@ impl IndexingSettings {
     pub fn start_readers(
         &self,
         transform: Transform,
+        alerts: Option<AlertTap>,
         files: flume::Receiver<Unit>,
         dead: &Arc<DeadLetters>,
         stats: &Arc<Stats>,
         cancel: &CancellationToken,
     ) -> Started {
-        pipeline::start(&self.readers, transform, self.frame(), files, dead, stats, cancel)
+        pipeline::start(&self.readers, transform, self.frame(), alerts, files, dead, stats, cancel)
     }
 }

@@ -5,11 +5,14 @@
 //! - `elasticsearch/`: a cluster's `_bulk` API (framing in `encode.rs`, replies in `response.rs`,
 //!   sending and retrying in `mod.rs`), through the cluster client (`crate::cluster`);
 //! - `file.rs`: the same `_bulk` NDJSON into a file or stdout (`--output`);
-//! - `queue.rs`: announcing S3 objects on an SQS queue instead of reading them (`--to-queue`).
+//! - `queue.rs`: announcing S3 objects on an SQS queue instead of reading them (`--to-queue`);
+//! - `alert/`: messages about matching events (chat, webhook, SNS), beside the index or instead
+//!   of it (`--no-index`: [`Output::Discard`]).
 //!
 //! The command's wiring builds the output: it probes the cluster and installs templates first,
 //! so an output only ever sends.
 
+pub mod alert;
 pub mod batch;
 pub mod dead_letter;
 pub mod elasticsearch;
@@ -28,6 +31,8 @@ pub enum Output {
     Cluster(Box<elasticsearch::BulkOutput>),
     /// An NDJSON file or stdout.
     File(file::FileOutput),
+    /// Nowhere (`--no-index`): documents are settled at once; only alerts are sent.
+    Discard,
 }
 
 impl Output {
@@ -41,6 +46,7 @@ impl Output {
                     .await?
                     .context("cannot write --output")?;
             }
+            Output::Discard => alert::discard(batches).await,
         }
         Ok(())
     }

@@ -21,6 +21,7 @@ mod glob;
 mod matcher;
 mod path;
 mod redact;
+mod select;
 mod timestamp;
 mod token;
 mod walk;
@@ -28,16 +29,18 @@ mod walk;
 pub use console::console_query;
 pub use document::{DocId, Encoded, EventProblem, Routing};
 pub use filter::{FieldFilter, FilterError, Glob};
+pub use matcher::TooComplex;
 pub use path::{FieldPath, PathError, Segment, Step};
 pub use redact::{
     Condition, HashKey, KeyError, Preset, RedactError, RedactMode, RedactRule, CREDENTIAL_CONDITIONAL_FIELDS,
     CREDENTIAL_FIELDS,
 };
+pub use select::{Selection, Selectors};
 pub use timestamp::Day;
 
 use capture::{Found, Slots};
 use filter::Filters;
-use matcher::{Matcher, TooComplex};
+use matcher::Matcher;
 use redact::Redactor;
 use walk::Accept;
 

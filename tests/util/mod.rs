@@ -11,6 +11,7 @@ pub mod fake_kibana;
 pub mod follow;
 pub mod http_proxy;
 pub mod proxy;
+pub mod receiver;
 pub mod secure;
 pub mod sigv4;
 
