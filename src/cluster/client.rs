@@ -3,11 +3,13 @@
 //!
 //! It owns the URL, authentication (basic, API key), TLS (custom CA, no verification), gzip
 //! request bodies and timeouts, and makes exactly one attempt per call: retrying is the caller's
-//! business (`crate::backoff`). Request signing for Amazon OpenSearch Service slots in here
-//! without touching the pipeline. The URL it shows in messages never carries a password.
+//! business (`crate::backoff`). With a SigV4 [`Signer`] (Amazon OpenSearch Service, Serverless;
+//! [`EsClient::with_signer`]) every request is signed right before it leaves (`signing.rs`).
+//! The URL it shows in messages never carries a password.
 
 use super::error::ClientError;
 use super::settings::{ClusterSettings, Labels};
+use super::sigv4::Signer;
 use crate::errors::chain;
 use bytes::Bytes;
 use elasticsearch::auth::Credentials;
@@ -15,6 +17,7 @@ use elasticsearch::cert::{Certificate, CertificateValidation};
 use elasticsearch::http::headers::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::http::{transport::Transport, Method};
+use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
@@ -43,6 +46,9 @@ pub struct EsClient {
     timeout: Duration,
     auth: Auth,
     labels: Labels,
+    /// With SigV4: the signer, the URL requests are joined to, and whether to gzip bodies ourselves.
+    signer: Option<(Arc<Signer>, Url, bool)>,
+    serverless: bool,
 }
 
 /// Which credentials the client sends, as far as messages may tell.
@@ -51,11 +57,24 @@ enum Auth {
     None,
     Basic { user: String },
     ApiKey,
+    SigV4,
 }
 
 impl EsClient {
-    /// Builds a client; nothing is sent yet.
+    /// Builds a client; nothing is sent yet. Settings asking for SigV4 need [`EsClient::with_signer`].
     pub fn new(config: &ClusterSettings) -> Result<Self, ClientError> {
+        if config.sigv4.is_some() {
+            return Err(ClientError::Config("SigV4 is on but no signer was built".into()));
+        }
+        Self::build(config, None)
+    }
+
+    /// A client that signs every request with `signer` (AWS SigV4).
+    pub fn with_signer(config: &ClusterSettings, signer: Arc<Signer>) -> Result<Self, ClientError> {
+        Self::build(config, Some(signer))
+    }
+
+    fn build(config: &ClusterSettings, signer: Option<Arc<Signer>>) -> Result<Self, ClientError> {
         let flag = &config.labels.url;
         let mut url = Url::parse(&config.url)
             .map_err(|e| ClientError::Config(format!("{flag} {:?} is not a URL: {e}", shown(&config.url))))?;
@@ -75,14 +94,23 @@ impl EsClient {
                 None => Credentials::EncodedApiKey(key.clone()),
             });
         }
+        if signer.is_some() && credentials.is_some() {
+            return Err(ClientError::Config(format!(
+                "--aws-sigv4 signs with AWS credentials: give no {}, URL user:password or {} with it",
+                config.labels.user, config.labels.api_key_env
+            )));
+        }
         let auth = match &credentials {
+            None if signer.is_some() => Auth::SigV4,
             None => Auth::None,
             Some(Credentials::Basic(user, _)) => Auth::Basic { user: user.clone() },
             Some(_) => Auth::ApiKey,
         };
         let shown_url = url.as_str().trim_end_matches('/').to_string();
+        let signer = signer.map(|s| (s, url.clone(), config.compress));
         let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url))
-            .request_body_compression(config.compress)
+            // A signed body is compressed before signing (signing.rs), never by the transport.
+            .request_body_compression(config.compress && signer.is_none())
             .enable_meta_header(false)
             .timeout(config.timeout)
             .cert_validation(cert_validation(config)?);
@@ -91,7 +119,13 @@ impl EsClient {
         }
         let transport = builder.build().map_err(|e| ClientError::Config(e.to_string()))?;
         let labels = config.labels.clone();
-        Ok(EsClient { transport, url: shown_url, timeout: config.timeout, auth, labels })
+        let serverless = config.serverless();
+        Ok(EsClient { transport, url: shown_url, timeout: config.timeout, auth, labels, signer, serverless })
+    }
+
+    /// True for an OpenSearch Serverless collection: no `GET /`, `_nodes`, `_cluster`, `_refresh`, ISM.
+    pub fn serverless(&self) -> bool {
+        self.serverless
     }
 
     /// The cluster URL, safe to show.
@@ -121,10 +155,13 @@ impl EsClient {
         for (name, value) in extra {
             headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
         }
-        let body = body.map(|(bytes, content_type)| {
+        let mut body = body.map(|(bytes, content_type)| {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
             bytes
         });
+        if let Some((signer, base, compress)) = &self.signer {
+            body = super::signing::sign(signer, base, *compress, method, path, &mut headers, body).await?;
+        }
         let unreachable = |e: elasticsearch::Error| transport_error(&self.url, &self.labels, chain(&e));
         let response = self
             .transport
@@ -151,13 +188,18 @@ impl EsClient {
     }
 
     /// The error for a 401/403: which credentials were refused and what to do about it.
-    fn unauthorized(&self, reply: &Reply) -> ClientError {
+    pub(crate) fn unauthorized(&self, reply: &Reply) -> ClientError {
         let status = reply.status;
         let l = &self.labels;
         let sent = match &self.auth {
             Auth::None => None,
             Auth::Basic { user } => Some(format!("basic auth as user {user:?}")),
             Auth::ApiKey => Some(format!("the API key in {}", l.api_key_env)),
+            Auth::SigV4 => {
+                let reason = error_reason(&reply.body).or_else(|| aws_message(&reply.body));
+                let refusal = super::signing::refusal(status, reason);
+                return ClientError::Unauthorized { url: self.url.clone(), status, refusal };
+            }
         };
         let api_key = |sep: &str| match l.api_key_env.as_str() {
             "" => String::new(),
@@ -212,6 +254,12 @@ fn transport_error(url: &str, labels: &Labels, reason: String) -> ClientError {
 fn error_reason(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     value["error"]["reason"].as_str().map(str::to_string)
+}
+
+/// `message` of an AWS error answer (`{"message": "..."}`, or `Message`).
+fn aws_message(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    value["message"].as_str().or(value["Message"].as_str()).map(str::to_string)
 }
 
 /// Moves `user:password@` out of the URL into basic credentials.
