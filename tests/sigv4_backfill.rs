@@ -91,7 +91,7 @@ fn session_credentials_from_sts_are_signed_with_their_token() {
     generate(data.path(), &["--events", "300", "--accounts", "1", "--days", "1", "--seed", "13"]);
     let expected = event_ids(data.path()).len() as u64;
     let session = moto_assume_role("sigv4-backfill");
-    let proxy = Sigv4Proxy::start(Mode::Domain, &[session.clone()]);
+    let proxy = Sigv4Proxy::start(Mode::Domain, std::slice::from_ref(&session));
     backfill_twice(&proxy, &session, data.path().to_str().unwrap(), expected, &[]);
     // Without the token the same keys are refused: the token was signed and sent.
     let dir = tempfile::tempdir().unwrap();

@@ -192,6 +192,17 @@ mod tests {
     }
 
     #[test]
+    fn sigv4_is_an_alias_of_aws_sigv4() {
+        use clap::Parser;
+        for key in ["sigv4", "aws-sigv4"] {
+            let argv = expand(&format!("{key} = true\n"), &["cloudtrail-es", "setup"]).unwrap();
+            let cli = crate::cli::Cli::try_parse_from(&argv).unwrap();
+            let crate::cli::Command::Setup(setup) = cli.command else { panic!("{argv:?}") };
+            assert!(setup.settings().cluster.sigv4.is_some(), "{key}: {argv:?}");
+        }
+    }
+
+    #[test]
     fn the_result_parses_and_flags_win() {
         use clap::Parser;
         let toml =

@@ -131,3 +131,29 @@ impl std::fmt::Debug for ClusterSettings {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_and_region_come_from_the_host_first() {
+        let aws = AwsSettings::default();
+        let domain = SigV4Settings::for_url(
+            "https://search-ct-x.eu-west-1.es.amazonaws.com",
+            None,
+            Some("us-east-1".into()),
+            aws.clone(),
+        );
+        assert_eq!((domain.service, domain.region.as_deref()), (Service::Es, Some("eu-west-1")));
+        let aoss =
+            SigV4Settings::for_url("https://abc.us-west-2.aoss.amazonaws.com:443", None, None, aws.clone());
+        assert_eq!((aoss.service, aoss.region.as_deref()), (Service::Aoss, Some("us-west-2")));
+        let custom =
+            SigV4Settings::for_url("http://127.0.0.1:9", Some(Service::Aoss), Some("ap-south-1".into()), aws);
+        assert_eq!((custom.service, custom.region.as_deref()), (Service::Aoss, Some("ap-south-1")));
+        let settings = ClusterSettings { sigv4: Some(custom), ..ClusterSettings::new("http://127.0.0.1:9") };
+        assert!(settings.serverless());
+        assert!(!ClusterSettings::new("http://127.0.0.1:9").serverless());
+    }
+}
