@@ -11,7 +11,7 @@
 use super::indexing::IndexingSettings;
 use super::shutdown::{self, Messages};
 use super::Outcome;
-use crate::aws::{s3_client, sdk_config, AwsSettings};
+use crate::aws::{sdk_config, AwsSettings};
 use crate::backoff::Backoff;
 use crate::cluster::ClientError;
 use crate::errors::chain;
@@ -78,7 +78,7 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
     let aws = sdk_config(&settings.aws).await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
     check_queue(&sqs, &settings.queue.queue_url).await?;
-    let fetcher = Fetcher::new(s3_client(&aws), tokio::runtime::Handle::current());
+    let fetcher = Fetcher::with_regions(&aws, tokio::runtime::Handle::current());
 
     let (file_tx, file_rx) = flume::bounded(settings.queue.max_in_flight.max(1));
     let readers = settings.indexing.start_readers(transform, file_rx, &dead, &stats, &abort);
