@@ -25,6 +25,10 @@ mod setup;
 mod kibana;
 // The SigV4-checking stand-in for Amazon OpenSearch Service / Serverless is strict: refusals, 404s, _id refusal.
 mod sigv4_proxy;
+// Backfill and setup into the proxied OpenSearch with SigV4: keys, sessions, --compress, a wrong key, Serverless.
+mod sigv4_backfill;
+// Follow into the proxied OpenSearch with credentials that expire and rotate mid-run.
+mod sigv4_follow;
 // ECS output: Elastic Security's prebuilt AWS rules find exactly their trigger events in the corpus.
 mod ecs_rules;
 // Redaction of every spelling of a field (dotted keys, mixtures), LookupEvents, repeated keys.

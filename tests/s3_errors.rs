@@ -15,7 +15,12 @@ fn a_missing_key_and_a_missing_bucket_read_differently() {
         let bucket = new_bucket(&s3, "errors").await;
         put(&s3, &bucket, "AWSLogs/present.json", br#"{"Records":[]}"#.to_vec()).await;
         let fetcher = Fetcher::new(s3, tokio::runtime::Handle::current());
-        let object = |bucket: &str, key: &str| S3Object { bucket: bucket.into(), key: key.into(), size: 0 };
+        let object = |bucket: &str, key: &str| S3Object {
+            bucket: bucket.into(),
+            key: key.into(),
+            size: 0,
+            region: None,
+        };
         let missing_key = fetcher.ready(object(&bucket, "AWSLogs/gone.json.gz")).await.err();
         let missing_bucket =
             fetcher.ready(object(&prefix("no-such-bucket"), "AWSLogs/x.json.gz")).await.err();

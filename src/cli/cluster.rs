@@ -2,7 +2,9 @@
 //! Kibana for `setup`.
 
 use super::parse_index_prefix;
-use clap::Args;
+use super::select::AwsFlags;
+use crate::cluster::sigv4::Service;
+use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
 /// Where the cluster is and how to log in.
@@ -36,6 +38,31 @@ pub struct ConnectionArgs {
     /// Seconds one request may take.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub request_timeout: u64,
+    /// Sign every request with AWS SigV4 (Amazon OpenSearch Service with IAM access control,
+    /// OpenSearch Serverless), with the credentials of the AWS chain (--profile, AWS_* variables, roles).
+    #[arg(long = "aws-sigv4", visible_alias = "sigv4", help_heading = "AWS")]
+    pub aws_sigv4: bool,
+    /// The service to sign for: es (a domain) or aoss (Serverless); default: from the host, else es.
+    #[arg(long, value_name = "SERVICE", value_parser = parse_service, help_heading = "AWS")]
+    pub aws_sigv4_service: Option<Service>,
+    /// aoss: the cluster is an OpenSearch Serverless collection (signed for aoss; no cluster APIs, no
+    /// ISM). Default: auto, Serverless for an *.aoss.amazonaws.com host or --aws-sigv4-service aoss.
+    #[arg(long, value_enum, value_name = "FLAVOR", default_value = "auto")]
+    pub flavor: FlavorArg,
+}
+
+/// `--flavor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FlavorArg {
+    /// Asked of the server (GET /), or Serverless by the host name.
+    Auto,
+    /// OpenSearch Serverless.
+    Aoss,
+}
+
+fn parse_service(name: &str) -> Result<Service, String> {
+    Service::parse(name)
+        .ok_or_else(|| format!("{name:?} is not a SigV4 service for OpenSearch: use es or aoss"))
 }
 
 /// How to reach the cluster and send to it.
@@ -71,6 +98,10 @@ pub struct ClusterArgs {
     /// Do not install the index template at start.
     #[arg(long)]
     pub no_setup: bool,
+    /// Send documents without _id, for an OpenSearch Serverless time-series collection (which
+    /// refuses them): a re-run or a redelivered message then adds copies.
+    #[arg(long)]
+    pub allow_duplicates: bool,
 }
 
 /// `cloudtrail-es setup`.
@@ -95,4 +126,7 @@ pub struct SetupArgs {
     /// Where the cluster is and how to log in.
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    /// AWS profile and region, for --aws-sigv4.
+    #[command(flatten)]
+    pub aws: AwsFlags,
 }

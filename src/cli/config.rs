@@ -79,7 +79,13 @@ fn from_table(table: &toml::Table, command: &str, given: &[OsString]) -> Result<
     let cli = super::Cli::command();
     let known = |cmd: &str| -> Vec<String> {
         cli.find_subcommand(cmd)
-            .map(|c| c.get_arguments().filter_map(|a| a.get_long().map(str::to_string)).collect())
+            .map(|c| {
+                // Visible aliases too: `sigv4 = true` for `aws-sigv4`.
+                c.get_arguments()
+                    .flat_map(|a| a.get_long_and_visible_aliases().unwrap_or_default())
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let commands: Vec<String> = cli.get_subcommands().map(|c| c.get_name().to_string()).collect();
@@ -226,6 +232,17 @@ mod tests {
                 "mine"
             ]
         );
+    }
+
+    #[test]
+    fn sigv4_is_an_alias_of_aws_sigv4() {
+        use clap::Parser;
+        for key in ["sigv4", "aws-sigv4"] {
+            let argv = expand(&format!("{key} = true\n"), &["cloudtrail-es", "setup"]).unwrap();
+            let cli = crate::cli::Cli::try_parse_from(&argv).unwrap();
+            let crate::cli::Command::Setup(setup) = cli.command else { panic!("{argv:?}") };
+            assert!(setup.settings().cluster.sigv4.is_some(), "{key}: {argv:?}");
+        }
     }
 
     #[test]

@@ -71,6 +71,8 @@ fn example(flag: &str, key_file: &str) -> Option<(&'static str, Vec<String>)> {
         "--shard" => ("backfill", v("1/2")),
         "--to-queue" => ("backfill", v("http://q")),
         "--profile" => ("backfill", v("p")),
+        "--aws-sigv4" | "--allow-duplicates" => ("backfill", on()),
+        "--aws-sigv4-service" | "--flavor" => ("backfill", v("aoss")),
         "--aws-region" => ("backfill", v("eu-west-1")),
         "--redact" => ("backfill", v("a.b")),
         "--redact-preset" => ("backfill", v("credentials")),

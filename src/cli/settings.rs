@@ -2,12 +2,13 @@
 //! Below the face nothing knows a flag: components take these structs, and messages that must
 //! name a flag or an environment variable get the name from [`Labels`].
 
-use super::cluster::{ClusterArgs, ConnectionArgs, SetupArgs};
+use super::cluster::{ClusterArgs, ConnectionArgs, FlavorArg, SetupArgs};
 use super::select::{AwsFlags, QueueFlags, SelectArgs};
 use super::{BackfillArgs, FollowArgs, IndexingArgs};
 use crate::aws::AwsSettings;
 use crate::backoff::Backoff;
-use crate::cluster::{ClusterSettings, Labels};
+use crate::cluster::sigv4::Service;
+use crate::cluster::{ClusterSettings, Labels, SigV4Settings};
 use crate::command::backfill::{BackfillSettings, SelectSettings};
 use crate::command::follow::{FollowSettings, ServiceSettings};
 use crate::command::indexing::{IndexingSettings, Target};
@@ -42,11 +43,12 @@ pub fn url_password_warning(flag: &str, url: &str, password_env: &str) -> Option
 impl ConnectionArgs {
     /// Client settings from these flags and the environment (secrets only ever from the
     /// environment, in the variables --es-password-env and --es-api-key-env name).
-    pub fn cluster_settings(&self, compress: bool) -> ClusterSettings {
+    pub fn cluster_settings(&self, compress: bool, aws: &AwsFlags) -> ClusterSettings {
         if let Some(warning) = url_password_warning("--es", &self.url, &self.es_password_env) {
             tracing::warn!("{warning}");
         }
         ClusterSettings {
+            sigv4: self.sigv4(aws),
             url: self.url.clone(),
             user: self.es_user.clone(),
             password: env(&self.es_password_env),
@@ -64,10 +66,23 @@ impl ConnectionArgs {
     }
 }
 
+impl ConnectionArgs {
+    /// SigV4 when asked for, or when the cluster is Serverless (it takes nothing else): by
+    /// `--flavor aoss`, `--aws-sigv4-service aoss` or an `*.aoss.amazonaws.com` host.
+    fn sigv4(&self, aws: &AwsFlags) -> Option<SigV4Settings> {
+        let service = match self.flavor {
+            FlavorArg::Aoss => Some(Service::Aoss),
+            FlavorArg::Auto => self.aws_sigv4_service,
+        };
+        let settings = SigV4Settings::for_url(&self.url, service, aws.aws_region.clone(), aws.settings());
+        (self.aws_sigv4 || settings.service == Service::Aoss).then_some(settings)
+    }
+}
+
 impl SetupArgs {
     /// What `setup` is asked to do.
     pub fn settings(&self) -> SetupSettings {
-        let cluster = self.connection.cluster_settings(false);
+        let cluster = self.connection.cluster_settings(false, &self.aws);
         SetupSettings {
             options: Options {
                 names: Names { prefix: self.index_prefix.clone() },
@@ -104,13 +119,14 @@ const ITEM_PATIENCE: u64 = 300;
 fn indexing(
     ix: &IndexingArgs,
     cluster: &ClusterArgs,
+    aws: &AwsFlags,
     transform: &super::TransformArgs,
     default_patience: Duration,
 ) -> anyhow::Result<IndexingSettings> {
     let target = match &ix.output {
         Some(path) => Target::File(path.clone()),
         None => Target::Cluster {
-            cluster: Box::new(cluster.connection.cluster_settings(cluster.compress)),
+            cluster: Box::new(cluster.connection.cluster_settings(cluster.compress, aws)),
             bulk: BulkSettings {
                 concurrency: cluster.bulk_concurrency.max(1),
                 backoff: Backoff {
@@ -123,6 +139,7 @@ fn indexing(
                 ),
             },
             install_template: !cluster.no_setup,
+            allow_duplicates: cluster.allow_duplicates,
         },
     };
     Ok(IndexingSettings {
@@ -173,7 +190,13 @@ impl BackfillArgs {
             select: self.select.settings(),
             to_queue: self.to_queue.clone(),
             aws: self.aws.settings(),
-            indexing: indexing(&self.indexing, &self.cluster, &self.transform, Duration::from_secs(300))?,
+            indexing: indexing(
+                &self.indexing,
+                &self.cluster,
+                &self.aws,
+                &self.transform,
+                Duration::from_secs(300),
+            )?,
         })
     }
 }
@@ -193,7 +216,8 @@ impl FollowArgs {
     /// What this follower consumes and where it sends (reads the redaction key, if any).
     pub fn settings(&self) -> anyhow::Result<FollowSettings> {
         let q = &self.queue_flags;
-        let mut indexing = indexing(&self.indexing, &self.cluster, &self.transform, Duration::MAX)?;
+        let mut indexing =
+            indexing(&self.indexing, &self.cluster, &self.aws, &self.transform, Duration::MAX)?;
         if self.alert.no_index {
             indexing.target = Target::Nowhere;
         }

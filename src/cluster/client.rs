@@ -3,11 +3,13 @@
 //!
 //! It owns the URL, authentication (basic, API key), TLS (custom CA, no verification), gzip
 //! request bodies and timeouts, and makes exactly one attempt per call: retrying is the caller's
-//! business (`crate::backoff`). Request signing for Amazon OpenSearch Service slots in here
-//! without touching the pipeline. The URL it shows in messages never carries a password.
+//! business (`crate::backoff`). With a SigV4 [`Signer`] (Amazon OpenSearch Service, Serverless;
+//! [`EsClient::with_signer`]) every request is signed right before it leaves (`signing.rs`).
+//! The URL it shows in messages never carries a password.
 
 use super::error::ClientError;
 use super::settings::{ClusterSettings, Labels};
+use super::sigv4::Signer;
 use crate::errors::chain;
 use bytes::Bytes;
 use elasticsearch::auth::Credentials;
@@ -15,6 +17,7 @@ use elasticsearch::cert::{Certificate, CertificateValidation};
 use elasticsearch::http::headers::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::http::{transport::Transport, Method};
+use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
@@ -43,6 +46,9 @@ pub struct EsClient {
     timeout: Duration,
     auth: Auth,
     labels: Labels,
+    /// With SigV4: the signer, the URL requests are joined to, and whether to gzip bodies ourselves.
+    signer: Option<(Arc<Signer>, Url, bool)>,
+    serverless: bool,
 }
 
 /// Which credentials the client sends, as far as messages may tell.
@@ -51,11 +57,24 @@ enum Auth {
     None,
     Basic { user: String },
     ApiKey,
+    SigV4,
 }
 
 impl EsClient {
-    /// Builds a client; nothing is sent yet.
+    /// Builds a client; nothing is sent yet. Settings asking for SigV4 need [`EsClient::with_signer`].
     pub fn new(config: &ClusterSettings) -> Result<Self, ClientError> {
+        if config.sigv4.is_some() {
+            return Err(ClientError::Config("SigV4 is on but no signer was built".into()));
+        }
+        Self::build(config, None)
+    }
+
+    /// A client that signs every request with `signer` (AWS SigV4).
+    pub fn with_signer(config: &ClusterSettings, signer: Arc<Signer>) -> Result<Self, ClientError> {
+        Self::build(config, Some(signer))
+    }
+
+    fn build(config: &ClusterSettings, signer: Option<Arc<Signer>>) -> Result<Self, ClientError> {
         let flag = &config.labels.url;
         let mut url = Url::parse(&config.url)
             .map_err(|e| ClientError::Config(format!("{flag} {:?} is not a URL: {e}", shown(&config.url))))?;
@@ -75,14 +94,23 @@ impl EsClient {
                 None => Credentials::EncodedApiKey(key.clone()),
             });
         }
+        if signer.is_some() && credentials.is_some() {
+            return Err(ClientError::Config(format!(
+                "--aws-sigv4 signs with AWS credentials: give no {}, URL user:password or {} with it",
+                config.labels.user, config.labels.api_key_env
+            )));
+        }
         let auth = match &credentials {
+            None if signer.is_some() => Auth::SigV4,
             None => Auth::None,
             Some(Credentials::Basic(user, _)) => Auth::Basic { user: user.clone() },
             Some(_) => Auth::ApiKey,
         };
         let shown_url = url.as_str().trim_end_matches('/').to_string();
+        let signer = signer.map(|s| (s, url.clone(), config.compress));
         let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url))
-            .request_body_compression(config.compress)
+            // A signed body is compressed before signing (signing.rs), never by the transport.
+            .request_body_compression(config.compress && signer.is_none())
             .enable_meta_header(false)
             .timeout(config.timeout)
             .cert_validation(cert_validation(config)?);
@@ -91,7 +119,13 @@ impl EsClient {
         }
         let transport = builder.build().map_err(|e| ClientError::Config(e.to_string()))?;
         let labels = config.labels.clone();
-        Ok(EsClient { transport, url: shown_url, timeout: config.timeout, auth, labels })
+        let serverless = config.serverless();
+        Ok(EsClient { transport, url: shown_url, timeout: config.timeout, auth, labels, signer, serverless })
+    }
+
+    /// True for an OpenSearch Serverless collection: no `GET /`, `_nodes`, `_cluster`, `_refresh`, ISM.
+    pub fn serverless(&self) -> bool {
+        self.serverless
     }
 
     /// The cluster URL, safe to show.
@@ -121,10 +155,13 @@ impl EsClient {
         for (name, value) in extra {
             headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
         }
-        let body = body.map(|(bytes, content_type)| {
+        let mut body = body.map(|(bytes, content_type)| {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
             bytes
         });
+        if let Some((signer, base, compress)) = &self.signer {
+            body = super::signing::sign(signer, base, *compress, method, path, &mut headers, body).await?;
+        }
         let unreachable = |e: elasticsearch::Error| transport_error(&self.url, &self.labels, chain(&e));
         let response = self
             .transport
@@ -151,13 +188,18 @@ impl EsClient {
     }
 
     /// The error for a 401/403: which credentials were refused and what to do about it.
-    fn unauthorized(&self, reply: &Reply) -> ClientError {
+    pub(crate) fn unauthorized(&self, reply: &Reply) -> ClientError {
         let status = reply.status;
         let l = &self.labels;
         let sent = match &self.auth {
             Auth::None => None,
             Auth::Basic { user } => Some(format!("basic auth as user {user:?}")),
             Auth::ApiKey => Some(format!("the API key in {}", l.api_key_env)),
+            Auth::SigV4 => {
+                let reason = error_reason(&reply.body).or_else(|| aws_message(&reply.body));
+                let refusal = super::signing::refusal(status, reason);
+                return ClientError::Unauthorized { url: self.url.clone(), status, refusal };
+            }
         };
         let api_key = |sep: &str| match l.api_key_env.as_str() {
             "" => String::new(),
@@ -214,6 +256,12 @@ fn error_reason(body: &[u8]) -> Option<String> {
     value["error"]["reason"].as_str().map(str::to_string)
 }
 
+/// `message` of an AWS error answer (`{"message": "..."}`, or `Message`).
+fn aws_message(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    value["message"].as_str().or(value["Message"].as_str()).map(str::to_string)
+}
+
 /// Moves `user:password@` out of the URL into basic credentials.
 fn basic_from_url(url: &mut Url) -> Option<Credentials> {
     if url.username().is_empty() {
@@ -268,134 +316,5 @@ fn cert_validation(config: &ClusterSettings) -> Result<CertificateValidation, Cl
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_never_show() {
-        assert_eq!(shown("https://bob:s3cret@es.example:9200/"), "https://bob:****@es.example:9200/");
-        assert!(!shown("not a url but has bob:s3cret@host").contains("s3cret"));
-        let client = EsClient::new(&config("http://bob:p%40ss@127.0.0.1:9/")).unwrap();
-        assert_eq!(client.url(), "http://127.0.0.1:9");
-    }
-
-    fn config(url: &str) -> ClusterSettings {
-        ClusterSettings { timeout: Duration::from_secs(1), ..ClusterSettings::new(url) }
-    }
-
-    #[test]
-    fn a_url_without_scheme_never_shows_its_password() {
-        // `user:password@host:port` parses as scheme `user` with a path: it used to reach the
-        // "cannot reach" message whole.
-        let url = "elastic:s3cret@127.0.0.1:9202";
-        assert!(!shown(url).contains("s3cret"), "{}", shown(url));
-        let err = EsClient::new(&config(url)).err().expect("not an http(s) URL").to_string();
-        assert!(err.contains("must be an http:// or https:// URL") && !err.contains("s3cret"), "{err}");
-        let err = EsClient::new(&config("ftp://bob:s3cret@h/")).err().expect("not http(s)").to_string();
-        assert!(err.contains("ftp://bob:****@h/") && !err.contains("s3cret"), "{err}");
-    }
-
-    #[test]
-    fn config_debug_hides_secrets() {
-        let config = ClusterSettings {
-            user: Some("bob".into()),
-            password: Some("s3cret".into()),
-            api_key: Some("id:k3y".into()),
-            ..config("https://bob:urlpass@h:9200")
-        };
-        let text = format!("{config:?}");
-        for secret in ["s3cret", "k3y", "urlpass"] {
-            assert!(!text.contains(secret), "{text}");
-        }
-        assert!(text.contains("bob") && text.contains("<hidden>"), "{text}");
-    }
-
-    #[test]
-    fn refusals_say_which_credentials_and_what_to_do() {
-        let reply = |status, body: &str| Reply { status, body: Bytes::from(body.to_string()) };
-        let refusal = |config: ClusterSettings, reply: &Reply| {
-            EsClient::new(&config).unwrap().unauthorized(reply).to_string()
-        };
-        let denied = reply(401, r#"{"error":{"reason":"unable to authenticate user [bob]"}}"#);
-
-        let none = refusal(config("https://h:9200"), &denied);
-        assert_eq!(
-            none,
-            "https://h:9200 requires credentials (HTTP 401) and none were given: set --es-user and \
-             ELASTICSEARCH_PASSWORD, or ELASTICSEARCH_API_KEY"
-        );
-        let basic = refusal(config("https://bob:s3cret@h:9200"), &denied);
-        assert!(basic
-            .starts_with("https://h:9200 refused our credentials (HTTP 401, basic auth as user \"bob\")"));
-        assert!(basic.contains("ELASTICSEARCH_PASSWORD") && !basic.contains("s3cret"), "{basic}");
-        let key =
-            refusal(ClusterSettings { api_key: Some("id:k3y".into()), ..config("https://h:9200") }, &denied);
-        assert!(
-            key.contains("(HTTP 401, the API key in ELASTICSEARCH_API_KEY)") && !key.contains("k3y"),
-            "{key}"
-        );
-
-        let forbidden = reply(403, r#"{"error":{"reason":"action [cluster:monitor/main] is unauthorized"}}"#);
-        let no_privilege = refusal(config("https://bob:s3cret@h:9200"), &forbidden);
-        assert_eq!(
-            no_privilege,
-            "https://h:9200 refused our credentials (HTTP 403, basic auth as user \"bob\"): \
-             action [cluster:monitor/main] is unauthorized"
-        );
-    }
-
-    #[test]
-    fn transport_errors_get_a_hint_for_common_mistakes() {
-        let tls = "client error (Connect): invalid peer certificate: UnknownIssuer";
-        let labels = Labels::default();
-        match transport_error("https://h:9200", &labels, tls.into()) {
-            ClientError::Untrusted { reason, .. } => {
-                assert!(reason.starts_with(tls) && reason.contains("--ca-cert PATH"), "{reason}")
-            }
-            other => panic!("a certificate problem is not an outage: {other:?}"),
-        }
-        let kibana = Labels { ca_cert: "--kibana-ca-cert".into(), ..Labels::default() };
-        let hint = transport_error("https://k:5601", &kibana, tls.into()).to_string();
-        assert!(hint.contains("with --kibana-ca-cert PATH"), "{hint}");
-        let refused =
-            transport_error("http://h:9200", &labels, "tcp connect error: Connection refused".into());
-        assert!(matches!(refused, ClientError::Unreachable { .. }));
-    }
-
-    #[test]
-    fn messages_name_the_settings_actually_in_use() {
-        let labels = Labels {
-            url: "--kibana".into(),
-            user: "--kibana-user".into(),
-            password_env: "KIBANA_PASSWORD".into(),
-            api_key_env: String::new(),
-            ..Labels::default()
-        };
-        let err = EsClient::new(&ClusterSettings { labels: labels.clone(), ..config("nope") }).err().unwrap();
-        assert!(err.to_string().contains(": --kibana \"nope\" is not a URL"), "{err}");
-        let renamed =
-            Labels { password_env: "CT_PW".into(), api_key_env: "CT_KEY".into(), ..Labels::default() };
-        let reply = Reply { status: 401, body: Bytes::from_static(b"{}") };
-        let client = EsClient::new(&ClusterSettings { labels: renamed, ..config("https://h:9200") }).unwrap();
-        let text = client.unauthorized(&reply).to_string();
-        assert!(text.contains("set --es-user and CT_PW, or CT_KEY"), "{text}");
-        assert!(!text.contains("ELASTICSEARCH_"), "{text}");
-        let kibana = EsClient::new(&ClusterSettings { labels, ..config("https://bob:pw@k:5601") }).unwrap();
-        let text = kibana.unauthorized(&reply).to_string();
-        assert!(
-            text.contains("check --kibana-user and KIBANA_PASSWORD (or the URL's user:password)"),
-            "{text}"
-        );
-        assert!(!text.contains("API key") && !text.contains(", or"), "{text}");
-    }
-
-    #[test]
-    fn url_credentials_are_decoded() {
-        let mut url = Url::parse("http://bob:p%40ss+w@h/").unwrap();
-        match basic_from_url(&mut url) {
-            Some(Credentials::Basic(u, p)) => assert_eq!((u.as_str(), p.as_str()), ("bob", "p@ss+w")),
-            _ => panic!("expected basic credentials"),
-        }
-        assert_eq!(url.as_str(), "http://h/");
-    }
-}
+#[path = "client_tests.rs"]
+mod tests;

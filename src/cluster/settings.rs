@@ -5,6 +5,8 @@
 //! variable), so that messages written down here can name what to fix without this layer knowing
 //! any flag: the face fills them in.
 
+use super::sigv4::Service;
+use crate::aws::AwsSettings;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -27,6 +29,8 @@ pub struct ClusterSettings {
     pub compress: bool,
     /// Time limit for one request.
     pub timeout: Duration,
+    /// Sign every request with AWS SigV4 (Amazon OpenSearch Service, Serverless); `None`: do not.
+    pub sigv4: Option<SigV4Settings>,
     /// What the user calls each setting, for messages.
     pub labels: Labels,
 }
@@ -74,7 +78,38 @@ impl ClusterSettings {
             insecure: false,
             compress: false,
             timeout: Duration::from_secs(60),
+            sigv4: None,
             labels: Labels::default(),
+        }
+    }
+
+    /// True for an OpenSearch Serverless collection (signed for `aoss`): no cluster APIs, no ISM.
+    pub fn serverless(&self) -> bool {
+        self.sigv4.as_ref().is_some_and(|s| s.service == Service::Aoss)
+    }
+}
+
+/// How to sign: the service, the region, and where the credentials come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigV4Settings {
+    /// `es` for a domain, `aoss` for Serverless.
+    pub service: Service,
+    /// The signing region: the endpoint host's, else `--aws-region`, else the AWS chain's.
+    pub region: Option<String>,
+    /// Profile (and region) of the standard AWS chain the credentials come from.
+    pub aws: AwsSettings,
+}
+
+impl SigV4Settings {
+    /// Settings for `url`: the service given, else the host's (`*.aoss.amazonaws.com`: `aoss`), else
+    /// `es`; the region of the host, else `region`.
+    pub fn for_url(url: &str, service: Option<Service>, region: Option<String>, aws: AwsSettings) -> Self {
+        let host =
+            url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+        SigV4Settings {
+            service: service.or_else(|| super::sigv4::service_from_host(&host)).unwrap_or(Service::Es),
+            region: super::sigv4::region_from_host(&host).or(region),
+            aws,
         }
     }
 }
@@ -91,7 +126,34 @@ impl std::fmt::Debug for ClusterSettings {
             .field("insecure", &self.insecure)
             .field("compress", &self.compress)
             .field("timeout", &self.timeout)
+            .field("sigv4", &self.sigv4)
             .field("labels", &self.labels)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_and_region_come_from_the_host_first() {
+        let aws = AwsSettings::default();
+        let domain = SigV4Settings::for_url(
+            "https://search-ct-x.eu-west-1.es.amazonaws.com",
+            None,
+            Some("us-east-1".into()),
+            aws.clone(),
+        );
+        assert_eq!((domain.service, domain.region.as_deref()), (Service::Es, Some("eu-west-1")));
+        let aoss =
+            SigV4Settings::for_url("https://abc.us-west-2.aoss.amazonaws.com:443", None, None, aws.clone());
+        assert_eq!((aoss.service, aoss.region.as_deref()), (Service::Aoss, Some("us-west-2")));
+        let custom =
+            SigV4Settings::for_url("http://127.0.0.1:9", Some(Service::Aoss), Some("ap-south-1".into()), aws);
+        assert_eq!((custom.service, custom.region.as_deref()), (Service::Aoss, Some("ap-south-1")));
+        let settings = ClusterSettings { sigv4: Some(custom), ..ClusterSettings::new("http://127.0.0.1:9") };
+        assert!(settings.serverless());
+        assert!(!ClusterSettings::new("http://127.0.0.1:9").serverless());
     }
 }

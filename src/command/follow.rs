@@ -13,7 +13,7 @@
 use super::indexing::IndexingSettings;
 use super::shutdown::{self, Messages};
 use super::Outcome;
-use crate::aws::{s3_client, sdk_config, AwsSettings};
+use crate::aws::{sdk_config, AwsSettings};
 use crate::backoff::Backoff;
 use crate::cluster::ClientError;
 use crate::errors::chain;
@@ -83,7 +83,7 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
     let aws = sdk_config(&settings.aws).await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
     check_queue(&sqs, &settings.queue.queue_url).await?;
-    let fetcher = Fetcher::new(s3_client(&aws), tokio::runtime::Handle::current());
+    let fetcher = Fetcher::with_regions(&aws, tokio::runtime::Handle::current());
 
     let (tap, alerts) = if settings.alerts.rules.is_empty() {
         (None, None)

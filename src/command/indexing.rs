@@ -5,7 +5,7 @@
 //! cluster is asked what it is (an unreachable or unauthenticated cluster is an error here), and
 //! the index template is installed (unless switched off), then the bulk output is made to send.
 
-use crate::cluster::{ClusterSettings, EsClient};
+use crate::cluster::ClusterSettings;
 use crate::output::alert::AlertTap;
 use crate::output::batch::Frame;
 use crate::output::dead_letter::DeadLetters;
@@ -48,6 +48,8 @@ pub enum Target {
         bulk: BulkSettings,
         /// Install the index template at start.
         install_template: bool,
+        /// Send documents without `_id` (the cluster picks ids: a re-run adds copies).
+        allow_duplicates: bool,
     },
     /// `_bulk` NDJSON into a file (`-`: stdout).
     File(PathBuf),
@@ -63,7 +65,11 @@ impl IndexingSettings {
 
     /// The documents' wire format.
     pub fn frame(&self) -> Arc<dyn Frame> {
-        Arc::new(BulkFraming::create(&self.index_prefix))
+        let framing = BulkFraming::create(&self.index_prefix);
+        match &self.target {
+            Target::Cluster { allow_duplicates: true, .. } => Arc::new(framing.without_ids()),
+            _ => Arc::new(framing),
+        }
     }
 
     /// Opens the output: for a cluster, checks it and installs the template first.
@@ -73,20 +79,37 @@ impl IndexingSettings {
         stats: &Arc<Stats>,
         abort: &CancellationToken,
     ) -> anyhow::Result<Output> {
-        let (cluster, bulk, install_template) = match &self.target {
+        let (cluster, bulk, install_template, allow_duplicates) = match &self.target {
             Target::File(path) => {
                 let file = FileOutput::open(path)
                     .with_context(|| format!("cannot create --output {}", path.display()))?;
                 return Ok(Output::File(file));
             }
             Target::Nowhere => return Ok(Output::Discard),
-            Target::Cluster { cluster, bulk, install_template } => (cluster, bulk, *install_template),
+            Target::Cluster { cluster, bulk, install_template, allow_duplicates } => {
+                (cluster, bulk, *install_template, *allow_duplicates)
+            }
         };
-        let client = EsClient::new(cluster)?;
+        let client = super::cluster::client(cluster).await?;
         let info = client.info().await?;
         info!("{} is {:?} {}", client.url(), info.flavor, info.version);
         if install_template {
             crate::setup::install_template(&client, &info, &self.index_prefix).await?;
+        }
+        if client.serverless() && !allow_duplicates {
+            let scratch = format!("{}-id-check", self.index_prefix);
+            if !client.accepts_ids(&scratch).await? {
+                anyhow::bail!(
+                    "{} refuses documents with their own _id (an OpenSearch Serverless time-series \
+                     collection). cloudtrail-es gives each event its eventID as _id so that a re-run or a \
+                     redelivered message adds nothing; use a search collection for that, or pass \
+                     --allow-duplicates to send without _id, knowing that a re-run or a redelivered SQS \
+                     message then adds copies",
+                    client.url()
+                );
+            }
+        } else if allow_duplicates {
+            info!("--allow-duplicates: documents are sent without _id; a re-run adds copies");
         }
         let bulk = BulkOutput::new(client, &info, *bulk, dead.clone(), stats.clone(), abort.clone());
         Ok(Output::Cluster(Box::new(bulk)))

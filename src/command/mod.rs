@@ -5,10 +5,12 @@
 //! - `backfill.rs`, `follow.rs`, `setup.rs`, `replay.rs`: one file per command;
 //! - `indexing.rs`: what backfill and follow share — the transform, the output (probing the
 //!   cluster and installing templates before the output is built) and the readers;
+//! - `cluster.rs`: the cluster client, with its SigV4 signer when asked for;
 //! - `shutdown.rs`: the one place signals are watched;
 //! - [`Outcome`]: how a run ended, which `main.rs` turns into the exit status.
 
 pub mod backfill;
+pub mod cluster;
 pub mod follow;
 pub mod indexing;
 pub mod setup;

@@ -1,7 +1,7 @@
 //! `cloudtrail-es setup`: prepares the cluster (and, with `--kibana`, Kibana) and reports one line
 //! per item on stdout, then whether anything changed. The work itself is `crate::setup`'s.
 
-use crate::cluster::{ClusterSettings, EsClient};
+use crate::cluster::ClusterSettings;
 use crate::setup::{check_supported, flavor_name, install, kibana, Options, Step};
 
 /// What `setup` is asked to do.
@@ -17,9 +17,17 @@ pub struct SetupSettings {
 
 /// `cloudtrail-es setup`: prints one line per item and a last line saying whether anything changed.
 pub async fn run(settings: SetupSettings) -> anyhow::Result<()> {
-    let client = EsClient::new(&settings.cluster)?;
+    let client = super::cluster::client(&settings.cluster).await?;
     let cluster = client.info().await?;
-    println!("cluster: {} {} at {}", flavor_name(cluster.flavor), cluster.version, client.url());
+    if cluster.serverless {
+        println!(
+            "cluster: OpenSearch Serverless collection at {} (no GET /, _nodes or _cluster/health there: \
+             not probed; no ISM: lifecycle skipped)",
+            client.url()
+        );
+    } else {
+        println!("cluster: {} {} at {}", flavor_name(cluster.flavor), cluster.version, client.url());
+    }
     if let Some(warning) = check_supported(&cluster)? {
         println!("warning: {warning}");
     }
@@ -31,7 +39,7 @@ pub async fn run(settings: SetupSettings) -> anyhow::Result<()> {
     };
     install(&client, &cluster, &options, &mut report).await?;
     if let Some(kibana) = &settings.kibana {
-        let kibana = EsClient::new(kibana)?;
+        let kibana = super::cluster::client(kibana).await?;
         report(&kibana::install(&kibana, &client, cluster.flavor, &options).await?);
     }
     println!("{}", summary(changes, options.dry_run));

@@ -95,12 +95,16 @@ mod tests {
 
     #[test]
     fn enqueued_messages_are_read_back_as_the_same_object() {
-        let object =
-            S3Object { bucket: "b".into(), key: "AWSLogs/1/odd name+plus ü.json.gz".into(), size: 7 };
+        let object = S3Object {
+            bucket: "b".into(),
+            key: "AWSLogs/1/odd name+plus ü.json.gz".into(),
+            size: 7,
+            region: None,
+        };
         let body = s3_event_body(&object);
         assert_eq!(
             parse(&body).unwrap(),
-            Notice::Objects(vec![ObjectRef { bucket: "b".into(), key: object.key.clone() }])
+            Notice::Objects(vec![ObjectRef { bucket: "b".into(), key: object.key.clone(), region: None }])
         );
     }
 }

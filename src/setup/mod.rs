@@ -53,6 +53,12 @@ pub async fn install(
     let names = &options.names;
     let api = Api::of(cluster.flavor);
     let with_lifecycle = match options.retention_days {
+        Some(_) if cluster.serverless => {
+            let why =
+                "OpenSearch Serverless has no ISM: set a data lifecycle policy on the collection instead";
+            report(&skipped("lifecycle", why));
+            false
+        }
         None => {
             report(&skipped("lifecycle", "no --retention-days given, indices are kept forever"));
             false
@@ -96,7 +102,8 @@ pub async fn install_template(
     }
     let names = Names { prefix: prefix.to_string() };
     let lifecycle_path = format!("/_component_template/{}", names.lifecycle());
-    let installed = client.send(Method::Get, &lifecycle_path, None).await?.status == 200;
+    let installed =
+        !cluster.serverless && client.send(Method::Get, &lifecycle_path, None).await?.status == 200;
     for item in template_items(cluster.flavor, &names, installed.then_some(Lifecycle::Keep)) {
         let step = reconcile(client, &item, false).await?;
         info!("{step}");
@@ -106,6 +113,9 @@ pub async fn install_template(
 
 /// Refuses servers that lack what the templates need; warns about majors we have not tested.
 pub fn check_supported(cluster: &ClusterInfo) -> Result<Option<String>, SetupError> {
+    if cluster.serverless {
+        return Ok(None);
+    }
     let mut parts = cluster.version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
     let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     let name = flavor_name(cluster.flavor);
@@ -188,7 +198,7 @@ mod tests {
     use super::*;
 
     fn cluster(flavor: Flavor, version: &str) -> ClusterInfo {
-        ClusterInfo { flavor, version: version.into() }
+        ClusterInfo { flavor, version: version.into(), serverless: false }
     }
 
     #[test]

@@ -35,12 +35,20 @@ pub struct BulkFraming {
     pub naming: IndexNaming,
     /// The action.
     pub op: Op,
+    /// Give each document its routing id as `_id` (off: the cluster picks one, and a re-run adds
+    /// copies; for collections that refuse custom ids, `--allow-duplicates`).
+    pub ids: bool,
 }
 
 impl BulkFraming {
     /// `create` actions into `PREFIX-YYYY.MM.DD`.
     pub fn create(prefix: &str) -> Self {
-        BulkFraming { naming: IndexNaming { prefix: prefix.to_string() }, op: Op::Create }
+        BulkFraming { naming: IndexNaming { prefix: prefix.to_string() }, op: Op::Create, ids: true }
+    }
+
+    /// The same framing without `_id`s.
+    pub fn without_ids(self) -> Self {
+        BulkFraming { ids: false, ..self }
     }
 
     /// Appends the action line (with its newline) for a document routed by `routing`.
@@ -53,10 +61,13 @@ impl BulkFraming {
         // Writes into a Vec cannot fail.
         let _ = write!(
             out,
-            "{{\"{op}\":{{\"_index\":\"{}-{:04}.{:02}.{:02}\",\"_id\":",
+            "{{\"{op}\":{{\"_index\":\"{}-{:04}.{:02}.{:02}\"",
             self.naming.prefix, d.year, d.month, d.day
         );
-        routing.id.write_json(out);
+        if self.ids {
+            out.extend_from_slice(b",\"_id\":");
+            routing.id.write_json(out);
+        }
         out.extend_from_slice(b"}}\n");
     }
 }
@@ -95,6 +106,18 @@ mod tests {
         assert_eq!(got, json!({"create":{"_index":"cloudtrail-2024.05.01","_id":"abc"}}));
         let own = action(r#"{"@timestamp":"2020-09-14T01:19:40.000Z","eventName":"X"}"#);
         assert_eq!(own["create"]["_index"], "cloudtrail-2020.09.14");
+    }
+
+    #[test]
+    fn without_ids_the_action_has_none() {
+        let mut doc = Vec::new();
+        let raw = r#"{"eventID":"abc","eventTime":"2024-05-01T00:00:00Z"}"#;
+        let Encoded::Document(routing) = Transform::plain().encode(raw.as_bytes(), &mut doc).unwrap() else {
+            panic!("filtered")
+        };
+        let mut line = Vec::new();
+        BulkFraming::create("ct").without_ids().action(&routing, &mut line);
+        assert_eq!(line, b"{\"create\":{\"_index\":\"ct-2024.05.01\"}}\n");
     }
 
     #[test]

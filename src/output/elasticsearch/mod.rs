@@ -325,7 +325,7 @@ mod tests {
 
     #[test]
     fn sources_are_left_out_of_reasons_where_the_cluster_can() {
-        let info = |flavor, version: &str| ClusterInfo { flavor, version: version.into() };
+        let info = |flavor, version: &str| ClusterInfo { flavor, version: version.into(), serverless: false };
         assert_eq!(
             bulk_path(&info(Flavor::Elasticsearch, "8.19.21")),
             "/_bulk?include_source_on_error=false"

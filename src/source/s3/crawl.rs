@@ -164,7 +164,7 @@ impl Crawler {
         let key = o.key()?.to_string();
         let size = o.size().unwrap_or(0).max(0) as u64;
         // Folder placeholders some tools create ("prefix/") hold nothing.
-        (!key.ends_with('/')).then(|| S3Object { bucket: self.bucket.clone(), key, size })
+        (!key.ends_with('/')).then(|| S3Object { bucket: self.bucket.clone(), key, size, region: None })
     }
 
     fn error(&self, prefix: &str, reason: String) -> S3Error {

@@ -6,6 +6,10 @@
 //! its open response stream, read by the reader as it decodes, so memory stays bounded however
 //! large an object is. Throttling and transient errors on requests are retried by the SDK; a small
 //! object whose body breaks off mid-download is fetched again.
+//!
+//! One queue may be fed by trails in several regions: an object whose notification names its region
+//! (`awsRegion`) is fetched with an S3 client for that region (made once per region, from the same
+//! AWS configuration), not with the follower's own.
 
 use super::{describe, S3Object};
 use crate::errors::chain;
@@ -13,7 +17,8 @@ use crate::source::{Location, LogFile};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::Client;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
@@ -64,12 +69,43 @@ pub struct Fetcher {
     client: Client,
     runtime: Handle,
     budget: Arc<Semaphore>,
+    /// The configuration other regions' clients are made from (`None`: only `client`).
+    config: Option<aws_config::SdkConfig>,
+    regional: Mutex<HashMap<String, Client>>,
 }
 
 impl Fetcher {
     /// A fetcher whose streams are driven by `runtime`.
     pub fn new(client: Client, runtime: Handle) -> Arc<Self> {
-        Arc::new(Fetcher { client, runtime, budget: Arc::new(Semaphore::new(BUDGET_KIB)) })
+        let budget = Arc::new(Semaphore::new(BUDGET_KIB));
+        Arc::new(Fetcher { client, runtime, budget, config: None, regional: Mutex::new(HashMap::new()) })
+    }
+
+    /// As [`Fetcher::new`], fetching objects of other regions with clients made from `config`.
+    pub fn with_regions(config: &aws_config::SdkConfig, runtime: Handle) -> Arc<Self> {
+        let budget = Arc::new(Semaphore::new(BUDGET_KIB));
+        let client = crate::aws::s3_client(config);
+        let (config, regional) = (Some(config.clone()), Mutex::new(HashMap::new()));
+        Arc::new(Fetcher { client, runtime, budget, config, regional })
+    }
+
+    /// The client for an object in `region` (`None`, or the client's own region: the default client).
+    pub fn client_for(&self, region: Option<&str>) -> Client {
+        let (Some(region), Some(config)) = (region, &self.config) else { return self.client.clone() };
+        if self.client.config().region().is_some_and(|r| r.as_ref() == region) {
+            return self.client.clone();
+        }
+        let mut regional = self.regional.lock().unwrap_or_else(|e| e.into_inner());
+        regional
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_s3::config::Builder::from(config)
+                    .region(aws_config::Region::new(region.to_string()))
+                    .force_path_style(crate::aws::endpoint_overridden("S3"))
+                    .build();
+                Client::from_conf(conf)
+            })
+            .clone()
     }
 
     /// Makes an object ready for a reader: a small one is downloaded now, a large one is handed
@@ -78,8 +114,9 @@ impl Fetcher {
     pub async fn ready(self: &Arc<Self>, object: S3Object) -> Result<LogFile, String> {
         let name: Arc<str> = object.url().into();
         let mut last = String::new();
+        let client = self.client_for(object.region.as_deref());
         for attempt in 1..=BODY_TRIES {
-            let response = self.client.get_object().bucket(&object.bucket).key(&object.key).send().await;
+            let response = client.get_object().bucket(&object.bucket).key(&object.key).send().await;
             let output = response.map_err(|e| format!("cannot download: {}", describe_get(&e)))?;
             let size = output.content_length().unwrap_or(0).max(0) as u64;
             if size > PREFETCH_MAX {
@@ -143,5 +180,21 @@ mod tests {
 
     fn cases_first() -> SdkError<GetObjectError> {
         refusal(404, "NoSuchKey", "The specified key does not exist.")
+    }
+
+    #[tokio::test]
+    async fn objects_of_other_regions_get_a_client_for_their_region() {
+        let config = aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let fetcher = Fetcher::with_regions(&config, Handle::current());
+        let region = |c: Client| c.config().region().map(|r| r.to_string());
+        assert_eq!(region(fetcher.client_for(None)).as_deref(), Some("us-east-1"));
+        assert_eq!(region(fetcher.client_for(Some("us-east-1"))).as_deref(), Some("us-east-1"));
+        assert_eq!(region(fetcher.client_for(Some("eu-west-3"))).as_deref(), Some("eu-west-3"));
+        assert_eq!(fetcher.regional.lock().unwrap().len(), 1, "one client per other region, reused");
+        fetcher.client_for(Some("eu-west-3"));
+        assert_eq!(fetcher.regional.lock().unwrap().len(), 1);
     }
 }

@@ -23,6 +23,9 @@ pub struct S3Object {
     pub key: String,
     /// Size in bytes, from the listing.
     pub size: u64,
+    /// The bucket's region if known to differ from the client's (from a notification); `None`: the
+    /// client's own.
+    pub region: Option<String>,
 }
 
 impl S3Object {

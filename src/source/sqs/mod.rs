@@ -240,7 +240,7 @@ impl Consumer {
         let mut receipts = Vec::with_capacity(objects.len());
         let mut failures = Vec::new();
         for o in objects {
-            let object = S3Object { bucket: o.bucket, key: o.key, size: 0 };
+            let object = S3Object { bucket: o.bucket, key: o.key, size: 0, region: o.region };
             let url = object.url();
             match self.fetcher.ready(object).await {
                 Ok(file) => {

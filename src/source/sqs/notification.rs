@@ -19,6 +19,9 @@ pub struct ObjectRef {
     pub bucket: String,
     /// Key, decoded.
     pub key: String,
+    /// The bucket's region when the notification says (`awsRegion` of an S3 record, `region` of an
+    /// EventBridge event): one queue may be fed by trails in several regions.
+    pub region: Option<String>,
 }
 
 /// What to do with a message.
@@ -91,7 +94,7 @@ fn cloudtrail(v: &Value) -> Result<Notice, String> {
         _ => return Err("CloudTrail notification without s3ObjectKey".into()),
     };
     Ok(Notice::Objects(
-        keys.into_iter().map(|k| ObjectRef { bucket: bucket.into(), key: k.into() }).collect(),
+        keys.into_iter().map(|k| ObjectRef { bucket: bucket.into(), key: k.into(), region: None }).collect(),
     ))
 }
 
@@ -109,7 +112,8 @@ fn s3_event(records: &Value) -> Result<Notice, String> {
             r.pointer("/s3/bucket/name").and_then(Value::as_str).ok_or("S3 record without s3.bucket.name")?;
         let key =
             r.pointer("/s3/object/key").and_then(Value::as_str).ok_or("S3 record without s3.object.key")?;
-        objects.push(ObjectRef { bucket: bucket.into(), key: decode_s3_event_key(key)? });
+        let region = r.get("awsRegion").and_then(Value::as_str).filter(|r| !r.is_empty()).map(str::to_string);
+        objects.push(ObjectRef { bucket: bucket.into(), key: decode_s3_event_key(key)?, region });
     }
     if objects.is_empty() {
         return Ok(Notice::Ignore("S3 event with no ObjectCreated record"));
@@ -126,7 +130,8 @@ fn eventbridge(v: &Value) -> Result<Notice, String> {
     let bucket =
         v.pointer("/detail/bucket/name").and_then(Value::as_str).ok_or("without detail.bucket.name")?;
     let key = v.pointer("/detail/object/key").and_then(Value::as_str).ok_or("without detail.object.key")?;
-    Ok(Notice::Objects(vec![ObjectRef { bucket: bucket.into(), key: key.into() }]))
+    let region = v.get("region").and_then(Value::as_str).filter(|r| !r.is_empty()).map(str::to_string);
+    Ok(Notice::Objects(vec![ObjectRef { bucket: bucket.into(), key: key.into(), region }]))
 }
 
 /// S3 event keys are form-encoded: `+` is a space, `%XX` a byte (`%2B` a plus).
@@ -155,6 +160,22 @@ mod tests {
     }
 
     const KEY: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/02/111122223333_CloudTrail_us-east-1_20240102T0005Z_abc.json.gz";
+
+    #[test]
+    fn the_bucket_region_is_taken_from_s3_records_and_eventbridge() {
+        let regions = |body: &str| match parse(body).unwrap() {
+            Notice::Objects(o) => o.into_iter().map(|r| r.region).collect::<Vec<_>>(),
+            Notice::Ignore(why) => panic!("ignored: {why}"),
+        };
+        let s3 = r#"{"Records":[
+            {"eventName":"ObjectCreated:Put","awsRegion":"eu-west-3","s3":{"bucket":{"name":"b"},"object":{"key":"k1"}}},
+            {"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"k2"}}}]}"#;
+        assert_eq!(regions(s3), vec![Some("eu-west-3".to_string()), None]);
+        let eb = r#"{"detail-type":"Object Created","source":"aws.s3","region":"ap-south-1",
+            "detail":{"bucket":{"name":"b"},"object":{"key":"k"}}}"#;
+        assert_eq!(regions(eb), vec![Some("ap-south-1".to_string())]);
+        assert_eq!(regions(r#"{"s3Bucket":"b","s3ObjectKey":["k"]}"#), vec![None]);
+    }
 
     #[test]
     fn cloudtrail_notifications_raw_and_in_sns() {
