@@ -15,7 +15,7 @@
 //! gets a second ack from its file, settled by the alert output (`output/alert/`).
 
 use crate::ack::{Delivery, FileAck};
-use crate::decode::{read_records, DecodeError, FileKind};
+use crate::decode::{decode, DecodeError, DecodeSettings, Format, Item, TooLarge};
 use crate::output::alert::AlertTap;
 use crate::output::batch::{Batch, BatchLimits, Frame};
 use crate::output::dead_letter::{DeadLetter, DeadLetters, Payload};
@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
 /// How the readers work.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReaderSettings {
     /// Reader threads.
     pub readers: usize,
@@ -40,6 +40,8 @@ pub struct ReaderSettings {
     pub batch: BatchLimits,
     /// Full batches waiting for the output (beyond those it is sending).
     pub queued_batches: usize,
+    /// Limits of the decoder (the largest event read, how much of a gzip member is held).
+    pub decode: DecodeSettings,
 }
 
 impl ReaderSettings {
@@ -72,6 +74,7 @@ pub fn start(
 ) -> Started {
     let (batch_tx, batches) = mpsc::channel(settings.queued_batches.max(1));
     let readers = Readers {
+        decode: settings.decode.clone(),
         transform,
         frame,
         alerts,
@@ -94,6 +97,8 @@ pub fn join(threads: Vec<JoinHandle<()>>) -> Result<(), &'static str> {
 
 /// Everything a reader thread needs, shared by all of them.
 pub struct Readers {
+    /// The decoder's limits.
+    pub decode: DecodeSettings,
     /// Events to documents: redaction, filters, routing.
     pub transform: Transform,
     /// The output's wire format.
@@ -183,9 +188,17 @@ impl Readers {
                 return ControlFlow::Continue(());
             }
         };
-        let result = read_records(raw, |index, event| {
-            Stats::add(&self.stats.events_read, 1);
-            self.encode(&ack, index, event, batch, scratch);
+        let result = decode(raw, &self.decode, |item| {
+            match item {
+                Item::Event { index, bytes } => {
+                    Stats::add(&self.stats.events_read, 1);
+                    self.encode(&ack, index, bytes, batch, scratch);
+                }
+                Item::TooLarge(too_large) => {
+                    Stats::add(&self.stats.events_read, 1);
+                    self.too_large(&ack, &too_large);
+                }
+            }
             let full = batch.is_full(&self.limits);
             if self.cancel.is_cancelled()
                 || (full && batches.blocking_send(std::mem::replace(batch, self.new_batch())).is_err())
@@ -195,23 +208,42 @@ impl Readers {
             ControlFlow::Continue(())
         });
         match result {
-            Ok(FileKind::Log(_)) => {
+            Ok(decoded) => {
                 ack.read_to_end();
-                Stats::add(&self.stats.files_read, 1);
+                if let Some(trailing) = &decoded.trailing {
+                    let what = if trailing.padding { "padding" } else { "bytes that are not gzip" };
+                    warn!(
+                        "{}: every event read; {} trailing bytes ({what}) after gzip member {} ignored",
+                        ack.file(),
+                        trailing.bytes,
+                        trailing.members
+                    );
+                }
+                if decoded.format == Format::Digest {
+                    debug!("{}: digest file, skipped", ack.file());
+                    Stats::add(&self.stats.files_skipped, 1);
+                } else {
+                    Stats::add(&self.stats.files_read, 1);
+                }
             }
-            Ok(FileKind::Digest) => {
-                ack.read_to_end();
-                debug!("{}: digest file, skipped", ack.file());
-                Stats::add(&self.stats.files_skipped, 1);
-            }
-            Err(DecodeError::Stopped) => {
+            Err(failure) if matches!(failure.error, DecodeError::Stopped) => {
                 // Part of the file was read: it is not finished, and a later run reads it again.
                 ack.settle(Delivery::Failed);
                 return ControlFlow::Break(());
             }
-            Err(e) => self.file_failed(&ack, e.to_string()),
+            Err(failure) => self.file_failed(&ack, failure.to_string()),
         }
         ControlFlow::Continue(())
+    }
+
+    /// Dead-letters a record too big to read: its size and place, and (redaction off) its first bytes.
+    fn too_large(&self, ack: &FileAck, too_large: &TooLarge) {
+        let reason = too_large.to_string();
+        warn!("{}: {reason}", ack.file());
+        let prefix = if self.transform.redacts() { &[][..] } else { too_large.prefix };
+        let event = Payload::Skipped { bytes: too_large.size, prefix };
+        let letter = DeadLetter { file: ack.file(), reason: &reason, status: None, action: None, event };
+        self.write_dead_letter(ack, letter);
     }
 
     /// Encodes one event into the batch, drops it (filters), or dead-letters it.
@@ -244,17 +276,22 @@ impl Readers {
                 };
                 let letter =
                     DeadLetter { file: ack.file(), reason: &reason, status: None, action: None, event };
-                match self.dead.write_all([letter]) {
-                    Ok(()) => {
-                        Stats::add(&self.stats.events_dead, 1);
-                        ack.settle(Delivery::DeadLettered);
-                    }
-                    Err(e) => {
-                        error!("cannot write dead letter to {}: {e}", self.dead.path().display());
-                        Stats::add(&self.stats.events_failed, 1);
-                        ack.settle(Delivery::Failed);
-                    }
-                }
+                self.write_dead_letter(ack, letter);
+            }
+        }
+    }
+
+    /// Writes one dead letter for an event of `ack`'s file, and settles it by the outcome.
+    fn write_dead_letter(&self, ack: &FileAck, letter: DeadLetter) {
+        match self.dead.write_all([letter]) {
+            Ok(()) => {
+                Stats::add(&self.stats.events_dead, 1);
+                ack.settle(Delivery::DeadLettered);
+            }
+            Err(e) => {
+                error!("cannot write dead letter to {}: {e}", self.dead.path().display());
+                Stats::add(&self.stats.events_failed, 1);
+                ack.settle(Delivery::Failed);
             }
         }
     }

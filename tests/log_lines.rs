@@ -29,3 +29,26 @@ fn an_error_printed_at_exit_stays_on_one_line() {
     assert!(run.stderr.contains(&format!("missing\\n{FORGED}")), "{}", run.stderr);
     assert!(run.stderr.lines().all(|l| !l.starts_with(FORGED)), "{}", run.stderr);
 }
+
+/// `--help` shows which environment variable a flag reads, never its value: a URL in the
+/// environment may carry a password.
+#[test]
+fn help_never_shows_a_secret_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "help-s3cret-7731";
+    let env = [
+        ("ELASTICSEARCH_URL", format!("https://u:{secret}@es:9200")),
+        ("KIBANA_URL", format!("https://u:{secret}@kibana:5601")),
+        ("ELASTICSEARCH_PASSWORD", secret.to_string()),
+        ("ELASTICSEARCH_API_KEY", secret.to_string()),
+        ("KIBANA_PASSWORD", secret.to_string()),
+        ("CLOUDTRAIL_ES_REDACT_KEY", secret.to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for command in ["backfill", "follow", "setup"] {
+        let run = run_in(dir.path(), &[command, "--help"], &env);
+        run.expect_code(0);
+        assert!(run.stdout.contains("--es"), "{command} --help printed its flags: {}", run.stdout);
+        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "{command} --help: {}", run.stdout);
+    }
+}

@@ -129,6 +129,10 @@ pub struct IndexingArgs {
     /// Reader threads (decompression and parsing); default: one per CPU.
     #[arg(long, value_name = "N")]
     pub readers: Option<usize>,
+    /// A record bigger than this (bytes of JSON text) is skipped while it streams, never held in
+    /// memory, and dead-lettered with its size and place.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::decode::DEFAULT_MAX_EVENT_BYTES)]
+    pub max_event_bytes: usize,
 }
 
 /// Index names must be lowercase and free of the characters Elasticsearch forbids.

@@ -13,6 +13,7 @@ use crate::command::backfill::{BackfillSettings, SelectSettings};
 use crate::command::follow::{FollowSettings, ServiceSettings};
 use crate::command::indexing::{IndexingSettings, Target};
 use crate::command::setup::SetupSettings;
+use crate::decode::DecodeSettings;
 use crate::output::batch::BatchLimits;
 use crate::output::elasticsearch::BulkSettings;
 use crate::pipeline::ReaderSettings;
@@ -151,6 +152,7 @@ fn indexing(
             readers: ix.readers.unwrap_or_else(ReaderSettings::default_readers).max(1),
             batch: BatchLimits { max_bytes: cluster.batch_bytes, max_events: cluster.batch_events.max(1) },
             queued_batches: cluster.bulk_concurrency.max(1) * 2,
+            decode: DecodeSettings { max_event_bytes: ix.max_event_bytes.max(1024), ..DecodeSettings::default() },
         },
     })
 }

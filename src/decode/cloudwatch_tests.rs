@@ -77,11 +77,15 @@ fn concatenated_payloads_in_one_member_or_many_and_control_messages() {
 #[test]
 fn keys_in_another_order_hold_events_until_the_message_type_is_known() {
     let all = events();
-    let sorted: serde_json::Value = serde_json::from_str(&payload(&all)).unwrap();
-    let sorted = sorted.to_string();
+    // Sorted keys, as a BTreeMap-backed serializer writes them: logEvents before messageType.
+    let value: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(&payload(&all)).unwrap();
+    let sorted = serde_json::to_string(&value).unwrap();
+    let control: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_str(&control()).unwrap();
+    let control = serde_json::to_string(&control).unwrap();
     assert!(sorted.find("logEvents") < sorted.find("messageType"), "{sorted}");
-    assert!(control().find("logEvents") < control().find("messageType"));
-    let (items, decoded) = texts(format!("{sorted}{}", control()).as_bytes());
+    assert!(control.find("logEvents") < control.find("messageType"));
+    let (items, decoded) = texts(format!("{sorted}{control}").as_bytes());
     assert_eq!((items, decoded.control_messages), (numbered(&all), 1));
 }
 

@@ -22,7 +22,7 @@
 //! | `raw` | the record's exact text, when it is not a JSON document: not JSON, or nested deeper than 126 levels | encode the text again |
 //! | `raw_base64` | the record's exact bytes, standard base64 with padding, when they are not UTF-8 or are mostly control bytes | decode, encode again |
 //! | `raw_withheld` | `{"note": TEXT, "bytes": N}`: redaction was on and the record is not a JSON object, so it could not be redacted and is not written | not replayable |
-//! | `truncated` | `{"bytes": N, "sha256": HEX, "prefix": TEXT}`: the document or record was over the limit (default 1 MiB, [`DEFAULT_MAX_DOCUMENT`]): its size, the SHA-256 of all of it, and its first 4 KiB as text (invalid UTF-8 replaced) | not replayable |
+//! | `truncated` | `{"bytes": N, "sha256": HEX, "prefix": TEXT}` (no `sha256` for a record skipped while reading, as over `--max-event-bytes`; no prefix with redaction on): the document or record was over the limit (default 1 MiB, [`DEFAULT_MAX_DOCUMENT`]): its size, the SHA-256 of all of it, and its first 4 KiB as text (invalid UTF-8 replaced) | not replayable |
 //!
 //! A letter is at most 127 levels deep (a `document` at most 126), so every JSON reader reads it:
 //! `serde_json` (127 levels), Python's `json` (about 1,000), jq 1.6 (256).
@@ -78,6 +78,14 @@ pub enum Payload<'a> {
         /// How long it was, in bytes.
         bytes: usize,
     },
+    /// A record too big to read, skipped while streaming: its size and, unless redaction is on,
+    /// its first bytes (`truncated`, without `sha256`: the whole was never held).
+    Skipped {
+        /// Its whole size, in bytes.
+        bytes: u64,
+        /// Its first bytes (empty when redaction is on).
+        prefix: &'a [u8],
+    },
 }
 
 impl<'a> Payload<'a> {
@@ -102,7 +110,7 @@ impl<'a> Payload<'a> {
         match self {
             Payload::Json(raw) => raw.get().len(),
             Payload::Raw(bytes) => bytes.len(),
-            Payload::Withheld { .. } => 0,
+            Payload::Withheld { .. } | Payload::Skipped { .. } => 0,
         }
     }
 
@@ -110,7 +118,7 @@ impl<'a> Payload<'a> {
         match self {
             Payload::Json(raw) => raw.get().as_bytes(),
             Payload::Raw(bytes) => bytes,
-            Payload::Withheld { .. } => &[],
+            Payload::Withheld { .. } | Payload::Skipped { .. } => &[],
         }
     }
 }
@@ -189,6 +197,11 @@ impl DeadLetters {
                 let note = "raw text not written: redaction is on and this record is not a valid JSON object, so it could not be redacted";
                 let value = serde_json::json!({"note": note, "bytes": bytes});
                 out.extend_from_slice(format!(",\"raw_withheld\":{value}").as_bytes());
+            }
+            Payload::Skipped { bytes, prefix } => {
+                let prefix = String::from_utf8_lossy(&prefix[..PREFIX_BYTES.min(prefix.len())]);
+                let value = serde_json::json!({"bytes": bytes, "prefix": prefix});
+                out.extend_from_slice(format!(",\"truncated\":{value}").as_bytes());
             }
             _ if event.len() > self.max_document => {
                 let bytes = event.bytes();
