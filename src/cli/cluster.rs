@@ -1,7 +1,7 @@
 //! How to reach the cluster (shared by every command that talks to it), how to send to it, and
 //! Kibana for `setup`.
 
-use super::parse_index_prefix;
+use super::{parse_index_prefix, EcsArgs};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -82,6 +82,9 @@ pub struct SetupArgs {
     /// Print what would be installed or changed, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Install for --ecs documents: logs-aws.cloudtrail-NAMESPACE-*, with the ECS mappings.
+    #[command(flatten)]
+    pub ecs: EcsArgs,
     /// Kibana or OpenSearch Dashboards URL: import the data view and the dashboard there.
     #[arg(long, env = "KIBANA_URL", hide_env_values = true, value_name = "URL", help_heading = "Kibana")]
     pub kibana: Option<String>,

@@ -7,11 +7,13 @@
 
 mod cluster;
 pub mod config;
+mod ecs;
 mod select;
 mod settings;
 mod transform;
 
 pub use cluster::{ClusterArgs, ConnectionArgs, SetupArgs};
+pub use ecs::{parse_namespace, EcsArgs};
 pub use select::{AwsFlags, QueueFlags, SelectArgs};
 pub use transform::{TransformArgs, REDACT_KEY_ENV};
 
@@ -124,6 +126,9 @@ pub struct IndexingArgs {
     /// Reader threads (decompression and parsing); default: one per CPU.
     #[arg(long, value_name = "N")]
     pub readers: Option<usize>,
+    /// ECS fields and index names for Elastic Security.
+    #[command(flatten)]
+    pub ecs: EcsArgs,
 }
 
 /// Index names must be lowercase and free of the characters Elasticsearch forbids.

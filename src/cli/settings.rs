@@ -20,6 +20,7 @@ use crate::setup::Options;
 use crate::source::layout::LayoutFilter;
 use crate::source::sqs::QueueSettings;
 use crate::source::SourceSpec;
+use crate::transform::TransformSpec;
 use std::time::Duration;
 
 /// A non-empty environment variable.
@@ -55,7 +56,10 @@ impl SetupArgs {
         let cluster = self.connection.cluster_settings(false);
         SetupSettings {
             options: Options {
-                names: Names { prefix: self.index_prefix.clone() },
+                names: match self.ecs.namespace() {
+                    Some(namespace) => Names::ecs(namespace),
+                    None => Names::new(&self.index_prefix),
+                },
                 retention_days: self.retention_days,
                 dry_run: self.dry_run,
             },
@@ -103,11 +107,15 @@ fn indexing(
             install_template: !cluster.no_setup,
         },
     };
+    let namespace = ix.ecs.namespace();
     Ok(IndexingSettings {
-        transform: transform.spec()?,
+        transform: TransformSpec { ecs: namespace.map(str::to_string), ..transform.spec()? },
         target,
         dead_letter: ix.dead_letter.clone(),
-        index_prefix: ix.index_prefix.clone(),
+        names: match namespace {
+            Some(namespace) => Names::ecs(namespace),
+            None => Names::new(&ix.index_prefix),
+        },
         readers: ReaderSettings {
             readers: ix.readers.unwrap_or_else(ReaderSettings::default_readers).max(1),
             batch: BatchLimits { max_bytes: cluster.batch_bytes, max_events: cluster.batch_events.max(1) },

@@ -12,6 +12,7 @@ use crate::output::elasticsearch::{BulkFraming, BulkOutput, BulkSettings};
 use crate::output::file::FileOutput;
 use crate::output::Output;
 use crate::pipeline::{self, ReaderSettings, Started};
+use crate::setup::templates::Names;
 use crate::source::Unit;
 use crate::stats::Stats;
 use crate::transform::{Transform, TransformSpec};
@@ -30,8 +31,9 @@ pub struct IndexingSettings {
     pub target: Target,
     /// Where undeliverable events go.
     pub dead_letter: PathBuf,
-    /// Index names are `PREFIX-YYYY.MM.DD`.
-    pub index_prefix: String,
+    /// Index names are `PREFIX-YYYY.MM.DD` (with `--ecs`, the prefix is
+    /// `logs-aws.cloudtrail-NAMESPACE`); the template installed at start is for them.
+    pub names: Names,
     /// The reader pool.
     pub readers: ReaderSettings,
 }
@@ -60,7 +62,7 @@ impl IndexingSettings {
 
     /// The documents' wire format.
     pub fn frame(&self) -> Arc<dyn Frame> {
-        Arc::new(BulkFraming::create(&self.index_prefix))
+        Arc::new(BulkFraming::create(&self.names.prefix))
     }
 
     /// Opens the output: for a cluster, checks it and installs the template first.
@@ -82,7 +84,7 @@ impl IndexingSettings {
         let info = client.info().await?;
         info!("{} is {:?} {}", client.url(), info.flavor, info.version);
         if install_template {
-            crate::setup::install_template(&client, &info, &self.index_prefix).await?;
+            crate::setup::install_template(&client, &info, &self.names).await?;
         }
         let bulk = BulkOutput::new(client, *bulk, dead.clone(), stats.clone(), abort.clone());
         Ok(Output::Cluster(Box::new(bulk)))
