@@ -8,8 +8,8 @@
 //! The rules (`ecs_rules/rules.rs`) are those of `elastic/detection-rules` whose trigger events
 //! the corpus holds.
 
-mod dsl;
-mod rules;
+pub(crate) mod dsl;
+pub(crate) mod rules;
 
 use crate::util::{corpus, event_counts, events, prefix, run_in, Cluster};
 use cloudtrail_es::transform::ecs::ecs_fields;

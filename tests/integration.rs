@@ -23,3 +23,5 @@ mod kibana;
 mod sigv4_proxy;
 // ECS output: Elastic Security's prebuilt AWS rules find exactly their trigger events in the corpus.
 mod ecs_rules;
+// ECS output end to end: setup --ecs on the four clusters, --ecs documents land and are found, redaction covers the ECS copies.
+mod ecs_output;
