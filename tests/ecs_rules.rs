@@ -1,27 +1,33 @@
-//! Elastic Security's prebuilt AWS rules on our ECS documents: every corpus event, with the ECS
-//! fields `transform::ecs` computes for it, is indexed into the real Elasticsearch with the
-//! `--ecs` mappings (`mappings.json` beside `ecs-mappings.json`, as the template will compose
-//! them); then each rule's query, its KQL (or EQL / ES|QL filter) written as query DSL, must find
-//! exactly the events that should trigger it, decided here from the raw CloudTrail fields alone.
+//! Elastic Security's prebuilt AWS rules on our ECS documents: the real binary backfills the
+//! corpus with `--ecs` into the real Elasticsearch (its template, its daily indices); then each
+//! rule's query, its KQL (or EQL / ES|QL filter) written as query DSL, run over the index
+//! pattern the rules read (`logs-aws.cloudtrail-*`), must find exactly the events that should
+//! trigger it, decided here from the raw CloudTrail fields alone. A second run adds nothing, and
+//! the indices stay plain daily indices even beside a template that makes data streams (as
+//! Fleet's `logs-aws.cloudtrail`, priority 200, does).
 //! The rules (`ecs_rules/rules.rs`) are those of `elastic/detection-rules` whose trigger events
 //! the corpus holds.
-//! Until `--ecs` is wired into the pipeline, the test computes the documents itself.
 
-mod dsl;
-mod rules;
+pub(crate) mod dsl;
+pub(crate) mod rules;
 
-use crate::util::{corpus, events, prefix, Cluster};
+use crate::util::{corpus, event_counts, events, prefix, run_in, Cluster};
 use cloudtrail_es::transform::ecs::ecs_fields;
 use rules::rules;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
-const MAPPINGS: &str = include_str!("../mappings/mappings.json");
 const ECS_MAPPINGS: &str = include_str!("../mappings/ecs-mappings.json");
-const SETTINGS: &str = include_str!("../mappings/settings.json");
 
-/// The corpus as `--ecs` documents: the event unchanged, `@timestamp` as `document.rs` adds it,
-/// and the ECS fields.
+/// A namespace of this test's own (namespaces have no `-`), and the prefix of its indices.
+pub fn namespace(name: &str) -> (String, String) {
+    let namespace = prefix(name).replace('-', "_");
+    let prefix = format!("logs-aws.cloudtrail-{namespace}");
+    (namespace, prefix)
+}
+
+/// The corpus as `--ecs` documents, as the library computes them: the event unchanged,
+/// `@timestamp` as `document.rs` adds it, and the ECS fields.
 fn documents() -> Vec<(String, Value, Map<String, Value>)> {
     events(&corpus())
         .into_iter()
@@ -39,58 +45,54 @@ fn documents() -> Vec<(String, Value, Map<String, Value>)> {
         .collect()
 }
 
-/// The `--ecs` index body: settings, and both mapping components merged.
-fn index_body() -> Value {
-    let part = |text: &str| serde_json::from_str::<Value>(text).unwrap()["template"].clone();
-    let mut mappings = part(MAPPINGS)["mappings"].clone();
-    for (k, v) in part(ECS_MAPPINGS)["mappings"]["properties"].as_object().unwrap() {
-        assert!(
-            mappings["properties"].as_object_mut().unwrap().insert(k.clone(), v.clone()).is_none(),
-            "{k} mapped twice"
-        );
-    }
-    json!({"settings": part(SETTINGS)["settings"], "mappings": mappings})
+/// The UTC days (YYYY.MM.DD) of the events' `eventTime` (or their own `@timestamp`).
+fn days(events: &[Value]) -> BTreeSet<String> {
+    let day = |e: &Value| {
+        let time = e["eventTime"].as_str().or(e["@timestamp"].as_str()).expect("a time");
+        let time = chrono::DateTime::parse_from_rfc3339(time).unwrap_or_else(|err| panic!("{time}: {err}"));
+        time.with_timezone(&chrono::Utc).format("%Y.%m.%d").to_string()
+    };
+    events.iter().map(day).collect()
 }
 
 #[test]
 fn prebuilt_aws_rules_find_exactly_their_trigger_events() {
     let es = Cluster::es();
-    let prefix = prefix("ecs-rules");
-    let index = format!("{prefix}-corpus");
-    es.put(&format!("/{index}"), &index_body().to_string());
-    let docs = documents();
-    for chunk in docs.chunks(500) {
-        let mut body = String::new();
-        for (id, _, doc) in chunk {
-            body.push_str(&json!({"index": {"_index": index, "_id": id}}).to_string());
-            body.push('\n');
-            body.push_str(&Value::Object(doc.clone()).to_string());
-            body.push('\n');
-        }
-        let response = es.post("/_bulk", &body);
-        let failed: Vec<&Value> = response["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|i| i["index"].get("error").is_some())
-            .collect();
-        assert!(
-            failed.is_empty(),
-            "{} of {} rejected, first: {}",
-            failed.len(),
-            chunk.len(),
-            failed[0]["index"]["error"]
-        );
-    }
-    assert_eq!(es.count(&prefix), docs.len() as u64);
+    let (namespace, prefix) = namespace("ecs-rules");
+    // A stand-in for Fleet's template: data streams for the same names, at Fleet's priority.
+    let fleet = format!("it-fleet-{namespace}");
+    let fleet_template =
+        json!({"index_patterns": [format!("{prefix}-*")], "priority": 200, "data_stream": {}});
+    es.put(&format!("/_index_template/{fleet}"), &fleet_template.to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = corpus();
+    let args =
+        ["backfill", corpus.to_str().unwrap(), "--ecs", "--ecs-namespace", &namespace, "--es", &es.url];
+    let run = run_in(dir.path(), &args, &[]);
+    run.expect_code(0);
+    let raw = events(&corpus);
+    let (indexed, present, dead) = event_counts(&run);
+    assert_eq!((indexed + present, dead), (raw.len() as u64, 0), "{}", run.stderr);
+    assert_eq!(es.count(&prefix), raw.len() as u64);
+
+    // Plain daily indices, one per event day: no data stream's backing indices (`.ds-…`).
+    let indices: BTreeSet<String> =
+        es.get(&format!("/{prefix}-*/_settings")).as_object().unwrap().keys().cloned().collect();
+    let want: BTreeSet<String> = days(&raw).iter().map(|d| format!("{prefix}-{d}")).collect();
+    assert_eq!(indices, want);
+
+    // The rules read logs-aws.cloudtrail-*; other tests' namespaces are kept out by the filter.
+    es.post(&format!("/{prefix}-*/_refresh"), "");
     for rule in rules() {
         let want: BTreeSet<&str> =
-            docs.iter().filter(|(_, e, _)| (rule.expected)(e)).map(|(id, _, _)| id.as_str()).collect();
+            raw.iter().filter(|e| (rule.expected)(e)).map(|e| e["eventID"].as_str().unwrap()).collect();
         assert!(!want.is_empty(), "{}: the corpus has no trigger event, so this checks nothing", rule.name);
-        let hits = es.search(&prefix, json!({"size": 10000, "query": rule.query, "_source": ["user"]}));
+        let query = json!({"bool": {"filter": [rule.query, {"term": {"data_stream.namespace": namespace}}]}});
+        let body = json!({"size": 10000, "query": query, "_source": ["user"]});
+        let hits = es.post("/logs-aws.cloudtrail-*/_search?ignore_unavailable=true", &body.to_string());
         let got: BTreeSet<&str> = hits["hits"]["hits"]
             .as_array()
-            .unwrap()
+            .unwrap_or_else(|| panic!("{}: {hits}", rule.name))
             .iter()
             .filter(|h| rule.compare.is_none_or(|keep| keep(&h["_source"])))
             .map(|h| h["_id"].as_str().unwrap())
@@ -98,7 +100,14 @@ fn prebuilt_aws_rules_find_exactly_their_trigger_events() {
         assert_eq!(got, want, "{}: hits (left) vs trigger events (right)", rule.name);
         println!("{}: {} events", rule.name, got.len());
     }
+
+    // A re-run adds nothing: every event is already present.
+    let again = run_in(dir.path(), &args, &[]);
+    again.expect_code(0);
+    assert_eq!(event_counts(&again), (0, raw.len() as u64, 0), "{}", again.stderr);
+    assert_eq!(es.count(&prefix), raw.len() as u64);
     es.clean(&prefix);
+    let _ = ureq::delete(&format!("{}/_index_template/{fleet}", es.url)).call();
 }
 
 /// Every ECS field produced for the corpus is in `ecs-mappings.json` (outside the flattened

@@ -49,3 +49,5 @@ mod bulk_reliability;
 mod follow_patience;
 // Alerts from follow: chat webhook and SNS texts, kill -9 and redelivery, bursts, receiver outages.
 mod alerts;
+// ECS output end to end: setup --ecs on the four clusters, --ecs documents land and are found, redaction covers the ECS copies.
+mod ecs_output;

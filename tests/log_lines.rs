@@ -49,6 +49,10 @@ fn help_never_shows_a_secret_from_the_environment() {
         let run = run_in(dir.path(), &[command, "--help"], &env);
         run.expect_code(0);
         assert!(run.stdout.contains("--es"), "{command} --help printed its flags: {}", run.stdout);
-        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "{command} --help: {}", run.stdout);
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "{command} --help: {}",
+            run.stdout
+        );
     }
 }

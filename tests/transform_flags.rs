@@ -83,14 +83,14 @@ fn split_strings(event: &Value, paths: &[FieldPath], hidden: &mut Vec<String>, s
 
 /// The values that must not appear in any output: strings under redacted paths, 8 characters or
 /// longer, that do not also occur where nothing is redacted.
-struct Secrets {
-    all: HashSet<String>,
+pub(crate) struct Secrets {
+    pub(crate) all: HashSet<String>,
     /// Access-key-shaped tokens (`AKIA`/`ASIA` + 16) inside strings that are not redacted (an
     /// error message may quote a key ID that is redacted elsewhere).
     keys_shown: HashSet<String>,
 }
 
-fn secrets(events: &[Value], paths: &[&str]) -> Secrets {
+pub(crate) fn secrets(events: &[Value], paths: &[&str]) -> Secrets {
     let paths: Vec<FieldPath> = paths.iter().map(|p| p.parse().unwrap()).collect();
     let (mut hidden, mut shown) = (Vec::new(), Vec::new());
     for e in events {
@@ -136,7 +136,7 @@ fn strings_in(text: &str) -> Vec<String> {
 
 /// Fails if a secret is anywhere in the dead letters or stderr (as a substring, raw or decoded),
 /// or in the output: as a whole string, decoded, or as an access key ID inside any text.
-fn assert_nowhere(secrets: &Secrets, output: &str, dead_letters: &str, stderr: &str) {
+pub(crate) fn assert_nowhere(secrets: &Secrets, output: &str, dead_letters: &str, stderr: &str) {
     let small = [dead_letters.to_string(), strings_in(dead_letters).join("\u{1}"), stderr.to_string()];
     for s in &secrets.all {
         for text in &small {
@@ -152,19 +152,24 @@ fn assert_nowhere(secrets: &Secrets, output: &str, dead_letters: &str, stderr: &
     }
 }
 
-fn credential_paths() -> Vec<&'static str> {
+pub(crate) fn credential_paths() -> Vec<&'static str> {
     CREDENTIAL_FIELDS.iter().map(|(p, _)| *p).collect()
 }
 
 /// Documents of a bulk NDJSON text (every second line), by eventID.
-fn documents(ndjson: &str) -> BTreeMap<String, Value> {
+pub(crate) fn documents(ndjson: &str) -> BTreeMap<String, Value> {
     let docs = ndjson.lines().skip(1).step_by(2).map(|l| serde_json::from_str::<Value>(l).unwrap());
     docs.map(|d| (d["eventID"].as_str().unwrap().to_string(), d)).collect()
 }
 
 /// Runs `backfill SOURCES -o out.ndjson FLAGS` in `dir`; returns the run, the output text and the
 /// dead-letter file's text ("" if none).
-fn backfill(dir: &Path, sources: &[&Path], flags: &[&str], env: &[(&str, &str)]) -> (Run, String, String) {
+pub(crate) fn backfill(
+    dir: &Path,
+    sources: &[&Path],
+    flags: &[&str],
+    env: &[(&str, &str)],
+) -> (Run, String, String) {
     let out = dir.join("out.ndjson");
     let dead = dir.join("cloudtrail-es-dead-letters.ndjson");
     let _ = std::fs::remove_file(&dead);

@@ -1,8 +1,8 @@
 //! How to reach the cluster (shared by every command that talks to it), how to send to it, and
 //! Kibana for `setup`.
 
-use super::parse_index_prefix;
 use super::select::AwsFlags;
+use super::{parse_index_prefix, EcsArgs};
 use crate::cluster::sigv4::Service;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -117,6 +117,9 @@ pub struct SetupArgs {
     /// Print what would be installed or changed, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Install for --ecs documents: logs-aws.cloudtrail-NAMESPACE-*, with the ECS mappings.
+    #[command(flatten)]
+    pub ecs: EcsArgs,
     /// Kibana or OpenSearch Dashboards URL: import the data view and the dashboard there.
     #[arg(long, env = "KIBANA_URL", hide_env_values = true, value_name = "URL", help_heading = "Kibana")]
     pub kibana: Option<String>,

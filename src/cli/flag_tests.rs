@@ -64,7 +64,10 @@ fn example(flag: &str, key_file: &str) -> Option<(&'static str, Vec<String>)> {
         "--es-user" => ("backfill", v("bob")),
         "--es-password-env" | "--es-api-key-env" => ("backfill", v("SOME_VAR")),
         "--ca-cert" => ("backfill", v("ca.pem")),
-        "--insecure" | "--compress" | "--no-setup" | "--any-key" | "--console-only" => ("backfill", on()),
+        "--insecure" | "--compress" | "--no-setup" | "--any-key" | "--console-only" | "--ecs" => {
+            ("backfill", on())
+        }
+        "--ecs-namespace" => ("backfill", vec!["--ecs".into(), flag.into(), "prod".into()]),
         "--start" | "--end" => ("backfill", v("2024-01-02")),
         "--since" => ("backfill", v("3d")),
         "--account" => ("backfill", v("111122223333")),
@@ -162,4 +165,17 @@ fn retry_max_delay_reaches_the_backoff() {
     let Command::Backfill(b) = cli.command else { panic!("backfill") };
     let text = format!("{:?}", b.settings().unwrap().indexing.target);
     assert!(text.contains("max_delay: 2s"), "{text}");
+}
+
+#[test]
+fn ecs_namespace_reaches_the_index_names_the_documents_and_setup() {
+    let backfill = settings(&["cloudtrail-es", "backfill", "src", "--ecs", "--ecs-namespace", "prod"]);
+    assert!(backfill.contains("prefix: \"logs-aws.cloudtrail-prod\", ecs: true"), "{backfill}");
+    assert!(backfill.contains("ecs: Some(\"prod\")"), "the transform's namespace: {backfill}");
+    let follow = settings(&["cloudtrail-es", "follow", "--queue", "http://q", "--ecs"]);
+    assert!(follow.contains("prefix: \"logs-aws.cloudtrail-default\", ecs: true"), "{follow}");
+    let setup = settings(&["cloudtrail-es", "setup", "--ecs", "--ecs-namespace", "prod"]);
+    assert!(setup.contains("prefix: \"logs-aws.cloudtrail-prod\", ecs: true"), "{setup}");
+    let plain = settings(&["cloudtrail-es", "backfill", "src"]);
+    assert!(plain.contains("prefix: \"cloudtrail\", ecs: false") && plain.contains("ecs: None"), "{plain}");
 }

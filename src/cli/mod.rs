@@ -8,12 +8,14 @@
 mod alert;
 mod cluster;
 pub mod config;
+mod ecs;
 mod select;
 mod settings;
 mod transform;
 
 pub use alert::AlertArgs;
 pub use cluster::{ClusterArgs, ConnectionArgs, SetupArgs};
+pub use ecs::{parse_namespace, EcsArgs};
 pub use select::{AwsFlags, QueueFlags, SelectArgs};
 pub use transform::{TransformArgs, REDACT_KEY_ENV};
 
@@ -133,6 +135,9 @@ pub struct IndexingArgs {
     /// memory, and dead-lettered with its size and place.
     #[arg(long, value_name = "BYTES", default_value_t = crate::decode::DEFAULT_MAX_EVENT_BYTES)]
     pub max_event_bytes: usize,
+    /// ECS fields and index names for Elastic Security.
+    #[command(flatten)]
+    pub ecs: EcsArgs,
 }
 
 /// Index names must be lowercase and free of the characters Elasticsearch forbids.

@@ -22,6 +22,7 @@ use crate::setup::Options;
 use crate::source::layout::LayoutFilter;
 use crate::source::sqs::QueueSettings;
 use crate::source::SourceSpec;
+use crate::transform::TransformSpec;
 use std::time::Duration;
 
 /// A non-empty environment variable.
@@ -86,7 +87,10 @@ impl SetupArgs {
         let cluster = self.connection.cluster_settings(false, &self.aws);
         SetupSettings {
             options: Options {
-                names: Names { prefix: self.index_prefix.clone() },
+                names: match self.ecs.namespace() {
+                    Some(namespace) => Names::ecs(namespace),
+                    None => Names::new(&self.index_prefix),
+                },
                 retention_days: self.retention_days,
                 dry_run: self.dry_run,
             },
@@ -143,16 +147,23 @@ fn indexing(
             allow_duplicates: cluster.allow_duplicates,
         },
     };
+    let namespace = ix.ecs.namespace();
     Ok(IndexingSettings {
-        transform: transform.spec()?,
+        transform: TransformSpec { ecs: namespace.map(str::to_string), ..transform.spec()? },
         target,
         dead_letter: ix.dead_letter.clone(),
-        index_prefix: ix.index_prefix.clone(),
+        names: match namespace {
+            Some(namespace) => Names::ecs(namespace),
+            None => Names::new(&ix.index_prefix),
+        },
         readers: ReaderSettings {
             readers: ix.readers.unwrap_or_else(ReaderSettings::default_readers).max(1),
             batch: BatchLimits { max_bytes: cluster.batch_bytes, max_events: cluster.batch_events.max(1) },
             queued_batches: cluster.bulk_concurrency.max(1) * 2,
-            decode: DecodeSettings { max_event_bytes: ix.max_event_bytes.max(1024), ..DecodeSettings::default() },
+            decode: DecodeSettings {
+                max_event_bytes: ix.max_event_bytes.max(1024),
+                ..DecodeSettings::default()
+            },
         },
     })
 }

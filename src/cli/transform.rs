@@ -69,6 +69,7 @@ impl TransformArgs {
             include: self.include.clone(),
             exclude: self.exclude.clone(),
             console_only: self.console_only,
+            ecs: None,
         };
         Ok(spec)
     }

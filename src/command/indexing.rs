@@ -13,6 +13,7 @@ use crate::output::elasticsearch::{BulkFraming, BulkOutput, BulkSettings};
 use crate::output::file::FileOutput;
 use crate::output::Output;
 use crate::pipeline::{self, ReaderSettings, Started};
+use crate::setup::templates::Names;
 use crate::source::Unit;
 use crate::stats::Stats;
 use crate::transform::{Transform, TransformSpec};
@@ -31,8 +32,9 @@ pub struct IndexingSettings {
     pub target: Target,
     /// Where undeliverable events go.
     pub dead_letter: PathBuf,
-    /// Index names are `PREFIX-YYYY.MM.DD`.
-    pub index_prefix: String,
+    /// Index names are `PREFIX-YYYY.MM.DD` (with `--ecs`, the prefix is
+    /// `logs-aws.cloudtrail-NAMESPACE`); the template installed at start is for them.
+    pub names: Names,
     /// The reader pool.
     pub readers: ReaderSettings,
 }
@@ -65,7 +67,7 @@ impl IndexingSettings {
 
     /// The documents' wire format.
     pub fn frame(&self) -> Arc<dyn Frame> {
-        let framing = BulkFraming::create(&self.index_prefix);
+        let framing = BulkFraming::create(&self.names.prefix);
         match &self.target {
             Target::Cluster { allow_duplicates: true, .. } => Arc::new(framing.without_ids()),
             _ => Arc::new(framing),
@@ -94,10 +96,10 @@ impl IndexingSettings {
         let info = client.info().await?;
         info!("{} is {:?} {}", client.url(), info.flavor, info.version);
         if install_template {
-            crate::setup::install_template(&client, &info, &self.index_prefix).await?;
+            crate::setup::install_template(&client, &info, &self.names).await?;
         }
         if client.serverless() && !allow_duplicates {
-            let scratch = format!("{}-id-check", self.index_prefix);
+            let scratch = format!("{}-id-check", self.names.prefix);
             if !client.accepts_ids(&scratch).await? {
                 anyhow::bail!(
                     "{} refuses documents with their own _id (an OpenSearch Serverless time-series \

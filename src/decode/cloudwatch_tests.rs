@@ -81,7 +81,8 @@ fn keys_in_another_order_hold_events_until_the_message_type_is_known() {
     let value: std::collections::BTreeMap<String, serde_json::Value> =
         serde_json::from_str(&payload(&all)).unwrap();
     let sorted = serde_json::to_string(&value).unwrap();
-    let control: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_str(&control()).unwrap();
+    let control: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(&control()).unwrap();
     let control = serde_json::to_string(&control).unwrap();
     assert!(sorted.find("logEvents") < sorted.find("messageType"), "{sorted}");
     assert!(control.find("logEvents") < control.find("messageType"));

@@ -125,7 +125,7 @@ mod tests {
     use super::*;
 
     fn names() -> Names {
-        Names { prefix: "ct".into() }
+        Names::new("ct")
     }
 
     #[test]

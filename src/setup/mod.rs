@@ -3,8 +3,8 @@
 //!
 //! In order: check the server is a version we support; the lifecycle policy (ILM or ISM, only
 //! with `--retention-days`, skipped with a message where the cluster lacks the API); the
-//! component templates; the index template for `PREFIX-*`; with `--kibana`, the saved objects.
-//! Each item is read back and compared first, and written only when it differs, so a second run
+//! component templates (with `--ecs`, the ECS mappings too); the index template for `PREFIX-*`;
+//! with `--kibana`, the saved objects. Each item is read back and compared first, and written only when it differs, so a second run
 //! changes nothing and says so (`reconcile.rs`). `backfill` (and `follow`) run the template part,
 //! [`install_template`], once at start unless `--no-setup`. These are library functions over the
 //! cluster client; the `setup` command itself (its report on stdout) is `command/setup.rs`.
@@ -95,16 +95,15 @@ pub async fn install(
 pub async fn install_template(
     client: &EsClient,
     cluster: &ClusterInfo,
-    prefix: &str,
+    names: &Names,
 ) -> Result<(), SetupError> {
     if let Some(warning) = check_supported(cluster)? {
         warn!("{warning}");
     }
-    let names = Names { prefix: prefix.to_string() };
     let lifecycle_path = format!("/_component_template/{}", names.lifecycle());
     let installed =
         !cluster.serverless && client.send(Method::Get, &lifecycle_path, None).await?.status == 200;
-    for item in template_items(cluster.flavor, &names, installed.then_some(Lifecycle::Keep)) {
+    for item in template_items(cluster.flavor, names, installed.then_some(Lifecycle::Keep)) {
         let step = reconcile(client, &item, false).await?;
         info!("{step}");
     }
@@ -180,6 +179,9 @@ fn template_items(flavor: Flavor, names: &Names, lifecycle: Option<Lifecycle>) -
         component(names.settings(), templates::settings_component()),
         component(names.mappings(), templates::mappings_component(flavor)),
     ];
+    if names.ecs {
+        items.push(component(names.ecs_mappings(), templates::ecs_mappings_component(flavor)));
+    }
     if lifecycle == Some(Lifecycle::Install) {
         items.push(component(names.lifecycle(), templates::lifecycle_component(names)));
     }
@@ -217,7 +219,7 @@ mod tests {
 
     #[test]
     fn template_items_are_in_install_order() {
-        let names = Names { prefix: "ct".into() };
+        let names = Names::new("ct");
         let items = template_items(Flavor::Elasticsearch, &names, Some(Lifecycle::Install));
         let paths: Vec<_> = items.iter().map(|i| i.path.as_str()).collect();
         assert_eq!(
@@ -234,5 +236,16 @@ mod tests {
         assert_eq!(kept.len(), 3, "a kept lifecycle component is not rewritten");
         assert_eq!(kept[2].body["composed_of"][2], "ct@lifecycle");
         assert_eq!(template_items(Flavor::OpenSearch, &names, None).len(), 3);
+        let ecs = template_items(Flavor::OpenSearch, &Names::ecs("default"), None);
+        let paths: Vec<_> = ecs.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/_component_template/logs-aws.cloudtrail-default@settings",
+                "/_component_template/logs-aws.cloudtrail-default@mappings",
+                "/_component_template/logs-aws.cloudtrail-default@ecs",
+                "/_index_template/logs-aws.cloudtrail-default"
+            ]
+        );
     }
 }

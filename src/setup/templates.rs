@@ -7,17 +7,26 @@
 //!   grow the field count), and `flattened` for the free-form objects. `mappings.json` is written
 //!   for Elasticsearch; [`mappings_component`] derives the OpenSearch form (`flat_object`, which
 //!   takes no parameters) from it, so the two can never drift apart.
+//! - `PREFIX@ecs` (with `--ecs` only): the ECS and `aws.cloudtrail.*` fields the documents then
+//!   also carry (`ecs-mappings.json`, converted for OpenSearch the same way).
 //! - `PREFIX@lifecycle` (Elasticsearch with ILM only): the ILM policy and
 //!   `parse_origination_date`, kept apart because a cluster without ILM refuses those settings.
 //! - the index template `PREFIX`: `PREFIX-*`, composed of the above.
 //!
+//! With `--ecs` the prefix is `logs-aws.cloudtrail-NAMESPACE` (`IndexNaming::ecs`). Its template
+//! has no `data_stream`, so the daily indices are plain indices, and its priority (see
+//! [`priority`]) is above both templates that would otherwise make them data streams:
+//! Elasticsearch's built-in `logs` (`logs-*-*`, 100) and Fleet's `logs-aws.cloudtrail` (200).
+//!
 //! Everything installed carries `_meta.managed_by = cloudtrail-es` and the version that wrote it.
 
 use crate::cluster::Flavor;
+use crate::output::elasticsearch::IndexNaming;
 use serde_json::{json, Value};
 
 const SETTINGS: &str = include_str!("../../mappings/settings.json");
 const MAPPINGS: &str = include_str!("../../mappings/mappings.json");
+const ECS_MAPPINGS: &str = include_str!("../../mappings/ecs-mappings.json");
 const LIFECYCLE_SETTINGS: &str = include_str!("../../mappings/lifecycle-settings.json");
 const INDEX_TEMPLATE: &str = include_str!("../../mappings/index-template.json");
 
@@ -29,9 +38,19 @@ pub const MANAGED_BY: &str = "cloudtrail-es";
 pub struct Names {
     /// The index prefix: indices are `PREFIX-YYYY.MM.DD`.
     pub prefix: String,
+    /// The documents carry ECS fields (`--ecs`): the ECS mappings are composed in.
+    pub ecs: bool,
 }
 
 impl Names {
+    /// For the documents of `--index-prefix PREFIX`.
+    pub fn new(prefix: &str) -> Self {
+        Names { prefix: prefix.to_string(), ecs: false }
+    }
+    /// For `--ecs` documents in namespace `namespace`: `logs-aws.cloudtrail-NAMESPACE`.
+    pub fn ecs(namespace: &str) -> Self {
+        Names { prefix: IndexNaming::ecs(namespace).prefix, ecs: true }
+    }
     /// The index template (named after the prefix, as before component templates existed).
     pub fn index_template(&self) -> String {
         self.prefix.clone()
@@ -43,6 +62,10 @@ impl Names {
     /// The mappings component template.
     pub fn mappings(&self) -> String {
         format!("{}@mappings", self.prefix)
+    }
+    /// The ECS mappings component template (with `--ecs` only).
+    pub fn ecs_mappings(&self) -> String {
+        format!("{}@ecs", self.prefix)
     }
     /// The lifecycle component template (Elasticsearch with ILM only).
     pub fn lifecycle(&self) -> String {
@@ -63,7 +86,9 @@ pub fn meta() -> Value {
 ///
 /// It grows with the prefix length: templates for `cloudtrail-*` and `cloudtrail-prod-*` overlap,
 /// the cluster refuses overlapping templates of equal priority, and the longer (more specific)
-/// prefix should win.
+/// prefix should win. The shortest `--ecs` prefix, `logs-aws.cloudtrail-N`, gets 221: above
+/// Elasticsearch's `logs` (100) and Fleet's `logs-aws.cloudtrail` (200), which would make
+/// data streams of our daily indices.
 pub fn priority(prefix: &str) -> u64 {
     200 + prefix.len() as u64
 }
@@ -82,17 +107,29 @@ pub fn mappings_component(flavor: Flavor) -> Value {
     })
 }
 
+/// `PREFIX@ecs` for this kind of cluster.
+pub fn ecs_mappings_component(flavor: Flavor) -> Value {
+    let mappings = embedded("ecs-mappings.json", ECS_MAPPINGS);
+    with_meta(match flavor {
+        Flavor::Elasticsearch => mappings,
+        Flavor::OpenSearch => to_flat_object(mappings),
+    })
+}
+
 /// `PREFIX@lifecycle`: attach the ILM policy and age each daily index by the date in its name.
 pub fn lifecycle_component(names: &Names) -> Value {
     let body = embedded("lifecycle-settings.json", LIFECYCLE_SETTINGS);
     with_meta(fill(body, &[("{{POLICY}}", &names.policy())]))
 }
 
-/// The index template for `PREFIX-*`, composed of the settings, mappings and (when the cluster has
-/// ILM and a retention is set) lifecycle components.
+/// The index template for `PREFIX-*`, composed of the settings, mappings, ECS mappings (with
+/// `--ecs`) and (when the cluster has ILM and a retention is set) lifecycle components.
 pub fn index_template(names: &Names, with_lifecycle: bool) -> Value {
     let mut body = fill(embedded("index-template.json", INDEX_TEMPLATE), &[("{{PREFIX}}", &names.prefix)]);
     let mut parts = vec![names.settings(), names.mappings()];
+    if names.ecs {
+        parts.push(names.ecs_mappings());
+    }
     if with_lifecycle {
         parts.push(names.lifecycle());
     }
@@ -158,7 +195,7 @@ mod tests {
     use super::*;
 
     fn names() -> Names {
-        Names { prefix: "ct".into() }
+        Names::new("ct")
     }
 
     #[test]
@@ -182,6 +219,34 @@ mod tests {
         assert_eq!(t["_meta"]["managed_by"], "cloudtrail-es");
         let t = index_template(&names(), true);
         assert_eq!(t["composed_of"][2], "ct@lifecycle");
+    }
+
+    #[test]
+    fn the_ecs_template_composes_the_ecs_mappings_above_the_logs_templates() {
+        let names = Names::ecs("n");
+        let t = index_template(&names, true);
+        assert_eq!(t["index_patterns"], json!(["logs-aws.cloudtrail-n-*"]));
+        assert_eq!(
+            t["composed_of"],
+            json!([
+                "logs-aws.cloudtrail-n@settings",
+                "logs-aws.cloudtrail-n@mappings",
+                "logs-aws.cloudtrail-n@ecs",
+                "logs-aws.cloudtrail-n@lifecycle"
+            ])
+        );
+        assert!(t["priority"].as_u64().unwrap() > 200, "above Fleet's logs-aws.cloudtrail");
+        assert!(t.get("data_stream").is_none(), "plain daily indices");
+        let es = ecs_mappings_component(Flavor::Elasticsearch);
+        let os = ecs_mappings_component(Flavor::OpenSearch).to_string();
+        let flattened = &es["template"]["mappings"]["properties"]["aws"]["properties"]["cloudtrail"]
+            ["properties"]["flattened"]["properties"]["request_parameters"]["type"];
+        assert_eq!(flattened, "flattened");
+        assert!(
+            os.contains("flat_object")
+                && !os.contains("\"type\":\"flattened\"")
+                && !os.contains("depth_limit")
+        );
     }
 
     #[test]

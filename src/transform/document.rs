@@ -5,6 +5,13 @@
 //! - The day is the UTC day of the event's `eventTime` (or its own `@timestamp`).
 //! - The document is the event's own bytes, compacted and redacted by the walker (`walk.rs`), with
 //!   `@timestamp` added in front when the event has none.
+//! - With `--ecs`, the finished document is parsed back and the ECS fields computed from it
+//!   (`ecs::ecs_fields`) are appended inside it, after the event's own fields, which stay as they
+//!   were. They are computed from what redaction left, so a redacted value has no ECS copy either.
+//!   An ECS field whose name the event itself uses at its top is left out (CloudTrail's names are
+//!   camelCase, so only a forged event can have an `event` or `user` of its own). The id is taken
+//!   before, so a document has the same `_id` with and without `--ecs`. Without `--ecs` nothing
+//!   is parsed.
 //!
 //! What an output makes of the routing (an index name, a `_bulk` action line) is the output's
 //! business (`output/elasticsearch/encode.rs`). The walker writes the document first (the time is
@@ -12,9 +19,11 @@
 //! move of the document's bytes and no allocation.
 
 use super::capture::{kind, string_text, Found};
+use super::ecs;
 use super::timestamp::{utc_day, Day};
 use super::walk::{self, WalkError};
 use super::{Plan, EVENT_ID, EVENT_TIME, TIMESTAMP};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 
@@ -58,6 +67,10 @@ pub enum EventProblem {
     /// A key some rule names is repeated in one object: the cluster would refuse the document.
     #[error("{0}")]
     DuplicateKey(super::capture::Duplicate),
+    /// The document could not be read back for its ECS fields (the walker accepts only what
+    /// serde_json reads, so this is not expected; the message has a position, no content).
+    #[error("cannot read the document back to add its ECS fields: {0}")]
+    Ecs(String),
 }
 
 impl From<WalkError> for EventProblem {
@@ -124,7 +137,11 @@ pub(super) fn encode<'r>(plan: &Plan, raw: &'r [u8], out: &mut Vec<u8>) -> Resul
             if let Some(d) = found.duplicate.take() {
                 return Err(EventProblem::DuplicateKey(d));
             }
-            add_timestamp(raw, &found, start, out).map(Encoded::Document)
+            let routing = add_timestamp(raw, &found, start, out)?;
+            if let Some(namespace) = &plan.ecs {
+                add_ecs(namespace, start, out)?;
+            }
+            Ok(Encoded::Document(routing))
         });
     if !matches!(result, Ok(Encoded::Document(_))) {
         out.truncate(start);
@@ -190,6 +207,24 @@ fn add_timestamp<'r>(
         }
     }
     Ok(Routing { id, day })
+}
+
+/// Appends the ECS fields of the finished document at `out[start..]` inside it.
+fn add_ecs(namespace: &str, start: usize, out: &mut Vec<u8>) -> Result<(), EventProblem> {
+    let doc: Value = serde_json::from_slice(&out[start..]).map_err(|e| EventProblem::Ecs(e.to_string()))?;
+    let fields = ecs::ecs_fields(&doc, namespace);
+    // The document is an object with at least `@timestamp`: its last byte is its closing brace.
+    debug_assert_eq!(out.last(), Some(&b'}'));
+    out.pop();
+    for (key, value) in fields.iter().filter(|(key, _)| doc.get(key.as_str()).is_none()) {
+        out.push(b',');
+        // Writing a Value into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, key);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut *out, value);
+    }
+    out.push(b'}');
+    Ok(())
 }
 
 /// Hex of the first 20 bytes of the SHA-256 of `bytes`.

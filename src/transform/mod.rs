@@ -4,7 +4,8 @@
 //!
 //! One pass over the event's bytes (`walk.rs`) validates it, applies redaction while copying it,
 //! and notes the values the rest needs; then the filters decide (`filter.rs`, `console.rs`) and
-//! the document is finished and routed (`document.rs`, `timestamp.rs`). Rules name fields with the
+//! the document is finished and routed (`document.rs`, `timestamp.rs`); with `--ecs` the finished
+//! document is read back and its ECS fields (`ecs/`) are appended to it. Rules name fields with the
 //! path syntax of `path.rs`, compiled together into one automaton (`matcher.rs`); JSON tokens are
 //! read by `token.rs`; captured
 //! values are read through `capture.rs`; redaction modes and presets are in `redact.rs`.
@@ -16,6 +17,8 @@ mod capture;
 mod console;
 mod document;
 pub mod ecs;
+#[cfg(test)]
+mod ecs_document_tests;
 mod filter;
 mod glob;
 mod matcher;
@@ -65,6 +68,9 @@ pub struct TransformSpec {
     pub exclude: Vec<FieldFilter>,
     /// `--console-only`.
     pub console_only: bool,
+    /// `--ecs`: each document also carries its ECS fields (`ecs/`), for this data-stream
+    /// namespace (`--ecs-namespace`).
+    pub ecs: Option<String>,
 }
 
 /// The rules cannot be used.
@@ -91,6 +97,8 @@ pub(crate) struct Plan {
     matcher: Matcher<Accept>,
     redactor: Redactor,
     filters: Filters,
+    /// The ECS namespace, when documents carry ECS fields.
+    ecs: Option<String>,
 }
 
 /// The transform step: see the module docs.
@@ -125,8 +133,12 @@ impl Transform {
         }
         let filters = Filters::new(&spec.include, &spec.exclude, spec.console_only, &mut slots);
         let rules: Vec<RedactRule> = rules.into_iter().map(|(_, r)| r).collect();
-        let plan =
-            Plan { matcher: plan_matcher(&rules, &slots)?, redactor: Redactor { key: spec.key }, filters };
+        let plan = Plan {
+            matcher: plan_matcher(&rules, &slots)?,
+            redactor: Redactor { key: spec.key },
+            filters,
+            ecs: spec.ecs,
+        };
         Ok(Transform { plan, redacts: !rules.is_empty() })
     }
 
@@ -138,6 +150,11 @@ impl Transform {
     /// True when some redaction rule is active.
     pub fn redacts(&self) -> bool {
         self.redacts
+    }
+
+    /// True when documents carry their ECS fields (`--ecs`).
+    pub fn ecs(&self) -> bool {
+        self.plan.ecs.is_some()
     }
 
     /// True when some filter is active.

@@ -2,6 +2,14 @@
 //! `{"create":{"_index":"PREFIX-YYYY.MM.DD","_id":"…"}}`, built from the routing the transform
 //! gives (id and UTC day). The file output (`--output`) writes the same NDJSON.
 //!
+//! With `--ecs` the prefix is `logs-aws.cloudtrail-NAMESPACE` ([`IndexNaming::ecs`]): the index
+//! pattern Elastic Security's prebuilt AWS rules read is `logs-aws.cloudtrail-*`. The indices
+//! stay daily plain indices, not the data stream `logs-aws.cloudtrail-NAMESPACE` Elastic's own
+//! integration writes: a data stream's `_id` is unique only within one backing index, so after a
+//! rollover a re-run would add every event again, while one index per event day keeps "a re-run
+//! adds nothing" (`create` answers 409). Setup's template for them has no `data_stream` and
+//! outranks the built-in ones (`setup/templates.rs`).
+//!
 //! The action is `create` by default, so an event already indexed is a 409 ("already present") and
 //! is never overwritten; `index` replaces what is there (for re-sending what an earlier run may
 //! have sent wrong).
@@ -11,11 +19,24 @@ use crate::output::batch::{Batch, Frame};
 use crate::transform::Routing;
 use std::io::Write;
 
-/// How index names are formed.
+/// How index names are formed: `PREFIX-YYYY.MM.DD`.
 #[derive(Clone, Debug)]
 pub struct IndexNaming {
     /// The part before `-YYYY.MM.DD`.
     pub prefix: String,
+}
+
+impl IndexNaming {
+    /// `PREFIX-YYYY.MM.DD` (`--index-prefix`).
+    pub fn prefixed(prefix: &str) -> Self {
+        IndexNaming { prefix: prefix.to_string() }
+    }
+
+    /// `logs-aws.cloudtrail-NAMESPACE-YYYY.MM.DD` (`--ecs`, `--ecs-namespace`): the type and
+    /// dataset of Elastic's data stream naming scheme, as `data_stream.*` in the documents says.
+    pub fn ecs(namespace: &str) -> Self {
+        IndexNaming { prefix: format!("logs-{}-{namespace}", crate::transform::ecs::DATASET) }
+    }
 }
 
 /// The bulk action.
@@ -43,7 +64,7 @@ pub struct BulkFraming {
 impl BulkFraming {
     /// `create` actions into `PREFIX-YYYY.MM.DD`.
     pub fn create(prefix: &str) -> Self {
-        BulkFraming { naming: IndexNaming { prefix: prefix.to_string() }, op: Op::Create, ids: true }
+        BulkFraming { naming: IndexNaming::prefixed(prefix), op: Op::Create, ids: true }
     }
 
     /// The same framing without `_id`s.
@@ -118,6 +139,20 @@ mod tests {
         let mut line = Vec::new();
         BulkFraming::create("ct").without_ids().action(&routing, &mut line);
         assert_eq!(line, b"{\"create\":{\"_index\":\"ct-2024.05.01\"}}\n");
+    }
+
+    #[test]
+    fn ecs_indices_are_daily_under_the_logs_aws_cloudtrail_pattern() {
+        let mut doc = Vec::new();
+        let raw = br#"{"eventID":"x","eventTime":"2024-05-01T23:00:00Z"}"#;
+        let Encoded::Document(routing) = Transform::plain().encode(raw, &mut doc).unwrap() else { panic!() };
+        let framing = BulkFraming { naming: IndexNaming::ecs("prod"), ..BulkFraming::create("x") };
+        let mut line = Vec::new();
+        framing.action(&routing, &mut line);
+        assert_eq!(
+            line,
+            b"{\"create\":{\"_index\":\"logs-aws.cloudtrail-prod-2024.05.01\",\"_id\":\"x\"}}\n"
+        );
     }
 
     #[test]

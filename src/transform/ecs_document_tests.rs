@@ -1,0 +1,98 @@
+//! Documents with `--ecs` (`document.rs` + `ecs/`): the event's own bytes stay as they are, the
+//! ECS fields follow them inside the same object, they are computed after redaction, filtered
+//! events get none, and the routing is the same as without `--ecs`.
+
+use crate::transform::{Encoded, Preset, Routing, Transform, TransformSpec};
+use serde_json::Value;
+
+const EVENT: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","accessKeyId":"AKIAEXAMPLEKEY12345","userName":"alice"},"eventTime":"2024-05-01T10:00:00Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"eu-west-1","sourceIPAddress":"198.51.100.7","userAgent":"aws-cli/2.15.0","requestParameters":{"name":"main"},"responseElements":null,"eventID":"e-1","eventType":"AwsApiCall","recipientAccountId":"111122223333"}"#;
+
+fn transform(ecs: Option<&str>, presets: &[&str]) -> Transform {
+    Transform::new(TransformSpec {
+        ecs: ecs.map(str::to_string),
+        presets: presets.iter().map(|p| p.parse::<Preset>().unwrap()).collect(),
+        ..TransformSpec::default()
+    })
+    .unwrap()
+}
+
+/// The document bytes and the routing's id (as JSON text).
+fn encode(t: &Transform, raw: &str) -> (String, String) {
+    let mut out = Vec::new();
+    let Encoded::Document(Routing { id, .. }) = t.encode(raw.as_bytes(), &mut out).unwrap() else {
+        panic!("filtered")
+    };
+    let mut id_json = Vec::new();
+    id.write_json(&mut id_json);
+    (String::from_utf8(out).unwrap(), String::from_utf8(id_json).unwrap())
+}
+
+#[test]
+fn ecs_fields_follow_the_unchanged_event() {
+    let (plain, plain_id) = encode(&transform(None, &[]), EVENT);
+    let (ecs, ecs_id) = encode(&transform(Some("prod"), &[]), EVENT);
+    assert!(!plain.contains("\"event\":{"), "no ECS fields without --ecs: {plain}");
+    let own = &plain[..plain.len() - 1];
+    assert!(ecs.starts_with(own) && ecs[own.len()..].starts_with(",\"ecs\":"), "{ecs}");
+    let doc: Value = serde_json::from_str(&ecs).unwrap();
+    assert_eq!(doc["event"]["action"], "StopLogging");
+    assert_eq!(doc["event"]["provider"], "cloudtrail.amazonaws.com");
+    assert_eq!(doc["data_stream"]["namespace"], "prod");
+    assert_eq!(doc["source"]["ip"], "198.51.100.7");
+    assert_eq!(doc["user"]["name"], "alice");
+    assert_eq!(doc["eventName"], "StopLogging", "the original stays");
+    assert_eq!(ecs_id, plain_id);
+    assert!(!ecs.contains('\n'));
+}
+
+#[test]
+fn content_ids_do_not_depend_on_ecs() {
+    let raw = r#"{"eventTime":"2024-05-01T10:00:00Z","eventName":"X"}"#;
+    assert_eq!(encode(&transform(None, &[]), raw).1, encode(&transform(Some("default"), &[]), raw).1);
+}
+
+#[test]
+fn redacted_values_have_no_ecs_copy() {
+    let (clear, _) = encode(&transform(Some("default"), &[]), EVENT);
+    assert_eq!(clear.matches("AKIAEXAMPLEKEY12345").count(), 2, "original and ECS copy: {clear}");
+    for (preset, copy) in [("credentials", Value::Null), ("credentials=mask", "****2345".into())] {
+        let (doc, _) = encode(&transform(Some("default"), &[preset]), EVENT);
+        assert!(!doc.contains("AKIAEXAMPLEKEY12345"), "{preset}: {doc}");
+        let doc: Value = serde_json::from_str(&doc).unwrap();
+        assert_eq!(doc["aws"]["cloudtrail"]["user_identity"]["access_key_id"], copy, "{preset}");
+        assert_eq!(doc["user"]["name"], "alice", "{preset}");
+    }
+}
+
+#[test]
+fn filtered_events_get_nothing() {
+    let t = Transform::new(TransformSpec {
+        ecs: Some("default".into()),
+        exclude: vec!["eventName=Stop*".parse().unwrap()],
+        ..TransformSpec::default()
+    })
+    .unwrap();
+    let mut out = Vec::new();
+    assert_eq!(t.encode(EVENT.as_bytes(), &mut out).unwrap(), Encoded::Filtered);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn a_forged_top_level_ecs_name_keeps_its_own_value_only_once() {
+    let raw = r#"{"eventTime":"2024-05-01T10:00:00Z","eventName":"X","event":"mine","eventSource":"s3.amazonaws.com"}"#;
+    let (doc, _) = encode(&transform(Some("default"), &[]), raw);
+    assert_eq!(doc.matches("\"event\":").count(), 1, "{doc}");
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(doc["event"], "mine");
+    assert_eq!(doc["cloud"]["service"]["name"], "s3");
+}
+
+#[test]
+fn events_with_their_own_timestamp_and_escapes_stay_valid() {
+    let raw =
+        "{\"@timestamp\":\"2024-05-01T10:00:00Z\",\"eventName\":\"a\\\"b\\u00e9\",\"userAgent\":\"x\\ny\"}";
+    let (doc, _) = encode(&transform(Some("default"), &[]), raw);
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(doc["event"]["action"], "a\"bé");
+    assert_eq!(doc["user_agent"]["original"], "x\ny");
+}
