@@ -29,8 +29,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 use verdict::Verdict;
 
-/// SQS long-poll wait, the API's maximum.
-const WAIT_SECONDS: i32 = 20;
+/// SQS long-poll wait. Less than the API's maximum (20 s): a poll still waiting at shutdown is let
+/// finish (within the grace period) so that what it takes can be given back.
+const WAIT_SECONDS: i32 = 10;
 /// Messages per receive, the API's maximum.
 const MAX_PER_RECEIVE: usize = 10;
 /// Waits after a failed receive.
@@ -118,9 +119,14 @@ impl Consumer {
     /// finish in time cancels `abort` (their messages stay in the queue). Returns when every
     /// message's task has ended.
     pub async fn run(self: Arc<Self>, stop: CancellationToken, abort: CancellationToken, grace: Duration) {
-        self.receive(&stop).await;
+        // The grace period runs from the signal, for the long poll and the messages in flight alike.
+        let deadline = async {
+            stop.cancelled().await;
+            tokio::time::Instant::now() + grace
+        };
+        let (deadline, ()) = tokio::join!(deadline, self.receive(&stop, grace));
         let all = self.settings.max_in_flight.max(1) as u32;
-        match tokio::time::timeout(grace, self.slots.acquire_many(all)).await {
+        match tokio::time::timeout_at(deadline, self.slots.acquire_many(all)).await {
             Ok(_) => info!("stopped: every message in flight finished"),
             Err(_) => {
                 let left = all as usize - self.slots.available_permits();
@@ -135,7 +141,7 @@ impl Consumer {
     }
 
     /// The receive loop: a receive only when a slot is free, so work in flight is bounded.
-    async fn receive(self: &Arc<Self>, stop: &CancellationToken) {
+    async fn receive(self: &Arc<Self>, stop: &CancellationToken, grace: Duration) {
         let mut failures = 0u32;
         loop {
             let first = tokio::select! {
@@ -164,7 +170,7 @@ impl Consumer {
                 _ = stop.cancelled() => {
                     // Dropping a long poll would leave whatever it takes invisible for a whole
                     // visibility timeout, with nobody working on it: let it end, give it back.
-                    let limit = Duration::from_secs(WAIT_SECONDS as u64 + 5);
+                    let limit = Duration::from_secs(WAIT_SECONDS as u64 + 5).min(grace);
                     if let Ok(Ok(output)) = tokio::time::timeout(limit, request).await {
                         self.release(output.messages.unwrap_or_default()).await;
                     }
