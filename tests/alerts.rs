@@ -4,53 +4,15 @@
 //! a burst is one message; a receiver that is down for a while gets its alerts afterwards; one down
 //! for good gets its events dead-lettered, without its token anywhere.
 
-use crate::util::aws::{moto_env, new_bucket, put, runtime, s3, sdk_config};
+use crate::util::aws::{new_bucket, put, runtime, s3, sdk_config};
+use crate::util::follow::{new_queue, spawn_follow, terminate, wait_for, Queue};
 use crate::util::receiver::Receiver;
-use crate::util::{command, prefix, write_gz, Cluster};
-use aws_sdk_sqs::types::QueueAttributeName;
+use crate::util::{prefix, write_gz, Cluster};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 
-struct Queue {
-    sqs: aws_sdk_sqs::Client,
-    url: String,
-    arn: String,
-}
-
-async fn new_queue(name: &str) -> Queue {
-    let sqs = aws_sdk_sqs::Client::new(&sdk_config().await);
-    let url = sqs.create_queue().queue_name(prefix(name)).send().await.unwrap().queue_url.unwrap();
-    let attrs =
-        sqs.get_queue_attributes().queue_url(&url).attribute_names(QueueAttributeName::QueueArn).send().await;
-    let arn = attrs.unwrap().attributes.unwrap()[&QueueAttributeName::QueueArn].clone();
-    Queue { sqs, url, arn }
-}
-
-impl Queue {
-    /// Visible plus in-flight messages.
-    async fn depth(&self) -> u64 {
-        let names = [
-            QueueAttributeName::ApproximateNumberOfMessages,
-            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-        ];
-        let out = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&self.url)
-            .set_attribute_names(Some(names.to_vec()))
-            .send();
-        out.await.unwrap().attributes.unwrap().values().map(|v| v.parse::<u64>().unwrap()).sum()
-    }
-
-    async fn send(&self, body: &str) {
-        self.sqs.send_message().queue_url(&self.url).message_body(body).send().await.unwrap();
-    }
-}
-
-/// A trail file holding `events` in the bucket, announced on the queue as CloudTrail does;
-/// returns the notification (to send it again).
 async fn announce(queue: &Queue, name: &str, events: &[Value]) -> String {
     let s3 = s3().await;
     let bucket = new_bucket(&s3, name).await;
@@ -77,26 +39,9 @@ fn alice() -> Value {
            "accessKeyId":"AKIAALICEKEY0000SECRET"})
 }
 
-fn spawn_follow(cwd: &Path, args: &[&str]) -> Child {
-    command(cwd, &[&["follow"], args].concat(), &moto_env()).stderr(Stdio::piped()).spawn().unwrap()
-}
-
-fn wait_for(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// SIGTERM; the exit status and stderr.
-fn stop(mut child: Child) -> (i32, String) {
-    std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    wait_for(Duration::from_secs(40), "follow to exit", || child.try_wait().unwrap().is_some());
-    let mut stderr = String::new();
-    use std::io::Read;
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    (child.wait().unwrap().code().unwrap_or(-1), stderr)
+fn stop(child: Child) -> (i32, String) {
+    terminate(child, Duration::from_secs(40))
 }
 
 const SLACK_PATH: &str = "/services/T000/B000/XXXXSECRETTOKEN";
@@ -105,7 +50,7 @@ const SLACK_PATH: &str = "/services/T000/B000/XXXXSECRETTOKEN";
 fn changes_go_to_a_chat_webhook_with_the_exact_text() {
     let receiver = Receiver::start();
     let rt = runtime();
-    let queue = rt.block_on(new_queue("alert-chat"));
+    let queue = rt.block_on(new_queue("alert-chat", &[]));
     let events = [
         event("chat-1", "DeleteBucket", alice(), json!({})),
         event("chat-2", "DescribeInstances", alice(), json!({"eventSource":"ec2.amazonaws.com"})),
@@ -178,8 +123,8 @@ fn changes_go_to_a_chat_webhook_with_the_exact_text() {
 fn alices_calls_go_to_sns_with_the_exact_text() {
     let rt = runtime();
     let (queue, topic, inbox) = rt.block_on(async {
-        let queue = new_queue("alert-sns").await;
-        let inbox = new_queue("alert-sns-inbox").await;
+        let queue = new_queue("alert-sns", &[]).await;
+        let inbox = new_queue("alert-sns-inbox", &[]).await;
         let sns = aws_sdk_sns::Client::new(&sdk_config().await);
         let topic = sns.create_topic().name(prefix("alerts")).send().await.unwrap().topic_arn.unwrap();
         sns.subscribe()
@@ -248,7 +193,7 @@ fn killed_before_alerting_alerts_after_redelivery_and_a_redelivery_after_deliver
     let receiver = Receiver::start();
     receiver.down();
     let rt = runtime();
-    let queue = rt.block_on(new_queue("alert-kill"));
+    let queue = rt.block_on(new_queue("alert-kill", &[]));
     let note =
         rt.block_on(announce(&queue, "alert-kill", &[event("kill-1", "DeleteBucket", alice(), json!({}))]));
     let cluster = Cluster::es();
@@ -297,7 +242,7 @@ fn killed_before_alerting_alerts_after_redelivery_and_a_redelivery_after_deliver
 fn a_burst_of_500_is_one_message() {
     let receiver = Receiver::start();
     let rt = runtime();
-    let queue = rt.block_on(new_queue("alert-burst"));
+    let queue = rt.block_on(new_queue("alert-burst", &[]));
     let events: Vec<Value> =
         (0..500).map(|i| event(&format!("burst-{i}"), "DeleteObject", alice(), json!({}))).collect();
     rt.block_on(announce(&queue, "alert-burst", &events));
@@ -319,7 +264,7 @@ fn a_receiver_down_for_a_while_gets_its_alerts_afterwards() {
     let receiver = Receiver::start();
     receiver.down();
     let rt = runtime();
-    let queue = rt.block_on(new_queue("alert-down"));
+    let queue = rt.block_on(new_queue("alert-down", &[]));
     rt.block_on(announce(&queue, "alert-down", &[event("down-1", "DeleteBucket", alice(), json!({}))]));
     let dir = tempfile::tempdir().unwrap();
     let extra = ["--alert-burst-interval", "1", "--redact", "userIdentity.accessKeyId"];
@@ -342,7 +287,7 @@ fn a_receiver_down_for_good_gets_its_events_dead_lettered_as_alert_failures() {
     let receiver = Receiver::start();
     receiver.down();
     let rt = runtime();
-    let queue = rt.block_on(new_queue("alert-gone"));
+    let queue = rt.block_on(new_queue("alert-gone", &[]));
     rt.block_on(announce(&queue, "alert-gone", &[event("gone-1", "DeleteBucket", alice(), json!({}))]));
     let dir = tempfile::tempdir().unwrap();
     let child = follower(

@@ -4,10 +4,9 @@
 //! runs. The proxy stops accepting the first set when it expires; the follower must have moved to the
 //! second by then, and every event of both waves must land exactly once.
 
-use crate::util::aws::{moto_url, new_bucket, put, runtime, s3, sdk_config};
+use crate::util::aws::{moto_url, new_bucket, put, runtime, s3};
 use crate::util::sigv4::{moto_assume_role, Creds, Mode, Sigv4Proxy, REGION};
 use crate::util::{command, prefix, write_gz, Cluster};
-use aws_sdk_sqs::types::QueueAttributeName;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -76,22 +75,9 @@ fn log_file(tag: &str, n: usize) -> (String, Vec<u8>) {
 
 /// A fresh queue that `bucket`'s new objects are announced to; its URL.
 async fn notified_queue(s3: &aws_sdk_s3::Client, bucket: &str) -> String {
-    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
-    let sqs = aws_sdk_sqs::Client::new(&sdk_config().await);
-    let url = sqs.create_queue().queue_name(prefix("sigv4-follow")).send().await.unwrap().queue_url.unwrap();
-    let attrs =
-        sqs.get_queue_attributes().queue_url(&url).attribute_names(QueueAttributeName::QueueArn).send();
-    let arn = attrs.await.unwrap().attributes.unwrap()[&QueueAttributeName::QueueArn].clone();
-    let to_queue =
-        QueueConfiguration::builder().queue_arn(arn).events(Event::S3ObjectCreated).build().unwrap();
-    let config = NotificationConfiguration::builder().queue_configurations(to_queue).build();
-    s3.put_bucket_notification_configuration()
-        .bucket(bucket)
-        .notification_configuration(config)
-        .send()
-        .await
-        .unwrap();
-    url
+    let queue = crate::util::follow::new_queue("sigv4-follow", &[]).await;
+    crate::util::follow::notify_queue(s3, bucket, &queue.arn).await;
+    queue.url
 }
 
 #[test]
