@@ -131,7 +131,7 @@ impl Metrics {
     /// The counters in Prometheus' text format.
     pub fn prometheus(&self) -> String {
         let (s, q) = (&self.stats, &self.queue);
-        let counters: [(&str, &str, &AtomicU64); 13] = [
+        let counters: [(&str, &str, &AtomicU64); 14] = [
             ("messages_received_total", "SQS messages received", &q.received),
             ("messages_deleted_total", "SQS messages deleted after their files were safe", &q.deleted),
             ("messages_kept_total", "SQS messages left in the queue because a file failed", &q.kept),
@@ -149,6 +149,11 @@ impl Metrics {
                 "events left undelivered: the cluster was unavailable past the patience",
                 &s.events_unavailable,
             ),
+            (
+                "bulk_pushbacks_total",
+                "cluster answers that cut the bulk concurrency (429/503, items refused with 429, no answer)",
+                &s.bulk_pushbacks,
+            ),
         ];
         let mut out = String::new();
         for (name, help, value) in counters {
@@ -161,6 +166,17 @@ impl Metrics {
                 "# HELP cloudtrail_es_lag_seconds now minus the newest event time delivered\n\
                  # TYPE cloudtrail_es_lag_seconds gauge\ncloudtrail_es_lag_seconds {}",
                 lag.as_secs()
+            );
+        }
+        if s.bulk_limit_max.load(Relaxed) > 0 {
+            let _ = writeln!(
+                out,
+                "# HELP cloudtrail_es_bulk_concurrency bulk requests allowed in flight now (adaptive)\n\
+                 # TYPE cloudtrail_es_bulk_concurrency gauge\ncloudtrail_es_bulk_concurrency {}\n\
+                 # HELP cloudtrail_es_bulk_concurrency_max its upper bound, --bulk-concurrency\n\
+                 # TYPE cloudtrail_es_bulk_concurrency_max gauge\ncloudtrail_es_bulk_concurrency_max {}",
+                s.bulk_limit.load(Relaxed),
+                s.bulk_limit_max.load(Relaxed)
             );
         }
         let h = &s.health;
@@ -194,6 +210,14 @@ mod tests {
             "# TYPE cloudtrail_es_events_indexed_total counter\ncloudtrail_es_events_indexed_total 42\n"
         ));
         assert!(text.contains("cloudtrail_es_elasticsearch_up 1"));
+        assert!(!text.contains("cloudtrail_es_bulk_concurrency"), "no cluster output, no limit");
+        m.stats.bulk_limit.store(3, Relaxed);
+        m.stats.bulk_limit_max.store(4, Relaxed);
+        let text = m.prometheus();
+        assert!(
+            text.contains("# TYPE cloudtrail_es_bulk_concurrency gauge\ncloudtrail_es_bulk_concurrency 3\n")
+        );
+        assert!(text.contains("cloudtrail_es_bulk_concurrency_max 4\n"), "{text}");
         assert!(!text.contains("lag_seconds"), "no lag before anything is delivered");
         m.stats.delivered_time(1);
         let lag = m.prometheus();

@@ -90,18 +90,27 @@ pub fn line(stats: &Stats, elapsed: Duration) -> String {
     text
 }
 
-/// Bytes, event rate and what became of the events.
+/// Bytes, event rate and what became of the events; with a cluster output, the bulk requests
+/// allowed in flight now, of the most (`--bulk-concurrency`).
 pub fn counts(stats: &Stats, elapsed: Duration) -> String {
     let get = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
     let rate = get(&stats.events_read) as f64 / elapsed.as_secs_f64().max(0.001);
-    format!(
+    let mut text = format!(
         "{:.1} MB · {rate:.0} events/s · {} indexed · {} present · {} dead-lettered · {} failed files",
         get(&stats.bytes_read) as f64 / 1e6,
         get(&stats.events_indexed),
         get(&stats.events_present),
         get(&stats.events_dead),
         get(&stats.files_failed),
-    )
+    );
+    if get(&stats.bulk_limit_max) > 0 {
+        text.push_str(&format!(
+            " · bulk concurrency {}/{}",
+            get(&stats.bulk_limit),
+            get(&stats.bulk_limit_max)
+        ));
+    }
+    text
 }
 
 fn human_duration(secs: f64) -> String {
@@ -226,6 +235,15 @@ mod tests {
         assert!(text.contains("100 events/s") && !text.contains("ETA"), "{text}");
         Stats::set_flag(&stats.listing_done);
         assert!(line(&stats, Duration::from_secs(10)).ends_with("ETA 10s"));
+    }
+
+    #[test]
+    fn the_bulk_concurrency_is_shown_with_a_cluster_output() {
+        let stats = Stats::default();
+        assert!(!counts(&stats, Duration::from_secs(1)).contains("concurrency"), "a file output");
+        stats.bulk_limit.store(2, Relaxed);
+        stats.bulk_limit_max.store(4, Relaxed);
+        assert!(counts(&stats, Duration::from_secs(1)).ends_with(" · bulk concurrency 2/4"));
     }
 
     #[test]

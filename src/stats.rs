@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-/// Counters for one run. All fields only ever grow.
+/// Counters for one run. All fields only ever grow, but the gauges `bulk_limit` and `health`.
 #[derive(Debug, Default)]
 pub struct Stats {
     /// Files admitted for reading (found by a source, not excluded by --state or --shard).
@@ -44,6 +44,13 @@ pub struct Stats {
     pub events_unavailable: AtomicU64,
     /// The newest event time delivered so far, Unix seconds (0: none yet).
     pub newest_delivered: std::sync::atomic::AtomicI64,
+    /// Answers of the cluster that cut the bulk concurrency: 429/502/503/504, items refused with
+    /// 429/503, no answer.
+    pub bulk_pushbacks: AtomicU64,
+    /// A gauge: bulk requests allowed in flight now (the adaptive limit; 0: no cluster output).
+    pub bulk_limit: AtomicU64,
+    /// Its upper bound, `--bulk-concurrency` (0: no cluster output).
+    pub bulk_limit_max: AtomicU64,
     /// Whether the cluster and the queue are answering.
     pub health: Health,
 }

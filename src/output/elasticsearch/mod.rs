@@ -1,6 +1,10 @@
 //! The Elasticsearch (and OpenSearch) output: sends batches to `_bulk`, several at a time, and
 //! settles every event.
 //!
+//! How many requests are in flight is learnt from the cluster's answers (`concurrency.rs`): up
+//! to `--bulk-concurrency` batches are taken at once, and each attempt of each batch first takes
+//! a permit of the adaptive limit, holding it through the backoff wait that may follow.
+//!
 //! For each batch: send; on a connection error or a busy cluster (429/502/503/504), wait and send
 //! again; on a 413 (too large), split the batch in halves and send each (an event too large alone
 //! is dead-lettered with its size); on a 200, sort the items: created or already present are
@@ -9,10 +13,12 @@
 //! failed for want of a cluster, so it is settled as failed and its file or message stays
 //! unfinished for a later run (see `retry.rs`). Nothing is dropped.
 //!
+//! - `concurrency.rs`: the adaptive limit on requests in flight, and the wait of a pushback streak;
 //! - `encode.rs`: the wire format (action lines), used by the readers through [`BulkFraming`];
 //! - `response.rs`: what a `_bulk` reply says about each item (pure);
 //! - `retry.rs`: why a batch is retried, the wake-up after an outage, the 413 split.
 
+pub mod concurrency;
 pub mod encode;
 pub mod response;
 pub mod retry;
@@ -26,9 +32,11 @@ use crate::backoff::Backoff;
 use crate::cluster::{ClusterInfo, EsClient, Flavor};
 use crate::stats::{Health, Stats};
 use bytes::Bytes;
+use concurrency::{Concurrency, Permit, Signal};
 use futures::StreamExt;
-use response::{describe_reply_error, parse_response, retryable_request, ItemOutcome};
+use response::{describe_reply_error, parse_response, pushback, retryable_request, ItemOutcome};
 use retry::{halves, Recovery, Why};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::Receiver;
@@ -48,7 +56,7 @@ fn bulk_path(info: &ClusterInfo) -> &'static str {
 /// How the bulk output sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BulkSettings {
-    /// Bulk requests in flight at once.
+    /// The most bulk requests in flight at once (the adaptive limit's upper bound).
     pub concurrency: usize,
     /// Waits between retries of a batch, and how long a batch may keep failing.
     pub backoff: Backoff,
@@ -64,6 +72,7 @@ pub struct BulkOutput {
     retry: Backoff,
     item_patience: Duration,
     concurrency: usize,
+    limit: Concurrency,
     dead: Arc<DeadLetters>,
     stats: Arc<Stats>,
     abort: CancellationToken,
@@ -95,12 +104,16 @@ impl BulkOutput {
         let concurrency = settings.concurrency.max(1);
         let item_patience = settings.item_patience;
         let recovery = Recovery::default();
+        stats.bulk_limit_max.store(concurrency as u64, Relaxed);
+        let limit = Concurrency::new(concurrency);
+        stats.bulk_limit.store(limit.limit() as u64, Relaxed);
         BulkOutput {
             client,
             path: bulk_path(info),
             retry: settings.backoff,
             item_patience,
             concurrency,
+            limit,
             dead,
             stats,
             abort,
@@ -108,7 +121,8 @@ impl BulkOutput {
         }
     }
 
-    /// Delivers every batch received until the channel closes.
+    /// Delivers every batch received until the channel closes: up to `--bulk-concurrency` batches
+    /// at once, their requests within the adaptive limit.
     pub async fn run(&self, batches: Receiver<Batch>) {
         tokio_stream::wrappers::ReceiverStream::new(batches)
             .for_each_concurrent(self.concurrency, |batch| self.deliver(batch))
@@ -133,13 +147,17 @@ impl BulkOutput {
         let mut items_since = None;
         let mut attempt = 0;
         loop {
-            let (rest, why, reason) = match self.send_once(batch).await {
+            let Some(permit) = self.admit(attempt > 0).await else {
+                self.abandon(batch);
+                return None;
+            };
+            let (rest, why, reason) = match self.send_once(batch, &permit).await {
                 Attempt::Done => return None,
                 Attempt::Split(first, second) => return Some((first, second)),
                 Attempt::Again(rest, why, reason) => (rest, why, reason),
             };
             attempt += 1;
-            let wait = self.retry.delay(attempt);
+            let wait = self.limit.delay(&self.retry, attempt);
             let items_out = why == Why::Items
                 && Backoff { patience: self.item_patience, ..self.retry }
                     .exhausted(*items_since.get_or_insert_with(Instant::now), wait);
@@ -160,21 +178,56 @@ impl BulkOutput {
                     return None;
                 }
             }
+            // The permit goes back between attempts: after a cut, this batch waits its turn.
+            drop(permit);
             batch = rest;
         }
     }
 
-    async fn send_once(&self, batch: Batch) -> Attempt {
+    /// A permit to send. After a signal (`abort`), a retry is not sent, nor a first attempt into a
+    /// cluster that is failing: `None`, the batch is given up (left unfinished).
+    async fn admit(&self, retry: bool) -> Option<Permit<'_>> {
+        let give_up = || self.abort.is_cancelled() && (retry || self.recovery.is_failing());
+        if give_up() {
+            return None;
+        }
+        let permit = tokio::select! {
+            permit = self.limit.acquire() => permit,
+            _ = self.abort.cancelled(), if retry => return None,
+        };
+        (!give_up()).then_some(permit)
+    }
+
+    /// Tells the adaptive limit what an answer said, and shows the limit.
+    fn learn(&self, permit: &Permit<'_>, signal: Signal) {
+        if signal == Signal::Pushback {
+            Stats::add(&self.stats.bulk_pushbacks, 1);
+        }
+        if let Some(limit) = self.limit.record(permit, signal) {
+            debug!(limit, max = self.limit.max(), ?signal, "bulk concurrency changed");
+            self.stats.bulk_limit.store(limit as u64, Relaxed);
+        }
+    }
+
+    async fn send_once(&self, batch: Batch, permit: &Permit<'_>) -> Attempt {
         let body = Bytes::from(batch.body);
         let items = batch.items;
-        let reply = match self.client.bulk(self.path, body.clone()).await {
+        let sent = Instant::now();
+        let reply = self.client.bulk(self.path, body.clone()).await;
+        let rtt = sent.elapsed();
+        let reply = match reply {
             Ok(reply) => reply,
             Err(e) => {
+                self.learn(permit, Signal::Pushback);
                 Health::failing(&self.stats.health.es_failing_since);
                 self.recovery.failed();
                 return Attempt::Again(Batch { body: body.into(), items }, Why::Cluster, e.to_string());
             }
         };
+        if reply.status != 200 {
+            let busy = pushback(reply.status, false);
+            self.learn(permit, if busy { Signal::Pushback } else { Signal::Neutral });
+        }
         if retryable_request(reply.status) {
             Health::failing(&self.stats.health.es_failing_since);
             self.recovery.failed();
@@ -206,8 +259,17 @@ impl BulkOutput {
             return Attempt::Done;
         }
         match parse_response(&reply.body, items.len()) {
-            Ok(outcomes) => self.settle(&body, items, outcomes),
-            Err(reason) => Attempt::Again(Batch { body: body.into(), items }, Why::Cluster, reason),
+            Ok(outcomes) => {
+                let busy = outcomes
+                    .iter()
+                    .any(|o| matches!(o, ItemOutcome::Retry { status, .. } if pushback(*status, true)));
+                self.learn(permit, if busy { Signal::Pushback } else { Signal::Answered(rtt) });
+                self.settle(&body, items, outcomes)
+            }
+            Err(reason) => {
+                self.learn(permit, Signal::Neutral);
+                Attempt::Again(Batch { body: body.into(), items }, Why::Cluster, reason)
+            }
         }
     }
 
@@ -228,7 +290,7 @@ impl BulkOutput {
                     self.stats.delivered_time(item.time);
                     item.ack.settle(Delivery::Delivered);
                 }
-                ItemOutcome::Retry(reason) => {
+                ItemOutcome::Retry { reason, .. } => {
                     last_retry = reason;
                     again.push_from(body, item);
                 }

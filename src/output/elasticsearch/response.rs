@@ -15,8 +15,13 @@ pub enum ItemOutcome {
     Created,
     /// A document with this id was already there.
     AlreadyPresent,
-    /// Try again later; the reason is for logs.
-    Retry(String),
+    /// Try again later.
+    Retry {
+        /// The item's HTTP status (429, 5xx).
+        status: u16,
+        /// For logs.
+        reason: String,
+    },
     /// Rejected for good.
     Rejected {
         /// The item's HTTP status.
@@ -71,7 +76,7 @@ fn outcome(item: Item) -> ItemOutcome {
         200..=299 => ItemOutcome::Created,
         409 => ItemOutcome::AlreadyPresent,
         status if retryable_item(status) => {
-            ItemOutcome::Retry(format!("HTTP {status}: {}", describe_error(item.error)))
+            ItemOutcome::Retry { status, reason: format!("HTTP {status}: {}", describe_error(item.error)) }
         }
         status => ItemOutcome::Rejected { status, reason: describe_error(item.error) },
     }
@@ -80,6 +85,16 @@ fn outcome(item: Item) -> ItemOutcome {
 /// An item status worth retrying: the cluster was overloaded or a shard unavailable.
 pub fn retryable_item(status: u16) -> bool {
     status == 429 || status >= 500
+}
+
+/// A status that says the cluster is overloaded (as a whole answer, or an item's inside a 200):
+/// the adaptive concurrency cuts on it (`concurrency.rs`). 502 and 504 are what a managed
+/// domain's gateway answers when the nodes behind it are too busy.
+pub fn pushback(status: u16, item: bool) -> bool {
+    match item {
+        true => matches!(status, 429 | 503),
+        false => matches!(status, 429 | 502 | 503 | 504),
+    }
 }
 
 /// A whole-request status worth retrying: the cluster is busy, or (401/403) refuses credentials
@@ -278,7 +293,10 @@ mod tests {
         assert_eq!(got[1], ItemOutcome::AlreadyPresent);
         assert_eq!(
             got[2],
-            ItemOutcome::Retry("HTTP 429: es_rejected_execution_exception: queue full".into())
+            ItemOutcome::Retry {
+                status: 429,
+                reason: "HTTP 429: es_rejected_execution_exception: queue full".into()
+            }
         );
         assert_eq!(
             got[3],
@@ -288,7 +306,7 @@ mod tests {
             }
         );
         assert_eq!(got[4], ItemOutcome::Created);
-        assert!(matches!(got[5], ItemOutcome::Retry(_)));
+        assert!(matches!(got[5], ItemOutcome::Retry { status: 503, .. }));
     }
 
     #[test]

@@ -36,6 +36,11 @@ impl Recovery {
         self.failing.store(true, Ordering::Release);
     }
 
+    /// True between a failed attempt and the next success.
+    pub fn is_failing(&self) -> bool {
+        self.failing.load(Ordering::Acquire)
+    }
+
     /// Records a successful request; the first after failures wakes every waiting batch.
     pub fn succeeded(&self) {
         if self.failing.swap(false, Ordering::AcqRel) {
