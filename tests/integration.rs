@@ -51,3 +51,5 @@ mod follow_patience;
 mod alerts;
 // ECS output end to end: setup --ecs on the four clusters, --ecs documents land and are found, redaction covers the ECS copies.
 mod ecs_output;
+// Adaptive bulk concurrency: a 429-injecting proxy; one request per backoff while refused, then recovery, no loss.
+mod adaptive_concurrency;

@@ -21,11 +21,16 @@ pub enum Mode {
     Cut,
     /// Answered with this status and an Elasticsearch-style error.
     Status(u16),
+    /// Answered 200, every item refused with this status (nothing reaches the cluster).
+    Items(u16),
 }
 
 /// One `_bulk` request seen.
 #[derive(Clone, Debug)]
 pub struct Seen {
+    /// When it arrived.
+    pub arrived: Instant,
+    /// When it was answered.
     pub at: Instant,
     /// The `_id` of its first item.
     pub first_id: String,
@@ -169,6 +174,7 @@ fn bulk(
     rules: &Mutex<Rules>,
     log: &Mutex<Vec<Seen>>,
 ) -> Option<(u16, Vec<u8>)> {
+    let arrived = Instant::now();
     let text = String::from_utf8_lossy(body).into_owned();
     let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
     let first_id = lines
@@ -183,6 +189,7 @@ fn bulk(
     let answer = match mode {
         Mode::Cut => None,
         Mode::Status(status) => Some((status, error(status))),
+        Mode::Items(status) => Some((200, refused_items(lines.len() / 2, status))),
         Mode::Pass if max_body.is_some_and(|max| body.len() > max) => Some((413, error(413))),
         Mode::Pass => Some(match marker {
             Some(marker) => refusing(&lines, &marker, target, headers),
@@ -193,6 +200,7 @@ fn bulk(
         std::thread::sleep(delay);
     }
     let seen = Seen {
+        arrived,
         at: Instant::now(),
         first_id,
         items: lines.len() / 2,
@@ -207,6 +215,12 @@ fn error(status: u16) -> Vec<u8> {
     json!({"error": {"type": "injected", "reason": format!("HTTP {status} from the test proxy")}, "status": status})
         .to_string()
         .into_bytes()
+}
+
+/// A 200 `_bulk` answer refusing `n` items with `status`.
+fn refused_items(n: usize, status: u16) -> Vec<u8> {
+    let item = json!({"create": {"status": status, "error": {"type": "es_rejected_execution_exception", "reason": "injected"}}});
+    json!({"took": 1, "errors": true, "items": vec![item; n]}).to_string().into_bytes()
 }
 
 /// Sends the items without `marker` on, and answers 429 for the others, in request order.
