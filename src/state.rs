@@ -8,9 +8,13 @@
 //! A torn last line is ignored on load. At the end of a run the journal is compacted by writing a
 //! new file and atomically renaming it over the old one. The journal and its temporary file are
 //! private (0600) and never opened through a symbolic link (`private_file.rs`).
+//!
+//! Beside it, `STATE.refresh` ([`RefreshRecord`]) names the indices whose refresh a backfill has
+//! switched off, each with the value to put back. It is written (synced, renamed over) *before*
+//! a setting is changed, so that after a kill -9 the re-run with the same `--state` restores it.
 
 use crate::private_file::{self, How};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -85,6 +89,65 @@ impl StateFile {
                 serde_json::to_writer(&mut out, name)?;
                 out.write_all(b"\n")?;
             }
+            out.flush()?;
+            out.get_ref().sync_all()?;
+            fs::rename(&tmp, &self.path)
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+/// `STATE.refresh`: index → the `index.refresh_interval` it had before a backfill relaxed it
+/// (`None`: not set on the index, the cluster's default).
+pub struct RefreshRecord {
+    path: PathBuf,
+}
+
+/// What the record holds.
+pub type Relaxed = BTreeMap<String, Option<String>>;
+
+impl RefreshRecord {
+    /// The record beside the journal `state`.
+    pub fn beside(state: &Path) -> Self {
+        let mut name = state.file_name().unwrap_or_default().to_os_string();
+        name.push(".refresh");
+        RefreshRecord { path: state.with_file_name(name) }
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What an earlier run left relaxed (nothing when there is no record).
+    pub fn load(&self) -> io::Result<Relaxed> {
+        let file = match private_file::open(&self.path, How::Read) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Relaxed::new()),
+            Err(e) => return Err(e),
+        };
+        serde_json::from_reader(BufReader::new(file)).map_err(io::Error::other)
+    }
+
+    /// Makes `relaxed` the record, durably (synced and renamed over; removed when empty).
+    pub fn save(&self, relaxed: &Relaxed) -> io::Result<()> {
+        if relaxed.is_empty() {
+            return match fs::remove_file(&self.path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            };
+        }
+        let (file, tmp) = private_file::temporary_beside(&self.path)?;
+        let written = (|| {
+            let mut out = BufWriter::new(file);
+            serde_json::to_writer_pretty(&mut out, relaxed)?;
             out.flush()?;
             out.get_ref().sync_all()?;
             fs::rename(&tmp, &self.path)
@@ -183,6 +246,23 @@ mod tests {
             "{err}"
         );
         assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    }
+
+    #[test]
+    fn the_refresh_record_survives_and_goes_when_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = RefreshRecord::beside(&dir.path().join("state"));
+        assert_eq!(record.path(), dir.path().join("state.refresh"));
+        assert!(record.load().unwrap().is_empty(), "no record, nothing relaxed");
+        let mut relaxed = Relaxed::new();
+        relaxed.insert("ct-2024.05.01".into(), Some("7s".into()));
+        relaxed.insert("ct-2024.05.02".into(), None);
+        record.save(&relaxed).unwrap();
+        assert_eq!(record.load().unwrap(), relaxed);
+        relaxed.clear();
+        record.save(&relaxed).unwrap();
+        assert!(!record.path().exists());
+        record.save(&relaxed).unwrap();
     }
 
     #[test]

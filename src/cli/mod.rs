@@ -102,6 +102,10 @@ pub struct BackfillArgs {
     /// that `follow` processes consuming the queue share the work.
     #[arg(long, value_name = "SQS_URL", conflicts_with_all = ["output", "state"])]
     pub to_queue: Option<String>,
+    /// Leave the indices' refresh as it is (by default, with --state, a backfill switches refresh
+    /// off on the indices it writes and restores it at the end).
+    #[arg(long)]
+    pub keep_refresh: bool,
     /// What to hide in documents and which events to keep.
     #[command(flatten)]
     pub transform: TransformArgs,

@@ -202,6 +202,7 @@ impl BackfillArgs {
             sources: self.sources.iter().map(|s| SourceSpec::parse(s)).collect(),
             select: self.select.settings(),
             to_queue: self.to_queue.clone(),
+            keep_refresh: self.keep_refresh,
             aws: self.aws.settings(),
             indexing: indexing(
                 &self.indexing,

@@ -13,7 +13,9 @@ use super::Outcome;
 use crate::ack::Receipt;
 use crate::aws::{s3_client, sdk_config, AwsSettings};
 use crate::output::dead_letter::DeadLetters;
+use crate::output::elasticsearch::refresh::{self, RefreshRelax};
 use crate::output::queue::Enqueuer;
+use crate::output::Output;
 use crate::pipeline;
 use crate::progress::Progress;
 use crate::source::admit::{Admit, Shard};
@@ -21,7 +23,7 @@ use crate::source::feed::Feed;
 use crate::source::layout::LayoutFilter;
 use crate::source::s3::{crawl::Crawler, feed_prefix, fetch::Fetcher};
 use crate::source::{local, SourceSpec};
-use crate::state::StateFile;
+use crate::state::{RefreshRecord, StateFile};
 use crate::stats::Stats;
 use anyhow::{bail, Context};
 use futures::StreamExt;
@@ -41,6 +43,9 @@ pub struct BackfillSettings {
     pub select: SelectSettings,
     /// Announce S3 objects on this queue instead of reading them.
     pub to_queue: Option<String>,
+    /// Leave refresh alone (otherwise, with `--state`, it is off on the indices written, and
+    /// restored at the end: `output/elasticsearch/refresh.rs`).
+    pub keep_refresh: bool,
     /// AWS access for `s3://` sources.
     pub aws: AwsSettings,
     /// Transform, output, readers.
@@ -75,7 +80,8 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
     let transform = settings.indexing.transform()?;
     let dead = Arc::new(DeadLetters::new(settings.indexing.dead_letter.clone()));
     let cancel = CancellationToken::new();
-    let output = settings.indexing.open_output(&dead, &stats, &cancel).await?;
+    let mut output = settings.indexing.open_output(&dead, &stats, &cancel).await?;
+    let relaxed = relax_refresh(&settings, &mut output).await?;
     watch_signals(&cancel)?;
 
     let (file_tx, file_rx) = flume::bounded(64);
@@ -100,12 +106,34 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
     let (fed, delivered) = tokio::join!(sources, output.run(readers.batches, &stats));
     pipeline::join(readers.threads).map_err(anyhow::Error::msg)?;
     let files_not_done = journal.await??;
+    if let Some(relaxed) = relaxed {
+        relaxed.restore().await;
+    }
     progress.finish();
     stats.report(dead.path(), started.elapsed(), "backfill");
     delivered?;
     fed?;
     let interrupted = cancel.is_cancelled();
     Ok(Outcome { problems: stats.has_problems() || files_not_done > 0, interrupted })
+}
+
+/// With `--state` and a cluster: restores the refresh an interrupted run left off, then (unless
+/// `--keep-refresh`, or on OpenSearch Serverless, which has no index settings) has the output
+/// switch it off on each index it writes.
+async fn relax_refresh(
+    settings: &BackfillSettings,
+    output: &mut Output,
+) -> anyhow::Result<Option<Arc<RefreshRelax>>> {
+    let (Some(state), Output::Cluster(bulk)) = (&settings.select.state, output) else { return Ok(None) };
+    let client = bulk.client().clone();
+    let record = RefreshRecord::beside(state);
+    if settings.keep_refresh || client.serverless() {
+        refresh::restore_leftovers(&client, &record).await?;
+        return Ok(None);
+    }
+    let relax = Arc::new(RefreshRelax::open(client, record).await?);
+    bulk.relax_refresh(relax.clone());
+    Ok(Some(relax))
 }
 
 /// First signal: stop taking files and finish what is in flight. Second: leave at once.

@@ -15,11 +15,13 @@
 //!
 //! - `concurrency.rs`: the adaptive limit on requests in flight, and the wait of a pushback streak;
 //! - `encode.rs`: the wire format (action lines), used by the readers through [`BulkFraming`];
+//! - `refresh.rs`: refresh off while a backfill writes to an index, and back afterwards;
 //! - `response.rs`: what a `_bulk` reply says about each item (pure);
 //! - `retry.rs`: why a batch is retried, the wake-up after an outage, the 413 split.
 
 pub mod concurrency;
 pub mod encode;
+pub mod refresh;
 pub mod response;
 pub mod retry;
 
@@ -77,6 +79,7 @@ pub struct BulkOutput {
     stats: Arc<Stats>,
     abort: CancellationToken,
     recovery: Recovery,
+    refresh: Option<Arc<refresh::RefreshRelax>>,
 }
 
 /// What one send of a batch left to do.
@@ -118,7 +121,18 @@ impl BulkOutput {
             stats,
             abort,
             recovery,
+            refresh: None,
         }
+    }
+
+    /// The client it sends with.
+    pub fn client(&self) -> &EsClient {
+        &self.client
+    }
+
+    /// Relax the refresh of each index before the first batch goes to it (backfill).
+    pub fn relax_refresh(&mut self, relax: Arc<refresh::RefreshRelax>) {
+        self.refresh = Some(relax);
     }
 
     /// Delivers every batch received until the channel closes: up to `--bulk-concurrency` batches
@@ -132,6 +146,9 @@ impl BulkOutput {
     /// Sends one batch (and the halves it is split into) until each of its items is settled.
     async fn deliver(&self, batch: Batch) {
         self.stats.health.work_arrived(batch.items.len() as u64);
+        if let Some(relax) = &self.refresh {
+            relax.relax(&batch).await;
+        }
         let mut pieces = vec![batch];
         while let Some(piece) = pieces.pop() {
             if let Some((first, second)) = self.deliver_piece(piece).await {
