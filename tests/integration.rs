@@ -53,3 +53,5 @@ mod alerts;
 mod ecs_output;
 // Adaptive bulk concurrency: a 429-injecting proxy; one request per backoff while refused, then recovery, no loss.
 mod adaptive_concurrency;
+// Refresh off while a backfill writes: back after a normal run, SIGINT, and kill -9 + re-run with --state.
+mod refresh_relax;
