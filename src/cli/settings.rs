@@ -159,7 +159,10 @@ fn indexing(
         readers: ReaderSettings {
             readers: ix.readers.unwrap_or_else(ReaderSettings::default_readers).max(1),
             batch: BatchLimits { max_bytes: cluster.batch_bytes, max_events: cluster.batch_events.max(1) },
-            queued_batches: cluster.bulk_concurrency.max(1) * 2,
+            // One full batch ready beside those the output holds (--bulk-concurrency): the readers
+            // fill batches far faster than a cluster takes them, and each one queued is a body of
+            // up to --batch-bytes in memory (issue 15: 8 queued made a backfill 90 MB).
+            queued_batches: 1,
             decode: DecodeSettings {
                 max_event_bytes: ix.max_event_bytes.max(1024),
                 ..DecodeSettings::default()

@@ -49,10 +49,18 @@ use tracing::{debug, error, warn};
 /// Where to send: Elasticsearch 8.18 and later can leave the document out of its rejection
 /// reasons (`include_source_on_error=false`), so that no event value comes back in a reason;
 /// OpenSearch refuses the parameter. The reasons are scrubbed anyway (`response.rs`).
+///
+/// The answer keeps only what is read of it (`filter_path`: each item's status and error, and a
+/// whole-request error): a full answer repeats index, id, version and shard counts for each of
+/// thousands of items, about 200 bytes each, held and parsed for nothing. Not on Serverless,
+/// whose answers are left as they are.
 fn bulk_path(info: &ClusterInfo) -> &'static str {
     match info.flavor {
-        Flavor::Elasticsearch if info.major_minor() >= (8, 18) => "/_bulk?include_source_on_error=false",
-        _ => "/_bulk",
+        _ if info.serverless => "/_bulk",
+        Flavor::Elasticsearch if info.major_minor() >= (8, 18) => {
+            "/_bulk?include_source_on_error=false&filter_path=error,status,items.*.status,items.*.error"
+        }
+        _ => "/_bulk?filter_path=error,status,items.*.status,items.*.error",
     }
 }
 
@@ -299,12 +307,13 @@ mod tests {
     #[test]
     fn sources_are_left_out_of_reasons_where_the_cluster_can() {
         let info = |flavor, version: &str| ClusterInfo { flavor, version: version.into(), serverless: false };
-        assert_eq!(
-            bulk_path(&info(Flavor::Elasticsearch, "8.19.21")),
-            "/_bulk?include_source_on_error=false"
-        );
-        assert_eq!(bulk_path(&info(Flavor::Elasticsearch, "9.2.0")), "/_bulk?include_source_on_error=false");
-        assert_eq!(bulk_path(&info(Flavor::Elasticsearch, "8.17.4")), "/_bulk");
-        assert_eq!(bulk_path(&info(Flavor::OpenSearch, "3.6.0")), "/_bulk");
+        let filter = "filter_path=error,status,items.*.status,items.*.error";
+        let recent = format!("/_bulk?include_source_on_error=false&{filter}");
+        assert_eq!(bulk_path(&info(Flavor::Elasticsearch, "8.19.21")), recent);
+        assert_eq!(bulk_path(&info(Flavor::Elasticsearch, "9.2.0")), recent);
+        assert_eq!(bulk_path(&info(Flavor::Elasticsearch, "8.17.4")), format!("/_bulk?{filter}"));
+        assert_eq!(bulk_path(&info(Flavor::OpenSearch, "3.6.0")), format!("/_bulk?{filter}"));
+        let serverless = ClusterInfo { serverless: true, ..info(Flavor::OpenSearch, "serverless") };
+        assert_eq!(bulk_path(&serverless), "/_bulk");
     }
 }
