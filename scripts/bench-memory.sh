@@ -20,7 +20,7 @@
 # Environment: BENCH_MEM_EVENTS (100000), BENCH_MEM_SEED (7), BENCH_MEM_ES (http://127.0.0.1:9200),
 # BENCH_MEM_RUNS (runs per case, the highest peak kept; 1), BENCH_BIN (binary instead of a cargo build).
 set -euo pipefail
-# shellcheck source=scripts/common.sh
+# shellcheck source=common.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 EVENTS=${BENCH_MEM_EVENTS:-100000}
@@ -92,7 +92,7 @@ for case in "${CASES[@]}"; do
         log "$case: $read_n events read, $((indexed + present)) delivered"; FAILED=1
       fi
     fi
-    [[ $case != file ]] && curl -s -X DELETE "$ES/$prefix-*" >/dev/null || true
+    if [[ $case != file ]]; then curl -s -X DELETE "$ES/$prefix-*" >/dev/null || true; fi
     curl -s -X DELETE "$ES/_index_template/$prefix" >/dev/null || true
     for part in settings mappings ecs lifecycle; do
       curl -s -X DELETE "$ES/_component_template/$prefix@$part" >/dev/null || true
