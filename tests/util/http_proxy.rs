@@ -2,8 +2,10 @@
 //! touching the cluster others share: cut the connection (an outage), answer a status (429, 503),
 //! answer 413 above a body size (`http.max_content_length`), or answer per-item 429 for the
 //! documents holding a marker (a document the cluster keeps refusing) while the rest is indexed
-//! for real. Every other request passes through. Each `_bulk` request is logged (when, which
-//! batch by its first `_id`, what it was answered) for the tests' counts and orderings.
+//! for real, or answer 200 with every item refused (a cluster pushing back item by item). Every
+//! other request passes through. Each `_bulk` request is logged (when it arrived and when it was
+//! answered, which batch by its first `_id`, what it was answered) for the tests' counts and
+//! orderings.
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
