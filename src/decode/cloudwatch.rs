@@ -13,9 +13,8 @@
 //! whether they are data (up to `max_event_bytes` of them; past that they are taken as data).
 
 use super::bytes::value_kind;
-use super::layers;
-use super::records::{documents, Ctx, WalkError};
 use super::scanner::{Bounded, ScanError, Scanner};
+use super::walk::{Ctx, WalkError};
 use super::{DecodeError, Format, Part};
 use std::io::Read;
 
@@ -118,8 +117,16 @@ fn log_event<R: Read>(s: &mut Scanner<R>, ctx: &mut Ctx<'_>) -> Result<(), WalkE
     Ok(())
 }
 
-/// `{"data":"<base64 of a gzip'd payload>"}` of a saved Lambda event.
-pub fn awslogs<R: Read>(s: &mut Scanner<R>, ctx: &mut Ctx<'_>) -> Result<(), WalkError> {
+/// The walk over a decoded Lambda payload (`records.rs` has it: a payload holds documents).
+pub type PayloadWalk = fn(&[u8], &mut Ctx<'_>) -> Result<(), WalkError>;
+
+/// `{"data":"<base64 of a gzip'd payload>"}` of a saved Lambda event; each payload, decoded from
+/// base64, goes to `walk_payload` (the walk over a file's documents, which calls back here).
+pub fn awslogs<R: Read>(
+    s: &mut Scanner<R>,
+    ctx: &mut Ctx<'_>,
+    walk_payload: PayloadWalk,
+) -> Result<(), WalkError> {
     let lambda = |e: DecodeError| WalkError::Decode(DecodeError::Lambda(Box::new(e)));
     if s.peek_token()? != Some(b'{') {
         let kind = value_kind(s.ensure(3)?);
@@ -146,7 +153,7 @@ pub fn awslogs<R: Read>(s: &mut Scanner<R>, ctx: &mut Ctx<'_>) -> Result<(), Wal
             let (size, whole) = (sink.size, sink.whole);
             if whole {
                 let payload = base64(&ctx.event).map_err(|e| lambda(DecodeError::Syntax(e)))?;
-                lambda_payload(&payload, ctx).map_err(|e| match e {
+                walk_payload(&payload, ctx).map_err(|e| match e {
                     WalkError::Decode(DecodeError::Stopped) => e,
                     e => lambda(e.into_decode_error()),
                 })?;
@@ -161,34 +168,6 @@ pub fn awslogs<R: Read>(s: &mut Scanner<R>, ctx: &mut Ctx<'_>) -> Result<(), Wal
             Some(b'}') => return Ok(s.expect(b'}', "'}'")?),
             Some(_) => return Err(s.unexpected("',' or '}' in awslogs").into()),
             None => return Err(ScanError::Eof(s.offset()).into()),
-        }
-    }
-}
-
-/// Decodes the gzip'd payload of a Lambda event, its events counted with the file's.
-fn lambda_payload(payload: &[u8], ctx: &mut Ctx<'_>) -> Result<(), WalkError> {
-    let (text, layers) = layers::open(payload, ctx.settings.hold_bytes).map_err(DecodeError::Source)?;
-    let outer_gz = std::mem::replace(&mut ctx.gz, layers.gz.clone());
-    let mut s = Scanner::new(text);
-    let walked = match s.peek_token() {
-        Ok(Some(b'{')) => documents(&mut s, ctx, false),
-        Ok(_) => Err(DecodeError::Syntax("not a gzip'd CloudWatch Logs payload".into()).into()),
-        Err(e) => Err(e.into()),
-    };
-    ctx.gz = outer_gz;
-    match walked {
-        Ok(Format::Subscription) => Ok(()),
-        Ok(_) => Err(DecodeError::Syntax("not a CloudWatch Logs subscription payload".into()).into()),
-        Err(WalkError::Decode(DecodeError::Stopped)) => Err(DecodeError::Stopped.into()),
-        Err(e) => Err(layers.error(e).into()),
-    }
-}
-
-impl WalkError {
-    fn into_decode_error(self) -> DecodeError {
-        match self {
-            WalkError::Decode(e) => e,
-            WalkError::Scan(e) => DecodeError::Syntax(e.to_string()),
         }
     }
 }

@@ -22,6 +22,7 @@ mod gzip;
 mod layers;
 mod records;
 mod scanner;
+mod walk;
 
 pub use bytes::{json_kind, value_kind};
 pub use gzip::Trailing;
