@@ -62,6 +62,8 @@ pub struct TransformSpec {
     pub redact: Vec<RedactRule>,
     /// The key for `hash`.
     pub key: Option<HashKey>,
+    /// How a user gives the key (the flag and variable), for the error when a rule needs one.
+    pub key_hint: String,
     /// `--include`.
     pub include: Vec<FieldFilter>,
     /// `--exclude`.
@@ -77,8 +79,13 @@ pub struct TransformSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum TransformError {
     /// `hash` without a key.
-    #[error("{0} needs a secret key: give --redact-key-file PATH, or set CLOUDTRAIL_ES_REDACT_KEY")]
-    NoKey(String),
+    #[error("{rule} needs a secret key{hint}")]
+    NoKey {
+        /// The rule, as the user gave it.
+        rule: String,
+        /// How to give one, in the face's words (`: give …`), or empty.
+        hint: String,
+    },
     /// A rule would hide a field the document's name depends on.
     #[error("{rule} would redact {field}, which gives each document its _id, index day or @timestamp; it cannot be redacted")]
     Protected {
@@ -119,7 +126,9 @@ impl Transform {
         rules.extend(spec.redact.iter().map(|r| (format!("--redact {r}"), r.clone())));
         if spec.key.is_none() {
             if let Some((flag, _)) = rules.iter().find(|(_, r)| r.mode == RedactMode::Hash) {
-                return Err(TransformError::NoKey(flag.clone()));
+                let hint =
+                    if spec.key_hint.is_empty() { String::new() } else { format!(": {}", spec.key_hint) };
+                return Err(TransformError::NoKey { rule: flag.clone(), hint });
             }
         }
         for (flag, rule) in &rules {
