@@ -51,3 +51,5 @@ mod follow_patience;
 mod alerts;
 // ECS output end to end: setup --ecs on the four clusters, --ecs documents land and are found, redaction covers the ECS copies.
 mod ecs_output;
+// A large S3 object whose download breaks off: resumed with a Range request, or failed and re-read by a re-run.
+mod s3_resume;
