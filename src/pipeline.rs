@@ -219,9 +219,11 @@ impl Readers {
                         trailing.members
                     );
                 }
+                Stats::add(&self.stats.control_messages, decoded.control_messages);
                 if decoded.format == Format::Digest {
                     debug!("{}: digest file, skipped", ack.file());
                     Stats::add(&self.stats.files_skipped, 1);
+                    Stats::add(&self.stats.digests_read, 1);
                 } else {
                     Stats::add(&self.stats.files_read, 1);
                 }
