@@ -51,7 +51,11 @@ fn broken_folder(dir: &Path) {
     write(dir, "digest-by-content.json", br#"{"awsAccountId":"1","digestStartTime":"2024-05-01T00:00:00Z"}"#);
     // Hidden: left out, but counted (a folder once, whatever it holds).
     write(dir, ".hidden.json", br#"{"Records":[{"eventID":"h1","eventTime":"2024-05-01T00:00:00Z"}]}"#);
-    write(dir, ".git/objects/x.json", br#"{"Records":[{"eventID":"h2","eventTime":"2024-05-01T00:00:00Z"}]}"#);
+    write(
+        dir,
+        ".git/objects/x.json",
+        br#"{"Records":[{"eventID":"h2","eventTime":"2024-05-01T00:00:00Z"}]}"#,
+    );
 }
 
 fn output_lines(path: &Path) -> Vec<Value> {

@@ -57,6 +57,7 @@ fn example(flag: &str, key_file: &str) -> Option<(&'static str, Vec<String>)> {
         "--readers" | "--batch-events" | "--bulk-concurrency" | "--concurrency" => ("backfill", v("7")),
         "--batch-bytes" => ("backfill", v("1234")),
         "--max-event-bytes" => ("backfill", v("100000")),
+        "--dead-letter-max-bytes" => ("backfill", v("5000")),
         "--retry-timeout" | "--item-retry-timeout" | "--retry-max-delay" | "--request-timeout" => {
             ("backfill", v("7"))
         }

@@ -125,6 +125,10 @@ pub struct IndexingArgs {
     /// Where events that cannot be indexed are written, with their reasons (JSON lines, appended).
     #[arg(long, value_name = "PATH", default_value = "cloudtrail-es-dead-letters.ndjson")]
     pub dead_letter: PathBuf,
+    /// A dead letter keeps a document or record up to this size whole (replayable); a bigger one
+    /// is written as its size, SHA-256 and first 4 KiB.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(4096..))]
+    pub dead_letter_max_bytes: u32,
     /// Index names are PREFIX-YYYY.MM.DD (UTC day of eventTime).
     #[arg(long, value_name = "PREFIX", default_value = "cloudtrail", value_parser = parse_index_prefix)]
     pub index_prefix: String,

@@ -152,6 +152,7 @@ fn indexing(
         transform: TransformSpec { ecs: namespace.map(str::to_string), ..transform.spec()? },
         target,
         dead_letter: ix.dead_letter.clone(),
+        dead_letter_max: ix.dead_letter_max_bytes as usize,
         names: match namespace {
             Some(namespace) => Names::ecs(namespace),
             None => Names::new(&ix.index_prefix),

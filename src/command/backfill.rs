@@ -73,7 +73,10 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
     let stats = Arc::new(Stats::default());
     // Unusable rules stop the run before anything is created or read.
     let transform = settings.indexing.transform()?;
-    let dead = Arc::new(DeadLetters::new(settings.indexing.dead_letter.clone()));
+    let dead = Arc::new(DeadLetters::with_limit(
+        settings.indexing.dead_letter.clone(),
+        settings.indexing.dead_letter_max,
+    ));
     let cancel = CancellationToken::new();
     let output = settings.indexing.open_output(&dead, &stats, &cancel).await?;
     watch_signals(&cancel)?;

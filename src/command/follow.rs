@@ -69,7 +69,10 @@ const CONNECT_BACKOFF: Backoff = Backoff::unbounded(Duration::from_secs(1), Dura
 pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let stats = Arc::new(Stats::default());
-    let dead = Arc::new(DeadLetters::new(settings.indexing.dead_letter.clone()));
+    let dead = Arc::new(DeadLetters::with_limit(
+        settings.indexing.dead_letter.clone(),
+        settings.indexing.dead_letter_max,
+    ));
     // Unusable rules stop the service before it connects to anything.
     let transform = settings.indexing.transform()?;
     let stop = shutdown::watch(Messages {
