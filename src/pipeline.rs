@@ -233,7 +233,12 @@ impl Readers {
                 ack.settle(Delivery::Failed);
                 return ControlFlow::Break(());
             }
-            Err(failure) => self.file_failed(&ack, failure.to_string()),
+            Err(failure) => {
+                if failure.unverified > 0 {
+                    ack.sent_unverified();
+                }
+                self.file_failed(&ack, failure.to_string());
+            }
         }
         ControlFlow::Continue(())
     }

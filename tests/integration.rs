@@ -53,3 +53,5 @@ mod alerts;
 mod ecs_output;
 // A large S3 object whose download breaks off: resumed with a Range request, or failed and re-read by a re-run.
 mod s3_resume;
+// A damaged gzip member too big to hold: its events were sent unverified, and the re-run replaces them.
+mod replace_unverified;

@@ -58,6 +58,7 @@ fn example(flag: &str, key_file: &str) -> Option<(&'static str, Vec<String>)> {
         "--batch-bytes" => ("backfill", v("1234")),
         "--max-event-bytes" => ("backfill", v("100000")),
         "--dead-letter-max-bytes" => ("backfill", v("5000")),
+        "--gzip-hold-bytes" => ("backfill", v("1000")),
         "--retry-timeout" | "--item-retry-timeout" | "--retry-max-delay" | "--request-timeout" => {
             ("backfill", v("7"))
         }

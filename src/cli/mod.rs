@@ -139,6 +139,10 @@ pub struct IndexingArgs {
     /// memory, and dead-lettered with its size and place.
     #[arg(long, value_name = "BYTES", default_value_t = crate::decode::DEFAULT_MAX_EVENT_BYTES)]
     pub max_event_bytes: usize,
+    /// A gzip member whose text is at most this big is held in memory until its checksum is
+    /// verified, so no event of a damaged member is sent; a bigger one streams.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::decode::DEFAULT_HOLD_BYTES)]
+    pub gzip_hold_bytes: usize,
     /// ECS fields and index names for Elastic Security.
     #[command(flatten)]
     pub ecs: EcsArgs,

@@ -163,6 +163,7 @@ fn indexing(
             queued_batches: cluster.bulk_concurrency.max(1) * 2,
             decode: DecodeSettings {
                 max_event_bytes: ix.max_event_bytes.max(1024),
+                hold_bytes: ix.gzip_hold_bytes,
                 ..DecodeSettings::default()
             },
         },

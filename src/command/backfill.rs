@@ -86,6 +86,7 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
     let admit = Admit {
         done: state.as_ref().map(|s| s.done().clone()).unwrap_or_default(),
         shard: settings.select.shard,
+        replace: state.as_ref().map(|s| s.to_replace().clone()).unwrap_or_default(),
     };
     let feed = Feed {
         files: file_tx,
@@ -179,7 +180,7 @@ async fn run_to_queue(settings: BackfillSettings) -> anyhow::Result<Outcome> {
     watch_signals(&cancel)?;
     // Nothing is read: the readers' channel and the receipts only satisfy the feed.
     let (files, _unread) = flume::bounded(1);
-    let admit = Admit { done: Default::default(), shard: settings.select.shard };
+    let admit = Admit { shard: settings.select.shard, ..Admit::default() };
     let feed = Feed {
         files,
         receipts: mpsc::unbounded_channel().0,
@@ -216,6 +217,9 @@ async fn journal(
                 debug!(file = &*file.file, delivery = ?file.delivery, "file settled");
                 if !file.finished() {
                     not_done += 1;
+                    if let (true, Some(state)) = (file.sent_unverified, state.as_mut()) {
+                        state.record_replace(&file.file).context("cannot write --state")?;
+                    }
                 } else if let Some(state) = state.as_mut() {
                     state.record(&file.file).context("cannot write --state")?;
                 }
