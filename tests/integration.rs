@@ -51,3 +51,5 @@ mod follow_patience;
 mod alerts;
 // ECS output end to end: setup --ecs on the four clusters, --ecs documents land and are found, redaction covers the ECS copies.
 mod ecs_output;
+// replay: dead letters sent again once the cause is fixed, exactly once; a cluster that is down, lines that are not letters.
+mod replay;

@@ -188,7 +188,7 @@ fn replay_takes_backfill_flags_for_what_it_sends() {
     let base = settings(&["cloudtrail-es", "replay", "dl.ndjson"]);
     assert!(base.contains("input: \"dl.ndjson\", dead_letter: None"), "{base}");
     assert!(base.contains("max_line_bytes: 16777216"), "{base}");
-    let flags: [&[&str]; 9] = [
+    let flags: [&[&str]; 8] = [
         &["--dead-letter", "new.ndjson"],
         &["--dead-letters", "new.ndjson"],
         &["--index-prefix", "other"],
@@ -197,7 +197,6 @@ fn replay_takes_backfill_flags_for_what_it_sends() {
         &["--redact", "a.b"],
         &["--exclude", "eventName=Get*"],
         &["--retry-timeout", "7"],
-        &["--no-setup"],
     ];
     for extra in flags {
         let mut args = vec!["cloudtrail-es", "replay", "dl.ndjson"];
@@ -206,4 +205,5 @@ fn replay_takes_backfill_flags_for_what_it_sends() {
     }
     let new = settings(&["cloudtrail-es", "replay", "dl.ndjson", "--dead-letters", "new.ndjson"]);
     assert!(new.contains("dead_letter: Some(\"new.ndjson\")"), "{new}");
+    assert!(base.contains("install_template: false"), "replay installs no template: {base}");
 }

@@ -217,7 +217,7 @@ impl BackfillArgs {
 
 impl ReplayArgs {
     /// What this replay reads and where it sends (reads the redaction key, if any). Records are
-    /// encoded with backfill's settings, from the same flags.
+    /// encoded with backfill's settings, from the same flags; no template is installed.
     pub fn settings(&self) -> anyhow::Result<ReplaySettings> {
         let ix = IndexingArgs {
             output: None,
@@ -227,11 +227,18 @@ impl ReplayArgs {
             max_event_bytes: crate::decode::DEFAULT_MAX_EVENT_BYTES,
             ecs: self.ecs.clone(),
         };
+        let mut indexing =
+            indexing(&ix, &self.cluster, &self.aws, &self.transform, Duration::from_secs(300))?;
+        // Replay installs nothing: the mapping was fixed by hand, and letters go back to their own
+        // indices; re-installing our template could undo the fix.
+        if let Target::Cluster { install_template, .. } = &mut indexing.target {
+            *install_template = false;
+        }
         Ok(ReplaySettings {
             input: self.input.clone(),
             dead_letter: self.dead_letter.clone(),
             max_line_bytes: self.max_line_bytes,
-            indexing: indexing(&ix, &self.cluster, &self.aws, &self.transform, Duration::from_secs(300))?,
+            indexing,
         })
     }
 }
