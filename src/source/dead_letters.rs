@@ -172,7 +172,7 @@ fn check_action(action: &RawValue) -> Result<(), NotALetter> {
 /// Standard base64 with padding (as `output/dead_letter.rs` writes it); `None` if it is not.
 pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     let value = |c: u8| -> Option<u32> {

@@ -153,3 +153,49 @@ fn the_new_file_is_never_the_input() {
     assert_eq!(std::fs::read(&input).unwrap(), before);
     assert_eq!(cluster.status(&format!("/{p}-2024.05.01")), 404, "nothing was sent");
 }
+
+#[test]
+fn an_outage_during_replay_writes_the_letters_back_whole_and_they_come_in_after() {
+    use crate::util::http_proxy::{HttpProxy, Mode};
+    for cluster in clusters() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = crate::util::prefix("replay-outage");
+        cluster.clean(&p);
+        let index = format!("{p}-2024.05.01");
+        let lines: Vec<String> = (0..50).map(|i| sent_letter(&index, &format!("out-{i}"))).collect();
+        std::fs::write(dir.path().join("dl.ndjson"), lines.join("\n") + "\n").unwrap();
+        // The cluster answers at start, then every bulk request is cut.
+        let proxy = HttpProxy::start(&cluster.url);
+        proxy.set(Mode::Cut);
+        let args = [
+            "replay",
+            "dl.ndjson",
+            "--dead-letter",
+            "new.ndjson",
+            "--retry-timeout",
+            "2",
+            "--batch-events",
+            "20",
+        ];
+        let run = run_in(dir.path(), &[&args[..], &["--es", &proxy.url]].concat(), &[]);
+        run.expect_code(2);
+        assert!(proxy.received() > 0, "bulk requests were tried");
+        assert!(run.stderr.contains("not delivered (the cluster was unavailable): 50"), "{}", run.stderr);
+        let mut new: Vec<Value> = letters(&dir.path().join("new.ndjson"));
+        new.sort_by_key(|l| l["action"]["create"]["_id"].as_str().unwrap().to_string());
+        let mut old: Vec<Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+        old.sort_by_key(|l| l["action"]["create"]["_id"].as_str().unwrap().to_string());
+        assert_eq!(new.len(), 50);
+        for (old, new) in old.iter().zip(&new) {
+            for key in ["file", "reason", "status", "action", "document"] {
+                assert_eq!(old[key], new[key], "{key}: the letter, whole");
+            }
+        }
+        proxy.set(Mode::Pass);
+        let back = run_in(dir.path(), &["replay", "new.ndjson", "--es", &proxy.url], &[]);
+        back.expect_code(0);
+        assert_eq!(replayed(&back, "sent"), 50, "{}", back.stderr);
+        assert_eq!(cluster.count(&p), 50, "{}", cluster.name);
+        cluster.clean(&p);
+    }
+}
