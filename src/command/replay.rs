@@ -82,6 +82,7 @@ pub async fn run(mut settings: ReplaySettings) -> anyhow::Result<Outcome> {
         }
     };
     let tally = Arc::new(Tally::default());
+    let offline = output.is_none();
     let feed = Feed {
         input: input_path.display().to_string(),
         max_line: settings.max_line_bytes.max(1),
@@ -92,7 +93,7 @@ pub async fn run(mut settings: ReplaySettings) -> anyhow::Result<Outcome> {
         stats: stats.clone(),
         tally: tally.clone(),
         cancel: cancel.clone(),
-        offline: output.is_none(),
+        offline,
     };
     let (batch_tx, batches) = mpsc::channel(settings.indexing.readers.queued_batches.max(1));
     let (pending_tx, pending) = mpsc::unbounded_channel();
@@ -118,7 +119,8 @@ pub async fn run(mut settings: ReplaySettings) -> anyhow::Result<Outcome> {
         + tally.unavailable.count()
         + tally.lost.count()
         + stats.events_failed.load(Relaxed)
-        > 0;
+        > 0
+        || offline;
     Ok(Outcome { problems, interrupted: stopped.is_some() || cancel.is_cancelled() })
 }
 
