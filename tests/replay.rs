@@ -96,7 +96,7 @@ fn a_mapping_conflict_fixed_then_replayed_lands_every_event_exactly_once() {
         let early = run_in(
             dir.path(),
             &[
-                &["replay", "cloudtrail-es-dead-letters.ndjson", "--dead-letter", "early.ndjson"][..],
+                &["replay", "cloudtrail-es-dead-letters.ndjson", "--dead-letters", "early.ndjson"][..],
                 &es[..2],
             ]
             .concat(),
@@ -197,7 +197,7 @@ fn raw_and_base64_records_are_encoded_again_exactly_as_backfill_encodes_them() {
         let flags = ["--es", &cluster.url, "--index-prefix", &p, "--redact", "secret"];
         let replay = run_in(
             dir.path(),
-            &[&["replay", "dl.ndjson", "--dead-letter", "new.ndjson"][..], &flags].concat(),
+            &[&["replay", "dl.ndjson", "--dead-letters", "new.ndjson"][..], &flags].concat(),
             &[],
         );
         replay.expect_code(2);

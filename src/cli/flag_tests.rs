@@ -116,6 +116,7 @@ fn example(flag: &str, key_file: &str) -> Option<(&'static str, Vec<String>)> {
             ("follow", args)
         }
         "--max-line-bytes" => ("replay", v("4096")),
+        "--dead-letters" => ("replay", v("some/path")),
         "--retention-days" => ("setup", v("7")),
         "--dry-run" => ("setup", on()),
         "--kibana" => ("setup", v("http://k:5601")),
@@ -188,8 +189,7 @@ fn replay_takes_backfill_flags_for_what_it_sends() {
     let base = settings(&["cloudtrail-es", "replay", "dl.ndjson"]);
     assert!(base.contains("input: \"dl.ndjson\", dead_letter: None"), "{base}");
     assert!(base.contains("max_line_bytes: 16777216"), "{base}");
-    let flags: [&[&str]; 8] = [
-        &["--dead-letter", "new.ndjson"],
+    let flags: [&[&str]; 7] = [
         &["--dead-letters", "new.ndjson"],
         &["--index-prefix", "other"],
         &["--ecs"],
@@ -206,4 +206,6 @@ fn replay_takes_backfill_flags_for_what_it_sends() {
     let new = settings(&["cloudtrail-es", "replay", "dl.ndjson", "--dead-letters", "new.ndjson"]);
     assert!(new.contains("dead_letter: Some(\"new.ndjson\")"), "{new}");
     assert!(base.contains("install_template: false"), "replay installs no template: {base}");
+    let backfills = Cli::try_parse_from(["cloudtrail-es", "replay", "dl.ndjson", "--dead-letter", "x"]);
+    assert!(backfills.is_err(), "backfill's --dead-letter (a config file's top-level key) is not replay's");
 }

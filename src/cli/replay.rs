@@ -13,8 +13,9 @@ pub struct ReplayArgs {
     #[arg(value_name = "DEAD_LETTERS")]
     pub input: PathBuf,
     /// Where letters that fail again go (default: NAME.replay-TIMESTAMP.ndjson beside the input;
-    /// never the input itself).
-    #[arg(long = "dead-letter", visible_alias = "dead-letters", value_name = "PATH")]
+    /// never the input itself). Not backfill's `--dead-letter`, on purpose: a config file's
+    /// top-level `dead-letter` names the file replay reads, not the one it writes.
+    #[arg(long = "dead-letters", value_name = "PATH")]
     pub dead_letter: Option<PathBuf>,
     /// Index names for replayed records (`raw`, `raw_base64`, unsent `document`): PREFIX-YYYY.MM.DD.
     /// Letters that were sent go back to the `_index` of their action line.

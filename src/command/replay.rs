@@ -233,7 +233,7 @@ fn refuse_same(input: &Path, out: &Path) -> anyhow::Result<()> {
     let same_file = false;
     if same_name || same_file {
         bail!(
-            "{}: the new dead letters cannot go into the file being replayed; give another --dead-letter PATH",
+            "{}: the new dead letters cannot go into the file being replayed; give another --dead-letters PATH",
             out.display()
         );
     }

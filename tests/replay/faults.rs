@@ -146,7 +146,7 @@ fn the_new_file_is_never_the_input() {
     let absolute = input.to_string_lossy().into_owned();
     for same in ["dl.ndjson", "./dl.ndjson", absolute.as_str(), "link.ndjson", "hard.ndjson"] {
         let run =
-            run_in(dir.path(), &["replay", "dl.ndjson", "--dead-letter", same, "--es", &cluster.url], &[]);
+            run_in(dir.path(), &["replay", "dl.ndjson", "--dead-letters", same, "--es", &cluster.url], &[]);
         run.expect_code(1);
         assert!(run.stderr.contains("cannot go into the file being replayed"), "{same}: {}", run.stderr);
     }
@@ -170,7 +170,7 @@ fn an_outage_during_replay_writes_the_letters_back_whole_and_they_come_in_after(
         let args = [
             "replay",
             "dl.ndjson",
-            "--dead-letter",
+            "--dead-letters",
             "new.ndjson",
             "--retry-timeout",
             "2",
