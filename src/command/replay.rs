@@ -212,7 +212,8 @@ pub fn derived_path(input: &Path) -> PathBuf {
     input.with_file_name(format!("{stem}.replay-{at}.ndjson"))
 }
 
-/// Refuses to write the new letters into the file being read (by name, link or the same inode).
+/// Refuses to write the new letters into the file being read (by name, link or the same inode),
+/// or into a folder that does not exist (found before anything is sent, not at the first letter).
 fn refuse_same(input: &Path, out: &Path) -> anyhow::Result<()> {
     let canonical = |p: &Path| -> Option<PathBuf> {
         p.canonicalize().ok().or_else(|| {
@@ -231,6 +232,10 @@ fn refuse_same(input: &Path, out: &Path) -> anyhow::Result<()> {
     };
     #[cfg(not(unix))]
     let same_file = false;
+    let folder = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !folder.is_dir() {
+        bail!("{}: no such folder for the new dead letters", folder.display());
+    }
     if same_name || same_file {
         bail!(
             "{}: the new dead letters cannot go into the file being replayed; give another --dead-letters PATH",
@@ -278,5 +283,6 @@ mod tests {
         let hard = dir.path().join("hard.ndjson");
         std::fs::hard_link(&input, &hard).unwrap();
         assert!(refuse_same(&input, &hard).is_err(), "a hard link to the input");
+        assert!(refuse_same(&input, &dir.path().join("missing/new.ndjson")).is_err(), "no such folder");
     }
 }
