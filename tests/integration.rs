@@ -55,3 +55,5 @@ mod ecs_output;
 mod s3_resume;
 // A damaged gzip member too big to hold: its events were sent unverified, and the re-run replaces them.
 mod replace_unverified;
+// replay: dead letters sent again once the cause is fixed, exactly once; a cluster that is down, lines that are not letters.
+mod replay;

@@ -9,6 +9,7 @@ mod alert;
 mod cluster;
 pub mod config;
 mod ecs;
+mod replay;
 mod select;
 mod settings;
 mod transform;
@@ -16,6 +17,7 @@ mod transform;
 pub use alert::AlertArgs;
 pub use cluster::{ClusterArgs, ConnectionArgs, SetupArgs};
 pub use ecs::{parse_namespace, EcsArgs};
+pub use replay::ReplayArgs;
 pub use select::{AwsFlags, QueueFlags, SelectArgs};
 pub use transform::{TransformArgs, REDACT_KEY_ENV};
 
@@ -61,6 +63,8 @@ pub enum Command {
     Follow(FollowArgs),
     /// Prepare the cluster (templates, lifecycle policy) and optionally Kibana (dashboard).
     Setup(SetupArgs),
+    /// Send the letters of a dead-letter file again, once their cause is fixed; what fails again goes to a new file.
+    Replay(ReplayArgs),
 }
 
 /// `cloudtrail-es follow`.
