@@ -47,11 +47,14 @@ use matcher::Matcher;
 use redact::Redactor;
 use walk::Accept;
 
-/// Capture slots the encoder always reads (the first three paths of every plan).
+/// Capture slots the encoder always reads (the first paths of every plan, in this order).
 const EVENT_ID: u16 = 0;
 const EVENT_TIME: u16 = 1;
 const TIMESTAMP: u16 = 2;
-const BUILT_IN: [&str; 3] = ["eventID", "eventTime", "@timestamp"];
+/// An aggregated event's id (`eventId`, lower-case d) and window start, its time.
+const AGGREGATED_ID: u16 = 3;
+const WINDOW_START: u16 = 4;
+const BUILT_IN: [&str; 5] = ["eventID", "eventTime", "@timestamp", "eventId", "timeWindow.windowStart"];
 
 /// What to redact and what to keep, as given by flags (or, later, a config file).
 #[derive(Debug, Default)]
@@ -84,7 +87,7 @@ pub enum TransformError {
     Protected {
         /// The flag and rule.
         rule: String,
-        /// `eventID`, `eventTime` or `@timestamp`.
+        /// `eventID`, `eventTime`, `@timestamp`, `eventId` or `timeWindow.windowStart`.
         field: &'static str,
     },
     /// Too many interleaved wildcards.
@@ -123,7 +126,8 @@ impl Transform {
             }
         }
         for (flag, rule) in &rules {
-            if let Some(field) = BUILT_IN.iter().find(|f| rule.path.matches(&[path::Step::Key(f)])) {
+            // `hides`: a rule on `timeWindow` hides `timeWindow.windowStart` too.
+            if let Some(field) = BUILT_IN.iter().find(|f| rule.path.hides(&[path::Step::Key(f)])) {
                 return Err(TransformError::Protected { rule: flag.clone(), field });
             }
         }
