@@ -7,6 +7,8 @@
 //!   event, which has no `eventTime`, is placed at the start of its `timeWindow`, `windowStart`).
 //! - The document is the event's own bytes, compacted and redacted by the walker (`walk.rs`), with
 //!   `@timestamp` added in front when the event has none.
+//! - A leaf of a free-form object too long for any engine to index (over Lucene's 32 KB) is moved
+//!   to `longValues` (`long_values.rs`), so OpenSearch's `flat_object` takes the event.
 //! - With `--ecs`, the finished document is parsed back and the ECS fields computed from it
 //!   (`ecs::ecs_fields`) are appended inside it, after the event's own fields, which stay as they
 //!   were. They are computed from what redaction left, so a redacted value has no ECS copy either.
@@ -21,6 +23,7 @@
 //! move of the document's bytes and no allocation.
 
 use super::capture::{kind, string_text, Found};
+use super::long_values;
 use super::ecs;
 use super::timestamp::{utc_day, Day};
 use super::walk::{self, WalkError};
@@ -69,6 +72,10 @@ pub enum EventProblem {
     /// A key some rule names is repeated in one object: the cluster would refuse the document.
     #[error("{0}")]
     DuplicateKey(super::capture::Duplicate),
+    /// The document could not be read back to move its too-long leaves (`long_values.rs`; not
+    /// expected either, as above).
+    #[error("cannot read the document back to move its long values: {0}")]
+    LongValues(String),
     /// The document could not be read back for its ECS fields (the walker accepts only what
     /// serde_json reads, so this is not expected; the message has a position, no content).
     #[error("cannot read the document back to add its ECS fields: {0}")]
@@ -140,6 +147,7 @@ pub(super) fn encode<'r>(plan: &Plan, raw: &'r [u8], out: &mut Vec<u8>) -> Resul
                 return Err(EventProblem::DuplicateKey(d));
             }
             let routing = add_timestamp(raw, &found, start, out)?;
+            long_values::move_long_values(start, out)?;
             if let Some(namespace) = &plan.ecs {
                 add_ecs(namespace, start, out)?;
             }

@@ -21,6 +21,7 @@ pub mod ecs;
 mod ecs_document_tests;
 mod filter;
 mod glob;
+mod long_values;
 mod matcher;
 mod path;
 mod redact;
