@@ -51,3 +51,6 @@ mod follow_patience;
 mod alerts;
 // ECS output end to end: setup --ecs on the four clusters, --ecs documents land and are found, redaction covers the ECS copies.
 mod ecs_output;
+// Every CloudTrail log kind (network activity, aggregated, Insights, new kinds), 1.11 fields and
+// values too long to index, from a folder and from S3, on Elasticsearch 8 and 9 and OpenSearch 3 and 2.
+mod log_kinds;

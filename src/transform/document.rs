@@ -23,8 +23,8 @@
 //! move of the document's bytes and no allocation.
 
 use super::capture::{kind, string_text, Found};
-use super::long_values;
 use super::ecs;
+use super::long_values;
 use super::timestamp::{utc_day, Day};
 use super::walk::{self, WalkError};
 use super::{Plan, AGGREGATED_ID, EVENT_ID, EVENT_TIME, TIMESTAMP, WINDOW_START};
@@ -48,7 +48,9 @@ pub enum EventProblem {
         what: &'static str,
     },
     /// Neither `eventTime` nor `@timestamp` nor `timeWindow.windowStart`.
-    #[error("event has neither eventTime nor @timestamp (nor timeWindow.windowStart), so it has no index day")]
+    #[error(
+        "event has neither eventTime nor @timestamp (nor timeWindow.windowStart), so it has no index day"
+    )]
     NoTime,
     /// The time field is present but not a timestamp.
     #[error("{field} {value:?} is not an ISO-8601 timestamp")]

@@ -3,7 +3,8 @@
 //! Lucene refuses a term over 32,766 bytes. Elasticsearch's `flattened` fields skip such a leaf
 //! (`ignore_above`), but OpenSearch's `flat_object` takes no parameters at all (2.19 and 3.6 refuse
 //! `ignore_above`, `depth_limit`, `index`, `doc_values`) and indexes every leaf as one term of
-//! `path=value`: one KMS key policy, bucket policy or CloudFormation `templateBody` over 32 KB in
+//! `path=value` (`requestParameters._valueAndPath`: a 32,760-byte policy is refused for its path, on
+//! 2.19 and 3.6 alike): one KMS key policy, bucket policy or CloudFormation `templateBody` over 32 KB in
 //! `requestParameters` and OpenSearch rejects the whole event. So such a leaf (and only such a
 //! leaf: `path=value` over the limit) is taken out of its free-form object and kept, whole, in
 //! the document's `longValues` list, `{"field": "requestParameters.policy", "value": "…"}`
