@@ -57,3 +57,6 @@ mod s3_resume;
 mod replace_unverified;
 // replay: dead letters sent again once the cause is fixed, exactly once; a cluster that is down, lines that are not letters.
 mod replay;
+// Every CloudTrail log kind (network activity, aggregated, Insights, new kinds), 1.11 fields and
+// values too long to index, from a folder and from S3, on Elasticsearch 8 and 9 and OpenSearch 3 and 2.
+mod log_kinds;
