@@ -290,17 +290,7 @@ impl Readers {
 
     /// Writes one dead letter for an event of `ack`'s file, and settles it by the outcome.
     fn write_dead_letter(&self, ack: &FileAck, letter: DeadLetter) {
-        match self.dead.write_all([letter]) {
-            Ok(()) => {
-                Stats::add(&self.stats.events_dead, 1);
-                ack.settle(Delivery::DeadLettered);
-            }
-            Err(e) => {
-                error!("cannot write dead letter to {}: {e}", self.dead.path().display());
-                Stats::add(&self.stats.events_failed, 1);
-                ack.settle(Delivery::Failed);
-            }
-        }
+        ack.settle(self.dead.write_counted(letter, &self.stats));
     }
 
     fn file_failed(&self, ack: &FileAck, reason: String) {

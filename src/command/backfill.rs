@@ -114,16 +114,13 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
 
 /// First signal: stop taking files and finish what is in flight. Second: leave at once.
 fn watch_signals(cancel: &CancellationToken) -> anyhow::Result<()> {
-    let stop = shutdown::watch(Messages {
-        stopping: "interrupted: finishing what is in flight (Ctrl-C again to quit at once)",
-        quitting: "interrupted twice: quitting; re-run with the same --state to finish",
-    })?;
-    let cancel = cancel.clone();
-    tokio::spawn(async move {
-        stop.cancelled().await;
-        cancel.cancel();
-    });
-    Ok(())
+    shutdown::cancel_on_signal(
+        cancel,
+        Messages {
+            stopping: "interrupted: finishing what is in flight (Ctrl-C again to quit at once)",
+            quitting: "interrupted twice: quitting; re-run with the same --state to finish",
+        },
+    )
 }
 
 /// Feeds every source's files to the readers (or, with --to-queue, to the queue), in order; the

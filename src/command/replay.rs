@@ -247,16 +247,13 @@ fn refuse_same(input: &Path, out: &Path) -> anyhow::Result<()> {
 
 /// First signal: stop reading letters and finish what is in flight. Second: leave at once.
 fn watch_signals(cancel: &CancellationToken) -> anyhow::Result<()> {
-    let stop = shutdown::watch(Messages {
-        stopping: "interrupted: finishing what is in flight (Ctrl-C again to quit at once)",
-        quitting: "interrupted twice: quitting; the input still holds every letter",
-    })?;
-    let cancel = cancel.clone();
-    tokio::spawn(async move {
-        stop.cancelled().await;
-        cancel.cancel();
-    });
-    Ok(())
+    shutdown::cancel_on_signal(
+        cancel,
+        Messages {
+            stopping: "interrupted: finishing what is in flight (Ctrl-C again to quit at once)",
+            quitting: "interrupted twice: quitting; the input still holds every letter",
+        },
+    )
 }
 
 #[cfg(test)]

@@ -37,7 +37,9 @@
 //! torn last line (a crash mid-write) is cut off. One process writes one file. It is created on first
 //! use, readable by its owner only (`private_file.rs`).
 
+use crate::ack::Delivery;
 use crate::private_file::{self, How};
+use crate::stats::Stats;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -145,6 +147,22 @@ impl DeadLetters {
     /// Where the dead letters go.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Writes one letter and counts it: [`Delivery::DeadLettered`] once it is durable, else
+    /// [`Delivery::Failed`] (logged, counted as failed): what the caller settles its ack with.
+    pub fn write_counted(&self, letter: DeadLetter<'_>, stats: &Stats) -> Delivery {
+        match self.write_all([letter]) {
+            Ok(()) => {
+                Stats::add(&stats.events_dead, 1);
+                Delivery::DeadLettered
+            }
+            Err(e) => {
+                tracing::error!("cannot write dead letter to {}: {e}", self.path().display());
+                Stats::add(&stats.events_failed, 1);
+                Delivery::Failed
+            }
+        }
     }
 
     /// Appends the letters, whole, and syncs them to disk; on error none of them is in the file

@@ -21,7 +21,7 @@ use std::io::{self, BufReader, Read};
 use std::sync::Arc;
 use tokio::sync::mpsc::{Sender, UnboundedSender};
 use tokio_util::sync::CancellationToken;
-use tracing::{error, warn};
+use tracing::warn;
 
 /// A letter handed to the output, waiting for its receipt.
 pub struct Pending {
@@ -156,17 +156,7 @@ impl Feed {
                 };
                 let letter =
                     DeadLetter { file: ack.file(), reason: &reason, status: None, action: None, event };
-                match self.dead.write_all([letter]) {
-                    Ok(()) => {
-                        Stats::add(&self.stats.events_dead, 1);
-                        ack.settle(Delivery::DeadLettered);
-                    }
-                    Err(e) => {
-                        error!("cannot write dead letter to {}: {e}", self.dead.path().display());
-                        Stats::add(&self.stats.events_failed, 1);
-                        ack.settle(Delivery::Failed);
-                    }
-                }
+                ack.settle(self.dead.write_counted(letter, &self.stats));
             }
         }
     }
