@@ -174,33 +174,19 @@ pub fn awslogs<R: Read>(
 
 /// Standard or URL-safe base64, padding and line breaks allowed.
 fn base64(text: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 3);
-    let (mut acc, mut bits, mut padded) = (0u32, 0u32, false);
-    for (i, &c) in text.iter().enumerate() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' => {
-                padded = true;
-                continue;
-            }
-            b'\r' | b'\n' | b' ' | b'\t' => continue,
-            _ => return Err(format!("not base64 (byte {i} is {})", super::bytes::describe_byte(c))),
-        };
-        if padded {
-            return Err(format!("not base64 (byte {i} follows the '=' padding)"));
-        }
-        acc = (acc << 6 | u32::from(v)) & 0xFFFFFF;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
+    use base64::alphabet::{STANDARD, URL_SAFE};
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine as _;
+    let allowed = |c: &u8| c.is_ascii_alphanumeric() || b"+/-_=\r\n \t".contains(c);
+    if let Some(i) = text.iter().position(|c| !allowed(c)) {
+        return Err(format!("not base64 (byte {i} is {})", super::bytes::describe_byte(text[i])));
     }
-    Ok(out)
+    let packed: Vec<u8> = text.iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
+    let alphabet = if packed.iter().any(|c| matches!(c, b'-' | b'_')) { &URL_SAFE } else { &STANDARD };
+    let config = GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true);
+    GeneralPurpose::new(alphabet, config).decode(&packed).map_err(|e| format!("not base64 ({e})"))
 }
 
 /// Whether the text at hand starts like an export-task line: `YYYY-MM-DDT… ` then the event.
