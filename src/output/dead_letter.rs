@@ -257,19 +257,12 @@ fn compact_line(json: &str) -> std::borrow::Cow<'_, str> {
 /// How deep the arrays and objects of a JSON text go (strings skipped); stops counting past
 /// [`MAX_JSON_DEPTH`].
 fn json_depth(text: &[u8]) -> usize {
-    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    let (mut depth, mut max, mut strings) = (0usize, 0usize, crate::decode::Strings::default());
     for &b in text {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
+        if !strings.outside(b) {
             continue;
         }
         match b {
-            b'"' => in_string = true,
             b'{' | b'[' => {
                 depth += 1;
                 max = max.max(depth);

@@ -322,18 +322,9 @@ impl Redactor {
 
 /// JSON text without insignificant whitespace.
 pub(crate) fn compact(raw: &[u8]) -> Vec<u8> {
-    let (mut out, mut in_string, mut escaped) = (Vec::with_capacity(raw.len()), false, false);
+    let (mut out, mut strings) = (Vec::with_capacity(raw.len()), crate::decode::Strings::default());
     for &b in raw {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-        } else if b == b'"' {
-            in_string = true;
-        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+        if strings.outside(b) && matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
             continue;
         }
         out.push(b);
