@@ -5,9 +5,12 @@
 # (scripts/bench/bombs.py writes them, streamed: a few MB each on disk, cached in
 # $CACHE_DIR/bench-bombs/). Each is run as `cloudtrail-es backfill FILE --output /dev/null` under
 # /usr/bin/time -v; the report gives peak RSS, wall time, the exit status and the stderr line that
-# names the file. Targets (issue 9): peak RSS under 150 MB for every bomb; whitespace skipped in
-# bulk. Targets are reported, never enforced: the exit status is non-zero only if a run could not
-# be measured.
+# names the file. With BOMBS_MODE=follow (or both), each bomb is instead uploaded to moto (the dev
+# stack's, scripts/bench/follow_bomb.py) and announced on a fresh SQS queue, and `cloudtrail-es
+# follow --queue URL --output /dev/null` runs under time -v until the message is deleted, then gets
+# SIGTERM. Targets (issue 9): peak RSS under 150 MB for every bomb in both modes; whitespace
+# skipped in bulk. Targets are reported, never enforced: the exit status is non-zero only if a run
+# could not be measured.
 #
 #   scripts/bench-bombs.sh                 # the binary built from this tree
 #   BOMBS_BASELINE=/path/to/old/cloudtrail-es scripts/bench-bombs.sh   # and a before/after table
@@ -19,6 +22,7 @@
 #   BOMBS_BASELINE_ONLY  bombs for the baseline (default "spaces-5g record-1g value-1g": an old
 #                     binary buffers a whole record, so the 5 GiB ones would take >10 GB or abort)
 #   BOMBS_TIMEOUT     seconds allowed per run (default 600)
+#   BOMBS_MODE        backfill (default), follow, or both (follow needs `scripts/dev-stack.sh up moto`)
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -38,15 +42,44 @@ python3 "$REPO_ROOT/scripts/bench/bombs.py" "$DIR" "${NAMES[@]}" >/dev/null
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
+MODE=${BOMBS_MODE:-backfill}
+MOTO_PY="$CACHE_DIR/venv/bin/python"
+export AWS_ENDPOINT_URL=${AWS_ENDPOINT_URL:-http://127.0.0.1:5000} AWS_REGION=us-east-1 \
+  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
+
+# follow_one BIN FILE: follows a fresh queue announcing FILE until its message is deleted, then
+# stops the follower with SIGTERM (time -v measures it); returns the follower's exit status.
+follow_one() {
+  local bin=$1 file=$2 queue waited=0
+  queue=$("$MOTO_PY" "$REPO_ROOT/scripts/bench/follow_bomb.py" setup "$file")
+  (cd "$WORK" && exec "$TIME" -v -o "$WORK/time" "$bin" follow --queue "$queue" --output /dev/null \
+    --dead-letter "$WORK/dead.ndjson" -q 2>"$WORK/err") &
+  local timer=$!
+  sleep 2
+  while [[ $("$MOTO_PY" "$REPO_ROOT/scripts/bench/follow_bomb.py" pending "$queue") != 0 ]]; do
+    sleep 1
+    waited=$((waited + 1))
+    ((waited < TIMEOUT)) || break
+  done
+  pkill -TERM -P "$timer" || true
+  wait "$timer"
+}
+
 # measure BIN NAME: prints "NAME  RSS_MB  SECONDS  EXIT  what stderr said about the file"
 measure() {
   local bin=$1 name=$2 file="$DIR/$2.json.gz" code=0
-  (cd "$WORK" && timeout "$TIMEOUT" "$TIME" -v -o "$WORK/time" "$bin" backfill "$file" --output /dev/null \
-    --dead-letter "$WORK/dead.ndjson" -q 2>"$WORK/err") || code=$?
+  if [[ $MODE == follow ]]; then
+    follow_one "$bin" "$file" || code=$?
+  else
+    (cd "$WORK" && timeout "$TIMEOUT" "$TIME" -v -o "$WORK/time" "$bin" backfill "$file" --output /dev/null \
+      --dead-letter "$WORK/dead.ndjson" -q 2>"$WORK/err") || code=$?
+  fi
   local rss secs said
   rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$WORK/time")
   secs=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.1f", s}' "$WORK/time")
-  said=$(grep -F "$name" "$WORK/err" | head -1 | sed -e 's/.*json.gz: //' | cut -c1-110 || true)
+  local named=$name
+  [[ $MODE == follow ]] && named=_bomb.json.gz
+  said=$(grep -F "$named" "$WORK/err" | head -1 | sed -e 's/.*json.gz: //' | cut -c1-110 || true)
   [[ -n $rss ]] || { echo "$name: not measured (exit $code): $(head -3 "$WORK/err")" >&2; return 1; }
   printf '%-24s %9s %8s %5s  %s\n' "$name" "$rss" "$secs" "$code" "${said:-(nothing)}"
   rm -f "$WORK/dead.ndjson"
@@ -59,8 +92,15 @@ report() {
   for name in "$@"; do measure "$bin" "$name"; done
 }
 
-echo "== $BIN"
-report "$BIN" "${NAMES[@]}"
+if [[ $MODE == both ]]; then
+  for MODE in backfill follow; do
+    echo "== $BIN ($MODE)"
+    report "$BIN" "${NAMES[@]}"
+  done
+else
+  echo "== $BIN ($MODE)"
+  report "$BIN" "${NAMES[@]}"
+fi
 if [[ -n ${BOMBS_BASELINE:-} ]]; then
   python3 "$REPO_ROOT/scripts/bench/bombs.py" "$DIR" "${BASE_NAMES[@]}" >/dev/null
   echo

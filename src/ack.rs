@@ -11,6 +11,11 @@
 //! as [`Delivery::Failed`]. When the last reference goes, the receipt resolves to a [`FileDone`]: the
 //! SQS source awaits its message's receipts before deleting it, backfill's journal awaits them
 //! before recording a file.
+//!
+//! Two flags ride along for a file whose damaged gzip member was too big to hold back until its
+//! checksum: the reader marks that events of it were sent unverified ([`FileAck::sent_unverified`]),
+//! the journal remembers it, and the next run's ack of that file says its events replace what is
+//! in the index ([`FileAck::replace_earlier_sends`], read by the output as `index`, not `create`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -51,6 +56,9 @@ pub struct FileDone {
     pub delivery: Delivery,
     /// Set when the file itself could not be read to the end (it is then also counted as failed).
     pub broken: Option<String>,
+    /// Events of a damaged gzip member were sent before its checksum failed: they may be altered,
+    /// and the run that reads the file again must replace them.
+    pub sent_unverified: bool,
 }
 
 impl FileDone {
@@ -75,6 +83,10 @@ struct Shared {
     worst: AtomicU8,
     /// Set by the reader once it has read the file to its end.
     ended: AtomicBool,
+    /// Its events replace what an earlier run sent (see the module docs).
+    replace: AtomicBool,
+    /// Events were sent before their gzip member's checksum failed.
+    unverified: AtomicBool,
     broken: Mutex<Option<String>>,
     done: Option<oneshot::Sender<FileDone>>,
 }
@@ -88,7 +100,8 @@ impl Drop for Shared {
         let delivery = Delivery::from_u8(*self.worst.get_mut());
         // Nobody may be waiting any more (shutdown): then the result has no one to tell.
         if let Some(done) = self.done.take() {
-            let _ = done.send(FileDone { file: self.file.clone(), delivery, broken });
+            let sent_unverified = *self.unverified.get_mut();
+            let _ = done.send(FileDone { file: self.file.clone(), delivery, broken, sent_unverified });
         }
     }
 }
@@ -113,6 +126,7 @@ impl Future for Receipt {
                 file: self.file.clone(),
                 delivery: Delivery::Failed,
                 broken: None,
+                sent_unverified: false,
             })
         })
     }
@@ -126,6 +140,8 @@ impl FileAck {
             file: file.clone(),
             worst: AtomicU8::new(Delivery::Delivered as u8),
             ended: AtomicBool::new(false),
+            replace: AtomicBool::new(false),
+            unverified: AtomicBool::new(false),
             broken: Mutex::new(None),
             done: Some(tx),
         }));
@@ -155,6 +171,17 @@ impl FileAck {
         }
     }
 
+    /// Records that events were sent before their gzip member's checksum failed.
+    pub fn sent_unverified(&self) {
+        self.0.unverified.store(true, Ordering::Release);
+    }
+
+    /// Makes this file's events replace what is indexed under their ids (an earlier run sent
+    /// events of it unverified). Call before its events are read.
+    pub fn replace_earlier_sends(&self) {
+        self.0.replace.store(true, Ordering::Release);
+    }
+
     /// Merges an outcome that concerns the file as a whole (e.g. an event dead-lettered while decoding).
     pub fn settle(&self, delivery: Delivery) {
         self.0.worst.fetch_max(delivery as u8, Ordering::AcqRel);
@@ -170,6 +197,11 @@ impl EventAck {
     /// The file this event came from.
     pub fn file(&self) -> &str {
         self.shared.as_ref().map_or("", |s| &s.file)
+    }
+
+    /// True when this event must replace what is indexed under its id (see [`FileAck::replace_earlier_sends`]).
+    pub fn replaces(&self) -> bool {
+        self.shared.as_ref().is_some_and(|s| s.replace.load(Ordering::Acquire))
     }
 
     /// Records how this event ended and releases it.

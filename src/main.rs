@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Backfill(args) => command::backfill::run(args.settings()?).await,
             Command::Follow(args) => command::follow::run(args.settings()?).await,
+            Command::Replay(args) => command::replay::run(args.settings()?).await,
             Command::Setup(args) => command::setup::run(args.settings()).await.map(|()| Outcome::default()),
         }
     });

@@ -219,9 +219,11 @@ impl Readers {
                         trailing.members
                     );
                 }
+                Stats::add(&self.stats.control_messages, decoded.control_messages);
                 if decoded.format == Format::Digest {
                     debug!("{}: digest file, skipped", ack.file());
                     Stats::add(&self.stats.files_skipped, 1);
+                    Stats::add(&self.stats.digests_read, 1);
                 } else {
                     Stats::add(&self.stats.files_read, 1);
                 }
@@ -231,7 +233,12 @@ impl Readers {
                 ack.settle(Delivery::Failed);
                 return ControlFlow::Break(());
             }
-            Err(failure) => self.file_failed(&ack, failure.to_string()),
+            Err(failure) => {
+                if failure.unverified > 0 {
+                    ack.sent_unverified();
+                }
+                self.file_failed(&ack, failure.to_string());
+            }
         }
         ControlFlow::Continue(())
     }
@@ -283,17 +290,7 @@ impl Readers {
 
     /// Writes one dead letter for an event of `ack`'s file, and settles it by the outcome.
     fn write_dead_letter(&self, ack: &FileAck, letter: DeadLetter) {
-        match self.dead.write_all([letter]) {
-            Ok(()) => {
-                Stats::add(&self.stats.events_dead, 1);
-                ack.settle(Delivery::DeadLettered);
-            }
-            Err(e) => {
-                error!("cannot write dead letter to {}: {e}", self.dead.path().display());
-                Stats::add(&self.stats.events_failed, 1);
-                ack.settle(Delivery::Failed);
-            }
-        }
+        ack.settle(self.dead.write_counted(letter, &self.stats));
     }
 
     fn file_failed(&self, ack: &FileAck, reason: String) {

@@ -12,6 +12,7 @@
 use crate::stats::Stats;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::Ordering::Relaxed;
@@ -36,11 +37,13 @@ impl Progress {
     /// Starts showing progress of `stats`.
     pub fn start(stats: Arc<Stats>) -> Self {
         let started = Instant::now();
+        let mut meter = Meter::new();
         if !io::stderr().is_terminal() {
             let task = tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(PLAIN_EVERY).await;
-                    info!("progress: {}", line(&stats, started.elapsed()));
+                    let pace = meter.observe(started.elapsed(), &stats);
+                    info!("progress: {}", line(&stats, pace));
                 }
             });
             return Progress { task, bar: None };
@@ -55,7 +58,8 @@ impl Progress {
         let shown = bar.clone();
         let task = tokio::spawn(async move {
             loop {
-                shown.set_message(line(&stats, started.elapsed()));
+                let pace = meter.observe(started.elapsed(), &stats);
+                shown.set_message(line(&stats, pace));
                 shown.tick();
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -75,26 +79,103 @@ impl Progress {
     }
 }
 
-/// One line of progress: files done of found, then [`counts`], and an ETA once the total is known.
-pub fn line(stats: &Stats, elapsed: Duration) -> String {
+/// How far back the rates shown look: long enough to be steady, short enough that a stall shows.
+const WINDOW: Duration = Duration::from_secs(10);
+
+/// Rates over the last [`WINDOW`], from samples of the counters: an outage reads 0 events/s at
+/// once (an average since the start would go on showing the earlier pace), and the ETA follows
+/// the current pace instead of growing while the run waits.
+pub struct Meter {
+    samples: VecDeque<Sample>,
+}
+
+#[derive(Clone, Copy)]
+struct Sample {
+    at: Duration,
+    events: u64,
+    files: u64,
+}
+
+/// The current pace.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Pace {
+    /// Events settled (indexed, present, dead-lettered or filtered) per second.
+    pub events_per_sec: f64,
+    /// Files finished per second.
+    pub files_per_sec: f64,
+}
+
+impl Default for Meter {
+    fn default() -> Self {
+        Meter::new()
+    }
+}
+
+impl Meter {
+    /// A meter whose run starts now, with nothing done.
+    pub fn new() -> Self {
+        Meter { samples: VecDeque::from([Sample { at: Duration::ZERO, events: 0, files: 0 }]) }
+    }
+
+    /// Takes a sample at `at` (time since the start) and returns the pace over the window.
+    pub fn observe(&mut self, at: Duration, stats: &Stats) -> Pace {
+        let now = Sample { at, events: settled_events(stats), files: done_files(stats) };
+        // Keep the newest sample at least WINDOW old as the base.
+        while self.samples.len() > 1 && at.saturating_sub(self.samples[1].at) >= WINDOW {
+            self.samples.pop_front();
+        }
+        self.samples.push_back(now);
+        let base = self.samples[0];
+        let span = at.saturating_sub(base.at).as_secs_f64();
+        if span <= 0.0 {
+            return Pace::default();
+        }
+        Pace {
+            events_per_sec: now.events.saturating_sub(base.events) as f64 / span,
+            files_per_sec: now.files.saturating_sub(base.files) as f64 / span,
+        }
+    }
+}
+
+/// Events whose fate is known.
+fn settled_events(stats: &Stats) -> u64 {
     let get = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
-    let done = get(&stats.files_read) + get(&stats.files_failed);
-    let found = get(&stats.files_found);
+    get(&stats.events_indexed)
+        + get(&stats.events_present)
+        + get(&stats.events_dead)
+        + get(&stats.events_filtered)
+}
+
+/// Files admitted and finished with: read, failed, or found to be digests when read.
+fn done_files(stats: &Stats) -> u64 {
+    let get = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
+    get(&stats.files_read) + get(&stats.files_failed) + get(&stats.digests_read)
+}
+
+/// One line of progress: files done of found, then [`counts`], and an ETA at the current pace
+/// once the total is known.
+pub fn line(stats: &Stats, pace: Pace) -> String {
+    let done = done_files(stats);
+    let found = stats.files_found.load(Relaxed);
     let listing_done = stats.listing_done.load(Relaxed);
     let total = if listing_done { format!("{found}") } else { format!("{found}+ (listing)") };
-    let mut text = format!("files {done}/{total} · {}", counts(stats, elapsed));
-    if listing_done && done > 0 && done < found {
-        let eta = elapsed.as_secs_f64() / done as f64 * (found - done) as f64;
-        text.push_str(&format!(" · ETA {}", human_duration(eta)));
+    let mut text = format!("files {done}/{total} · {}", counts(stats, pace));
+    if listing_done && done < found {
+        if pace.files_per_sec > 0.0 {
+            let eta = (found - done) as f64 / pace.files_per_sec;
+            text.push_str(&format!(" · ETA {}", human_duration(eta)));
+        } else {
+            text.push_str(" · no file finished in the last 10 s");
+        }
     }
     text
 }
 
-/// Bytes, event rate and what became of the events; with a cluster output, the bulk requests
-/// allowed in flight now, of the most (`--bulk-concurrency`).
-pub fn counts(stats: &Stats, elapsed: Duration) -> String {
+/// Bytes, the current event rate, and what became of the events; with a cluster output, the bulk
+/// requests allowed in flight now, of the most (`--bulk-concurrency`).
+pub fn counts(stats: &Stats, pace: Pace) -> String {
     let get = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
-    let rate = get(&stats.events_read) as f64 / elapsed.as_secs_f64().max(0.001);
+    let rate = pace.events_per_sec;
     let mut text = format!(
         "{:.1} MB · {rate:.0} events/s · {} indexed · {} present · {} dead-lettered · {} failed files",
         get(&stats.bytes_read) as f64 / 1e6,
@@ -113,12 +194,14 @@ pub fn counts(stats: &Stats, elapsed: Duration) -> String {
     text
 }
 
-fn human_duration(secs: f64) -> String {
+/// `5s`, `2m05s`, `2h01m`, `944d03h`: a duration as people read it.
+pub fn human_duration(secs: f64) -> String {
     let s = secs.round() as u64;
     match s {
         0..=59 => format!("{s}s"),
         60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
     }
 }
 
@@ -226,24 +309,45 @@ mod tests {
 
     #[test]
     fn progress_line_shows_counts_and_eta_once_listing_is_done() {
-        let stats = Stats::default();
+        let (stats, mut meter) = (Stats::default(), Meter::new());
         Stats::add(&stats.files_found, 10);
-        Stats::add(&stats.files_read, 5);
-        Stats::add(&stats.events_read, 1000);
-        let text = line(&stats, Duration::from_secs(10));
-        assert!(text.starts_with("files 5/10+ (listing) · "), "{text}");
+        Stats::add(&stats.files_read, 4);
+        Stats::add(&stats.digests_read, 1);
+        Stats::add(&stats.events_indexed, 1000);
+        let pace = meter.observe(Duration::from_secs(10), &stats);
+        let text = line(&stats, pace);
+        assert!(text.starts_with("files 5/10+ (listing) · "), "a digest is a file done: {text}");
         assert!(text.contains("100 events/s") && !text.contains("ETA"), "{text}");
         Stats::set_flag(&stats.listing_done);
-        assert!(line(&stats, Duration::from_secs(10)).ends_with("ETA 10s"));
+        assert!(line(&stats, pace).ends_with("ETA 10s"), "{}", line(&stats, pace));
+    }
+
+    #[test]
+    fn a_stall_shows_at_once_and_the_eta_does_not_grow() {
+        let (stats, mut meter) = (Stats::default(), Meter::new());
+        Stats::add(&stats.files_found, 100);
+        Stats::set_flag(&stats.listing_done);
+        for t in 1..=60 {
+            Stats::add(&stats.events_indexed, 1000);
+            Stats::add(&stats.files_read, 1);
+            meter.observe(Duration::from_secs(t), &stats);
+        }
+        let pace = meter.observe(Duration::from_secs(61), &stats);
+        assert!((pace.events_per_sec - 900.0).abs() < 1.0, "the window holds the pause: {pace:?}");
+        // An outage: nothing settles for 20 s.
+        let pace = meter.observe(Duration::from_secs(80), &stats);
+        let text = line(&stats, pace);
+        assert!(text.contains(" 0 events/s") && text.contains("no file finished"), "{text}");
+        assert_eq!(meter.samples.len(), 2, "old samples are dropped");
     }
 
     #[test]
     fn the_bulk_concurrency_is_shown_with_a_cluster_output() {
         let stats = Stats::default();
-        assert!(!counts(&stats, Duration::from_secs(1)).contains("concurrency"), "a file output");
+        assert!(!counts(&stats, Pace::default()).contains("concurrency"), "a file output");
         stats.bulk_limit.store(2, Relaxed);
         stats.bulk_limit_max.store(4, Relaxed);
-        assert!(counts(&stats, Duration::from_secs(1)).ends_with(" · bulk concurrency 2/4"));
+        assert!(counts(&stats, Pace::default()).ends_with(" · bulk concurrency 2/4"));
     }
 
     #[test]
@@ -251,5 +355,6 @@ mod tests {
         assert_eq!(human_duration(5.2), "5s");
         assert_eq!(human_duration(125.0), "2m05s");
         assert_eq!(human_duration(7300.0), "2h01m");
+        assert_eq!(human_duration(81_553_211.0), "943d21h");
     }
 }

@@ -2,7 +2,10 @@
 //! what is left.
 //!
 //! A file is recorded only once all of its events are in the index or dead-lettered (its ack
-//! resolved without failure). The file is a journal of JSON strings, one file name per line:
+//! resolved without failure). A file that failed after sending events of a damaged gzip member
+//! unverified is recorded as `{"replace": NAME}`: the run that reads it again replaces those
+//! events (`index`, not `create`), until a run finishes it. The file is a journal of JSON
+//! strings, one file name per line (and those `replace` objects):
 //! appends are flushed and synced about once a second, so a kill loses at most the last second of
 //! records (those files are read again, and `_id = eventID` makes the re-sent events no-ops).
 //! A torn last line is ignored on load. At the end of a run the journal is compacted by writing a
@@ -23,6 +26,7 @@ use std::path::{Path, PathBuf};
 pub struct StateFile {
     path: PathBuf,
     done: HashSet<String>,
+    replace: HashSet<String>,
     journal: BufWriter<File>,
     pending: usize,
 }
@@ -41,14 +45,30 @@ impl StateFile {
     /// Opens (or creates) the journal at `path` and reads what it records.
     pub fn open(path: &Path) -> Result<Self, StateError> {
         let err = |e: io::Error| StateError { path: path.display().to_string(), reason: e.to_string() };
-        let done = match private_file::open(path, How::Read) {
+        let (done, replace) = match private_file::open(path, How::Read) {
             Ok(f) => read_journal(BufReader::new(f)).map_err(err)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => HashSet::new(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Default::default(),
             Err(e) => return Err(err(e)),
         };
         let mut file = private_file::open(path, How::ReadAppend).map_err(err)?;
         end_torn_line(&mut file).map_err(err)?;
-        Ok(StateFile { path: path.to_path_buf(), done, journal: BufWriter::new(file), pending: 0 })
+        let journal = BufWriter::new(file);
+        Ok(StateFile { path: path.to_path_buf(), done, replace, journal, pending: 0 })
+    }
+
+    /// The files whose events must replace what an earlier run sent of them (not finished).
+    pub fn to_replace(&self) -> &HashSet<String> {
+        &self.replace
+    }
+
+    /// Records that a file failed after sending events unverified: its next reading replaces them.
+    pub fn record_replace(&mut self, name: &str) -> io::Result<()> {
+        if self.replace.insert(name.to_string()) {
+            serde_json::to_writer(&mut self.journal, &serde_json::json!({ "replace": name }))?;
+            self.journal.write_all(b"\n")?;
+            self.pending += 1;
+        }
+        Ok(())
     }
 
     /// The files recorded as finished.
@@ -87,6 +107,12 @@ impl StateFile {
             names.sort();
             for name in names {
                 serde_json::to_writer(&mut out, name)?;
+                out.write_all(b"\n")?;
+            }
+            let mut replace: Vec<&String> = self.replace.difference(&self.done).collect();
+            replace.sort();
+            for name in replace {
+                serde_json::to_writer(&mut out, &serde_json::json!({ "replace": name }))?;
                 out.write_all(b"\n")?;
             }
             out.flush()?;
@@ -179,15 +205,27 @@ fn end_torn_line(file: &mut File) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads a journal; a line that does not parse (a torn write) is ignored.
-fn read_journal(reader: impl BufRead) -> io::Result<HashSet<String>> {
-    let mut done = HashSet::new();
+/// One line of the journal.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Line {
+    Done(String),
+    Replace { replace: String },
+}
+
+/// Reads a journal: the finished files, and those to replace; a line that does not parse (a
+/// torn write) is ignored.
+fn read_journal(reader: impl BufRead) -> io::Result<(HashSet<String>, HashSet<String>)> {
+    let (mut done, mut replace) = (HashSet::new(), HashSet::new());
     for line in reader.lines() {
-        if let Ok(name) = serde_json::from_str::<String>(&line?) {
-            done.insert(name);
+        match serde_json::from_str::<Line>(&line?) {
+            Ok(Line::Done(name)) => drop(done.insert(name)),
+            Ok(Line::Replace { replace: name }) => drop(replace.insert(name)),
+            Err(_) => {}
         }
     }
-    Ok(done)
+    replace.retain(|name| !done.contains(name));
+    Ok((done, replace))
 }
 
 #[cfg(test)]
@@ -218,6 +256,25 @@ mod tests {
         state.compact().unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap().lines().count(), 3);
         assert_eq!(StateFile::open(&path).unwrap().done().len(), 3);
+    }
+
+    #[test]
+    fn files_to_replace_are_kept_until_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        let mut state = StateFile::open(&path).unwrap();
+        state.record_replace("a").unwrap();
+        state.record_replace("b").unwrap();
+        state.sync().unwrap();
+        drop(state);
+        let mut state = StateFile::open(&path).unwrap();
+        assert_eq!(state.to_replace().len(), 2);
+        assert!(state.done().is_empty(), "to replace is not finished");
+        state.record("a").unwrap();
+        state.compact().unwrap();
+        let state = StateFile::open(&path).unwrap();
+        assert_eq!(state.done().iter().collect::<Vec<_>>(), ["a"]);
+        assert_eq!(state.to_replace().iter().collect::<Vec<_>>(), ["b"], "finished ones are dropped");
     }
 
     #[cfg(unix)]

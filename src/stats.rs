@@ -23,6 +23,13 @@ pub struct Stats {
     pub files_read: AtomicU64,
     /// Files skipped on purpose (digest files).
     pub files_skipped: AtomicU64,
+    /// Of `files_skipped`, those admitted (so in `files_found`) and found to be digests by their
+    /// content: they are done as much as a file read.
+    pub digests_read: AtomicU64,
+    /// Hidden files and folders (`.name`) under a local SOURCE, left out (a folder counts once).
+    pub hidden_skipped: AtomicU64,
+    /// CloudWatch Logs control messages (health checks that hold no events), skipped.
+    pub control_messages: AtomicU64,
     /// Files that could not be read (completely).
     pub files_failed: AtomicU64,
     /// Bytes read from sources, as stored (compressed).
@@ -196,6 +203,9 @@ impl fmt::Display for Summary<'_> {
         if get(&s.files_enqueued) > 0 {
             write!(f, ", {} enqueued", get(&s.files_enqueued))?;
         }
+        if get(&s.hidden_skipped) > 0 {
+            write!(f, ", {} hidden files or folders (.name) left out", get(&s.hidden_skipped))?;
+        }
         writeln!(f)?;
         write!(
             f,
@@ -210,6 +220,9 @@ impl fmt::Display for Summary<'_> {
         }
         if get(&s.events_failed) > 0 {
             write!(f, ", {} failed", get(&s.events_failed))?;
+        }
+        if get(&s.control_messages) > 0 {
+            write!(f, "; {} CloudWatch Logs control messages skipped", get(&s.control_messages))?;
         }
         writeln!(f)?;
         if get(&s.events_unavailable) > 0 {

@@ -125,4 +125,5 @@ fn a_payload_with_only_a_control_message_indexes_nothing_and_is_no_failure() {
     let run = run_in(dir.path(), &["backfill", "control", "--output", "out.ndjson"], &[]);
     run.expect_code(0);
     assert!(run.stderr.contains("0 read"), "{}", run.stderr);
+    assert!(run.stderr.contains("1 CloudWatch Logs control messages skipped"), "counted: {}", run.stderr);
 }

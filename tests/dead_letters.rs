@@ -98,3 +98,23 @@ fn a_failing_write_leaves_whole_letters_only_and_counts_them_right() {
         letters.iter().map(|l| l["document"]["eventName"].as_str().unwrap()).collect();
     assert_eq!(names.len(), letters.len(), "no letter written twice");
 }
+
+#[test]
+fn dead_letter_max_bytes_sets_what_a_letter_keeps_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = format!(r#"{{"eventName":"NoTime","pad":"{}"}}"#, "x".repeat(20_000));
+    write_gz(&dir.path().join("in/x.json.gz"), format!(r#"{{"Records":[{record}]}}"#).as_bytes());
+    for (flags, whole) in [(&["--dead-letter-max-bytes", "8192"][..], false), (&[][..], true)] {
+        let path = dir.path().join(format!("dl-{whole}.ndjson"));
+        let mut args = vec!["backfill", "in", "-o", "out.ndjson", "--dead-letter", path.to_str().unwrap()];
+        args.extend(flags);
+        run_in(dir.path(), &args, &[]).expect_code(2);
+        let letter = &letters(&path)[0];
+        if whole {
+            assert_eq!(letter["document"], serde_json::from_str::<Value>(&record).unwrap(), "kept whole");
+        } else {
+            assert_eq!(letter["truncated"]["bytes"].as_u64(), Some(record.len() as u64), "{letter}");
+            assert!(letter.get("document").is_none(), "{letter}");
+        }
+    }
+}

@@ -55,3 +55,12 @@ mod ecs_output;
 mod adaptive_concurrency;
 // Refresh off while a backfill writes: back after a normal run, SIGINT, and kill -9 + re-run with --state.
 mod refresh_relax;
+// A large S3 object whose download breaks off: resumed with a Range request, or failed and re-read by a re-run.
+mod s3_resume;
+// A damaged gzip member too big to hold: its events were sent unverified, and the re-run replaces them.
+mod replace_unverified;
+// replay: dead letters sent again once the cause is fixed, exactly once; a cluster that is down, lines that are not letters.
+mod replay;
+// Every CloudTrail log kind (network activity, aggregated, Insights, new kinds), 1.11 fields and
+// values too long to index, from a folder and from S3, on Elasticsearch 8 and 9 and OpenSearch 3 and 2.
+mod log_kinds;

@@ -49,6 +49,13 @@ fn broken_folder(dir: &Path) {
         br#"{"digestStartTime":"2024-05-01T00:00:00Z","logFiles":[]}"#,
     );
     write(dir, "digest-by-content.json", br#"{"awsAccountId":"1","digestStartTime":"2024-05-01T00:00:00Z"}"#);
+    // Hidden: left out, but counted (a folder once, whatever it holds).
+    write(dir, ".hidden.json", br#"{"Records":[{"eventID":"h1","eventTime":"2024-05-01T00:00:00Z"}]}"#);
+    write(
+        dir,
+        ".git/objects/x.json",
+        br#"{"Records":[{"eventID":"h2","eventTime":"2024-05-01T00:00:00Z"}]}"#,
+    );
 }
 
 fn output_lines(path: &Path) -> Vec<Value> {
@@ -88,9 +95,11 @@ fn every_broken_file_is_reported_and_the_rest_is_written() {
         assert!(!run.stderr.contains(digest), "digest files are skipped quietly:\n{}", run.stderr);
     }
     assert!(run.stderr.contains("2 skipped (digest or not a log)"), "{}", run.stderr);
+    assert!(run.stderr.contains("2 hidden files or folders (.name) left out"), "{}", run.stderr);
 
     let lines = output_lines(&out);
     let ids: Vec<&str> = lines.iter().filter_map(|l| l["create"]["_id"].as_str()).collect();
+    assert!(!ids.contains(&"h1") && !ids.contains(&"h2"), "hidden files are not read: {ids:?}");
     for id in ["e1", "e2", "ok1"] {
         assert!(ids.contains(&id), "{id} missing from output: {ids:?}");
     }

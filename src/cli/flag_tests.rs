@@ -13,6 +13,7 @@ fn settings(args: &[&str]) -> String {
         Command::Backfill(b) => format!("{:?}", b.settings().unwrap()),
         Command::Follow(f) => format!("{:?}", f.settings().unwrap()),
         Command::Setup(s) => format!("{:?}", s.settings()),
+        Command::Replay(r) => format!("{:?}", r.settings().unwrap()),
     }
 }
 
@@ -57,6 +58,8 @@ fn example(flag: &str, key_file: &str) -> Option<(&'static str, Vec<String>)> {
         "--readers" | "--batch-events" | "--bulk-concurrency" | "--concurrency" => ("backfill", v("7")),
         "--batch-bytes" => ("backfill", v("1234")),
         "--max-event-bytes" => ("backfill", v("100000")),
+        "--dead-letter-max-bytes" => ("backfill", v("5000")),
+        "--gzip-hold-bytes" => ("backfill", v("1000")),
         "--retry-timeout" | "--item-retry-timeout" | "--retry-max-delay" | "--request-timeout" => {
             ("backfill", v("7"))
         }
@@ -115,6 +118,8 @@ fn example(flag: &str, key_file: &str) -> Option<(&'static str, Vec<String>)> {
             args.extend(value.map(str::to_string));
             ("follow", args)
         }
+        "--max-line-bytes" => ("replay", v("4096")),
+        "--dead-letters" => ("replay", v("some/path")),
         "--retention-days" => ("setup", v("7")),
         "--dry-run" => ("setup", on()),
         "--kibana" => ("setup", v("http://k:5601")),
@@ -141,6 +146,7 @@ fn every_documented_flag_changes_the_settings() {
         match cmd {
             "backfill" => args.push("src".into()),
             "follow" => args.extend(["--queue".into(), "http://q".into()]),
+            "replay" => args.push("dl.ndjson".into()),
             _ => {}
         }
         args
@@ -179,4 +185,30 @@ fn ecs_namespace_reaches_the_index_names_the_documents_and_setup() {
     assert!(setup.contains("prefix: \"logs-aws.cloudtrail-prod\", ecs: true"), "{setup}");
     let plain = settings(&["cloudtrail-es", "backfill", "src"]);
     assert!(plain.contains("prefix: \"cloudtrail\", ecs: false") && plain.contains("ecs: None"), "{plain}");
+}
+
+#[test]
+fn replay_takes_backfill_flags_for_what_it_sends() {
+    let base = settings(&["cloudtrail-es", "replay", "dl.ndjson"]);
+    assert!(base.contains("input: \"dl.ndjson\", dead_letter: None"), "{base}");
+    assert!(base.contains("max_line_bytes: 16777216"), "{base}");
+    let flags: [&[&str]; 7] = [
+        &["--dead-letters", "new.ndjson"],
+        &["--index-prefix", "other"],
+        &["--ecs"],
+        &["--es", "http://elsewhere:9200"],
+        &["--redact", "a.b"],
+        &["--exclude", "eventName=Get*"],
+        &["--retry-timeout", "7"],
+    ];
+    for extra in flags {
+        let mut args = vec!["cloudtrail-es", "replay", "dl.ndjson"];
+        args.extend(extra);
+        assert_ne!(settings(&args), base, "{extra:?} changes nothing for replay");
+    }
+    let new = settings(&["cloudtrail-es", "replay", "dl.ndjson", "--dead-letters", "new.ndjson"]);
+    assert!(new.contains("dead_letter: Some(\"new.ndjson\")"), "{new}");
+    assert!(base.contains("install_template: false"), "replay installs no template: {base}");
+    let backfills = Cli::try_parse_from(["cloudtrail-es", "replay", "dl.ndjson", "--dead-letter", "x"]);
+    assert!(backfills.is_err(), "backfill's --dead-letter (a config file's top-level key) is not replay's");
 }

@@ -9,6 +9,7 @@ mod alert;
 mod cluster;
 pub mod config;
 mod ecs;
+mod replay;
 mod select;
 mod settings;
 mod transform;
@@ -16,6 +17,7 @@ mod transform;
 pub use alert::AlertArgs;
 pub use cluster::{ClusterArgs, ConnectionArgs, SetupArgs};
 pub use ecs::{parse_namespace, EcsArgs};
+pub use replay::ReplayArgs;
 pub use select::{AwsFlags, QueueFlags, SelectArgs};
 pub use transform::{TransformArgs, REDACT_KEY_ENV};
 
@@ -61,6 +63,8 @@ pub enum Command {
     Follow(FollowArgs),
     /// Prepare the cluster (templates, lifecycle policy) and optionally Kibana (dashboard).
     Setup(SetupArgs),
+    /// Send the letters of a dead-letter file again, once their cause is fixed; what fails again goes to a new file.
+    Replay(ReplayArgs),
 }
 
 /// `cloudtrail-es follow`.
@@ -129,6 +133,10 @@ pub struct IndexingArgs {
     /// Where events that cannot be indexed are written, with their reasons (JSON lines, appended).
     #[arg(long, value_name = "PATH", default_value = "cloudtrail-es-dead-letters.ndjson")]
     pub dead_letter: PathBuf,
+    /// A dead letter keeps a document or record up to this size whole (replayable); a bigger one
+    /// is written as its size, SHA-256 and first 4 KiB.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(4096..))]
+    pub dead_letter_max_bytes: u32,
     /// Index names are PREFIX-YYYY.MM.DD (UTC day of eventTime).
     #[arg(long, value_name = "PREFIX", default_value = "cloudtrail", value_parser = parse_index_prefix)]
     pub index_prefix: String,
@@ -139,6 +147,10 @@ pub struct IndexingArgs {
     /// memory, and dead-lettered with its size and place.
     #[arg(long, value_name = "BYTES", default_value_t = crate::decode::DEFAULT_MAX_EVENT_BYTES)]
     pub max_event_bytes: usize,
+    /// A gzip member whose text is at most this big is held in memory until its checksum is
+    /// verified, so no event of a damaged member is sent; a bigger one streams.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::decode::DEFAULT_HOLD_BYTES)]
+    pub gzip_hold_bytes: usize,
     /// ECS fields and index names for Elastic Security.
     #[command(flatten)]
     pub ecs: EcsArgs,

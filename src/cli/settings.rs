@@ -4,7 +4,7 @@
 
 use super::cluster::{ClusterArgs, ConnectionArgs, FlavorArg, SetupArgs};
 use super::select::{AwsFlags, QueueFlags, SelectArgs};
-use super::{BackfillArgs, FollowArgs, IndexingArgs};
+use super::{BackfillArgs, FollowArgs, IndexingArgs, ReplayArgs};
 use crate::aws::AwsSettings;
 use crate::backoff::Backoff;
 use crate::cluster::sigv4::Service;
@@ -12,6 +12,7 @@ use crate::cluster::{ClusterSettings, Labels, SigV4Settings};
 use crate::command::backfill::{BackfillSettings, SelectSettings};
 use crate::command::follow::{FollowSettings, ServiceSettings};
 use crate::command::indexing::{IndexingSettings, Target};
+use crate::command::replay::ReplaySettings;
 use crate::command::setup::SetupSettings;
 use crate::decode::DecodeSettings;
 use crate::output::batch::BatchLimits;
@@ -152,6 +153,7 @@ fn indexing(
         transform: TransformSpec { ecs: namespace.map(str::to_string), ..transform.spec()? },
         target,
         dead_letter: ix.dead_letter.clone(),
+        dead_letter_max: ix.dead_letter_max_bytes as usize,
         names: match namespace {
             Some(namespace) => Names::ecs(namespace),
             None => Names::new(&ix.index_prefix),
@@ -165,6 +167,7 @@ fn indexing(
             queued_batches: 1,
             decode: DecodeSettings {
                 max_event_bytes: ix.max_event_bytes.max(1024),
+                hold_bytes: ix.gzip_hold_bytes,
                 ..DecodeSettings::default()
             },
         },
@@ -214,6 +217,37 @@ impl BackfillArgs {
                 &self.transform,
                 Duration::from_secs(300),
             )?,
+        })
+    }
+}
+
+impl ReplayArgs {
+    /// What this replay reads and where it sends (reads the redaction key, if any). Records are
+    /// encoded with backfill's settings, from the same flags; no template is installed.
+    pub fn settings(&self) -> anyhow::Result<ReplaySettings> {
+        let ix = IndexingArgs {
+            output: None,
+            dead_letter: Default::default(),
+            index_prefix: self.index_prefix.clone(),
+            readers: Some(1),
+            max_event_bytes: crate::decode::DEFAULT_MAX_EVENT_BYTES,
+            // Replay writes its own letters' limit (a letter is kept whole up to its line cap).
+            dead_letter_max_bytes: u32::MAX,
+            gzip_hold_bytes: crate::decode::DEFAULT_HOLD_BYTES,
+            ecs: self.ecs.clone(),
+        };
+        let mut indexing =
+            indexing(&ix, &self.cluster, &self.aws, &self.transform, Duration::from_secs(300))?;
+        // Replay installs nothing: the mapping was fixed by hand, and letters go back to their own
+        // indices; re-installing our template could undo the fix.
+        if let Target::Cluster { install_template, .. } = &mut indexing.target {
+            *install_template = false;
+        }
+        Ok(ReplaySettings {
+            input: self.input.clone(),
+            dead_letter: self.dead_letter.clone(),
+            max_line_bytes: self.max_line_bytes,
+            indexing,
         })
     }
 }

@@ -56,7 +56,7 @@ impl TransformArgs {
     /// The rules these flags describe (reads the key file or the environment).
     pub fn spec(&self) -> anyhow::Result<TransformSpec> {
         let key = match (&self.redact_key_file, std::env::var_os(REDACT_KEY_ENV)) {
-            (Some(path), _) => Some(HashKey::from_file(path)?),
+            (Some(path), _) => Some(HashKey::from_file(path, "--redact-key-file")?),
             (None, Some(value)) if !value.is_empty() => {
                 Some(HashKey::new(value.as_encoded_bytes(), REDACT_KEY_ENV)?)
             }
@@ -66,6 +66,7 @@ impl TransformArgs {
             presets: self.redact_preset.clone(),
             redact: self.redact.clone(),
             key,
+            key_hint: format!("give --redact-key-file PATH, or set {REDACT_KEY_ENV}"),
             include: self.include.clone(),
             exclude: self.exclude.clone(),
             console_only: self.console_only,

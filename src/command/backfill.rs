@@ -78,7 +78,10 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
     let stats = Arc::new(Stats::default());
     // Unusable rules stop the run before anything is created or read.
     let transform = settings.indexing.transform()?;
-    let dead = Arc::new(DeadLetters::new(settings.indexing.dead_letter.clone()));
+    let dead = Arc::new(DeadLetters::with_limit(
+        settings.indexing.dead_letter.clone(),
+        settings.indexing.dead_letter_max,
+    ));
     let cancel = CancellationToken::new();
     let mut output = settings.indexing.open_output(&dead, &stats, &cancel).await?;
     let relaxed = relax_refresh(&settings, &mut output).await?;
@@ -89,6 +92,7 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
     let admit = Admit {
         done: state.as_ref().map(|s| s.done().clone()).unwrap_or_default(),
         shard: settings.select.shard,
+        replace: state.as_ref().map(|s| s.to_replace().clone()).unwrap_or_default(),
     };
     let feed = Feed {
         files: file_tx,
@@ -138,16 +142,13 @@ async fn relax_refresh(
 
 /// First signal: stop taking files and finish what is in flight. Second: leave at once.
 fn watch_signals(cancel: &CancellationToken) -> anyhow::Result<()> {
-    let stop = shutdown::watch(Messages {
-        stopping: "interrupted: finishing what is in flight (Ctrl-C again to quit at once)",
-        quitting: "interrupted twice: quitting; re-run with the same --state to finish",
-    })?;
-    let cancel = cancel.clone();
-    tokio::spawn(async move {
-        stop.cancelled().await;
-        cancel.cancel();
-    });
-    Ok(())
+    shutdown::cancel_on_signal(
+        cancel,
+        Messages {
+            stopping: "interrupted: finishing what is in flight (Ctrl-C again to quit at once)",
+            quitting: "interrupted twice: quitting; re-run with the same --state to finish",
+        },
+    )
 }
 
 /// Feeds every source's files to the readers (or, with --to-queue, to the queue), in order; the
@@ -204,7 +205,7 @@ async fn run_to_queue(settings: BackfillSettings) -> anyhow::Result<Outcome> {
     watch_signals(&cancel)?;
     // Nothing is read: the readers' channel and the receipts only satisfy the feed.
     let (files, _unread) = flume::bounded(1);
-    let admit = Admit { done: Default::default(), shard: settings.select.shard };
+    let admit = Admit { shard: settings.select.shard, ..Admit::default() };
     let feed = Feed {
         files,
         receipts: mpsc::unbounded_channel().0,
@@ -241,6 +242,9 @@ async fn journal(
                 debug!(file = &*file.file, delivery = ?file.delivery, "file settled");
                 if !file.finished() {
                     not_done += 1;
+                    if let (true, Some(state)) = (file.sent_unverified, state.as_mut()) {
+                        state.record_replace(&file.file).context("cannot write --state")?;
+                    }
                 } else if let Some(state) = state.as_mut() {
                     state.record(&file.file).context("cannot write --state")?;
                 }

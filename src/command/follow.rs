@@ -22,7 +22,7 @@ use crate::output::alert::{self, AlertSettings};
 use crate::output::dead_letter::DeadLetters;
 use crate::output::Output;
 use crate::pipeline;
-use crate::progress::counts;
+use crate::progress::{counts, human_duration, Meter};
 use crate::source::s3::fetch::Fetcher;
 use crate::source::sqs::{Consumer, QueueSettings, QueueStats};
 use crate::stats::Stats;
@@ -69,7 +69,10 @@ const CONNECT_BACKOFF: Backoff = Backoff::unbounded(Duration::from_secs(1), Dura
 pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let stats = Arc::new(Stats::default());
-    let dead = Arc::new(DeadLetters::new(settings.indexing.dead_letter.clone()));
+    let dead = Arc::new(DeadLetters::with_limit(
+        settings.indexing.dead_letter.clone(),
+        settings.indexing.dead_letter_max,
+    ));
     // Unusable rules stop the service before it connects to anything.
     let transform = settings.indexing.transform()?;
     let stop = shutdown::watch(Messages {
@@ -194,13 +197,13 @@ async fn start_side_tasks(
     }
     let (stats, queue) = (stats.clone(), queue.clone());
     let every = service.status_interval.max(Duration::from_secs(1));
-    let started = Instant::now();
+    let (started, mut meter) = (Instant::now(), Meter::new());
     tasks.push(tokio::spawn(async move {
         loop {
             tokio::time::sleep(every).await;
             let files = stats.files_read.load(Relaxed);
-            let lag = stats.lag().map_or_else(|| "none yet".to_string(), |l| format!("{}s", l.as_secs()));
-            let counts = counts(&stats, started.elapsed());
+            let lag = stats.lag().map_or_else(|| "none yet".into(), |l| human_duration(l.as_secs_f64()));
+            let counts = counts(&stats, meter.observe(started.elapsed(), &stats));
             info!("status: {}; files {files} read · {counts} · lag {lag}", queue_line(&queue));
         }
     }));

@@ -32,6 +32,8 @@ pub struct IndexingSettings {
     pub target: Target,
     /// Where undeliverable events go.
     pub dead_letter: PathBuf,
+    /// The largest document or record a dead letter keeps whole.
+    pub dead_letter_max: usize,
     /// Index names are `PREFIX-YYYY.MM.DD` (with `--ecs`, the prefix is
     /// `logs-aws.cloudtrail-NAMESPACE`); the template installed at start is for them.
     pub names: Names,

@@ -13,6 +13,7 @@ pub mod backfill;
 pub mod cluster;
 pub mod follow;
 pub mod indexing;
+pub mod replay;
 pub mod setup;
 pub mod shutdown;
 

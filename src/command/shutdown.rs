@@ -32,3 +32,13 @@ pub fn watch(messages: Messages) -> anyhow::Result<CancellationToken> {
     });
     Ok(stop)
 }
+/// Cancels `cancel` at the first signal (the second still quits: see [`watch`]).
+pub fn cancel_on_signal(cancel: &CancellationToken, messages: Messages) -> anyhow::Result<()> {
+    let stop = watch(messages)?;
+    let cancel = cancel.clone();
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        cancel.cancel();
+    });
+    Ok(())
+}

@@ -80,6 +80,37 @@ pub fn value_kind(bytes: &[u8]) -> &'static str {
     }
 }
 
+/// Where a byte of JSON text is, as text is walked one byte at a time: inside a string (escapes
+/// included) or not. For quick passes that must not mistake a `{` or a space in a string for
+/// structure (a dead letter's depth, compacting a redacted document).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Strings {
+    inside: bool,
+    escaped: bool,
+}
+
+impl Strings {
+    /// Takes the next byte; true when it is outside every string (structure, or whitespace between).
+    /// The quotes themselves count as inside.
+    #[inline]
+    pub fn outside(&mut self, b: u8) -> bool {
+        if self.inside {
+            match b {
+                _ if self.escaped => self.escaped = false,
+                b'\\' => self.escaped = true,
+                b'"' => self.inside = false,
+                _ => {}
+            }
+            false
+        } else if b == b'"' {
+            self.inside = true;
+            false
+        } else {
+            true
+        }
+    }
+}
+
 /// Names the JSON type that starts with byte `b`, for messages; see [`value_kind`].
 pub fn json_kind(b: u8) -> &'static str {
     value_kind(&[b])
@@ -106,6 +137,14 @@ mod tests {
             text[9] = b;
             assert_eq!(skip_ws(&text), 9, "byte {b:#x}");
         }
+    }
+
+    #[test]
+    fn strings_are_told_from_structure() {
+        let text = br#"{"a\"{":[1, "x y"]}"#;
+        let mut strings = Strings::default();
+        let outside: String = text.iter().filter(|&&b| strings.outside(b)).map(|&b| b as char).collect();
+        assert_eq!(outside, "{:[1, ]}");
     }
 
     #[test]

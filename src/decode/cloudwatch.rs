@@ -13,9 +13,8 @@
 //! whether they are data (up to `max_event_bytes` of them; past that they are taken as data).
 
 use super::bytes::value_kind;
-use super::layers;
-use super::records::{documents, Ctx, WalkError};
 use super::scanner::{Bounded, ScanError, Scanner};
+use super::walk::{Ctx, WalkError};
 use super::{DecodeError, Format, Part};
 use std::io::Read;
 
@@ -118,8 +117,16 @@ fn log_event<R: Read>(s: &mut Scanner<R>, ctx: &mut Ctx<'_>) -> Result<(), WalkE
     Ok(())
 }
 
-/// `{"data":"<base64 of a gzip'd payload>"}` of a saved Lambda event.
-pub fn awslogs<R: Read>(s: &mut Scanner<R>, ctx: &mut Ctx<'_>) -> Result<(), WalkError> {
+/// The walk over a decoded Lambda payload (`records.rs` has it: a payload holds documents).
+pub type PayloadWalk = fn(&[u8], &mut Ctx<'_>) -> Result<(), WalkError>;
+
+/// `{"data":"<base64 of a gzip'd payload>"}` of a saved Lambda event; each payload, decoded from
+/// base64, goes to `walk_payload` (the walk over a file's documents, which calls back here).
+pub fn awslogs<R: Read>(
+    s: &mut Scanner<R>,
+    ctx: &mut Ctx<'_>,
+    walk_payload: PayloadWalk,
+) -> Result<(), WalkError> {
     let lambda = |e: DecodeError| WalkError::Decode(DecodeError::Lambda(Box::new(e)));
     if s.peek_token()? != Some(b'{') {
         let kind = value_kind(s.ensure(3)?);
@@ -146,7 +153,7 @@ pub fn awslogs<R: Read>(s: &mut Scanner<R>, ctx: &mut Ctx<'_>) -> Result<(), Wal
             let (size, whole) = (sink.size, sink.whole);
             if whole {
                 let payload = base64(&ctx.event).map_err(|e| lambda(DecodeError::Syntax(e)))?;
-                lambda_payload(&payload, ctx).map_err(|e| match e {
+                walk_payload(&payload, ctx).map_err(|e| match e {
                     WalkError::Decode(DecodeError::Stopped) => e,
                     e => lambda(e.into_decode_error()),
                 })?;
@@ -165,63 +172,21 @@ pub fn awslogs<R: Read>(s: &mut Scanner<R>, ctx: &mut Ctx<'_>) -> Result<(), Wal
     }
 }
 
-/// Decodes the gzip'd payload of a Lambda event, its events counted with the file's.
-fn lambda_payload(payload: &[u8], ctx: &mut Ctx<'_>) -> Result<(), WalkError> {
-    let (text, layers) = layers::open(payload, ctx.settings.hold_bytes).map_err(DecodeError::Source)?;
-    let outer_gz = std::mem::replace(&mut ctx.gz, layers.gz.clone());
-    let mut s = Scanner::new(text);
-    let walked = match s.peek_token() {
-        Ok(Some(b'{')) => documents(&mut s, ctx, false),
-        Ok(_) => Err(DecodeError::Syntax("not a gzip'd CloudWatch Logs payload".into()).into()),
-        Err(e) => Err(e.into()),
-    };
-    ctx.gz = outer_gz;
-    match walked {
-        Ok(Format::Subscription) => Ok(()),
-        Ok(_) => Err(DecodeError::Syntax("not a CloudWatch Logs subscription payload".into()).into()),
-        Err(WalkError::Decode(DecodeError::Stopped)) => Err(DecodeError::Stopped.into()),
-        Err(e) => Err(layers.error(e).into()),
-    }
-}
-
-impl WalkError {
-    fn into_decode_error(self) -> DecodeError {
-        match self {
-            WalkError::Decode(e) => e,
-            WalkError::Scan(e) => DecodeError::Syntax(e.to_string()),
-        }
-    }
-}
-
 /// Standard or URL-safe base64, padding and line breaks allowed.
 fn base64(text: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 3);
-    let (mut acc, mut bits, mut padded) = (0u32, 0u32, false);
-    for (i, &c) in text.iter().enumerate() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' => {
-                padded = true;
-                continue;
-            }
-            b'\r' | b'\n' | b' ' | b'\t' => continue,
-            _ => return Err(format!("not base64 (byte {i} is {})", super::bytes::describe_byte(c))),
-        };
-        if padded {
-            return Err(format!("not base64 (byte {i} follows the '=' padding)"));
-        }
-        acc = (acc << 6 | u32::from(v)) & 0xFFFFFF;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
+    use base64::alphabet::{STANDARD, URL_SAFE};
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine as _;
+    let allowed = |c: &u8| c.is_ascii_alphanumeric() || b"+/-_=\r\n \t".contains(c);
+    if let Some(i) = text.iter().position(|c| !allowed(c)) {
+        return Err(format!("not base64 (byte {i} is {})", super::bytes::describe_byte(text[i])));
     }
-    Ok(out)
+    let packed: Vec<u8> = text.iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
+    let alphabet = if packed.iter().any(|c| matches!(c, b'-' | b'_')) { &URL_SAFE } else { &STANDARD };
+    let config = GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true);
+    GeneralPurpose::new(alphabet, config).decode(&packed).map_err(|e| format!("not base64 ({e})"))
 }
 
 /// Whether the text at hand starts like an export-task line: `YYYY-MM-DDT… ` then the event.

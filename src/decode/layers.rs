@@ -4,8 +4,8 @@
 //! truncated or a corrupt gzip member, and where.
 
 use super::gzip::{GzState, Members, Source, Trailing, MAGIC};
-use super::records::WalkError;
 use super::scanner::ScanError;
+use super::walk::WalkError;
 use super::DecodeError;
 use flate2::bufread::GzDecoder;
 use std::cell::Cell;

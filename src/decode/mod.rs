@@ -22,8 +22,9 @@ mod gzip;
 mod layers;
 mod records;
 mod scanner;
+mod walk;
 
-pub use bytes::{json_kind, value_kind};
+pub use bytes::{json_kind, value_kind, Strings};
 pub use gzip::Trailing;
 pub use records::{decode, read_records};
 

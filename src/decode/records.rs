@@ -10,16 +10,12 @@
 
 use super::bytes::{describe_start, value_kind};
 use super::cloudwatch::{self, MessageType};
-use super::gzip::GzState;
 use super::layers;
-use super::scanner::{Bounded, ScanError, Scanner};
-use super::{DecodeError, DecodeSettings, Decoded, Failure, FileKind, Format, Item, Part, TooLarge};
+use super::scanner::{ScanError, Scanner};
+use super::walk::{Ctx, WalkError};
+use super::{DecodeError, DecodeSettings, Decoded, Failure, FileKind, Format, Item};
 use std::io::Read;
 use std::ops::ControlFlow;
-use std::rc::Rc;
-
-/// Keys longer than this are none of those the decoder looks for.
-const KEY_MAX: usize = 64;
 
 /// Reads one file from `raw` (gzip or plain; any shape the module lists), handing each event and
 /// each skipped oversized part to `on`, which may return `Break` to stop (then the result is a
@@ -77,193 +73,6 @@ where
         (Ok(decoded), _) => Ok(decoded.kind()),
         (Err(f), Some(t)) if matches!(f.error, DecodeError::Stopped) => Err(DecodeError::TooLarge(t)),
         (Err(f), _) => Err(f.error),
-    }
-}
-
-/// Why a walk stopped.
-#[derive(Debug)]
-pub enum WalkError {
-    /// The scanner failed (I/O, syntax).
-    Scan(ScanError),
-    /// A problem in the decoder's own words.
-    Decode(DecodeError),
-}
-
-impl From<ScanError> for WalkError {
-    fn from(e: ScanError) -> Self {
-        WalkError::Scan(e)
-    }
-}
-
-impl From<DecodeError> for WalkError {
-    fn from(e: DecodeError) -> Self {
-        WalkError::Decode(e)
-    }
-}
-
-/// The state of one decode: the caller's callback, the reused buffers, the counts.
-pub struct Ctx<'f> {
-    on: &'f mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
-    /// The limits.
-    pub settings: &'f DecodeSettings,
-    /// The record being captured (or the prefix of one too large).
-    pub event: Vec<u8>,
-    key: Vec<u8>,
-    /// The next record's number.
-    pub index: u64,
-    events: u64,
-    too_large: u64,
-    /// Control messages skipped.
-    pub control: u64,
-    /// The gzip layer the text comes from (its hold state counts unverified events).
-    pub gz: Rc<GzState>,
-    /// Events held back until their payload's `messageType` is known, and where each ends.
-    deferred: Option<Deferred>,
-}
-
-/// Events held back: their text, each one's index and end, and the counts when holding began.
-#[derive(Default)]
-struct Deferred {
-    text: Vec<u8>,
-    ends: Vec<(u64, usize)>,
-    index: u64,
-    too_large: u64,
-}
-
-impl<'f> Ctx<'f> {
-    fn new(
-        on: &'f mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
-        settings: &'f DecodeSettings,
-        gz: Rc<GzState>,
-    ) -> Self {
-        let (event, key) = (Vec::new(), Vec::new());
-        Ctx { on, settings, event, key, index: 0, events: 0, too_large: 0, control: 0, gz, deferred: None }
-    }
-
-    /// From now on, holds events back (see [`Ctx::undefer`]).
-    pub fn defer(&mut self) {
-        let (index, too_large) = (self.index, self.too_large);
-        self.deferred.get_or_insert(Deferred { index, too_large, ..Deferred::default() });
-    }
-
-    /// Hands on (`keep`) or drops the events held back, and stops holding them.
-    pub fn undefer(&mut self, keep: bool) -> Result<(), WalkError> {
-        let Some(held) = self.deferred.take() else { return Ok(()) };
-        if !keep {
-            // Dropped (a control message): their numbers are given back, as when a control
-            // message's events are skipped, unless a report used a later one.
-            if held.too_large == self.too_large {
-                self.index = held.index;
-            }
-            return Ok(());
-        }
-        let mut start = 0;
-        for (index, end) in held.ends {
-            self.event.clear();
-            self.event.extend_from_slice(&held.text[start..end]);
-            self.emit_at(index)?;
-            start = end;
-        }
-        Ok(())
-    }
-
-    /// Hands on `self.event`, or holds it back while deferring (up to `max_event_bytes` in all:
-    /// a real payload is under 1 MB).
-    fn emit_or_defer(&mut self) -> Result<(), WalkError> {
-        let Some(held) = self.deferred.as_mut() else { return self.emit_event() };
-        held.text.extend_from_slice(&self.event);
-        held.ends.push((self.index, held.text.len()));
-        self.index += 1;
-        if held.text.len() > self.settings.max_event_bytes {
-            // Too much to hold: the payload is taken as data.
-            self.undefer(true)?;
-        }
-        Ok(())
-    }
-
-    /// Hands on `self.event` as the next record.
-    pub fn emit_event(&mut self) -> Result<(), WalkError> {
-        self.index += 1;
-        self.emit_at(self.index - 1)
-    }
-
-    /// Hands on `self.event` as record `index`.
-    fn emit_at(&mut self, index: u64) -> Result<(), WalkError> {
-        self.events += 1;
-        if self.gz.unverified.get() {
-            self.gz.unverified_events.set(self.gz.unverified_events.get() + 1);
-        }
-        match (self.on)(Item::Event { index, bytes: &self.event }) {
-            ControlFlow::Continue(()) => Ok(()),
-            ControlFlow::Break(()) => Err(DecodeError::Stopped.into()),
-        }
-    }
-
-    /// Reports a skipped part whose prefix is in `self.event`; a record uses up its index.
-    pub fn emit_too_large(&mut self, part: Part, size: u64, offset: u64) -> Result<(), WalkError> {
-        if matches!(part, Part::Record(_)) {
-            self.index += 1;
-        }
-        self.too_large += 1;
-        let limit = self.settings.max_event_bytes;
-        let report = TooLarge { part, size, offset, prefix: &self.event, limit };
-        match (self.on)(Item::TooLarge(report)) {
-            ControlFlow::Continue(()) => Ok(()),
-            ControlFlow::Break(()) => Err(DecodeError::Stopped.into()),
-        }
-    }
-
-    /// Captures the value at the next token as a record (bounded), and hands it on.
-    pub fn record<R: Read>(&mut self, s: &mut Scanner<R>, string: bool) -> Result<(), WalkError> {
-        s.peek_token()?;
-        let offset = s.offset();
-        let (max, prefix) = (self.settings.max_event_bytes, self.settings.prefix_bytes);
-        let mut sink = Bounded::new(&mut self.event, max, prefix);
-        if string {
-            s.string_with(&mut sink)?;
-        } else {
-            s.value_with(&mut sink)?;
-        }
-        let (size, whole) = (sink.size, sink.whole);
-        if whole {
-            self.emit_or_defer()
-        } else {
-            self.emit_too_large(Part::Record(self.index), size, offset)
-        }
-    }
-
-    /// Skips the value at the next token, reporting it when it is over the limit.
-    pub fn skip<R: Read>(&mut self, s: &mut Scanner<R>, key: &str) -> Result<(), WalkError> {
-        s.peek_token()?;
-        let offset = s.offset();
-        let mut sink = Bounded::new(&mut self.event, 0, self.settings.prefix_bytes);
-        s.value_with(&mut sink)?;
-        let size = sink.size;
-        if size > self.settings.max_event_bytes as u64 {
-            let key: String = key.chars().take(100).collect();
-            self.emit_too_large(Part::Value(key), size, offset)?;
-        }
-        Ok(())
-    }
-
-    /// Reads an object key; `None` for one too long to be any the decoder knows (reported when
-    /// it is over the limit).
-    pub fn key<R: Read>(&mut self, s: &mut Scanner<R>) -> Result<Option<Vec<u8>>, WalkError> {
-        s.peek_token()?;
-        let offset = s.offset();
-        let mut sink = Bounded::new(&mut self.key, KEY_MAX, self.settings.prefix_bytes);
-        s.string_with(&mut sink)?;
-        let (size, whole) = (sink.size, sink.whole);
-        if whole {
-            return Ok(Some(self.key.clone()));
-        }
-        if size > self.settings.max_event_bytes as u64 {
-            std::mem::swap(&mut self.key, &mut self.event);
-            let reported = self.emit_too_large(Part::Key, size, offset);
-            std::mem::swap(&mut self.key, &mut self.event);
-            reported?;
-        }
-        Ok(None)
     }
 }
 
@@ -338,7 +147,7 @@ fn document<R: Read>(s: &mut Scanner<R>, ctx: &mut Ctx<'_>, lambda: bool) -> Res
                 }
                 Some(b"awslogs") if lambda => {
                     seen.awslogs = true;
-                    cloudwatch::awslogs(s, ctx)?;
+                    cloudwatch::awslogs(s, ctx, lambda_payload)?;
                 }
                 Some(other) => ctx.skip(s, &String::from_utf8_lossy(other))?,
                 None => ctx.skip(s, "(a long key)")?,
@@ -388,5 +197,25 @@ fn walk_records<R: Read>(s: &mut Scanner<R>, ctx: &mut Ctx<'_>) -> Result<(), Wa
             Some(_) => return Err(s.unexpected("',' or ']' in Records").into()),
             None => return Err(ScanError::Eof(s.offset()).into()),
         }
+    }
+}
+
+/// Decodes the gzip'd payload of a Lambda event, its events counted with the file's. It walks
+/// the payload as a file's documents, so it lives here and `cloudwatch::awslogs` is handed it.
+fn lambda_payload(payload: &[u8], ctx: &mut Ctx<'_>) -> Result<(), WalkError> {
+    let (text, layers) = layers::open(payload, ctx.settings.hold_bytes).map_err(DecodeError::Source)?;
+    let outer_gz = std::mem::replace(&mut ctx.gz, layers.gz.clone());
+    let mut s = Scanner::new(text);
+    let walked = match s.peek_token() {
+        Ok(Some(b'{')) => documents(&mut s, ctx, false),
+        Ok(_) => Err(DecodeError::Syntax("not a gzip'd CloudWatch Logs payload".into()).into()),
+        Err(e) => Err(e.into()),
+    };
+    ctx.gz = outer_gz;
+    match walked {
+        Ok(Format::Subscription) => Ok(()),
+        Ok(_) => Err(DecodeError::Syntax("not a CloudWatch Logs subscription payload".into()).into()),
+        Err(WalkError::Decode(DecodeError::Stopped)) => Err(DecodeError::Stopped.into()),
+        Err(e) => Err(layers.error(e).into()),
     }
 }

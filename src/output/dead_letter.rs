@@ -37,7 +37,9 @@
 //! torn last line (a crash mid-write) is cut off. One process writes one file. It is created on first
 //! use, readable by its owner only (`private_file.rs`).
 
+use crate::ack::Delivery;
 use crate::private_file::{self, How};
+use crate::stats::Stats;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -147,6 +149,22 @@ impl DeadLetters {
         &self.path
     }
 
+    /// Writes one letter and counts it: [`Delivery::DeadLettered`] once it is durable, else
+    /// [`Delivery::Failed`] (logged, counted as failed): what the caller settles its ack with.
+    pub fn write_counted(&self, letter: DeadLetter<'_>, stats: &Stats) -> Delivery {
+        match self.write_all([letter]) {
+            Ok(()) => {
+                Stats::add(&stats.events_dead, 1);
+                Delivery::DeadLettered
+            }
+            Err(e) => {
+                tracing::error!("cannot write dead letter to {}: {e}", self.path().display());
+                Stats::add(&stats.events_failed, 1);
+                Delivery::Failed
+            }
+        }
+    }
+
     /// Appends the letters, whole, and syncs them to disk; on error none of them is in the file
     /// and none may be counted as written.
     pub fn write_all<'a>(&self, letters: impl IntoIterator<Item = DeadLetter<'a>>) -> io::Result<()> {
@@ -239,19 +257,12 @@ fn compact_line(json: &str) -> std::borrow::Cow<'_, str> {
 /// How deep the arrays and objects of a JSON text go (strings skipped); stops counting past
 /// [`MAX_JSON_DEPTH`].
 fn json_depth(text: &[u8]) -> usize {
-    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    let (mut depth, mut max, mut strings) = (0usize, 0usize, crate::decode::Strings::default());
     for &b in text {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
+        if !strings.outside(b) {
             continue;
         }
         match b {
-            b'"' => in_string = true,
             b'{' | b'[' => {
                 depth += 1;
                 max = max.max(depth);
@@ -268,19 +279,8 @@ fn json_depth(text: &[u8]) -> usize {
 
 /// Standard base64 with padding.
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// Cuts a torn last line (a crash mid-write) off the file, so the next letter starts a line.

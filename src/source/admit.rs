@@ -59,6 +59,8 @@ pub struct Admit {
     pub done: HashSet<String>,
     /// This machine's share, if the work is split.
     pub shard: Option<Shard>,
+    /// Files an earlier run sent unverified events of: their events replace what is indexed.
+    pub replace: HashSet<String>,
 }
 
 impl Admit {
@@ -101,7 +103,7 @@ mod tests {
 
     #[test]
     fn done_files_are_not_taken_again() {
-        let admit = Admit { done: ["a".to_string()].into_iter().collect(), shard: None };
+        let admit = Admit { done: ["a".to_string()].into_iter().collect(), ..Admit::default() };
         assert_eq!(admit.check("a"), Admission::AlreadyDone);
         assert_eq!(admit.check("b"), Admission::Take);
     }

@@ -77,7 +77,7 @@ impl Feed {
     pub fn offer(&self, file: LogFile) -> bool {
         match self.decide(&file.name) {
             Decision::Take => {
-                let (unit, receipt) = Unit::track(file);
+                let (unit, receipt) = self.track(file);
                 let _ = self.receipts.send(receipt);
                 self.files.send(unit).is_ok()
             }
@@ -86,9 +86,18 @@ impl Feed {
         }
     }
 
+    /// Starts tracking an admitted file; its events replace earlier ones if `--state` says so.
+    fn track(&self, file: LogFile) -> (Unit, Receipt) {
+        let (unit, receipt) = Unit::track(file);
+        if self.admit.replace.contains(&*unit.file.name) {
+            unit.ack.replace_earlier_sends();
+        }
+        (unit, receipt)
+    }
+
     /// Sends an admitted file from an async task; false once the run is stopping.
     pub async fn send(&self, file: LogFile) -> bool {
-        let (unit, receipt) = Unit::track(file);
+        let (unit, receipt) = self.track(file);
         let _ = self.receipts.send(receipt);
         tokio::select! {
             sent = self.files.send_async(unit) => sent.is_ok(),

@@ -1,14 +1,31 @@
 //! CloudTrail's S3 layout, and the filters that narrow a backfill by it.
 //!
 //! A trail writes `[TRAIL-PREFIX/]AWSLogs/[o-ORGID/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/FILE.json.gz`,
-//! with `CloudTrail-Insight/` beside `CloudTrail/` and integrity digests under `CloudTrail-Digest/`.
+//! with the other log kinds beside `CloudTrail/` (`CloudTrail-Insight/`, `CloudTrail-NetworkActivity/`,
+//! `CloudTrail-Aggregated/`, and whatever `CloudTrail-*` kind AWS adds next) and integrity digests
+//! under `CloudTrail-Digest/`. Every `CloudTrail-*` folder but the digests is a log kind
+//! ([`is_log_kind`]): a new kind is read without a release of this tool.
 //! This file reads keys (or local paths) against that layout, and decides whether a key or a
 //! listing prefix can hold events the user asked for (`--start/--end`, `--account`, `--region`).
 
 use chrono::{Datelike, Months, NaiveDate};
 
-/// The kinds of folder a trail writes under an account.
-pub const LOG_KINDS: [&str; 2] = ["CloudTrail", "CloudTrail-Insight"];
+/// The log kinds documented today (for messages and tests); [`is_log_kind`] decides.
+pub const LOG_KINDS: [&str; 4] =
+    ["CloudTrail", "CloudTrail-Insight", "CloudTrail-NetworkActivity", "CloudTrail-Aggregated"];
+
+/// The folder of integrity digests, which hold no events.
+pub const DIGEST_KIND: &str = "CloudTrail-Digest";
+
+/// The folder names every log kind starts with.
+pub const KIND_STEM: &str = "CloudTrail";
+
+/// True for a folder under an account that holds CloudTrail log files: `CloudTrail` and every
+/// `CloudTrail-*` kind but the digests.
+pub fn is_log_kind(folder: &str) -> bool {
+    folder == KIND_STEM
+        || folder.strip_prefix("CloudTrail-").is_some_and(|rest| !rest.is_empty() && folder != DIGEST_KIND)
+}
 
 /// Where a key sits in the layout.
 #[derive(Debug, PartialEq, Eq)]
@@ -37,7 +54,7 @@ pub struct LogKey<'a> {
 /// True for integrity digests (`CloudTrail-Digest/` in the path), which are not logs. The one
 /// path rule every source uses; the decoder also knows a digest by its content.
 pub fn is_digest(key: &str) -> bool {
-    matches!(classify(key), KeyKind::Digest) || key.split(['/', '\\']).any(|part| part == "CloudTrail-Digest")
+    matches!(classify(key), KeyKind::Digest) || key.split(['/', '\\']).any(|part| part == DIGEST_KIND)
 }
 
 /// Reads a key (or a `/`-separated path) against the layout.
@@ -49,10 +66,10 @@ pub fn classify(key: &str) -> KeyKind<'_> {
         _ => &parts[..],
     };
     // account / kind / region / yyyy / mm / dd / file
-    if parts.len() >= 2 && parts[1] == "CloudTrail-Digest" {
+    if parts.len() >= 2 && parts[1] == DIGEST_KIND {
         return KeyKind::Digest;
     }
-    if parts.len() != 7 || !LOG_KINDS.contains(&parts[1]) || !is_log_name(parts[6]) {
+    if parts.len() != 7 || !is_log_kind(parts[1]) || !is_log_name(parts[6]) {
         return KeyKind::OtherUnderAwsLogs;
     }
     let day = format!("{}-{}-{}", parts[3], parts[4], parts[5]);
@@ -145,7 +162,8 @@ pub enum Position {
     Anchor,
     /// At `AWSLogs/o-ORG/`: children are accounts.
     Org,
-    /// At an account: children are kinds (CloudTrail, CloudTrail-Insight, CloudTrail-Digest…).
+    /// At an account: children are kinds (CloudTrail, CloudTrail-Insight, CloudTrail-Digest…) and
+    /// other services' folders.
     Account(String),
     /// At a kind folder: children are regions.
     Kind,
@@ -189,12 +207,16 @@ mod tests {
             classify(key),
             KeyKind::Log(LogKey { account: "111122223333", region: "eu-west-1", day: day("2024-05-01") })
         );
-        let insight = "AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2024/05/01/x.json.gz";
-        assert!(matches!(classify(insight), KeyKind::Log(_)));
+        for kind in LOG_KINDS.iter().chain(&["CloudTrail-SomethingNew"]) {
+            let key = format!("AWSLogs/111122223333/{kind}/us-east-1/2024/05/01/x.json.gz");
+            assert!(matches!(classify(&key), KeyKind::Log(_)), "{key}");
+        }
         let digest = "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/05/01/x.json.gz";
         assert_eq!(classify(digest), KeyKind::Digest);
         for other in [
             "AWSLogs/111122223333/Config/us-east-1/2024/05/01/x.json.gz",
+            "AWSLogs/111122223333/CloudTrailX/us-east-1/2024/05/01/x.json.gz",
+            "AWSLogs/111122223333/CloudTrail-/us-east-1/2024/05/01/x.json.gz",
             "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/notes.txt",
             "AWSLogs/111122223333/CloudTrail/us-east-1/2024/13/01/x.json.gz",
             "AWSLogs/111122223333/CloudTrail/us-east-1/x.json.gz",
@@ -203,6 +225,17 @@ mod tests {
         }
         assert_eq!(classify("exports/x.json.gz"), KeyKind::Outside);
         assert_eq!(classify("myAWSLogs/1/CloudTrail/r/2024/01/01/x.json"), KeyKind::Outside);
+    }
+
+    #[test]
+    fn every_cloudtrail_kind_but_digests_is_a_log_kind() {
+        for kind in LOG_KINDS {
+            assert!(is_log_kind(kind), "{kind}");
+        }
+        assert!(is_log_kind("CloudTrail-Future"));
+        for not in [DIGEST_KIND, "CloudTrail-", "CloudTrailX", "Config", "cloudtrail", ""] {
+            assert!(!is_log_kind(not), "{not}");
+        }
     }
 
     #[test]

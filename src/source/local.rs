@@ -1,11 +1,12 @@
 //! Local files and folders: every regular file under each root, recursively, in a stable (sorted)
-//! order. Hidden files (`.name`) are left out. Which files are logs is decided by their content,
+//! order. Hidden files and folders (`.name`) are left out, and counted. Which files are logs is decided by their content,
 //! not their names, so `.json`, `.json.gz` and unnamed files are all read.
 
 use super::feed::Feed;
 use super::LogFile;
+use crate::stats::Stats;
 use std::path::PathBuf;
-use tracing::error;
+use tracing::{debug, error};
 use walkdir::WalkDir;
 
 /// Why a root could not be walked at all.
@@ -29,11 +30,16 @@ pub fn check_root(root: &PathBuf) -> Result<(), MissingRoot> {
 /// is logged with its path). Stops early when the feed closes.
 pub fn walk(root: &PathBuf, feed: &Feed) -> u64 {
     let mut unreadable = 0;
-    let walker = WalkDir::new(root).follow_links(true).sort_by_file_name().into_iter();
-    let entries =
-        walker.filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
-    for entry in entries {
+    let mut entries = WalkDir::new(root).follow_links(true).sort_by_file_name().into_iter();
+    while let Some(entry) = entries.next() {
         match entry {
+            Ok(e) if e.depth() > 0 && e.file_name().as_encoded_bytes().starts_with(b".") => {
+                debug!("{}: hidden, left out", e.path().display());
+                Stats::add(&feed.stats.hidden_skipped, 1);
+                if e.file_type().is_dir() {
+                    entries.skip_current_dir();
+                }
+            }
             Ok(e) if e.file_type().is_file() => {
                 if !feed.offer(LogFile::local(e.into_path())) {
                     break;
@@ -68,6 +74,7 @@ mod tests {
         }
         let (feed, rx) = collecting_feed();
         assert_eq!(walk(&dir.path().to_path_buf(), &feed), 0);
+        assert_eq!(feed.stats.hidden_skipped.load(std::sync::atomic::Ordering::Relaxed), 2, "counted");
         drop(feed);
         let root = dir.path().display().to_string();
         let names: Vec<String> =

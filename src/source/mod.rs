@@ -5,8 +5,10 @@
 //! Local files and folders (`local.rs`) and S3 prefixes (`s3/`) feed the same channel of files.
 //! `layout.rs` knows CloudTrail's folder layout; `admit.rs` decides which files this run takes
 //! (not already done according to `--state`, in this machine's `--shard`).
+//! `dead_letters.rs` reads a dead-letter file back, letter by letter, for `replay`.
 
 pub mod admit;
+pub mod dead_letters;
 pub mod feed;
 pub mod layout;
 pub mod local;

@@ -1,10 +1,14 @@
 //! One CloudTrail event → one document, plus what routing it needs ([`Routing`]: its id and day).
 //!
-//! - The id is the event's `eventID`; an event without one gets a SHA-256 of its compact document,
-//!   so a re-run of the same file writes the same ids and adds nothing.
-//! - The day is the UTC day of the event's `eventTime` (or its own `@timestamp`).
+//! - The id is the event's `eventID` (an aggregated event's `eventId`, lower-case d); an event without
+//!   one gets a SHA-256 of its compact document, so a re-run of the same file writes the same ids
+//!   and adds nothing.
+//! - The day is the UTC day of the event's `eventTime` (or its own `@timestamp`; an aggregated
+//!   event, which has no `eventTime`, is placed at the start of its `timeWindow`, `windowStart`).
 //! - The document is the event's own bytes, compacted and redacted by the walker (`walk.rs`), with
 //!   `@timestamp` added in front when the event has none.
+//! - A leaf of a free-form object too long for any engine to index (over Lucene's 32 KB) is moved
+//!   to `longValues` (`long_values.rs`), so OpenSearch's `flat_object` takes the event.
 //! - With `--ecs`, the finished document is parsed back and the ECS fields computed from it
 //!   (`ecs::ecs_fields`) are appended inside it, after the event's own fields, which stay as they
 //!   were. They are computed from what redaction left, so a redacted value has no ECS copy either.
@@ -20,9 +24,10 @@
 
 use super::capture::{kind, string_text, Found};
 use super::ecs;
+use super::long_values;
 use super::timestamp::{utc_day, Day};
 use super::walk::{self, WalkError};
-use super::{Plan, EVENT_ID, EVENT_TIME, TIMESTAMP};
+use super::{Plan, AGGREGATED_ID, EVENT_ID, EVENT_TIME, TIMESTAMP, WINDOW_START};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
@@ -42,8 +47,10 @@ pub enum EventProblem {
         /// What is wrong.
         what: &'static str,
     },
-    /// Neither `eventTime` nor `@timestamp`.
-    #[error("event has neither eventTime nor @timestamp, so it has no index day")]
+    /// Neither `eventTime` nor `@timestamp` nor `timeWindow.windowStart`.
+    #[error(
+        "event has neither eventTime nor @timestamp (nor timeWindow.windowStart), so it has no index day"
+    )]
     NoTime,
     /// The time field is present but not a timestamp.
     #[error("{field} {value:?} is not an ISO-8601 timestamp")]
@@ -67,6 +74,10 @@ pub enum EventProblem {
     /// A key some rule names is repeated in one object: the cluster would refuse the document.
     #[error("{0}")]
     DuplicateKey(super::capture::Duplicate),
+    /// The document could not be read back to move its too-long leaves (`long_values.rs`; not
+    /// expected either, as above).
+    #[error("cannot read the document back to move its long values: {0}")]
+    LongValues(String),
     /// The document could not be read back for its ECS fields (the walker accepts only what
     /// serde_json reads, so this is not expected; the message has a position, no content).
     #[error("cannot read the document back to add its ECS fields: {0}")]
@@ -138,6 +149,7 @@ pub(super) fn encode<'r>(plan: &Plan, raw: &'r [u8], out: &mut Vec<u8>) -> Resul
                 return Err(EventProblem::DuplicateKey(d));
             }
             let routing = add_timestamp(raw, &found, start, out)?;
+            long_values::move_long_values(start, out)?;
             if let Some(namespace) = &plan.ecs {
                 add_ecs(namespace, start, out)?;
             }
@@ -173,13 +185,19 @@ fn add_timestamp<'r>(
     start: usize,
     out: &mut Vec<u8>,
 ) -> Result<Routing<'r>, EventProblem> {
-    let id = text_field(raw, found, EVENT_ID, "eventID")?;
+    let id = match text_field(raw, found, EVENT_ID, "eventID")? {
+        Some(id) => Some(id),
+        None => text_field(raw, found, AGGREGATED_ID, "eventId")?,
+    };
     let event_time = text_field(raw, found, EVENT_TIME, "eventTime")?;
     let timestamp = text_field(raw, found, TIMESTAMP, "@timestamp")?;
     let (field, time_raw) = match (event_time, timestamp) {
         (Some(t), _) => ("eventTime", t),
         (None, Some(t)) => ("@timestamp", t),
-        (None, None) => return Err(EventProblem::NoTime),
+        (None, None) => match text_field(raw, found, WINDOW_START, "timeWindow.windowStart")? {
+            Some(t) => ("timeWindow.windowStart", t),
+            None => return Err(EventProblem::NoTime),
+        },
     };
     let time: Cow<str> = string_text(time_raw);
     let day = utc_day(&time)
@@ -308,6 +326,20 @@ mod tests {
         assert_eq!(a["id"].as_str().unwrap().len(), 40);
         assert_eq!(d["id"].as_str().unwrap().len(), 40, "an empty eventID is no id");
         assert!(matches!(super::DocId::Content([b'0'; 40]), DocId::Content(_)));
+    }
+
+    #[test]
+    fn aggregated_events_are_routed_by_event_id_and_window_start() {
+        let raw = r#"{"eventVersion":"1.0","accountId":"111122223333","eventId":"agg-1","eventCategory":"Aggregated","timeWindow":{"windowStart":"2025-11-17T23:55:00Z","windowEnd":"2025-11-18T00:00:00Z","windowSize":"PT5M"},"summary":{}}"#;
+        let (routed, doc) = encode(raw).unwrap();
+        assert_eq!(routed, json!({"id": "agg-1", "day": "2025.11.17"}));
+        assert_eq!(doc["@timestamp"], "2025-11-17T23:55:00Z");
+        assert_eq!(doc["timeWindow"]["windowEnd"], "2025-11-18T00:00:00Z");
+        let both = r#"{"eventID":"upper","eventId":"lower","eventTime":"2024-05-01T00:00:00Z"}"#;
+        assert_eq!(encode(both).unwrap().0["id"], "upper", "eventID wins");
+        let bad = r#"{"eventId":"a","timeWindow":{"windowStart":"later"}}"#;
+        let got = encode(bad).unwrap_err().to_string();
+        assert!(got.contains("timeWindow.windowStart \"later\""), "{got}");
     }
 
     #[test]

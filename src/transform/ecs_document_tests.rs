@@ -96,3 +96,27 @@ fn events_with_their_own_timestamp_and_escapes_stay_valid() {
     assert_eq!(doc["event"]["action"], "a\"bé");
     assert_eq!(doc["user_agent"]["original"], "x\ny");
 }
+
+/// An aggregated event and an event with a value too long to index, through the whole transform
+/// with `--ecs`: routed alike, ECS fields appended, and the ECS copies of the free-form objects
+/// made from what is left after the long value moved to `longValues`.
+#[test]
+fn aggregated_and_long_valued_events_get_their_ecs_fields() {
+    let aggregated = r#"{"eventVersion":"1.0","accountId":"111122223333","eventId":"agg-1","eventCategory":"Aggregated","eventType":"AwsAggregatedEvent","awsRegion":"us-west-2","eventSource":"s3.amazonaws.com","timeWindow":{"windowStart":"2025-11-17T19:20:00Z","windowEnd":"2025-11-17T19:25:00Z","windowSize":"PT5M"},"summary":{"primaryDimension":{"dimension":"eventName","statistics":[{"name":"PutObject","value":1000}],"aggregationType":"Count"},"details":[]}}"#;
+    let (doc, id) = encode(&transform(Some("default"), &[]), aggregated);
+    assert_eq!(id, "\"agg-1\"");
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(doc["@timestamp"], "2025-11-17T19:20:00Z");
+    assert_eq!(doc["event"]["id"], "agg-1");
+    assert_eq!(doc["cloud"]["account"]["id"], "111122223333");
+    let policy = "p".repeat(40_000);
+    let long = serde_json::json!({"eventID": "long-1", "eventTime": "2024-05-01T10:00:00Z",
+        "eventName": "PutKeyPolicy", "requestParameters": {"keyId": "k", "policy": policy}})
+    .to_string();
+    let (doc, _) = encode(&transform(Some("default"), &[]), &long);
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(doc["longValues"][0]["value"].as_str().map(str::len), Some(40_000));
+    let flattened = &doc["aws"]["cloudtrail"]["flattened"]["request_parameters"];
+    assert_eq!(flattened, &serde_json::json!({"keyId": "k"}), "no long copy to refuse");
+    assert!(!doc["aws"]["cloudtrail"]["request_parameters"].as_str().unwrap().contains("ppp"));
+}

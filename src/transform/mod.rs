@@ -21,6 +21,7 @@ pub mod ecs;
 mod ecs_document_tests;
 mod filter;
 mod glob;
+mod long_values;
 mod matcher;
 mod path;
 mod redact;
@@ -47,11 +48,14 @@ use matcher::Matcher;
 use redact::Redactor;
 use walk::Accept;
 
-/// Capture slots the encoder always reads (the first three paths of every plan).
+/// Capture slots the encoder always reads (the first paths of every plan, in this order).
 const EVENT_ID: u16 = 0;
 const EVENT_TIME: u16 = 1;
 const TIMESTAMP: u16 = 2;
-const BUILT_IN: [&str; 3] = ["eventID", "eventTime", "@timestamp"];
+/// An aggregated event's id (`eventId`, lower-case d) and window start, its time.
+const AGGREGATED_ID: u16 = 3;
+const WINDOW_START: u16 = 4;
+const BUILT_IN: [&str; 5] = ["eventID", "eventTime", "@timestamp", "eventId", "timeWindow.windowStart"];
 
 /// What to redact and what to keep, as given by flags (or, later, a config file).
 #[derive(Debug, Default)]
@@ -62,6 +66,8 @@ pub struct TransformSpec {
     pub redact: Vec<RedactRule>,
     /// The key for `hash`.
     pub key: Option<HashKey>,
+    /// How a user gives the key (the flag and variable), for the error when a rule needs one.
+    pub key_hint: String,
     /// `--include`.
     pub include: Vec<FieldFilter>,
     /// `--exclude`.
@@ -77,14 +83,19 @@ pub struct TransformSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum TransformError {
     /// `hash` without a key.
-    #[error("{0} needs a secret key: give --redact-key-file PATH, or set CLOUDTRAIL_ES_REDACT_KEY")]
-    NoKey(String),
+    #[error("{rule} needs a secret key{hint}")]
+    NoKey {
+        /// The rule, as the user gave it.
+        rule: String,
+        /// How to give one, in the face's words (`: give …`), or empty.
+        hint: String,
+    },
     /// A rule would hide a field the document's name depends on.
     #[error("{rule} would redact {field}, which gives each document its _id, index day or @timestamp; it cannot be redacted")]
     Protected {
         /// The flag and rule.
         rule: String,
-        /// `eventID`, `eventTime` or `@timestamp`.
+        /// `eventID`, `eventTime`, `@timestamp`, `eventId` or `timeWindow.windowStart`.
         field: &'static str,
     },
     /// Too many interleaved wildcards.
@@ -119,11 +130,14 @@ impl Transform {
         rules.extend(spec.redact.iter().map(|r| (format!("--redact {r}"), r.clone())));
         if spec.key.is_none() {
             if let Some((flag, _)) = rules.iter().find(|(_, r)| r.mode == RedactMode::Hash) {
-                return Err(TransformError::NoKey(flag.clone()));
+                let hint =
+                    if spec.key_hint.is_empty() { String::new() } else { format!(": {}", spec.key_hint) };
+                return Err(TransformError::NoKey { rule: flag.clone(), hint });
             }
         }
         for (flag, rule) in &rules {
-            if let Some(field) = BUILT_IN.iter().find(|f| rule.path.matches(&[path::Step::Key(f)])) {
+            // `hides`: a rule on `timeWindow` hides `timeWindow.windowStart` too.
+            if let Some(field) = BUILT_IN.iter().find(|f| rule.path.hides(&[path::Step::Key(f)])) {
                 return Err(TransformError::Protected { rule: flag.clone(), field });
             }
         }
@@ -186,4 +200,26 @@ impl Transform {
 /// (rules are indexes `0..rules.len()`), and the slots of the captured paths ending there.
 fn plan_matcher(rules: &[RedactRule], slots: &Slots) -> Result<Matcher<Accept>, TooComplex> {
     walk::compile(rules, slots.paths())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fields_that_route_a_document_cannot_be_redacted() {
+        let refused = |rule: &str| {
+            let spec = TransformSpec { redact: vec![rule.parse().unwrap()], ..TransformSpec::default() };
+            match Transform::new(spec) {
+                Err(TransformError::Protected { field, .. }) => Some(field),
+                _ => None,
+            }
+        };
+        assert_eq!(refused("eventID"), Some("eventID"));
+        assert_eq!(refused("eventId=mask"), Some("eventId"));
+        assert_eq!(refused("timeWindow"), Some("timeWindow.windowStart"), "its parent hides it");
+        assert_eq!(refused("timeWindow.windowStart"), Some("timeWindow.windowStart"));
+        assert_eq!(refused("timeWindow.windowEnd"), None);
+        assert_eq!(refused("summary"), None);
+    }
 }

@@ -229,8 +229,10 @@ pub struct HashKey(Hmac<Sha256>);
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     /// The key file could not be read.
-    #[error("cannot read --redact-key-file {path}: {source}")]
+    #[error("cannot read {from} {path}: {source}")]
     Read {
+        /// Where the path came from (a flag).
+        from: &'static str,
         /// The file.
         path: String,
         /// Why.
@@ -251,12 +253,16 @@ impl HashKey {
         Hmac::new_from_slice(bytes).map(HashKey).map_err(|_| KeyError::Empty(from))
     }
 
-    /// The key in a file: its bytes, without trailing line breaks (so `echo`/editors are harmless).
-    pub fn from_file(path: &Path) -> Result<Self, KeyError> {
-        let bytes = std::fs::read(path)
-            .map_err(|source| KeyError::Read { path: path.display().to_string(), source })?;
+    /// The key in a file: its bytes, without trailing line breaks (so `echo`/editors are harmless);
+    /// `from` names where the path came from, for the error.
+    pub fn from_file(path: &Path, from: &'static str) -> Result<Self, KeyError> {
+        let bytes = std::fs::read(path).map_err(|source| KeyError::Read {
+            from,
+            path: path.display().to_string(),
+            source,
+        })?;
         let end = bytes.iter().rposition(|&b| b != b'\n' && b != b'\r').map_or(0, |i| i + 1);
-        HashKey::new(&bytes[..end], "--redact-key-file")
+        HashKey::new(&bytes[..end], from)
     }
 
     /// Appends the hex HMAC of `data`.
@@ -316,18 +322,9 @@ impl Redactor {
 
 /// JSON text without insignificant whitespace.
 pub(crate) fn compact(raw: &[u8]) -> Vec<u8> {
-    let (mut out, mut in_string, mut escaped) = (Vec::with_capacity(raw.len()), false, false);
+    let (mut out, mut strings) = (Vec::with_capacity(raw.len()), crate::decode::Strings::default());
     for &b in raw {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-        } else if b == b'"' {
-            in_string = true;
-        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+        if strings.outside(b) && matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
             continue;
         }
         out.push(b);
@@ -425,12 +422,13 @@ mod tests {
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));
         std::fs::write(&a, "Jefe\r\n").unwrap();
         std::fs::write(&b, "\n").unwrap();
-        let key = HashKey::from_file(&a).unwrap();
+        let key = HashKey::from_file(&a, "--redact-key-file").unwrap();
         let mut out = Vec::new();
         key.write_hex(b"what do ya want for nothing?", &mut out);
         assert!(out.starts_with(b"5bdcc146"), "trailing newline is not part of the key");
-        assert!(HashKey::from_file(&b).unwrap_err().to_string().contains("empty"));
-        let missing = HashKey::from_file(&dir.path().join("nope")).unwrap_err().to_string();
+        assert!(HashKey::from_file(&b, "--redact-key-file").unwrap_err().to_string().contains("empty"));
+        let missing =
+            HashKey::from_file(&dir.path().join("nope"), "--redact-key-file").unwrap_err().to_string();
         assert!(missing.contains("--redact-key-file"), "{missing}");
         assert_eq!(format!("{key:?}"), "HashKey(..)", "the key is never printed");
     }

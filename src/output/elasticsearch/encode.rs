@@ -74,7 +74,12 @@ impl BulkFraming {
 
     /// Appends the action line (with its newline) for a document routed by `routing`.
     pub fn action(&self, routing: &Routing, out: &mut Vec<u8>) {
-        let op = match self.op {
+        self.action_with(self.op, routing, out);
+    }
+
+    /// [`BulkFraming::action`] with the action `op`.
+    fn action_with(&self, op: Op, routing: &Routing, out: &mut Vec<u8>) {
+        let op = match op {
             Op::Create => "create",
             Op::Index => "index",
         };
@@ -96,7 +101,9 @@ impl BulkFraming {
 impl Frame for BulkFraming {
     fn append(&self, batch: &mut Batch, routing: &Routing, document: &[u8], ack: EventAck) {
         let start = batch.body.len();
-        self.action(routing, &mut batch.body);
+        // A file an earlier run sent unverified events of: its events replace them.
+        let op = if ack.replaces() { Op::Index } else { self.op };
+        self.action_with(op, routing, &mut batch.body);
         batch.body.extend_from_slice(document);
         batch.body.push(b'\n');
         batch.push_written(start, ack, routing.day.unix);

@@ -6,10 +6,14 @@
 //! folders in range (whole years and months as one folder each), with `--account/--region` only
 //! those folders, so importing one week of a bucket with years of logs costs a few requests per
 //! account and region, not a full listing.
+//! At each account one delimiter listing of `ACCOUNT/CloudTrail` names the log kinds that are there
+//! (`CloudTrail/`, `CloudTrail-Insight/`, `CloudTrail-NetworkActivity/`, `CloudTrail-Aggregated/`, any
+//! new `CloudTrail-*`), so every kind is read, narrowed like the others; `CloudTrail-Digest/` holds
+//! no events and is not listed (a digest named directly is counted as skipped, like a local one).
 //! Every ListObjectsV2 call is logged at debug level with its prefix.
 
 use super::{describe, S3Error, S3Object};
-use crate::source::layout::{classify, position, KeyKind, LayoutFilter, Position, LOG_KINDS};
+use crate::source::layout::{classify, is_log_kind, position, KeyKind, LayoutFilter, Position, KIND_STEM};
 use aws_sdk_s3::Client;
 use futures::{stream, StreamExt, TryStreamExt};
 use tokio::sync::mpsc::Sender;
@@ -90,7 +94,17 @@ impl Crawler {
                         }
                     }
                 }
-                Position::Account(_) => todo.extend(LOG_KINDS.iter().map(|k| (format!("{p}{k}/"), depth))),
+                Position::Account(_) => {
+                    // `ACCOUNT/CloudTrail` completes to every kind folder, and to nothing else.
+                    let (kinds, _) = self.list_level(&format!("{p}{KIND_STEM}")).await?;
+                    for kind in kinds {
+                        if is_log_kind(last_segment(&kind)) {
+                            todo.push((kind, depth));
+                        } else {
+                            debug!(bucket = %self.bucket, folder = %kind, "not a log kind, not listed");
+                        }
+                    }
+                }
                 Position::Kind if !self.filter.regions.is_empty() => {
                     todo.extend(self.filter.regions.iter().map(|r| (format!("{p}{r}/"), depth)));
                 }

@@ -4,13 +4,14 @@
 //! downloads overlapping. Objects up to [`PREFETCH_MAX`] are downloaded whole by async tasks, within
 //! a shared memory budget, and handed to the readers as bytes; a larger object is handed over as
 //! its open response stream, read by the reader as it decodes, so memory stays bounded however
-//! large an object is. Throttling and transient errors on requests are retried by the SDK; a small
+//! large an object is; a stream that breaks off is resumed where it stopped (`resume.rs`). Throttling and transient errors on requests are retried by the SDK; a small
 //! object whose body breaks off mid-download is fetched again.
 //!
 //! One queue may be fed by trails in several regions: an object whose notification names its region
 //! (`awsRegion`) is fetched with an S3 client for that region (made once per region, from the same
 //! AWS configuration), not with the follower's own.
 
+use super::resume::Resuming;
 use super::{describe, S3Object};
 use crate::errors::chain;
 use crate::source::{Location, LogFile};
@@ -22,7 +23,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
-use tokio_util::io::SyncIoBridge;
 
 /// Words for a failed `GetObject` that say what to check: a missing key is not a missing bucket
 /// (both are 404s), and a refusal of an SSE-KMS encrypted object is usually a missing
@@ -120,8 +120,8 @@ impl Fetcher {
             let output = response.map_err(|e| format!("cannot download: {}", describe_get(&e)))?;
             let size = output.content_length().unwrap_or(0).max(0) as u64;
             if size > PREFETCH_MAX {
-                let stream =
-                    SyncIoBridge::new_with_handle(output.body.into_async_read(), self.runtime.clone());
+                let place = (object.bucket.as_str(), object.key.as_str());
+                let stream = Resuming::new(client, self.runtime.clone(), place, output);
                 return Ok(LogFile { name, location: Location::Stream(Box::new(stream)) });
             }
             let kib = (size.div_ceil(1024) as u32).max(1);

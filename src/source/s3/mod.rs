@@ -7,6 +7,7 @@
 
 pub mod crawl;
 pub mod fetch;
+pub mod resume;
 
 use crate::errors::chain;
 use crate::source::feed::{Decision, Feed};

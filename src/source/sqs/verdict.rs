@@ -31,7 +31,12 @@ mod tests {
     use crate::ack::Delivery;
 
     fn done(delivery: Delivery, broken: Option<&str>) -> FileDone {
-        FileDone { file: "s3://b/k".into(), delivery, broken: broken.map(str::to_string) }
+        FileDone {
+            file: "s3://b/k".into(),
+            delivery,
+            broken: broken.map(str::to_string),
+            sent_unverified: false,
+        }
     }
 
     #[test]

@@ -59,6 +59,7 @@ pub fn ecs_fields(event: &Value, namespace: &str) -> Map<String, Value> {
     out.set("event.dataset", DATASET);
     out.set("cloud.provider", "aws");
     out.text("event.id", event, &["eventID"]);
+    aggregated(event, &mut out);
     out.text("event.provider", event, &["eventSource"]);
     out.text("event.action", event, &["eventName"]);
     out.text("cloud.region", event, &["awsRegion"]);
@@ -86,6 +87,17 @@ pub fn ecs_fields(event: &Value, namespace: &str) -> Map<String, Value> {
     }
     entity::related(event, &mut out);
     out.into_map()
+}
+
+/// An aggregated event (a 5-minute summary of data events) has `eventId` and `accountId` where
+/// other events have `eventID` and `recipientAccountId`, and no caller: only these are copied.
+fn aggregated(event: &Value, out: &mut Out) {
+    if text(event, &["eventID"]).is_none() {
+        out.text("event.id", event, &["eventId"]);
+    }
+    if text(event, &["eventCategory"]) == Some("Aggregated") {
+        out.text("cloud.account.id", event, &["accountId"]);
+    }
 }
 
 /// Top-level fields copied as they are to `aws.cloudtrail.*`.

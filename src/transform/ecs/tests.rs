@@ -320,3 +320,16 @@ fn redacted_access_keys_do_not_survive_in_the_ecs_copies() {
         assert_eq!(at(&f, "user.name"), "bert-jan", "{preset}: the rest is still there");
     }
 }
+
+/// An aggregated event (AWS's `API_ACTIVITY` example shape) gets its id and account, and no user.
+#[test]
+fn aggregated_events_get_their_id_and_account() {
+    let (f, e) = ecs(
+        r#"{"eventVersion":"1.0","accountId":"111122223333","eventId":"agg-1","eventCategory":"Aggregated","eventType":"AwsAggregatedEvent","awsRegion":"us-west-2","eventSource":"s3.amazonaws.com","timeWindow":{"windowStart":"2025-11-17T19:20:00Z","windowEnd":"2025-11-17T19:25:00Z","windowSize":"PT5M"},"summary":{"primaryDimension":{"dimension":"eventName","statistics":[{"name":"PutObject","value":1000}],"aggregationType":"Count"},"details":[]}}"#,
+    );
+    assert_eq!(at(&f, "event.id"), &e["eventId"]);
+    assert_eq!(at(&f, "cloud.account.id"), &e["accountId"]);
+    assert_eq!(at(&f, "cloud.service.name"), "s3");
+    assert_eq!(at(&f, "aws.cloudtrail.event_category"), "Aggregated");
+    assert!(at(&f, "user").is_null() && at(&f, "event.action").is_null());
+}
