@@ -225,3 +225,22 @@ fn ctrl_c_lets_requests_in_flight_finish_and_gives_up_only_the_waits() {
         cluster.clean(&p);
     }
 }
+
+#[test]
+fn events_whose_reply_was_lost_count_as_indexed_not_as_already_present() {
+    let proxy = HttpProxy::start(&es_url());
+    let cluster = Cluster::es();
+    let p = prefix("lost-reply");
+    let dir = tempfile::tempdir().unwrap();
+    log_file(&dir.path().join("logs/f.json.gz"), "lost", 50, &[]);
+    // The first bulk request is applied by the cluster, and its answer never comes back.
+    proxy.set(Mode::LoseReplyOnce);
+    let args = ["backfill", "logs", "--es", &proxy.url, "--index-prefix", &p, "--retry-max-delay", "1"];
+    let run = run_in(dir.path(), &args, &[]);
+    let count = cluster.count(&p);
+    cluster.clean(&p);
+    run.expect_code(0);
+    assert_eq!(proxy.log().len(), 2, "sent, unheard, sent again");
+    assert_eq!(event_counts(&run), (50, 0, 0), "this run wrote them: {}", run.stderr);
+    assert_eq!(count, 50);
+}

@@ -25,6 +25,9 @@ pub enum Mode {
     Status(u16),
     /// Answered 200, every item refused with this status (nothing reaches the cluster).
     Items(u16),
+    /// The next request is forwarded (the cluster applies it), then its connection is cut
+    /// without the answer, as a reply lost on the network; after it, `Pass`.
+    LoseReplyOnce,
 }
 
 /// One `_bulk` request seen.
@@ -190,6 +193,11 @@ fn bulk(
     };
     let answer = match mode {
         Mode::Cut => None,
+        Mode::LoseReplyOnce => {
+            forward("POST", &format!("{target}/_bulk"), headers, body);
+            rules.lock().unwrap().mode = Some(Mode::Pass);
+            None
+        }
         Mode::Status(status) => Some((status, error(status))),
         Mode::Items(status) => Some((200, refused_items(lines.len() / 2, status))),
         Mode::Pass if max_body.is_some_and(|max| body.len() > max) => Some((413, error(413))),

@@ -172,12 +172,14 @@ impl BulkOutput {
         let started = Instant::now();
         let mut items_since = None;
         let mut attempt = 0;
+        // Set once an attempt may have been applied without our hearing it (see `settle`).
+        let mut unheard = false;
         loop {
             let Some(permit) = self.admit(attempt > 0).await else {
                 self.abandon(batch);
                 return None;
             };
-            let (rest, why, reason) = match self.send_once(batch, &permit).await {
+            let (rest, why, reason) = match self.send_once(batch, &permit, &mut unheard).await {
                 Attempt::Done => return None,
                 Attempt::Split(first, second) => return Some((first, second)),
                 Attempt::Again(rest, why, reason) => (rest, why, reason),
@@ -235,7 +237,9 @@ impl BulkOutput {
         }
     }
 
-    async fn send_once(&self, batch: Batch, permit: &Permit<'_>) -> Attempt {
+    /// One attempt. `unheard` is set when the request may have been applied although no usable
+    /// answer came back (no answer, 502/504 from a proxy in front, an unreadable body).
+    async fn send_once(&self, batch: Batch, permit: &Permit<'_>, unheard: &mut bool) -> Attempt {
         let body = Bytes::from(batch.body);
         let items = batch.items;
         let sent = Instant::now();
@@ -244,12 +248,16 @@ impl BulkOutput {
         let reply = match reply {
             Ok(reply) => reply,
             Err(e) => {
+                *unheard = true;
                 self.learn(permit, Signal::Pushback);
                 Health::failing(&self.stats.health.es_failing_since);
                 self.recovery.failed();
                 return Attempt::Again(Batch { body: body.into(), items }, Why::Cluster, e.to_string());
             }
         };
+        if matches!(reply.status, 502 | 504) {
+            *unheard = true;
+        }
         if reply.status != 200 {
             let busy = pushback(reply.status, false);
             self.learn(permit, if busy { Signal::Pushback } else { Signal::Neutral });
@@ -290,9 +298,10 @@ impl BulkOutput {
                     .iter()
                     .any(|o| matches!(o, ItemOutcome::Retry { status, .. } if pushback(*status, true)));
                 self.learn(permit, if busy { Signal::Pushback } else { Signal::Answered(rtt) });
-                self.settle(&body, items, outcomes)
+                self.settle(&body, items, outcomes, *unheard)
             }
             Err(reason) => {
+                *unheard = true;
                 self.learn(permit, Signal::Neutral);
                 Attempt::Again(Batch { body: body.into(), items }, Why::Cluster, reason)
             }

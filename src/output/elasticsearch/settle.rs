@@ -12,14 +12,27 @@ use crate::stats::Stats;
 use tracing::{debug, error, warn};
 
 impl BulkOutput {
-    /// Settles items by their outcomes; returns the ones to send again.
-    pub(super) fn settle(&self, body: &[u8], items: Vec<BatchItem>, outcomes: Vec<ItemOutcome>) -> Attempt {
+    /// Settles items by their outcomes; returns the ones to send again. After an attempt of this
+    /// batch went unheard (`unheard`), a 409 is most likely that attempt's own write: it counts
+    /// as indexed by this run, not as already present.
+    pub(super) fn settle(
+        &self,
+        body: &[u8],
+        items: Vec<BatchItem>,
+        outcomes: Vec<ItemOutcome>,
+        unheard: bool,
+    ) -> Attempt {
         let (mut again, mut rejected) = (Batch::default(), Batch::default());
         let mut reasons = Vec::new();
         let (mut created, mut present, mut last_retry) = (0, 0, String::new());
         for (item, outcome) in items.into_iter().zip(outcomes) {
             match outcome {
                 ItemOutcome::Created => {
+                    created += 1;
+                    self.stats.delivered_time(item.time);
+                    item.ack.settle(Delivery::Delivered);
+                }
+                ItemOutcome::AlreadyPresent if unheard => {
                     created += 1;
                     self.stats.delivered_time(item.time);
                     item.ack.settle(Delivery::Delivered);
