@@ -3,11 +3,11 @@
 # huge part: a 1 GiB and a 5 GiB record, 5 GiB of whitespace, 1 GiB of newlines inside a record, a
 # 1 GiB top-level key, a 1 GiB non-Records value, a 1 GiB CloudWatch Logs message
 # (scripts/bench/bombs.py writes them, streamed: a few MB each on disk, cached in
-# $CACHE_DIR/bench-bombs/). Each is run as `cloudtrail-es backfill FILE --output /dev/null` under
+# $CACHE_DIR/bench-bombs/). Each is run as `cloudtrail-es backfill FILE --output FILE` under
 # /usr/bin/time -v; the report gives peak RSS, wall time, the exit status and the stderr line that
 # names the file. With BOMBS_MODE=follow (or both), each bomb is instead uploaded to moto (the dev
 # stack's, scripts/bench/follow_bomb.py) and announced on a fresh SQS queue, and `cloudtrail-es
-# follow --queue URL --output /dev/null` runs under time -v until the message is deleted, then gets
+# follow --queue URL --output FILE` runs under time -v until the message is deleted, then gets
 # SIGTERM. Targets (issue 9): peak RSS under 150 MB for every bomb in both modes; whitespace
 # skipped in bulk. Targets are reported, never enforced: the exit status is non-zero only if a run
 # could not be measured.
@@ -52,11 +52,12 @@ export AWS_ENDPOINT_URL=${AWS_ENDPOINT_URL:-http://127.0.0.1:5000} AWS_REGION=us
 follow_one() {
   local bin=$1 file=$2 queue waited=0
   queue=$("$MOTO_PY" "$REPO_ROOT/scripts/bench/follow_bomb.py" setup "$file")
-  (cd "$WORK" && exec "$TIME" -v -o "$WORK/time" "$bin" follow --queue "$queue" --output /dev/null \
+  (cd "$WORK" && exec "$TIME" -v -o "$WORK/time" "$bin" follow --queue "$queue" --output "$WORK/out.ndjson" \
     --dead-letter "$WORK/dead.ndjson" -q 2>"$WORK/err") &
   local timer=$!
   sleep 2
-  while [[ $("$MOTO_PY" "$REPO_ROOT/scripts/bench/follow_bomb.py" pending "$queue") != 0 ]]; do
+  while kill -0 "$timer" 2>/dev/null &&
+    [[ $("$MOTO_PY" "$REPO_ROOT/scripts/bench/follow_bomb.py" pending "$queue") != 0 ]]; do
     sleep 1
     waited=$((waited + 1))
     ((waited < TIMEOUT)) || break
@@ -71,7 +72,7 @@ measure() {
   if [[ $MODE == follow ]]; then
     follow_one "$bin" "$file" || code=$?
   else
-    (cd "$WORK" && timeout "$TIMEOUT" "$TIME" -v -o "$WORK/time" "$bin" backfill "$file" --output /dev/null \
+    (cd "$WORK" && timeout "$TIMEOUT" "$TIME" -v -o "$WORK/time" "$bin" backfill "$file" --output "$WORK/out.ndjson" \
       --dead-letter "$WORK/dead.ndjson" -q 2>"$WORK/err") || code=$?
   fi
   local rss secs said
@@ -82,7 +83,7 @@ measure() {
   said=$(grep -F "$named" "$WORK/err" | head -1 | sed -e 's/.*json.gz: //' | cut -c1-110 || true)
   [[ -n $rss ]] || { echo "$name: not measured (exit $code): $(head -3 "$WORK/err")" >&2; return 1; }
   printf '%-24s %9s %8s %5s  %s\n' "$name" "$rss" "$secs" "$code" "${said:-(nothing)}"
-  rm -f "$WORK/dead.ndjson"
+  rm -f "$WORK/dead.ndjson" "$WORK/out.ndjson"
 }
 
 report() {

@@ -42,7 +42,7 @@ pub fn open(path: &Path, how: How) -> io::Result<File> {
         options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
     let file = options.open(path).map_err(|e| explain(path, e))?;
-    if !file.metadata()?.is_file() {
+    if !file.metadata()?.is_file() && !is_null_device(path, &file) {
         return Err(io::Error::other("not a regular file; refusing to write events to it"));
     }
     Ok(file)
@@ -76,6 +76,20 @@ pub fn temporary_beside(path: &Path) -> io::Result<(File, PathBuf)> {
     Err(io::Error::other("cannot create a temporary file beside it"))
 }
 
+/// `/dev/null` itself: writing to it discards, which is what `--output /dev/null` asks for.
+fn is_null_device(path: &Path, file: &File) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        path == Path::new("/dev/null") && file.metadata().is_ok_and(|m| m.file_type().is_char_device())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, file);
+        false
+    }
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
@@ -106,6 +120,7 @@ mod tests {
         assert!(!dir.path().join("nowhere").exists());
         let err = open(dir.path(), How::Read).unwrap_err().to_string();
         assert!(err.contains("not a regular file"), "{err}");
+        assert!(open(Path::new("/dev/null"), How::Append).is_ok(), "--output /dev/null discards");
     }
 
     #[test]
