@@ -107,7 +107,8 @@ impl Rewriter {
             event: match &l.event {
                 Kept::Document(document) => Payload::Json(document),
                 Kept::Raw(bytes) => Payload::Raw(bytes),
-                Kept::Withheld | Kept::Truncated => unreachable!("not replayable, never written back"),
+                // Not replayable, so never waiting here; kept withheld were one to come.
+                Kept::Withheld | Kept::Truncated => Payload::withheld(0),
             },
         });
         let written = self.dead.write_all(letters);
