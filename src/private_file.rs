@@ -76,6 +76,31 @@ pub fn temporary_beside(path: &Path) -> io::Result<(File, PathBuf)> {
     Err(io::Error::other("cannot create a temporary file beside it"))
 }
 
+/// Replaces `path` whole or not at all: `write` fills a new temporary file beside it (see
+/// [`temporary_beside`]), which is synced and renamed over `path`, and the folder synced; on
+/// error the temporary file is removed and `path` is as it was.
+pub fn replace_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut io::BufWriter<File>) -> io::Result<()>,
+) -> io::Result<()> {
+    let (file, tmp) = temporary_beside(path)?;
+    let written = (|| {
+        let mut out = io::BufWriter::new(file);
+        write(&mut out)?;
+        io::Write::flush(&mut out)?;
+        out.get_ref().sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
 /// `/dev/null` itself: writing to it discards, which is what `--output /dev/null` asks for.
 fn is_null_device(path: &Path, file: &File) -> bool {
     #[cfg(unix)]

@@ -100,33 +100,21 @@ impl StateFile {
     /// created exclusively), synced, renamed over.
     pub fn compact(mut self) -> io::Result<()> {
         self.sync()?;
-        let (file, tmp) = private_file::temporary_beside(&self.path)?;
-        let written = (|| {
-            let mut out = BufWriter::new(file);
+        private_file::replace_atomically(&self.path, |out| {
             let mut names: Vec<&String> = self.done.iter().collect();
             names.sort();
             for name in names {
-                serde_json::to_writer(&mut out, name)?;
+                serde_json::to_writer(&mut *out, name)?;
                 out.write_all(b"\n")?;
             }
             let mut replace: Vec<&String> = self.replace.difference(&self.done).collect();
             replace.sort();
             for name in replace {
-                serde_json::to_writer(&mut out, &serde_json::json!({ "replace": name }))?;
+                serde_json::to_writer(&mut *out, &serde_json::json!({ "replace": name }))?;
                 out.write_all(b"\n")?;
             }
-            out.flush()?;
-            out.get_ref().sync_all()?;
-            fs::rename(&tmp, &self.path)
-        })();
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
 
@@ -170,22 +158,9 @@ impl RefreshRecord {
                 _ => Ok(()),
             };
         }
-        let (file, tmp) = private_file::temporary_beside(&self.path)?;
-        let written = (|| {
-            let mut out = BufWriter::new(file);
-            serde_json::to_writer_pretty(&mut out, relaxed)?;
-            out.flush()?;
-            out.get_ref().sync_all()?;
-            fs::rename(&tmp, &self.path)
-        })();
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        private_file::replace_atomically(&self.path, |out| {
+            serde_json::to_writer_pretty(&mut *out, relaxed).map_err(io::Error::other)
+        })
     }
 }
 
