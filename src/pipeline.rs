@@ -260,10 +260,7 @@ impl Readers {
             Ok(Encoded::Document(routing)) => {
                 self.frame.append(batch, &routing, scratch, ack.event());
                 if let Some(alerts) = &self.alerts {
-                    let mut id = Vec::new();
-                    routing.id.write_json(&mut id);
-                    let id = serde_json::from_slice::<String>(&id).unwrap_or_default();
-                    alerts.offer(event, &id, scratch, ack, &mut Vec::new());
+                    alerts.offer(event, &routing.id, scratch, ack, &mut Vec::new());
                 }
             }
             Ok(Encoded::Filtered) => {

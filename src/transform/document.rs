@@ -123,6 +123,13 @@ impl DocId<'_> {
             }
         }
     }
+
+    /// The id as text (the JSON string decoded), for messages that show it.
+    pub fn to_text(&self) -> String {
+        let mut literal = Vec::new();
+        self.write_json(&mut literal);
+        serde_json::from_slice(&literal).unwrap_or_default()
+    }
 }
 
 /// What became of an event that was not a problem.
@@ -264,6 +271,12 @@ mod tests {
     use super::DocId;
     use crate::transform::{Encoded, EventProblem, Transform};
     use serde_json::{json, Value};
+
+    #[test]
+    fn ids_read_as_text() {
+        assert_eq!(DocId::Event(br#""a\"b""#).to_text(), "a\"b");
+        assert_eq!(DocId::Content([b'f'; 40]).to_text(), "f".repeat(40));
+    }
 
     /// The document and the id (as JSON) and day (YYYY.MM.DD) it is routed by.
     fn encode(raw: &str) -> Result<(Value, Value), EventProblem> {

@@ -22,7 +22,7 @@ use crate::ack::{Delivery, EventAck, FileAck};
 use crate::backoff::Backoff;
 use crate::output::batch::Batch;
 use crate::output::dead_letter::{DeadLetter, DeadLetters, Payload};
-use crate::transform::{Selection, Selectors, TooComplex};
+use crate::transform::{DocId, Selection, Selectors, TooComplex};
 use burst::{Group, Pending};
 use deliver::{Outgoing, Sender, Sent};
 use message::Zone;
@@ -93,16 +93,17 @@ pub struct AlertTap {
 impl AlertTap {
     /// Hands the event's document to every rule `raw` matches, each with its own ack from `file`.
     /// Blocking (reader threads): waits when the alert output is behind.
-    pub fn offer(&self, raw: &[u8], id: &str, document: &[u8], file: &FileAck, scratch: &mut Vec<u8>) {
+    pub fn offer(&self, raw: &[u8], id: &DocId<'_>, document: &[u8], file: &FileAck, scratch: &mut Vec<u8>) {
         let rules = self.selectors.matching(raw, scratch);
         if rules.is_empty() {
             return;
         }
+        let id = id.to_text();
         // Only copied here: the output parses the few documents a message describes in full.
         for rule in rules {
             let m = Matched {
                 rule,
-                id: id.to_string(),
+                id: id.clone(),
                 document: document.to_vec(),
                 file: file.file().to_string(),
                 ack: file.event(),
