@@ -14,3 +14,19 @@ cloudtrail_es_bin() {
   (cd "$REPO_ROOT" && cargo build --release --quiet --bin cloudtrail-es) >&2 || return 1
   echo "$CARGO_TARGET_DIR/release/cloudtrail-es"
 }
+
+# jdk_for SERVER VERSION: the JDK for a server line, printed; non-zero when there is none.
+# Elasticsearch >= 9 and OpenSearch >= 3 need Java 21+ (the newest Temurin), older lines use
+# OpenJDK 17; ES_JAVA_HOME / OPENSEARCH_JAVA_HOME override. dev-stack.sh and the benches use it.
+jdk_for() {
+  local server=$1 major=${2%%.*} jdk
+  if [[ $server == elasticsearch && -n ${ES_JAVA_HOME:-} ]]; then echo "$ES_JAVA_HOME"; return; fi
+  if [[ $server == opensearch && -n ${OPENSEARCH_JAVA_HOME:-} ]]; then echo "$OPENSEARCH_JAVA_HOME"; return; fi
+  if [[ $server == elasticsearch && $major -ge 9 || $server == opensearch && $major -ge 3 ]]; then
+    jdk=$(compgen -G '/usr/lib/jvm/temurin-*' | sort -V | tail -n 1 || true)
+  else
+    jdk=$(compgen -G '/usr/lib/jvm/java-17-openjdk*' | head -n 1 || true)
+  fi
+  [[ -n $jdk && -x $jdk/bin/java ]] || return 1
+  echo "$jdk"
+}

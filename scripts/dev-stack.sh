@@ -141,18 +141,9 @@ fetch_server() {
   echo "$home"
 }
 
-# Picks the JDK for a server line: ES >= 9 and OpenSearch >= 3 need Java 21+, the older lines use 17.
+# The JDK for a server line (common.sh), or stop.
 java_home_for() {
-  local name=$1 major=${2%%.*} jdk
-  if [[ $name == elasticsearch && -n ${ES_JAVA_HOME:-} ]]; then echo "$ES_JAVA_HOME"; return; fi
-  if [[ $name == opensearch && -n ${OPENSEARCH_JAVA_HOME:-} ]]; then echo "$OPENSEARCH_JAVA_HOME"; return; fi
-  if [[ $name == elasticsearch && $major -ge 9 || $name == opensearch && $major -ge 3 ]]; then
-    jdk=$(compgen -G '/usr/lib/jvm/temurin-*' | sort -V | tail -n 1 || true)
-  else
-    jdk=$(compgen -G '/usr/lib/jvm/java-17-openjdk*' | head -n 1 || true)
-  fi
-  [[ -n $jdk && -x $jdk/bin/java ]] || die "no suitable JDK under /usr/lib/jvm for $name $2"
-  echo "$jdk"
+  jdk_for "$1" "$2" || die "no suitable JDK under /usr/lib/jvm for $1 $2"
 }
 
 ensure_user() {

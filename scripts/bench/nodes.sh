@@ -25,19 +25,9 @@ bench_node_home() {
   echo "$home"
 }
 
-# bench_node_jdk SERVER VERSION: the JDK dev-stack.sh picks (ES >= 9 / OpenSearch >= 3: newest
-# Temurin, else OpenJDK 17; ES_JAVA_HOME / OPENSEARCH_JAVA_HOME override).
+# bench_node_jdk SERVER VERSION: the JDK dev-stack.sh picks (`jdk_for` in common.sh).
 bench_node_jdk() {
-  local server=$1 major=${2%%.*} jdk
-  if [[ $server == elasticsearch && -n ${ES_JAVA_HOME:-} ]]; then echo "$ES_JAVA_HOME"; return; fi
-  if [[ $server == opensearch && -n ${OPENSEARCH_JAVA_HOME:-} ]]; then echo "$OPENSEARCH_JAVA_HOME"; return; fi
-  if [[ $server == elasticsearch && $major -ge 9 || $server == opensearch && $major -ge 3 ]]; then
-    jdk=$(compgen -G '/usr/lib/jvm/temurin-*' | sort -V | tail -n 1 || true)
-  else
-    jdk=$(compgen -G '/usr/lib/jvm/java-17-openjdk*' | head -n 1 || true)
-  fi
-  [[ -n $jdk && -x $jdk/bin/java ]] || { echo "bench: no JDK for $server $2 under /usr/lib/jvm" >&2; return 1; }
-  echo "$jdk"
+  jdk_for "$1" "$2" || { echo "bench: no JDK for $1 $2 under /usr/lib/jvm" >&2; return 1; }
 }
 
 # bench_node_start SERVER VERSION PORT: starts a node in the background (does not wait).

@@ -15,18 +15,9 @@ Prints one line, `indexed N failed M`.
 import argparse
 import gzip
 import json
-import os
 
-
-def log_files(paths):
-    for path in paths:
-        if os.path.isfile(path):
-            yield path
-        for root, dirs, files in os.walk(path):
-            dirs.sort()
-            for name in sorted(files):
-                if name.endswith((".json", ".json.gz")):
-                    yield os.path.join(root, name)
+# The same file walk as the plain-script baseline beside it (the script's folder is on sys.path).
+from baseline import log_files
 
 
 def actions(paths, prefix):
