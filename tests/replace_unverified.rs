@@ -17,16 +17,21 @@ fn trail(name: &str) -> Vec<u8> {
     format!(r#"{{"Records":[{}]}}"#, records.join(",")).into_bytes()
 }
 
+/// The damaged copy of the trail: its CRC is wrong, so its content ("Altered") is what a bit flip
+/// would have made.
+fn write_damaged(file: &std::path::Path) {
+    write_gz(file, &trail("Altered"));
+    let mut bytes = std::fs::read(file).unwrap();
+    let crc = bytes.len() - 8;
+    bytes[crc] ^= 0xff;
+    std::fs::write(file, &bytes).unwrap();
+}
+
 #[test]
 fn a_rerun_replaces_events_sent_before_a_damaged_member_failed_its_checksum() {
     let (cluster, p, dir) = (Cluster::es(), prefix("replace"), tempfile::tempdir().unwrap());
     let file = dir.path().join("in/111122223333_CloudTrail_us-east-1_20240501T1000Z_x.json.gz");
-    // The damaged copy: its CRC is wrong, so its content is what a bit flip would have made.
-    write_gz(&file, &trail("Altered"));
-    let mut bytes = std::fs::read(&file).unwrap();
-    let crc = bytes.len() - 8;
-    bytes[crc] ^= 0xff;
-    std::fs::write(&file, &bytes).unwrap();
+    write_damaged(&file);
     let state = dir.path().join("state");
     let state_arg = state.to_str().unwrap();
     let args = [
@@ -69,11 +74,7 @@ fn a_rerun_replaces_events_sent_before_a_damaged_member_failed_its_checksum() {
 fn a_damaged_member_small_enough_to_hold_sends_nothing() {
     let (cluster, p, dir) = (Cluster::es(), prefix("replacehold"), tempfile::tempdir().unwrap());
     let file = dir.path().join("in/x.json.gz");
-    write_gz(&file, &trail("Altered"));
-    let mut bytes = std::fs::read(&file).unwrap();
-    let crc = bytes.len() - 8;
-    bytes[crc] ^= 0xff;
-    std::fs::write(&file, &bytes).unwrap();
+    write_damaged(&file);
     let state = dir.path().join("state");
     let args =
         ["backfill", "in", "--es", &cluster.url, "--index-prefix", &p, "--state", state.to_str().unwrap()];
