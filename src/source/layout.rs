@@ -10,10 +10,6 @@
 
 use chrono::{Datelike, Months, NaiveDate};
 
-/// The log kinds documented today (for messages and tests); [`is_log_kind`] decides.
-pub const LOG_KINDS: [&str; 4] =
-    ["CloudTrail", "CloudTrail-Insight", "CloudTrail-NetworkActivity", "CloudTrail-Aggregated"];
-
 /// The folder of integrity digests, which hold no events.
 pub const DIGEST_KIND: &str = "CloudTrail-Digest";
 
@@ -194,6 +190,10 @@ pub fn position(prefix: &str) -> Position {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The log kinds documented today; [`is_log_kind`] decides, and takes any later `CloudTrail-*` too.
+    const LOG_KINDS: [&str; 4] =
+        ["CloudTrail", "CloudTrail-Insight", "CloudTrail-NetworkActivity", "CloudTrail-Aggregated"];
 
     fn day(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
