@@ -11,7 +11,7 @@
 //! (`awsRegion`) is fetched with an S3 client for that region (made once per region, from the same
 //! AWS configuration), not with the follower's own.
 
-use super::resume::Resuming;
+use super::resume::{Resuming, WAITS};
 use super::{describe, S3Object};
 use crate::errors::chain;
 use crate::source::{Location, LogFile};
@@ -20,7 +20,6 @@ use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::Client;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 
@@ -137,7 +136,7 @@ impl Fetcher {
                 }
                 Err(e) => last = chain(&e),
             }
-            tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            tokio::time::sleep(WAITS.delay(attempt)).await;
         }
         Err(format!("download broke off {BODY_TRIES} times: {last}"))
     }

@@ -21,8 +21,9 @@ use tracing::warn;
 /// How many times one download may break off and be resumed.
 pub const RESUMES: u32 = 5;
 
-/// Waits between resumes: a broken connection is usually a passing network fault.
-const WAITS: Backoff =
+/// Waits between resumes, and between downloads of a small object whose body broke off
+/// (`fetch.rs`): a broken connection is usually a passing network fault.
+pub const WAITS: Backoff =
     Backoff::unbounded(std::time::Duration::from_millis(200), std::time::Duration::from_secs(5));
 
 /// Which object, and how far it has been read.
