@@ -9,4 +9,4 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
 "$REPO_ROOT/scripts/dev-stack.sh" up all   # `all`: elasticsearch-secure too (opt-in otherwise)
-cargo test --locked --all-targets "$@"
+cargo test --locked --all-targets --features servers "$@"
