@@ -30,3 +30,20 @@ jdk_for() {
   [[ -n $jdk && -x $jdk/bin/java ]] || return 1
   echo "$jdk"
 }
+
+# AWS's Lambda Runtime Interface Emulator, for the Lambda tests and bench-lambda.sh: installed once
+# with `go install` (from the Go module proxy) into $CACHE_DIR/go-bin, reinstalled when RIE_VERSION
+# changes; prints its path.
+RIE_MODULE=github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+RIE_VERSION="${RIE_VERSION:-v0.0.0-20261030222936-bef5c4ba774d}"
+rie_bin() {
+  local dir="$CACHE_DIR/go-bin"
+  if [[ ! -x $dir/aws-lambda-rie || $(cat "$dir/aws-lambda-rie.version" 2>/dev/null) != "$RIE_VERSION" ]]; then
+    command -v go >/dev/null || { echo "go is needed to install aws-lambda-rie (Debian package: golang-go)" >&2; return 1; }
+    echo "installing aws-lambda-rie $RIE_VERSION into $dir" >&2
+    mkdir -p "$dir"
+    GOBIN="$dir" go install "$RIE_MODULE@$RIE_VERSION" >&2 || return 1
+    echo "$RIE_VERSION" >"$dir/aws-lambda-rie.version"
+  fi
+  echo "$dir/aws-lambda-rie"
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): starts the real servers the integration tests talk to
-# (Elasticsearch, OpenSearch, moto and the TLS + security Elasticsearch on 127.0.0.1, see dev-stack.sh),
+# (Elasticsearch, OpenSearch, moto and the TLS + security Elasticsearch on 127.0.0.1, see dev-stack.sh)
+# and installs aws-lambda-rie (common.sh),
 # then runs every test.
 # Extra arguments go to `cargo test`, e.g. `scripts/test.sh es_bulk`.
 set -euo pipefail
@@ -9,4 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
 "$REPO_ROOT/scripts/dev-stack.sh" up all   # `all`: elasticsearch-secure too (opt-in otherwise)
+# The Lambda tests run the binary under AWS's Runtime Interface Emulator (installed once, then cached).
+CLOUDTRAIL_ES_RIE="$(rie_bin)"
+export CLOUDTRAIL_ES_RIE
 cargo test --locked --all-targets --features servers "$@"

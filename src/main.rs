@@ -5,7 +5,7 @@
 //! exit goes through here.
 
 use clap::Parser;
-use cloudtrail_es::cli::{config, Cli, Command, LogFormat};
+use cloudtrail_es::cli::{config, lambda, Cli, Command, LogFormat};
 use cloudtrail_es::command::{self, Outcome};
 use cloudtrail_es::progress::escape_controls;
 use std::io::IsTerminal;
@@ -13,15 +13,19 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let args = match config::expand_args(std::env::args_os().collect()) {
+    // The Lambda function's bootstrap runs without arguments: its settings are variables.
+    let var = |name: &str| std::env::var(name).ok();
+    let args: Vec<_> = std::env::args_os().collect();
+    let in_lambda = lambda::is_lambda(&args, var);
+    let args = match lambda::expand_args(args, var)
+        .and_then(|a| config::expand_args(a).map_err(|e| e.to_string()))
+    {
         Ok(args) => args,
-        Err(e) => {
-            eprintln!("error: {}", escape_controls(&e.to_string()));
-            return ExitCode::from(1);
-        }
+        Err(e) => return init_failed(in_lambda, &e),
     };
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
+        Err(e) if in_lambda => return init_failed(true, &e.to_string()),
         // Bad flags exit 1 like every other reason not to run; --help and --version exit 0.
         Err(e) => {
             let _ = e.print();
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
             Command::Follow(args) => command::follow::run(args.settings()?).await,
             Command::Replay(args) => command::replay::run(args.settings()?).await,
             Command::Setup(args) => command::setup::run(args.settings()).await.map(|()| Outcome::default()),
+            Command::Lambda(args) => command::lambda::run(args.settings()).await,
         }
     });
     match result {
@@ -53,6 +58,19 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Settings that cannot be read stop the run (exit 1); in a Lambda function Lambda is told why
+/// first (its init error), so that the invoker and the function's log show it.
+fn init_failed(in_lambda: bool, message: &str) -> ExitCode {
+    let message = escape_controls(message.trim_end());
+    eprintln!("error: {message}");
+    if in_lambda {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            rt.block_on(command::lambda::report_init_error(&message));
+        }
+    }
+    ExitCode::from(1)
 }
 
 fn init_logging(cli: &Cli) {

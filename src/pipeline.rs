@@ -64,7 +64,7 @@ pub struct Started {
 #[allow(clippy::too_many_arguments)]
 pub fn start(
     settings: &ReaderSettings,
-    transform: Transform,
+    transform: Arc<Transform>,
     frame: Arc<dyn Frame>,
     alerts: Option<AlertTap>,
     files: Receiver<Unit>,
@@ -99,8 +99,9 @@ pub fn join(threads: Vec<JoinHandle<()>>) -> Result<(), &'static str> {
 pub struct Readers {
     /// The decoder's limits.
     pub decode: DecodeSettings,
-    /// Events to documents: redaction, filters, routing.
-    pub transform: Transform,
+    /// Events to documents: redaction, filters, routing (shared: a Lambda function's reader
+    /// pools, one per invocation, share one).
+    pub transform: Arc<Transform>,
     /// The output's wire format.
     pub frame: Arc<dyn Frame>,
     /// Alert rules, offered every document.

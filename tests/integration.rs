@@ -64,3 +64,7 @@ mod replay;
 // Every CloudTrail log kind (network activity, aggregated, Insights, new kinds), 1.11 fields and
 // values too long to index, from a folder and from S3, on Elasticsearch 8 and 9 and OpenSearch 3 and 2.
 mod log_kinds;
+// The Lambda function under AWS's Runtime Interface Emulator: every event kind exactly once, partial
+// batch answers, dead letters to S3 and SQS, an outage, warm starts, init errors.
+#[cfg(feature = "servers")]
+mod lambda;

@@ -2,13 +2,14 @@
 //!
 //! Flags are grouped by the component they configure (cluster, batching, files, queue; redaction
 //! and filtering in `transform.rs`). `config.rs` turns a `--config` file into flags before clap
-//! parses them, and `settings.rs` turns the parsed flags into the plain settings the commands
+//! parses them (`lambda.rs` the `CLOUDTRAIL_ES_*` variables, for the Lambda function), and `settings.rs` turns the parsed flags into the plain settings the commands
 //! (`crate::command`) take: nothing below this module knows a flag.
 
 mod alert;
 mod cluster;
 pub mod config;
 mod ecs;
+pub mod lambda;
 mod replay;
 mod select;
 mod settings;
@@ -17,8 +18,9 @@ mod transform;
 pub use alert::AlertArgs;
 pub use cluster::{ClusterArgs, ConnectionArgs, SetupArgs};
 pub use ecs::{parse_namespace, EcsArgs};
+pub use lambda::LambdaArgs;
 pub use replay::ReplayArgs;
-pub use select::{AwsFlags, QueueFlags, SelectArgs};
+pub use select::{AwsFlags, ObjectFlags, QueueFlags, SelectArgs};
 pub use transform::{TransformArgs, REDACT_KEY_ENV};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -65,6 +67,9 @@ pub enum Command {
     Setup(SetupArgs),
     /// Send the letters of a dead-letter file again, once their cause is fixed; what fails again goes to a new file.
     Replay(ReplayArgs),
+    /// Run as an AWS Lambda function: SQS, S3, SNS, EventBridge and CloudWatch Logs events; every
+    /// flag also from CLOUDTRAIL_ES_<FLAG> (the function's bootstrap runs this without arguments).
+    Lambda(LambdaArgs),
 }
 
 /// `cloudtrail-es follow`.

@@ -70,6 +70,18 @@ pub struct QueueFlags {
     /// Serve Prometheus /metrics and /healthz on HOST:PORT.
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Which objects messages may make it read.
+    #[command(flatten)]
+    pub objects: ObjectFlags,
+    /// /healthz fails when Elasticsearch or SQS has been failing for this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub unhealthy_after: u64,
+}
+
+/// Which objects notifications may make `follow` (or the Lambda function) read.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Queue")]
+pub struct ObjectFlags {
     /// Read only objects in this bucket (repeatable); a message naming another is left for the
     /// queue's dead-letter queue. Without it any bucket is read, with a warning at start.
     #[arg(long = "allow-bucket", value_name = "NAME")]
@@ -77,9 +89,6 @@ pub struct QueueFlags {
     /// Read keys outside CloudTrail's layout too (e.g. CloudWatch Logs payloads written by Firehose).
     #[arg(long = "any-key")]
     pub any_key: bool,
-    /// /healthz fails when Elasticsearch or SQS has been failing for this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 300)]
-    pub unhealthy_after: u64,
 }
 
 fn parse_day(s: &str) -> Result<NaiveDate, String> {

@@ -4,7 +4,7 @@
 
 use super::cluster::{ClusterArgs, ConnectionArgs, FlavorArg, SetupArgs};
 use super::select::{AwsFlags, QueueFlags, SelectArgs};
-use super::{BackfillArgs, FollowArgs, IndexingArgs, ReplayArgs};
+use super::{BackfillArgs, FollowArgs, IndexingArgs, LambdaArgs, ReplayArgs};
 use crate::aws::AwsSettings;
 use crate::backoff::Backoff;
 use crate::cluster::sigv4::Service;
@@ -12,15 +12,18 @@ use crate::cluster::{ClusterSettings, Labels, SigV4Settings};
 use crate::command::backfill::{BackfillSettings, SelectSettings};
 use crate::command::follow::{FollowSettings, ServiceSettings};
 use crate::command::indexing::{IndexingSettings, Target};
+use crate::command::lambda::LambdaSettings;
 use crate::command::replay::ReplaySettings;
 use crate::command::setup::SetupSettings;
 use crate::decode::DecodeSettings;
 use crate::output::batch::BatchLimits;
+use crate::output::dead_letter_ship::Destination;
 use crate::output::elasticsearch::BulkSettings;
 use crate::pipeline::ReaderSettings;
 use crate::setup::templates::Names;
 use crate::setup::Options;
 use crate::source::layout::LayoutFilter;
+use crate::source::notice::ObjectPolicy;
 use crate::source::sqs::QueueSettings;
 use crate::source::SourceSpec;
 use crate::transform::TransformSpec;
@@ -174,6 +177,16 @@ fn indexing(
     })
 }
 
+/// Backfill and follow write dead letters to a file: an S3 or SQS destination is the Lambda
+/// function's (`lambda`), whose disk does not last.
+fn local_dead_letter(ix: &IndexingArgs) -> anyhow::Result<()> {
+    let text = ix.dead_letter.to_string_lossy();
+    if Destination::parse(&text).is_ok_and(|d| d.is_remote()) {
+        anyhow::bail!("--dead-letter {text}: S3 and SQS dead letters are for `lambda`; give a file here");
+    }
+    Ok(())
+}
+
 impl AwsFlags {
     fn settings(&self) -> AwsSettings {
         AwsSettings { profile: self.profile.clone(), region: self.aws_region.clone() }
@@ -204,6 +217,7 @@ impl SelectArgs {
 impl BackfillArgs {
     /// What this backfill reads and where it goes (reads the redaction key, if any).
     pub fn settings(&self) -> anyhow::Result<BackfillSettings> {
+        local_dead_letter(&self.indexing)?;
         Ok(BackfillSettings {
             sources: self.sources.iter().map(|s| SourceSpec::parse(s)).collect(),
             select: self.select.settings(),
@@ -266,6 +280,7 @@ impl QueueFlags {
 impl FollowArgs {
     /// What this follower consumes and where it sends (reads the redaction key, if any).
     pub fn settings(&self) -> anyhow::Result<FollowSettings> {
+        local_dead_letter(&self.indexing)?;
         let q = &self.queue_flags;
         let mut indexing =
             indexing(&self.indexing, &self.cluster, &self.aws, &self.transform, Duration::MAX)?;
@@ -277,13 +292,54 @@ impl FollowArgs {
                 queue_url: self.queue.clone(),
                 visibility: Duration::from_secs(q.visibility_timeout.max(1)),
                 max_in_flight: q.max_in_flight.max(1),
-                allow_buckets: q.allow_buckets.clone(),
-                any_key: q.any_key,
+                allow_buckets: q.objects.allow_buckets.clone(),
+                any_key: q.objects.any_key,
             },
             aws: self.aws.settings(),
             // Follow retries until the cluster is back unless told otherwise: the queue keeps the rest.
             indexing,
             service: q.service(),
+            alerts: self.alert.settings()?,
+        })
+    }
+}
+
+impl LambdaArgs {
+    /// What the function reads and where it sends (reads the redaction key, if any). Its disk
+    /// does not last: dead letters go to S3, SQS or a lasting file system, and `--output` only to
+    /// its log.
+    pub fn settings(&self) -> anyhow::Result<LambdaSettings> {
+        let dead_letter = self.indexing.dead_letter.to_string_lossy();
+        let destination =
+            Destination::parse(&dead_letter).map_err(|e| anyhow::anyhow!("--dead-letter {e}"))?;
+        if matches!(&destination, Destination::File(path) if !path.is_absolute()) {
+            anyhow::bail!(
+                "--dead-letter (CLOUDTRAIL_ES_DEAD_LETTER) is {dead_letter:?}: a function's disk does not last; \
+                 give s3://BUCKET/PREFIX, an SQS queue URL, or an absolute path on a lasting file system (EFS)"
+            );
+        }
+        let mut indexing =
+            indexing(&self.indexing, &self.cluster, &self.aws, &self.transform, Duration::MAX)?;
+        match &indexing.target {
+            Target::File(path) if path.as_os_str() != "-" => anyhow::bail!(
+                "--output (CLOUDTRAIL_ES_OUTPUT) {}: a function's disk does not last; only `-` (the function's \
+                 log) is taken",
+                path.display()
+            ),
+            _ => {}
+        }
+        if self.alert.no_index {
+            indexing.target = Target::Nowhere;
+        }
+        indexing.dead_letter_max = destination.max_document(indexing.dead_letter_max);
+        Ok(LambdaSettings {
+            indexing,
+            dead_letter: destination,
+            objects: ObjectPolicy {
+                allow_buckets: self.objects.allow_buckets.clone(),
+                any_key: self.objects.any_key,
+            },
+            aws: self.aws.settings(),
             alerts: self.alert.settings()?,
         })
     }

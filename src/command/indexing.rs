@@ -5,7 +5,7 @@
 //! cluster is asked what it is (an unreachable or unauthenticated cluster is an error here), and
 //! the index template is installed (unless switched off), then the bulk output is made to send.
 
-use crate::cluster::ClusterSettings;
+use crate::cluster::{ClusterInfo, ClusterSettings, EsClient};
 use crate::output::alert::AlertTap;
 use crate::output::batch::Frame;
 use crate::output::dead_letter::DeadLetters;
@@ -39,6 +39,15 @@ pub struct IndexingSettings {
     pub names: Names,
     /// The reader pool.
     pub readers: ReaderSettings,
+}
+
+/// A cluster checked and set up, from which outputs are made without another request.
+#[derive(Clone)]
+pub struct Connected {
+    /// The client.
+    pub client: EsClient,
+    /// What the cluster said it is.
+    pub info: ClusterInfo,
 }
 
 /// Where documents are delivered.
@@ -83,18 +92,36 @@ impl IndexingSettings {
         stats: &Arc<Stats>,
         abort: &CancellationToken,
     ) -> anyhow::Result<Output> {
-        let (cluster, bulk, install_template, allow_duplicates) = match &self.target {
-            Target::File(path) => {
-                let file = FileOutput::open(path)
-                    .with_context(|| format!("cannot create --output {}", path.display()))?;
-                return Ok(Output::File(file));
+        let connected = self.connect().await?;
+        self.output(connected.as_ref(), dead, stats, abort)
+    }
+
+    /// For a cluster: makes the client, asks the cluster what it is and installs the template
+    /// (unless switched off); `None` for a file or no output. Outputs made later from it
+    /// ([`IndexingSettings::output`]) send no setup request.
+    pub async fn connect(&self) -> anyhow::Result<Option<Connected>> {
+        match self.client().await? {
+            Some(client) => Ok(Some(self.set_up(client).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The cluster's client (no request is sent); `None` for a file or no output.
+    pub async fn client(&self) -> anyhow::Result<Option<EsClient>> {
+        match &self.target {
+            Target::Cluster { cluster, .. } => Ok(Some(super::cluster::client(cluster).await?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Asks the cluster what it is and installs the template (unless switched off).
+    pub async fn set_up(&self, client: EsClient) -> anyhow::Result<Connected> {
+        let (install_template, allow_duplicates) = match &self.target {
+            Target::Cluster { install_template, allow_duplicates, .. } => {
+                (*install_template, *allow_duplicates)
             }
-            Target::Nowhere => return Ok(Output::Discard),
-            Target::Cluster { cluster, bulk, install_template, allow_duplicates } => {
-                (cluster, bulk, *install_template, *allow_duplicates)
-            }
+            _ => (false, false),
         };
-        let client = super::cluster::client(cluster).await?;
         let info = client.info().await?;
         info!("{} is {:?} {}", client.url(), info.flavor, info.version);
         if install_template {
@@ -115,14 +142,45 @@ impl IndexingSettings {
         } else if allow_duplicates {
             info!("--allow-duplicates: documents are sent without _id; a re-run adds copies");
         }
-        let bulk = BulkOutput::new(client, &info, *bulk, dead.clone(), stats.clone(), abort.clone());
-        Ok(Output::Cluster(Box::new(bulk)))
+        Ok(Connected { client, info })
+    }
+
+    /// The output, for a cluster already `connected` (required for a cluster target).
+    pub fn output(
+        &self,
+        connected: Option<&Connected>,
+        dead: &Arc<DeadLetters>,
+        stats: &Arc<Stats>,
+        abort: &CancellationToken,
+    ) -> anyhow::Result<Output> {
+        match (&self.target, connected) {
+            (Target::File(path), _) => {
+                let file = FileOutput::open(path)
+                    .with_context(|| format!("cannot create --output {}", path.display()))?;
+                Ok(Output::File(file))
+            }
+            (Target::Nowhere, _) => Ok(Output::Discard),
+            (Target::Cluster { bulk, .. }, Some(c)) => {
+                let bulk = BulkOutput::new(
+                    c.client.clone(),
+                    &c.info,
+                    *bulk,
+                    dead.clone(),
+                    stats.clone(),
+                    abort.clone(),
+                );
+                Ok(Output::Cluster(Box::new(bulk)))
+            }
+            (Target::Cluster { .. }, None) => {
+                anyhow::bail!("the cluster output needs the cluster connected first")
+            }
+        }
     }
 
     /// Starts the reader pool on `files`.
     pub fn start_readers(
         &self,
-        transform: Transform,
+        transform: impl Into<Arc<Transform>>,
         alerts: Option<AlertTap>,
         files: flume::Receiver<Unit>,
         dead: &Arc<DeadLetters>,
@@ -130,7 +188,7 @@ impl IndexingSettings {
         cancel: &CancellationToken,
     ) -> Started {
         return_large_buffers();
-        pipeline::start(&self.readers, transform, self.frame(), alerts, files, dead, stats, cancel)
+        pipeline::start(&self.readers, transform.into(), self.frame(), alerts, files, dead, stats, cancel)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Outputs: where documents go. Each output owns its wire format (its [`batch::Frame`]) and
 //! settles every event's acknowledgement; what cannot be delivered goes to the dead-letter file
-//! (`dead_letter.rs`), which every stage shares.
+//! (`dead_letter.rs`), which every stage shares; `dead_letter_ship.rs` carries them on to S3 or SQS
+//! where a local file would not last (the Lambda function).
 //!
 //! - `elasticsearch/`: a cluster's `_bulk` API (framing in `encode.rs`, replies in `response.rs`,
 //!   sending and retrying in `mod.rs`), through the cluster client (`crate::cluster`);
@@ -15,6 +16,7 @@
 pub mod alert;
 pub mod batch;
 pub mod dead_letter;
+pub mod dead_letter_ship;
 pub mod elasticsearch;
 pub mod file;
 pub mod queue;

@@ -6,12 +6,16 @@
 //! `layout.rs` knows CloudTrail's folder layout; `admit.rs` decides which files this run takes
 //! (not already done according to `--state`, in this machine's `--shard`).
 //! `dead_letters.rs` reads a dead-letter file back, letter by letter, for `replay`.
+//! `notice.rs` turns a notification (SQS for `follow`, an invocation for `lambda`) into files;
+//! `lambda.rs` reads what a Lambda function is invoked with.
 
 pub mod admit;
 pub mod dead_letters;
 pub mod feed;
+pub mod lambda;
 pub mod layout;
 pub mod local;
+pub mod notice;
 pub mod s3;
 pub mod sqs;
 
@@ -88,6 +92,11 @@ impl LogFile {
     /// A file on this machine.
     pub fn local(path: PathBuf) -> Self {
         LogFile { name: path.display().to_string().into(), location: Location::Local(path) }
+    }
+
+    /// Bytes already in memory (a payload that came with a Lambda invocation), under `name`.
+    pub fn in_memory(name: Arc<str>, bytes: Bytes) -> Self {
+        LogFile { name, location: Location::Stream(Box::new(Cursor::new(bytes))) }
     }
 
     /// Opens the file's raw bytes.

@@ -60,6 +60,7 @@ pub struct HttpProxy {
     rules: Arc<Mutex<Rules>>,
     log: Arc<Mutex<Vec<Seen>>>,
     received: Arc<AtomicU64>,
+    requests: Arc<Mutex<Vec<String>>>,
 }
 
 impl HttpProxy {
@@ -69,16 +70,22 @@ impl HttpProxy {
         let rules: Arc<Mutex<Rules>> = Arc::default();
         let log: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let received: Arc<AtomicU64> = Arc::default();
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
         let (target, rules2, log2) = (target.trim_end_matches('/').to_string(), rules.clone(), log.clone());
-        let received2 = received.clone();
+        let (received2, requests2) = (received.clone(), requests.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let (target, rules, log) = (target.clone(), rules2.clone(), log2.clone());
-                let received = received2.clone();
-                std::thread::spawn(move || serve(client, &target, &rules, &log, &received));
+                let (received, requests) = (received2.clone(), requests2.clone());
+                std::thread::spawn(move || serve(client, &target, &rules, &log, &received, &requests));
             }
         });
-        HttpProxy { url, rules, log, received }
+        HttpProxy { url, rules, log, received, requests }
+    }
+
+    /// Every request received so far, as `METHOD PATH`, in order.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
     }
 
     /// Forwarded `_bulk` requests are answered only after `delay` (a slow cluster).
@@ -117,6 +124,7 @@ fn serve(
     rules: &Mutex<Rules>,
     log: &Mutex<Vec<Seen>>,
     received: &AtomicU64,
+    requests: &Mutex<Vec<String>>,
 ) {
     let mut reader = BufReader::new(client.try_clone().unwrap());
     let mut out = client;
@@ -151,6 +159,7 @@ fn serve(
         let mut parts = head.split_whitespace();
         let (method, path) =
             (parts.next().unwrap_or("GET").to_string(), parts.next().unwrap_or("/").to_string());
+        requests.lock().unwrap().push(format!("{method} {path}"));
         let answer = if method == "POST" && path.starts_with("/_bulk") {
             received.fetch_add(1, Ordering::SeqCst);
             bulk(&body, target, &headers, rules, log)

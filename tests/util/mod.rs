@@ -12,6 +12,7 @@ pub mod follow;
 pub mod http_proxy;
 pub mod proxy;
 pub mod receiver;
+pub mod rie;
 pub mod secure;
 pub mod sigv4;
 

@@ -14,9 +14,8 @@ pub mod verdict;
 use crate::ack::Receipt;
 use crate::backoff::Backoff;
 use crate::errors::chain;
-use crate::source::layout::{classify, is_digest, KeyKind};
+use crate::source::notice::{self, Emitted};
 use crate::source::s3::fetch::Fetcher;
-use crate::source::s3::S3Object;
 use crate::source::Unit;
 use crate::stats::{Health, Stats};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
@@ -56,14 +55,7 @@ impl QueueSettings {
     /// Why an object named by a message must not be read, if it must not: a follower reads with
     /// its own IAM role whatever a message names, so a message can only point it at the trail.
     pub fn refusal(&self, bucket: &str, key: &str) -> Option<&'static str> {
-        if !self.allow_buckets.is_empty() && !self.allow_buckets.iter().any(|b| b == bucket) {
-            return Some("the bucket is not in --allow-bucket");
-        }
-        match classify(key) {
-            KeyKind::Log(_) | KeyKind::Digest => None,
-            _ if self.any_key => None,
-            _ => Some("the key is not in CloudTrail's layout (AWSLogs/…/CloudTrail*/REGION/YYYY/MM/DD/); --any-key reads it"),
-        }
+        crate::source::notice::refusal(&self.allow_buckets, self.any_key, bucket, key)
     }
 }
 
@@ -230,45 +222,12 @@ impl Consumer {
             );
             return;
         }
-        let objects: Vec<_> = objects
-            .into_iter()
-            .filter(|o| {
-                let digest = is_digest(&o.key);
-                if digest {
-                    debug!("s3://{}/{}: digest file, skipped", o.bucket, o.key);
-                }
-                !digest
-            })
-            .collect();
+        let objects = notice::without_digests(objects);
         if objects.is_empty() {
             return self.delete(&id, &receipt).await;
         }
-        let mut receipts = Vec::with_capacity(objects.len());
-        let mut failures = Vec::new();
-        for o in objects {
-            let object = S3Object { bucket: o.bucket, key: o.key, size: 0, region: o.region };
-            let url = object.url();
-            match self.fetcher.ready(object).await {
-                Ok(file) => {
-                    let (unit, file_receipt) = Unit::track(file);
-                    let sender = self.files.lock().ok().and_then(|f| f.clone());
-                    let sent = match sender {
-                        Some(tx) => tx.send_async(unit).await.is_ok(),
-                        None => false,
-                    };
-                    // A unit that was not sent is dropped unread: its receipt resolves as failed.
-                    receipts.push(file_receipt);
-                    if !sent {
-                        failures.push(format!("{url}: not read, shutting down"));
-                    }
-                }
-                Err(reason) => {
-                    error!("{url}: {reason}");
-                    Stats::add(&self.stats.files_failed, 1);
-                    failures.push(format!("{url}: {reason}"));
-                }
-            }
-        }
+        let files = || self.files.lock().ok().and_then(|f| f.clone());
+        let Emitted { receipts, failures } = notice::emit(objects, &self.fetcher, files, &self.stats).await;
         let done = self.await_receipts(&id, &receipt, receipts).await;
         match verdict::decide(&done, failures) {
             Verdict::Delete => self.delete(&id, &receipt).await,

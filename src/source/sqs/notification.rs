@@ -45,6 +45,12 @@ pub fn parse(body: &str) -> Result<Notice, String> {
     parse_value(&value, 0)
 }
 
+/// Reads a notification already parsed as JSON (an SNS envelope, an S3 event, an EventBridge
+/// event, CloudTrail's own), as [`parse`] does its text.
+pub fn parse_json(value: &Value) -> Result<Notice, String> {
+    parse_value(value, 0)
+}
+
 fn parse_value(v: &Value, depth: u8) -> Result<Notice, String> {
     if let Some(kind) = v.get("Type").and_then(Value::as_str) {
         return sns(v, kind, depth);
