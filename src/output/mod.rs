@@ -36,6 +36,12 @@ pub enum Output {
 }
 
 impl Output {
+    /// True when the documents go to OpenSearch (which gets the keyword copies of
+    /// `transform/keyword_copies.rs`).
+    pub fn is_opensearch(&self) -> bool {
+        matches!(self, Output::Cluster(bulk) if bulk.flavor() == crate::cluster::Flavor::OpenSearch)
+    }
+
     /// Delivers batches until the readers close the channel.
     pub async fn run(self, batches: Receiver<Batch>, stats: &Arc<Stats>) -> anyhow::Result<()> {
         match self {

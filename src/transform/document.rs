@@ -9,6 +9,8 @@
 //!   `@timestamp` added in front when the event has none.
 //! - A leaf of a free-form object too long for any engine to index (over Lucene's 32 KB) is moved
 //!   to `longValues` (`long_values.rs`), so OpenSearch's `flat_object` takes the event.
+//! - Only for OpenSearch, the request/response leaves Security Analytics reads are copied as
+//!   keywords under `unmapped` (`keyword_copies.rs`), when the event has any.
 //! - With `--ecs`, the finished document is parsed back and the ECS fields computed from it
 //!   (`ecs::ecs_fields`) are appended inside it, after the event's own fields, which stay as they
 //!   were. They are computed from what redaction left, so a redacted value has no ECS copy either.
@@ -24,6 +26,7 @@
 
 use super::capture::{kind, string_text, Found};
 use super::ecs;
+use super::keyword_copies;
 use super::long_values;
 use super::timestamp::{utc_day, Day};
 use super::walk::{self, WalkError};
@@ -78,6 +81,10 @@ pub enum EventProblem {
     /// expected either, as above).
     #[error("cannot read the document back to move its long values: {0}")]
     LongValues(String),
+    /// The document could not be read back for its keyword copies (`keyword_copies.rs`; not
+    /// expected either).
+    #[error("cannot read the document back to add its keyword copies: {0}")]
+    Copies(String),
     /// The document could not be read back for its ECS fields (the walker accepts only what
     /// serde_json reads, so this is not expected; the message has a position, no content).
     #[error("cannot read the document back to add its ECS fields: {0}")]
@@ -157,6 +164,9 @@ pub(super) fn encode<'r>(plan: &Plan, raw: &'r [u8], out: &mut Vec<u8>) -> Resul
             }
             let routing = add_timestamp(raw, &found, start, out)?;
             long_values::move_long_values(start, out)?;
+            if plan.copies.as_ref().is_some_and(|c| c.wanted(raw, &found)) {
+                keyword_copies::add_copies(start, out)?;
+            }
             if let Some(namespace) = &plan.ecs {
                 add_ecs(namespace, start, out)?;
             }

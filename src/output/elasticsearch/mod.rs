@@ -89,6 +89,7 @@ pub struct BulkOutput {
     abort: CancellationToken,
     recovery: Recovery,
     refresh: Option<Arc<refresh::RefreshRelax>>,
+    flavor: Flavor,
 }
 
 /// What one send of a batch left to do.
@@ -131,7 +132,13 @@ impl BulkOutput {
             abort,
             recovery,
             refresh: None,
+            flavor: info.flavor,
         }
+    }
+
+    /// The kind of cluster it sends to.
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
     }
 
     /// The client it sends with.
