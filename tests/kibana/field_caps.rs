@@ -18,7 +18,10 @@ use std::collections::BTreeSet;
 
 /// The field-list call of both apps, as they make it; its status and answer.
 fn field_caps(cluster: &Cluster, pattern: &str) -> (u16, Value) {
-    let url = format!("{}/{pattern}/_field_caps?fields=*&ignore_unavailable=true&allow_no_indices=false", cluster.url);
+    let url = format!(
+        "{}/{pattern}/_field_caps?fields=*&ignore_unavailable=true&allow_no_indices=false",
+        cluster.url
+    );
     match ureq::get(&url).call() {
         Ok(r) => (r.status(), r.into_json().expect("JSON")),
         Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
