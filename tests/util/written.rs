@@ -52,8 +52,9 @@ pub fn assert_as_written(doc: &Value, record: &Value, may_move: bool) -> Vec<Str
     let (text, moved) = restored(doc, record);
     let id = record.get("eventID").or(record.get("eventId")).cloned().unwrap_or_default();
     assert!(may_move || moved.is_empty(), "{id}: moved {moved:?}");
-    if text != record.to_string() {
-        let (got, want) = (text.as_bytes(), record.to_string().into_bytes());
+    let want = record.to_string();
+    if text != want {
+        let (got, want) = (text.as_bytes(), want.into_bytes());
         let at = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
         let from = at.saturating_sub(80);
         panic!(
