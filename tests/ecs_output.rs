@@ -1,4 +1,4 @@
-//! `--ecs` end to end with the real binary (issue 16): `setup --ecs` installs the ECS template on
+//! `--ecs` end to end with the real binary (docs/design/ecs.md): `setup --ecs` installs the ECS template on
 //! Elasticsearch 8 and 9 and OpenSearch 3 and 2 (where `flattened` becomes `flat_object`) and a
 //! second run changes nothing; `--ecs` documents of part of the corpus then land on each with no
 //! rejection and are found by their ECS fields, flattened sub-keys included; and redaction covers

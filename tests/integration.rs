@@ -3,6 +3,8 @@
 
 mod util;
 
+// The flags reference (docs/reference/flags.md) matches clap: flags, commands, defaults, env. No server.
+mod flags_reference;
 // Reading files: broken input, digests, --output NDJSON. No server needed.
 mod local_files;
 // CloudWatch Logs payloads (subscription, Firehose, Lambda, export task) read like trail files. No server.

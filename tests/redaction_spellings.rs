@@ -1,6 +1,6 @@
-//! Redaction as the cluster sees fields (issue 10), end to end with the real binary: a rule names
-//! a field whichever way the event spells it (nested objects, dotted keys, mixtures of both), in
-//! every mode; and the cluster really indexes the dotted spelling as that field.
+//! Redaction as the cluster sees fields (docs/design/security.md), end to end with the real binary: a rule
+//! names a field whichever way the event spells it (nested objects, dotted keys, mixtures of both), in every
+//! mode; and the cluster really indexes the dotted spelling as that field.
 
 use crate::util::{prefix, run_in, write_gz, Cluster};
 use serde_json::{json, Value};

@@ -1,7 +1,7 @@
-//! Redaction and filtering flags, end to end with the real binary (issue 5): redacted values
-//! appear nowhere (output, dead letters, stderr), `hash` is the keyed HMAC and stable across
-//! processes, filters keep exactly the expected events, and `--console-only` selects the README's
-//! rule on the real corpus, as does its Elasticsearch/OpenSearch query (on all four test clusters).
+//! Redaction and filtering flags, end to end with the real binary (docs/design/redaction-and-filters.md):
+//! redacted values appear nowhere (output, dead letters, stderr), `hash` is the keyed HMAC and stable across
+//! processes, filters keep exactly the expected events, and `--console-only` selects the documented rule on the
+//! real corpus, as does its Elasticsearch/OpenSearch query (on all four test clusters).
 //!
 //! Expected values are computed here from the parsed inputs, independently of the binary's code
 //! (only the path syntax's reference matcher, `FieldPath::matches`, is shared).
@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// Console operations among the 11,799 events of the corpus (tests/corpus), by the README's rule.
+/// Console operations among the 11,799 events of the corpus (tests/corpus), by the documented rule (docs/guides/redaction-and-filters.md).
 const CORPUS_CONSOLE_EVENTS: usize = 7_434;
 
 /// Every event of every log file under `dir` (digest files skipped).
@@ -371,7 +371,7 @@ fn filters_keep_exactly_the_expected_events() {
     }
 }
 
-/// The README's console rule, written out plainly on a parsed event.
+/// The documented console rule, written out plainly on a parsed event.
 fn console_by_hand(e: &Value) -> bool {
     let ua = e["userAgent"].as_str().unwrap_or("\0");
     let invoked = !e["userIdentity"]["invokedBy"].is_null();

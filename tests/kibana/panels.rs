@@ -341,7 +341,7 @@ fn panels_show_what_they_say(cluster: &Cluster) {
         events.iter().filter(|e| (absolute(from)..=absolute(to)).contains(&time_of(e))).collect();
     assert_eq!(shown.len(), events.len());
     assert_eq!(shown.iter().filter(|e| e["eventCategory"] == "Aggregated").count(), 4, "summaries shown");
-    assert_eq!(shown.iter().filter(|e| is_console(e)).count(), 7434, "the README's console count");
+    assert_eq!(shown.iter().filter(|e| is_console(e)).count(), 7434, "the documented console count");
 
     let source = inner(&dash["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]);
     let mut base = vec![
