@@ -10,6 +10,8 @@
 //! - Only for OpenSearch (the wiring says so), a leaf of a free-form object too long for one term
 //!   (over Lucene's 32 KB) is moved to `longValues` (`long_values.rs`), so that `flat_object`
 //!   takes the event. For Elasticsearch and files the document is the event as written.
+//! - `"omitted": true` at the top of the event (CloudTrail truncated one of its fields) is noted
+//!   in the routing, for the run's count; the document keeps it as it is.
 //! - With `--ecs`, the finished document is parsed back and the ECS fields computed from it
 //!   (`ecs::ecs_fields`) are appended inside it, after the event's own fields, which stay as they
 //!   were. They are computed from what redaction left, so a redacted value has no ECS copy either.
@@ -28,7 +30,7 @@ use super::ecs;
 use super::long_values;
 use super::timestamp::{utc_day, Day};
 use super::walk::{self, WalkError};
-use super::{Plan, AGGREGATED_ID, EVENT_ID, EVENT_TIME, TIMESTAMP, WINDOW_START};
+use super::{Plan, AGGREGATED_ID, EVENT_ID, EVENT_TIME, OMITTED, TIMESTAMP, WINDOW_START};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
@@ -101,6 +103,8 @@ pub struct Routing<'a> {
     pub id: DocId<'a>,
     /// The UTC day of the event (and the instant itself).
     pub day: Day,
+    /// CloudTrail truncated a field of the event: it says `"omitted": true` at its top.
+    pub omitted: bool,
 }
 
 /// A document's id.
@@ -234,7 +238,9 @@ fn add_timestamp<'r>(
             out[brace] = b',';
         }
     }
-    Ok(Routing { id, day })
+    // `"true"` too, as the boolean mapping reads it.
+    let omitted = matches!(found.single(raw, OMITTED).0, Some(b"true" | b"\"true\""));
+    Ok(Routing { id, day, omitted })
 }
 
 /// Appends the ECS fields of the finished document at `out[start..]` inside it.
@@ -396,5 +402,22 @@ mod tests {
         let (routed, doc) = encode(r#"{"eventID":"a\"b","eventTime":"2024-05-01T00:00:00\u005a"}"#).unwrap();
         assert_eq!(routed["id"], "a\"b");
         assert_eq!(doc["@timestamp"], "2024-05-01T00:00:00Z");
+    }
+
+    #[test]
+    fn the_truncation_flag_is_noted_where_cloudtrail_puts_it() {
+        let omitted = |raw: &str| {
+            let mut out = Vec::new();
+            match Transform::plain().encode(raw.as_bytes(), &mut out).unwrap() {
+                Encoded::Document(routing) => routing.omitted,
+                Encoded::Filtered => panic!("filtered"),
+            }
+        };
+        let t = r#""eventTime":"2024-05-01T00:00:00Z""#;
+        assert!(omitted(&format!(r#"{{{t},"omitted":true}}"#)));
+        assert!(omitted(&format!(r#"{{{t},"omitted":"true"}}"#)), "as the boolean mapping reads it");
+        for not in [r#""omitted":false"#, r#""omitted":null"#, r#""x":{"omitted":true}"#, r#""y":1"#] {
+            assert!(!omitted(&format!("{{{t},{not}}}")), "{not}");
+        }
     }
 }
