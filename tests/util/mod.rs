@@ -3,8 +3,9 @@
 //! run a test on each of the four plain clusters (Elasticsearch 8 and 9, OpenSearch 3 and 2) so
 //! that a behaviour one of them differs in is caught and named, and give each test its own index
 //! prefix so tests never see each other's data.
-
+// Each test uses some of these helpers; the tests that need a server (feature `servers`) use most.
 #![allow(dead_code)]
+#![cfg_attr(not(feature = "servers"), allow(unused_imports))]
 
 pub mod aws;
 pub mod fake_kibana;
