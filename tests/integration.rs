@@ -87,3 +87,6 @@ mod replay;
 // values too long to index, from a folder and from S3, on Elasticsearch 8 and 9 and OpenSearch 3 and 2.
 #[cfg(feature = "servers")]
 mod log_kinds;
+// CloudTrail's truncation flag `omitted`: boolean-mapped on the four clusters, counted in the summary and /metrics.
+#[cfg(feature = "servers")]
+mod truncated_events;
