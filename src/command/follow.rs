@@ -83,7 +83,8 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
     let Some(output) = connect(&settings, &dead, &stats, &stop, &abort).await? else {
         return Ok(Outcome::default());
     };
-    if output.is_opensearch() {
+    transform.move_long_values(output.refuses_long_leaves());
+    if output.refuses_long_leaves() {
         transform.copy_keyword_leaves()?;
     }
     let aws = sdk_config(&settings.aws).await;

@@ -81,7 +81,8 @@ pub async fn run(mut settings: ReplaySettings) -> anyhow::Result<Outcome> {
             None
         }
     };
-    if output.as_ref().is_some_and(crate::output::Output::is_opensearch) {
+    transform.move_long_values(output.as_ref().is_some_and(crate::output::Output::refuses_long_leaves));
+    if output.as_ref().is_some_and(crate::output::Output::refuses_long_leaves) {
         transform.copy_keyword_leaves()?;
     }
     let tally = Arc::new(Tally::default());

@@ -79,6 +79,7 @@ pub struct BulkSettings {
 /// Sends batches to a cluster.
 pub struct BulkOutput {
     client: EsClient,
+    flavor: Flavor,
     path: &'static str,
     retry: Backoff,
     item_patience: Duration,
@@ -89,7 +90,6 @@ pub struct BulkOutput {
     abort: CancellationToken,
     recovery: Recovery,
     refresh: Option<Arc<refresh::RefreshRelax>>,
-    flavor: Flavor,
 }
 
 /// What one send of a batch left to do.
@@ -122,6 +122,7 @@ impl BulkOutput {
         stats.bulk_limit.store(limit.limit() as u64, Relaxed);
         BulkOutput {
             client,
+            flavor: info.flavor,
             path: bulk_path(info),
             retry: settings.backoff,
             item_patience,
@@ -132,7 +133,6 @@ impl BulkOutput {
             abort,
             recovery,
             refresh: None,
-            flavor: info.flavor,
         }
     }
 
