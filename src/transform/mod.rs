@@ -77,6 +77,11 @@ pub struct TransformSpec {
     /// `--ecs`: each document also carries its ECS fields (`ecs/`), for this data-stream
     /// namespace (`--ecs-namespace`).
     pub ecs: Option<String>,
+    /// Move the leaves of free-form objects too long for one term to `longValues`
+    /// (`long_values.rs`): only for an engine that would refuse the document (OpenSearch). The
+    /// wiring learns it from the cluster ([`Transform::move_long_values`]); off, the document is
+    /// the event as written.
+    pub move_long_values: bool,
 }
 
 /// The rules cannot be used.
@@ -110,6 +115,8 @@ pub(crate) struct Plan {
     filters: Filters,
     /// The ECS namespace, when documents carry ECS fields.
     ecs: Option<String>,
+    /// See [`TransformSpec::move_long_values`].
+    move_long_values: bool,
 }
 
 /// The transform step: see the module docs.
@@ -154,6 +161,7 @@ impl Transform {
             redactor: Redactor { key: spec.key },
             filters,
             ecs: spec.ecs,
+            move_long_values: spec.move_long_values,
         };
         Ok(Transform { plan, redacts: !rules.is_empty() })
     }
@@ -171,6 +179,18 @@ impl Transform {
     /// True when documents carry their ECS fields (`--ecs`).
     pub fn ecs(&self) -> bool {
         self.plan.ecs.is_some()
+    }
+
+    /// Moves too-long leaves to `longValues` (`on`) or leaves documents as written: set by the
+    /// wiring once it knows the engine the documents go to (OpenSearch's `flat_object` refuses
+    /// them; Elasticsearch and files take the event as written).
+    pub fn move_long_values(&mut self, on: bool) {
+        self.plan.move_long_values = on;
+    }
+
+    /// True when too-long leaves are moved to `longValues`.
+    pub fn moves_long_values(&self) -> bool {
+        self.plan.move_long_values
     }
 
     /// True when some filter is active.

@@ -99,8 +99,9 @@ fn events_with_their_own_timestamp_and_escapes_stay_valid() {
 }
 
 /// An aggregated event and an event with a value too long to index, through the whole transform
-/// with `--ecs`: routed alike, ECS fields appended, and the ECS copies of the free-form objects
-/// made from what is left after the long value moved to `longValues`.
+/// with `--ecs`: routed alike, ECS fields appended; for OpenSearch the ECS copies of the free-form
+/// objects are made from what is left after the long value moved to `longValues`, for
+/// Elasticsearch from the event as written (its mappings skip the long value).
 #[test]
 fn aggregated_and_long_valued_events_get_their_ecs_fields() {
     let aggregated = r#"{"eventVersion":"1.0","accountId":"111122223333","eventId":"agg-1","eventCategory":"Aggregated","eventType":"AwsAggregatedEvent","awsRegion":"us-west-2","eventSource":"s3.amazonaws.com","timeWindow":{"windowStart":"2025-11-17T19:20:00Z","windowEnd":"2025-11-17T19:25:00Z","windowSize":"PT5M"},"summary":{"primaryDimension":{"dimension":"eventName","statistics":[{"name":"PutObject","value":1000}],"aggregationType":"Count"},"details":[]}}"#;
@@ -114,12 +115,24 @@ fn aggregated_and_long_valued_events_get_their_ecs_fields() {
     let long = serde_json::json!({"eventID": "long-1", "eventTime": "2024-05-01T10:00:00Z",
         "eventName": "PutKeyPolicy", "requestParameters": {"keyId": "k", "policy": policy}})
     .to_string();
-    let (doc, _) = encode(&transform(Some("default"), &[]), &long);
+    let mut for_opensearch = transform(Some("default"), &[]);
+    for_opensearch.move_long_values(true);
+    let (doc, _) = encode(&for_opensearch, &long);
     let doc: Value = serde_json::from_str(&doc).unwrap();
     assert_eq!(doc["longValues"][0]["value"].as_str().map(str::len), Some(40_000));
     let flattened = &doc["aws"]["cloudtrail"]["flattened"]["request_parameters"];
-    assert_eq!(flattened, &serde_json::json!({"keyId": "k"}), "no long copy to refuse");
+    assert_eq!(
+        flattened,
+        &serde_json::json!({"keyId": "k", "policy": "(moved to longValues)"}),
+        "no long copy to refuse"
+    );
     assert!(!doc["aws"]["cloudtrail"]["request_parameters"].as_str().unwrap().contains("ppp"));
+    let (doc, _) = encode(&transform(Some("default"), &[]), &long);
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    assert!(doc.get("longValues").is_none());
+    assert_eq!(doc["requestParameters"]["policy"], policy.as_str(), "as written");
+    let copy = doc["aws"]["cloudtrail"]["request_parameters"].as_str().unwrap();
+    assert!(copy.contains(&policy), "the string copy is whole (its keyword skips it)");
 }
 
 #[test]
