@@ -17,8 +17,6 @@ mod capture;
 mod console;
 mod document;
 pub mod ecs;
-#[cfg(test)]
-mod ecs_document_tests;
 mod filter;
 mod glob;
 mod long_values;
@@ -227,23 +225,4 @@ fn plan_matcher(rules: &[RedactRule], slots: &Slots) -> Result<Matcher<Accept>, 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_fields_that_route_a_document_cannot_be_redacted() {
-        let refused = |rule: &str| {
-            let spec = TransformSpec { redact: vec![rule.parse().unwrap()], ..TransformSpec::default() };
-            match Transform::new(spec) {
-                Err(TransformError::Protected { field, .. }) => Some(field),
-                _ => None,
-            }
-        };
-        assert_eq!(refused("eventID"), Some("eventID"));
-        assert_eq!(refused("eventId=mask"), Some("eventId"));
-        assert_eq!(refused("timeWindow"), Some("timeWindow.windowStart"), "its parent hides it");
-        assert_eq!(refused("timeWindow.windowStart"), Some("timeWindow.windowStart"));
-        assert_eq!(refused("timeWindow.windowEnd"), None);
-        assert_eq!(refused("summary"), None);
-    }
-}
+mod tests;

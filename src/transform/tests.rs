@@ -1,8 +1,9 @@
-//! Documents with `--ecs` (`document.rs` + `ecs/`): the event's own bytes stay as they are, the
+//! The transform's tests: the fields that route a document cannot be redacted; documents with
+//! `--ecs` (`document.rs` + `ecs/`): the event's own bytes stay as they are, the
 //! ECS fields follow them inside the same object, they are computed after redaction, filtered
 //! events get none, and the routing is the same as without `--ecs`.
 
-use crate::transform::{Encoded, Preset, Routing, Transform, TransformSpec};
+use crate::transform::{Encoded, Preset, Routing, Transform, TransformError, TransformSpec};
 use serde_json::Value;
 
 const EVENT: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","accessKeyId":"AKIAEXAMPLEKEY12345","userName":"alice"},"eventTime":"2024-05-01T10:00:00Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"eu-west-1","sourceIPAddress":"198.51.100.7","userAgent":"aws-cli/2.15.0","requestParameters":{"name":"main"},"responseElements":null,"eventID":"e-1","eventType":"AwsApiCall","recipientAccountId":"111122223333"}"#;
@@ -132,4 +133,21 @@ fn aggregated_and_long_valued_events_get_their_ecs_fields() {
     assert_eq!(doc["requestParameters"]["policy"], policy.as_str(), "as written");
     let copy = doc["aws"]["cloudtrail"]["request_parameters"].as_str().unwrap();
     assert!(copy.contains(&policy), "the string copy is whole (its keyword skips it)");
+}
+
+#[test]
+fn the_fields_that_route_a_document_cannot_be_redacted() {
+    let refused = |rule: &str| {
+        let spec = TransformSpec { redact: vec![rule.parse().unwrap()], ..TransformSpec::default() };
+        match Transform::new(spec) {
+            Err(TransformError::Protected { field, .. }) => Some(field),
+            _ => None,
+        }
+    };
+    assert_eq!(refused("eventID"), Some("eventID"));
+    assert_eq!(refused("eventId=mask"), Some("eventId"));
+    assert_eq!(refused("timeWindow"), Some("timeWindow.windowStart"), "its parent hides it");
+    assert_eq!(refused("timeWindow.windowStart"), Some("timeWindow.windowStart"));
+    assert_eq!(refused("timeWindow.windowEnd"), None);
+    assert_eq!(refused("summary"), None);
 }
