@@ -79,6 +79,9 @@ pub struct TransformSpec {
     /// `--ecs`: each document also carries its ECS fields (`ecs/`), for this data-stream
     /// namespace (`--ecs-namespace`).
     pub ecs: Option<String>,
+    /// With `ecs`: the ECS fields include `event.ingested`, the time the event was encoded
+    /// (off: `--ecs-no-ingested`).
+    pub ecs_ingested: bool,
 }
 
 /// The rules cannot be used.
@@ -112,6 +115,8 @@ pub(crate) struct Plan {
     filters: Filters,
     /// The ECS namespace, when documents carry ECS fields.
     ecs: Option<String>,
+    /// The ECS fields include `event.ingested`.
+    ecs_ingested: bool,
 }
 
 /// The transform step: see the module docs.
@@ -156,6 +161,7 @@ impl Transform {
             redactor: Redactor { key: spec.key },
             filters,
             ecs: spec.ecs,
+            ecs_ingested: spec.ecs_ingested,
         };
         Ok(Transform { plan, redacts: !rules.is_empty() })
     }
