@@ -5,7 +5,10 @@
 //! nothing) into a stand-in Kibana that records requests. `panels.rs` runs each panel's own
 //! aggregation on the real clusters over the corpus; `field_caps.rs` makes the field-list call
 //! both apps make before they open the data view, on the four engines.
+// The tests that need a server (and what only they use) exist with the feature `servers`.
+#![cfg_attr(not(feature = "servers"), allow(dead_code, unused_imports))]
 
+#[cfg(feature = "servers")]
 #[cfg(feature = "servers")]
 mod field_caps;
 mod panels;
@@ -259,11 +262,13 @@ fn imports_once(cluster: &Cluster, app: &str, objects: usize) {
     cluster.clean(&p);
 }
 
+#[cfg(feature = "servers")]
 #[test]
 fn setup_imports_into_kibana_once() {
     imports_once(&Cluster::es(), "Kibana", 8);
 }
 
+#[cfg(feature = "servers")]
 #[test]
 fn setup_imports_into_opensearch_dashboards_once() {
     imports_once(&Cluster::os(), "OpenSearch Dashboards", 8);

@@ -5,6 +5,8 @@
 //!
 //! Expected values are computed here from the parsed inputs, independently of the binary's code
 //! (only the path syntax's reference matcher, `FieldPath::matches`, is shared).
+// The tests that need a server (and what only they use) exist with the feature `servers`.
+#![cfg_attr(not(feature = "servers"), allow(dead_code, unused_imports))]
 
 use crate::util::{corpus, generate, on_each_cluster, prefix, run_in, write_gz, Run};
 use cloudtrail_es::transform::{console_query, FieldPath, Step, CREDENTIAL_FIELDS};
@@ -408,6 +410,7 @@ fn console_only_on_the_real_corpus_is_the_documented_rule() {
     );
 }
 
+#[cfg(feature = "servers")]
 #[test]
 fn console_query_selects_the_same_events_on_every_cluster() {
     let dir = tempfile::tempdir().unwrap();

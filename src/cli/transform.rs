@@ -72,6 +72,8 @@ impl TransformArgs {
             console_only: self.console_only,
             ecs: None,
             ecs_ingested: false,
+            // The wiring sets it once it knows the cluster (OpenSearch moves).
+            move_long_values: false,
         };
         Ok(spec)
     }
