@@ -31,7 +31,7 @@ jdk_for() {
   echo "$jdk"
 }
 
-# AWS's Lambda Runtime Interface Emulator, for the Lambda tests and bench-lambda.sh: installed once
+# AWS's Lambda Runtime Interface Emulator, for the Lambda tests and bench/lambda.sh: installed once
 # with `go install` (from the Go module proxy) into $CACHE_DIR/go-bin, reinstalled when RIE_VERSION
 # changes; prints its path.
 RIE_MODULE=github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie

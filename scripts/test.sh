@@ -9,7 +9,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
-"$REPO_ROOT/scripts/dev-stack.sh" up all   # `all`: elasticsearch-secure too (opt-in otherwise)
+"$REPO_ROOT/scripts/dev/dev-stack.sh" up all   # `all`: elasticsearch-secure too (opt-in otherwise)
 # The Lambda tests run the binary under AWS's Runtime Interface Emulator (installed once, then cached).
 CLOUDTRAIL_ES_RIE="$(rie_bin)"
 export CLOUDTRAIL_ES_RIE

@@ -17,7 +17,7 @@ mod transform;
 
 pub use alert::AlertArgs;
 pub use cluster::{ClusterArgs, ConnectionArgs, SetupArgs};
-pub use ecs::{parse_namespace, EcsArgs};
+pub use ecs::{parse_namespace, EcsArgs, EcsDocumentArgs};
 pub use lambda::LambdaArgs;
 pub use replay::ReplayArgs;
 pub use select::{AwsFlags, ObjectFlags, QueueFlags, SelectArgs};
@@ -159,6 +159,9 @@ pub struct IndexingArgs {
     /// ECS fields and index names for Elastic Security.
     #[command(flatten)]
     pub ecs: EcsArgs,
+    /// Whether the ECS fields include event.ingested.
+    #[command(flatten)]
+    pub ecs_documents: EcsDocumentArgs,
 }
 
 /// Index names must be lowercase and free of the characters Elasticsearch forbids.
@@ -175,18 +178,4 @@ pub fn parse_index_prefix(prefix: &str) -> Result<String, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn index_prefixes_are_checked() {
-        assert!(parse_index_prefix("cloudtrail").is_ok());
-        assert!(parse_index_prefix("ct-prod").is_ok());
-        for bad in ["", "CT", "-x", "a b", "a*", "a/b"] {
-            assert!(parse_index_prefix(bad).is_err(), "{bad}");
-        }
-    }
-}
-
-#[cfg(test)]
-mod flag_tests;
+mod tests;

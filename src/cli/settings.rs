@@ -153,7 +153,11 @@ fn indexing(
     };
     let namespace = ix.ecs.namespace();
     Ok(IndexingSettings {
-        transform: TransformSpec { ecs: namespace.map(str::to_string), ..transform.spec()? },
+        transform: TransformSpec {
+            ecs: namespace.map(str::to_string),
+            ecs_ingested: namespace.is_some() && !ix.ecs_documents.ecs_no_ingested,
+            ..transform.spec()?
+        },
         target,
         dead_letter: ix.dead_letter.clone(),
         dead_letter_max: ix.dead_letter_max_bytes as usize,
@@ -166,7 +170,7 @@ fn indexing(
             batch: BatchLimits { max_bytes: cluster.batch_bytes, max_events: cluster.batch_events.max(1) },
             // One full batch ready beside those the output holds (--bulk-concurrency): the readers
             // fill batches far faster than a cluster takes them, and each one queued is a body of
-            // up to --batch-bytes in memory (issue 15: 8 queued made a backfill 90 MB).
+            // up to --batch-bytes in memory (docs/design/memory.md: 8 queued made a backfill 90 MB).
             queued_batches: 1,
             decode: DecodeSettings {
                 max_event_bytes: ix.max_event_bytes.max(1024),
@@ -249,6 +253,7 @@ impl ReplayArgs {
             dead_letter_max_bytes: u32::MAX,
             gzip_hold_bytes: crate::decode::DEFAULT_HOLD_BYTES,
             ecs: self.ecs.clone(),
+            ecs_documents: self.ecs_documents.clone(),
         };
         let mut indexing =
             indexing(&ix, &self.cluster, &self.aws, &self.transform, Duration::from_secs(300))?;

@@ -7,15 +7,22 @@
 //!   event, which has no `eventTime`, is placed at the start of its `timeWindow`, `windowStart`).
 //! - The document is the event's own bytes, compacted and redacted by the walker (`walk.rs`), with
 //!   `@timestamp` added in front when the event has none.
-//! - A leaf of a free-form object too long for any engine to index (over Lucene's 32 KB) is moved
-//!   to `longValues` (`long_values.rs`), so OpenSearch's `flat_object` takes the event.
+//! - Only for OpenSearch (the wiring says so), a leaf of a free-form object too long for one term
+//!   (over Lucene's 32 KB) is moved to `longValues` (`long_values.rs`), so that `flat_object`
+//!   takes the event. For Elasticsearch and files the document is the event as written.
+//! - Only for OpenSearch, the request/response leaves Security Analytics reads are copied as
+//!   keywords under `unmapped` (`keyword_copies.rs`), when the event has any.
+//! - `"omitted": true` at the top of the event (CloudTrail truncated one of its fields) is noted
+//!   in the routing, for the run's count; the document keeps it as it is.
 //! - With `--ecs`, the finished document is parsed back and the ECS fields computed from it
 //!   (`ecs::ecs_fields`) are appended inside it, after the event's own fields, which stay as they
 //!   were. They are computed from what redaction left, so a redacted value has no ECS copy either.
 //!   An ECS field whose name the event itself uses at its top is left out (CloudTrail's names are
 //!   camelCase, so only a forged event can have an `event` or `user` of its own). The id is taken
 //!   before, so a document has the same `_id` with and without `--ecs`. Without `--ecs` nothing
-//!   is parsed.
+//!   is parsed. `event.ingested` is the time of encoding (unless `--ecs-no-ingested`): the one
+//!   ECS field that is not a function of the event, so the same event encoded twice differs
+//!   there, and nowhere else.
 //!
 //! What an output makes of the routing (an index name, a `_bulk` action line) is the output's
 //! business (`output/elasticsearch/encode.rs`). The walker writes the document first (the time is
@@ -24,10 +31,11 @@
 
 use super::capture::{kind, string_text, Found};
 use super::ecs;
+use super::keyword_copies;
 use super::long_values;
 use super::timestamp::{utc_day, Day};
 use super::walk::{self, WalkError};
-use super::{Plan, AGGREGATED_ID, EVENT_ID, EVENT_TIME, TIMESTAMP, WINDOW_START};
+use super::{Plan, AGGREGATED_ID, EVENT_ID, EVENT_TIME, OMITTED, TIMESTAMP, WINDOW_START};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
@@ -78,6 +86,10 @@ pub enum EventProblem {
     /// expected either, as above).
     #[error("cannot read the document back to move its long values: {0}")]
     LongValues(String),
+    /// The document could not be read back for its keyword copies (`keyword_copies.rs`; not
+    /// expected either).
+    #[error("cannot read the document back to add its keyword copies: {0}")]
+    Copies(String),
     /// The document could not be read back for its ECS fields (the walker accepts only what
     /// serde_json reads, so this is not expected; the message has a position, no content).
     #[error("cannot read the document back to add its ECS fields: {0}")]
@@ -100,6 +112,8 @@ pub struct Routing<'a> {
     pub id: DocId<'a>,
     /// The UTC day of the event (and the instant itself).
     pub day: Day,
+    /// CloudTrail truncated a field of the event: it says `"omitted": true` at its top.
+    pub omitted: bool,
 }
 
 /// A document's id.
@@ -156,9 +170,15 @@ pub(super) fn encode<'r>(plan: &Plan, raw: &'r [u8], out: &mut Vec<u8>) -> Resul
                 return Err(EventProblem::DuplicateKey(d));
             }
             let routing = add_timestamp(raw, &found, start, out)?;
-            long_values::move_long_values(start, out)?;
+            if plan.move_long_values {
+                long_values::move_long_values(start, out)?;
+            }
+            if plan.copies.as_ref().is_some_and(|c| c.wanted(raw, &found)) {
+                keyword_copies::add_copies(start, out)?;
+            }
             if let Some(namespace) = &plan.ecs {
-                add_ecs(namespace, start, out)?;
+                let ingested = plan.ecs_ingested.then(ingested_now);
+                add_ecs(namespace, ingested, start, out)?;
             }
             Ok(Encoded::Document(routing))
         });
@@ -231,13 +251,30 @@ fn add_timestamp<'r>(
             out[brace] = b',';
         }
     }
-    Ok(Routing { id, day })
+    // `"true"` too, as the boolean mapping reads it.
+    let omitted = matches!(found.single(raw, OMITTED).0, Some(b"true" | b"\"true\""));
+    Ok(Routing { id, day, omitted })
 }
 
-/// Appends the ECS fields of the finished document at `out[start..]` inside it.
-fn add_ecs(namespace: &str, start: usize, out: &mut Vec<u8>) -> Result<(), EventProblem> {
+/// `event.ingested` for an event encoded now: RFC 3339 UTC with milliseconds, as Elastic's
+/// pipeline writes it.
+fn ingested_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Appends the ECS fields of the finished document at `out[start..]` inside it, with
+/// `event.ingested` when given.
+fn add_ecs(
+    namespace: &str,
+    ingested: Option<String>,
+    start: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), EventProblem> {
     let doc: Value = serde_json::from_slice(&out[start..]).map_err(|e| EventProblem::Ecs(e.to_string()))?;
-    let fields = ecs::ecs_fields(&doc, namespace);
+    let mut fields = ecs::ecs_fields(&doc, namespace);
+    if let (Some(time), Some(Value::Object(event))) = (ingested, fields.get_mut("event")) {
+        event.insert("ingested".into(), Value::String(time));
+    }
     // The document is an object with at least `@timestamp`: its last byte is its closing brace.
     debug_assert_eq!(out.last(), Some(&b'}'));
     out.pop();
@@ -393,5 +430,22 @@ mod tests {
         let (routed, doc) = encode(r#"{"eventID":"a\"b","eventTime":"2024-05-01T00:00:00\u005a"}"#).unwrap();
         assert_eq!(routed["id"], "a\"b");
         assert_eq!(doc["@timestamp"], "2024-05-01T00:00:00Z");
+    }
+
+    #[test]
+    fn the_truncation_flag_is_noted_where_cloudtrail_puts_it() {
+        let omitted = |raw: &str| {
+            let mut out = Vec::new();
+            match Transform::plain().encode(raw.as_bytes(), &mut out).unwrap() {
+                Encoded::Document(routing) => routing.omitted,
+                Encoded::Filtered => panic!("filtered"),
+            }
+        };
+        let t = r#""eventTime":"2024-05-01T00:00:00Z""#;
+        assert!(omitted(&format!(r#"{{{t},"omitted":true}}"#)));
+        assert!(omitted(&format!(r#"{{{t},"omitted":"true"}}"#)), "as the boolean mapping reads it");
+        for not in [r#""omitted":false"#, r#""omitted":null"#, r#""x":{"omitted":true}"#, r#""y":1"#] {
+            assert!(!omitted(&format!("{{{t},{not}}}")), "{not}");
+        }
     }
 }

@@ -17,10 +17,9 @@ mod capture;
 mod console;
 mod document;
 pub mod ecs;
-#[cfg(test)]
-mod ecs_document_tests;
 mod filter;
 mod glob;
+pub mod keyword_copies;
 mod long_values;
 mod matcher;
 mod path;
@@ -44,6 +43,7 @@ pub use timestamp::Day;
 
 use capture::{Found, Slots};
 use filter::Filters;
+use keyword_copies::Copies;
 use matcher::Matcher;
 use redact::Redactor;
 use walk::Accept;
@@ -56,6 +56,8 @@ const TIMESTAMP: u16 = 2;
 const AGGREGATED_ID: u16 = 3;
 const WINDOW_START: u16 = 4;
 const BUILT_IN: [&str; 5] = ["eventID", "eventTime", "@timestamp", "eventId", "timeWindow.windowStart"];
+/// CloudTrail's truncation flag, `"omitted": true` (captured, not protected: it may be redacted).
+const OMITTED: u16 = 5;
 
 /// What to redact and what to keep, as given by flags (or, later, a config file).
 #[derive(Debug, Default)]
@@ -77,6 +79,14 @@ pub struct TransformSpec {
     /// `--ecs`: each document also carries its ECS fields (`ecs/`), for this data-stream
     /// namespace (`--ecs-namespace`).
     pub ecs: Option<String>,
+    /// With `ecs`: the ECS fields include `event.ingested`, the time the event was encoded
+    /// (off: `--ecs-no-ingested`).
+    pub ecs_ingested: bool,
+    /// Move the leaves of free-form objects too long for one term to `longValues`
+    /// (`long_values.rs`): only for an engine that would refuse the document (OpenSearch). The
+    /// wiring learns it from the cluster ([`Transform::move_long_values`]); off, the document is
+    /// the event as written.
+    pub move_long_values: bool,
 }
 
 /// The rules cannot be used.
@@ -110,12 +120,22 @@ pub(crate) struct Plan {
     filters: Filters,
     /// The ECS namespace, when documents carry ECS fields.
     ecs: Option<String>,
+    /// The ECS fields include `event.ingested`.
+    ecs_ingested: bool,
+    /// See [`TransformSpec::move_long_values`].
+    move_long_values: bool,
+    /// The keyword copies for OpenSearch (`keyword_copies.rs`), when on.
+    copies: Option<Copies>,
 }
 
 /// The transform step: see the module docs.
 pub struct Transform {
     plan: Plan,
     redacts: bool,
+    /// The rules and captured paths the matcher was compiled from, to compile it again when the
+    /// keyword copies are switched on.
+    rules: Vec<RedactRule>,
+    slots: Slots,
 }
 
 impl Transform {
@@ -145,6 +165,8 @@ impl Transform {
         for field in BUILT_IN {
             slots.named(field);
         }
+        let omitted = slots.named("omitted");
+        debug_assert_eq!(omitted, OMITTED);
         let filters = Filters::new(&spec.include, &spec.exclude, spec.console_only, &mut slots);
         let rules: Vec<RedactRule> = rules.into_iter().map(|(_, r)| r).collect();
         let plan = Plan {
@@ -152,8 +174,28 @@ impl Transform {
             redactor: Redactor { key: spec.key },
             filters,
             ecs: spec.ecs,
+            ecs_ingested: spec.ecs_ingested,
+            move_long_values: spec.move_long_values,
+            copies: None,
         };
-        Ok(Transform { plan, redacts: !rules.is_empty() })
+        Ok(Transform { plan, redacts: !rules.is_empty(), rules, slots })
+    }
+
+    /// Adds to each document the keyword copies of the request/response leaves OpenSearch
+    /// Security Analytics reads (`keyword_copies.rs`): set by the wiring when the documents go to
+    /// OpenSearch. Elasticsearch and files get the event as written.
+    pub fn copy_keyword_leaves(&mut self) -> Result<(), TransformError> {
+        if self.plan.copies.is_none() {
+            let copies = Copies::new(&mut self.slots);
+            self.plan.matcher = plan_matcher(&self.rules, &self.slots)?;
+            self.plan.copies = Some(copies);
+        }
+        Ok(())
+    }
+
+    /// True when documents get the keyword copies.
+    pub fn copies_keyword_leaves(&self) -> bool {
+        self.plan.copies.is_some()
     }
 
     /// No redaction, no filter: every valid event is written.
@@ -169,6 +211,18 @@ impl Transform {
     /// True when documents carry their ECS fields (`--ecs`).
     pub fn ecs(&self) -> bool {
         self.plan.ecs.is_some()
+    }
+
+    /// Moves too-long leaves to `longValues` (`on`) or leaves documents as written: set by the
+    /// wiring once it knows the engine the documents go to (OpenSearch's `flat_object` refuses
+    /// them; Elasticsearch and files take the event as written).
+    pub fn move_long_values(&mut self, on: bool) {
+        self.plan.move_long_values = on;
+    }
+
+    /// True when too-long leaves are moved to `longValues`.
+    pub fn moves_long_values(&self) -> bool {
+        self.plan.move_long_values
     }
 
     /// True when some filter is active.
@@ -203,23 +257,4 @@ fn plan_matcher(rules: &[RedactRule], slots: &Slots) -> Result<Matcher<Accept>, 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_fields_that_route_a_document_cannot_be_redacted() {
-        let refused = |rule: &str| {
-            let spec = TransformSpec { redact: vec![rule.parse().unwrap()], ..TransformSpec::default() };
-            match Transform::new(spec) {
-                Err(TransformError::Protected { field, .. }) => Some(field),
-                _ => None,
-            }
-        };
-        assert_eq!(refused("eventID"), Some("eventID"));
-        assert_eq!(refused("eventId=mask"), Some("eventId"));
-        assert_eq!(refused("timeWindow"), Some("timeWindow.windowStart"), "its parent hides it");
-        assert_eq!(refused("timeWindow.windowStart"), Some("timeWindow.windowStart"));
-        assert_eq!(refused("timeWindow.windowEnd"), None);
-        assert_eq!(refused("summary"), None);
-    }
-}
+mod tests;

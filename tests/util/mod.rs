@@ -1,10 +1,11 @@
 //! Helpers for integration tests: run the real binary in a fresh directory, talk to the real
-//! servers started by `scripts/dev-stack.sh` (addresses from env vars with loopback defaults),
+//! servers started by `scripts/dev/dev-stack.sh` (addresses from env vars with loopback defaults),
 //! run a test on each of the four plain clusters (Elasticsearch 8 and 9, OpenSearch 3 and 2) so
 //! that a behaviour one of them differs in is caught and named, and give each test its own index
 //! prefix so tests never see each other's data.
-
+// Each test uses some of these helpers; the tests that need a server (feature `servers`) use most.
 #![allow(dead_code)]
+#![cfg_attr(not(feature = "servers"), allow(unused_imports))]
 
 pub mod aws;
 pub mod fake_kibana;
@@ -15,6 +16,7 @@ pub mod receiver;
 pub mod rie;
 pub mod secure;
 pub mod sigv4;
+pub mod written;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -29,7 +31,7 @@ pub enum Kind {
 }
 
 /// One of the dev stack's plain clusters: a name for messages, the env var overriding its address
-/// (loopback default otherwise), and the `scripts/dev-stack.sh` service that runs it.
+/// (loopback default otherwise), and the `scripts/dev/dev-stack.sh` service that runs it.
 pub struct Known {
     pub name: &'static str,
     pub kind: Kind,
@@ -180,7 +182,7 @@ impl Cluster {
         let health = ureq::get(&format!("{url}/_cluster/health")).call();
         assert!(
             health.is_ok(),
-            "no {} at {url}: start it with `scripts/dev-stack.sh up {}` ({health:?})",
+            "no {} at {url}: start it with `scripts/dev/dev-stack.sh up {}` ({health:?})",
             known.name,
             known.service
         );
@@ -195,16 +197,43 @@ impl Cluster {
         Cluster::of(&OS3)
     }
 
-    /// Documents in `PREFIX-*` after a refresh.
+    /// Documents in `PREFIX-*` after a refresh. Waits (up to [`NOT_READY_PATIENCE`]) while the
+    /// cluster answers "not ready yet": an index being created has no shard to count on.
     pub fn count(&self, prefix: &str) -> u64 {
-        self.post(&format!("/{prefix}-*/_refresh"), "");
-        self.get(&format!("/{prefix}-*/_count"))["count"].as_u64().expect("a count")
+        self.when_ready("POST", &format!("/{prefix}-*/_refresh"), "");
+        self.when_ready("GET", &format!("/{prefix}-*/_count"), "")["count"].as_u64().expect("a count")
     }
 
-    /// A search on `PREFIX-*`.
+    /// A search on `PREFIX-*`, waiting like [`Cluster::count`] while the cluster is not ready.
     pub fn search(&self, prefix: &str, body: Value) -> Value {
-        self.post(&format!("/{prefix}-*/_refresh"), "");
-        self.post(&format!("/{prefix}-*/_search"), &body.to_string())
+        self.when_ready("POST", &format!("/{prefix}-*/_refresh"), "");
+        self.when_ready("POST", &format!("/{prefix}-*/_search"), &body.to_string())
+    }
+
+    /// `METHOD path` (with `body` unless it is empty), sent again every 250 ms while the answer says
+    /// "not ready yet" (see [`not_ready`]); any other failure, or not ready past
+    /// [`NOT_READY_PATIENCE`], fails the test.
+    fn when_ready(&self, method: &str, path: &str, body: &str) -> Value {
+        let started = std::time::Instant::now();
+        loop {
+            let request = ureq::request(method, &format!("{}{path}", self.url));
+            let answer = if body.is_empty() {
+                request.call()
+            } else {
+                request.set("content-type", "application/json").send_string(body)
+            };
+            match answer {
+                Ok(r) => return r.into_json().expect("JSON"),
+                Err(ureq::Error::Status(code, r)) => {
+                    let text = r.into_string().unwrap_or_default();
+                    if !not_ready(code, &text) || started.elapsed() > NOT_READY_PATIENCE {
+                        panic!("{method} {path}: {code} {text:.2000}");
+                    }
+                }
+                Err(e) => panic!("{method} {path}: {e}"),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
     }
 
     pub fn get(&self, path: &str) -> Value {
@@ -261,6 +290,19 @@ impl Cluster {
     }
 }
 
+/// How long [`Cluster::count`] and [`Cluster::search`] wait for a cluster that is not ready yet.
+pub const NOT_READY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether an error answer means "not ready yet" rather than a failure: 503 (an index being created,
+/// its primary shard not yet started: `no_shard_available_action_exception`, or a search phase with
+/// every shard failed), 429, or a "no shard" reason under another status.
+pub fn not_ready(status: u16, body: &str) -> bool {
+    matches!(status, 503 | 429)
+        || body.contains("no_shard_available_action_exception")
+        || body.contains("NoShardAvailableActionException")
+        || body.contains("all shards failed")
+}
+
 /// The events a run indexed, found already present, and dead-lettered, from its summary line.
 /// An event counts as present when a bulk request was retried after its first try had landed
 /// (a slow cluster); a test of what lands, rather than of retries, adds the first two.
@@ -295,9 +337,9 @@ pub fn write_gz(path: &Path, data: &[u8]) {
     std::fs::write(path, enc.finish().unwrap()).unwrap();
 }
 
-/// Runs the repository's generator: `scripts/gen-cloudtrail.py --out DIR ARGS`.
+/// Runs the repository's generator: `scripts/gen/cloudtrail.py --out DIR ARGS`.
 pub fn generate(dir: &Path, args: &[&str]) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen-cloudtrail.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen/cloudtrail.py");
     let out = Command::new("python3").arg(script).arg("--out").arg(dir).args(args).output().expect("python3");
     assert!(out.status.success(), "generator failed: {}", String::from_utf8_lossy(&out.stderr));
 }
@@ -346,4 +388,13 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn not_ready_answers_are_told_from_failures() {
+    assert!(not_ready(503, r#"{"error":{"type":"search_phase_execution_exception"}}"#));
+    assert!(not_ready(500, r#"{"error":{"root_cause":[{"type":"no_shard_available_action_exception"}]}}"#));
+    assert!(not_ready(400, r#"{"error":{"reason":"all shards failed"}}"#));
+    assert!(!not_ready(404, r#"{"error":{"type":"index_not_found_exception"}}"#));
+    assert!(!not_ready(400, r#"{"error":{"type":"parsing_exception"}}"#));
 }

@@ -1,0 +1,244 @@
+//! gzip, one member at a time, with each member's events held until its checksum holds.
+//!
+//! gzip checks a member's CRC-32 only at its end, so text decoded from a damaged member is
+//! wrong until then, and events read from it would be indexed with altered content that a re-run
+//! of the repaired file cannot replace (`create` keeps the first copy). So a member is
+//! decompressed whole into memory before any of it is passed on, as long as it is no bigger
+//! than the hold limit (`DecodeSettings::hold_bytes`, 64 MiB by default: a CloudTrail log file
+//! is one member holding about five minutes of one region's events, and a CloudWatch Logs
+//! payload is one member of at most about 1 MB, so practically every member is held, while a
+//! reader thread never holds more than that). A bigger member is passed on as it decompresses,
+//! and [`GzState`] says so, so that the decoder can count what it released before the checksum
+//! and report it if the member turns out damaged.
+//!
+//! Members follow each other with no separator (Firehose writes one per CloudWatch Logs payload).
+//! Bytes after the last member that do not start another one are not decompressed: they are
+//! counted as [`Trailing`] (zero padding, or junk), and the decoder decides what they mean.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::io::{self, BufRead, Read};
+use std::rc::Rc;
+
+use flate2::bufread::GzDecoder;
+
+/// The two bytes every gzip member starts with.
+pub const MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Decompressed text is held in pieces of this size (so that holding never copies).
+const PIECE: usize = 256 * 1024;
+
+/// Bytes found after the last gzip member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trailing {
+    /// How many.
+    pub bytes: u64,
+    /// Whether they are all zero bytes or whitespace (padding, not data).
+    pub padding: bool,
+    /// How many members came before them.
+    pub members: u64,
+}
+
+/// What the gzip layer tells the decoder while it reads.
+#[derive(Debug, Default)]
+pub struct GzState {
+    /// Members started so far: the number of the current one.
+    pub member: Cell<u64>,
+    /// The current member is passed on before its checksum was checked.
+    pub unverified: Cell<bool>,
+    /// Events the decoder released while `unverified` held, in the current member.
+    pub unverified_events: Cell<u64>,
+    /// Set at the end of the stream when bytes followed the last member.
+    pub trailing: Cell<Option<Trailing>>,
+}
+
+enum Stage<R> {
+    /// Between members (or before the first).
+    Between(R),
+    /// Decompressing a member into `held`; the number is how much is held.
+    Holding(GzDecoder<R>, usize),
+    /// Passing a member on as it decompresses.
+    Streaming(GzDecoder<R>),
+    /// End of stream (or after an error).
+    Done,
+}
+
+/// Reads the decompressed text of consecutive gzip members from `R`.
+pub struct Members<R> {
+    stage: Stage<R>,
+    hold: usize,
+    held: VecDeque<Vec<u8>>,
+    /// Read position in `held.front()`.
+    served: usize,
+    spare: Vec<Vec<u8>>,
+    state: Rc<GzState>,
+}
+
+impl<R: BufRead> Members<R> {
+    /// Reads members from `raw`, holding each one up to `hold` decompressed bytes.
+    pub fn new(raw: R, hold: usize, state: Rc<GzState>) -> Self {
+        Members {
+            stage: Stage::Between(raw),
+            hold,
+            held: VecDeque::new(),
+            served: 0,
+            spare: Vec::new(),
+            state,
+        }
+    }
+
+    /// Copies held text to `out`; 0 when nothing is held.
+    fn serve(&mut self, out: &mut [u8]) -> usize {
+        let Some(front) = self.held.front() else { return 0 };
+        let n = (front.len() - self.served).min(out.len());
+        out[..n].copy_from_slice(&front[self.served..self.served + n]);
+        self.served += n;
+        if self.served == front.len() {
+            let mut piece = self.held.pop_front().expect("front exists");
+            self.served = 0;
+            if self.spare.len() < 4 {
+                piece.clear();
+                self.spare.push(piece);
+            }
+        }
+        n
+    }
+
+    /// Decompresses up to one piece into `held`; returns how much, 0 at the member's end.
+    fn hold_piece(&mut self, dec: &mut GzDecoder<R>) -> io::Result<usize> {
+        let mut piece = self.spare.pop().unwrap_or_default();
+        piece.resize(PIECE, 0);
+        let mut len = 0;
+        while len < PIECE {
+            match dec.read(&mut piece[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        piece.truncate(len);
+        if len > 0 {
+            self.held.push_back(piece);
+        }
+        Ok(len)
+    }
+
+    /// At a member boundary: starts the next member, or ends the stream.
+    /// Whitespace between members (Firehose can put a newline after each record) and after the
+    /// last one is skipped.
+    fn next_member(&mut self, mut raw: R) -> io::Result<()> {
+        let mut skipped = 0u64;
+        loop {
+            let ws = raw.fill_buf()?.iter().take_while(|b| b.is_ascii_whitespace()).count();
+            if ws == 0 {
+                break;
+            }
+            raw.consume(ws);
+            skipped += ws as u64;
+        }
+        let head = raw.fill_buf()?;
+        if head.is_empty() {
+            // Whitespace at the end is no more than at the end of a JSON file: not reported.
+            return Ok(());
+        }
+        if head[0] == MAGIC[0] && head.get(1).is_none_or(|&b| b == MAGIC[1]) {
+            self.state.member.set(self.state.member.get() + 1);
+            let dec = GzDecoder::new(raw);
+            self.stage = if self.hold == 0 { self.unverified(dec) } else { Stage::Holding(dec, 0) };
+            return Ok(());
+        }
+        let mut trailing = Trailing { bytes: skipped, padding: true, members: self.state.member.get() };
+        loop {
+            let rest = raw.fill_buf()?;
+            if rest.is_empty() {
+                break;
+            }
+            let n = rest.len();
+            trailing.bytes += n as u64;
+            trailing.padding &= rest.iter().all(|&b| b == 0 || b.is_ascii_whitespace());
+            raw.consume(n);
+        }
+        self.state.trailing.set(Some(trailing));
+        Ok(())
+    }
+
+    fn unverified(&self, dec: GzDecoder<R>) -> Stage<R> {
+        self.state.unverified.set(true);
+        self.state.unverified_events.set(0);
+        Stage::Streaming(dec)
+    }
+}
+
+impl<R: BufRead> Read for Members<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            // Nothing of a member is passed on while it is being held.
+            if !matches!(self.stage, Stage::Holding(..)) {
+                let n = self.serve(out);
+                if n > 0 {
+                    return Ok(n);
+                }
+            }
+            match std::mem::replace(&mut self.stage, Stage::Done) {
+                Stage::Between(raw) => {
+                    self.next_member(raw)?;
+                    if matches!(self.stage, Stage::Done) {
+                        return Ok(0);
+                    }
+                }
+                Stage::Holding(mut dec, held) => match self.hold_piece(&mut dec) {
+                    // The member ended and its checksum held: pass it on.
+                    Ok(0) => self.stage = Stage::Between(dec.into_inner()),
+                    Ok(n) if held + n >= self.hold => self.stage = self.unverified(dec),
+                    Ok(n) => self.stage = Stage::Holding(dec, held + n),
+                    Err(e) => {
+                        // Nothing of a damaged member is passed on.
+                        self.held.clear();
+                        return Err(e);
+                    }
+                },
+                Stage::Streaming(mut dec) => {
+                    let n = dec.read(out)?;
+                    if n == 0 {
+                        self.state.unverified.set(false);
+                        self.stage = Stage::Between(dec.into_inner());
+                    } else {
+                        self.stage = Stage::Streaming(dec);
+                        return Ok(n);
+                    }
+                }
+                Stage::Done => return Ok(0),
+            }
+        }
+    }
+}
+
+/// Wraps the raw source, noting whether an error came from it (rather than from decoding).
+pub struct Source<R> {
+    inner: R,
+    failed: Rc<Cell<bool>>,
+}
+
+impl<R> Source<R> {
+    /// Wraps `inner`; `failed` is set when one of its reads fails.
+    pub fn new(inner: R, failed: Rc<Cell<bool>>) -> Self {
+        Source { inner, failed }
+    }
+}
+
+impl<R: Read> Read for Source<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            if e.kind() != io::ErrorKind::Interrupted {
+                self.failed.set(true);
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
