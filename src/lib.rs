@@ -38,6 +38,7 @@ pub mod cli;
 pub mod cluster;
 pub mod command;
 pub mod decode;
+pub mod detect;
 pub mod errors;
 pub mod metrics;
 pub mod output;

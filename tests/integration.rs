@@ -64,3 +64,9 @@ mod replay;
 // Every CloudTrail log kind (network activity, aggregated, Insights, new kinds), 1.11 fields and
 // values too long to index, from a folder and from S3, on Elasticsearch 8 and 9 and OpenSearch 3 and 2.
 mod log_kinds;
+// Sigma rules at ingest: every bundled rule fires on its event and not its near miss, findings once.
+#[cfg(feature = "servers")]
+mod sigma;
+// Sigma findings in follow: EventBridge events alert in seconds, the later trail file adds nothing, kill -9.
+#[cfg(feature = "servers")]
+mod sigma_follow;
