@@ -266,6 +266,9 @@ impl Readers {
         scratch.clear();
         match self.transform.encode(event, scratch) {
             Ok(Encoded::Document(routing)) => {
+                if routing.omitted {
+                    Stats::add(&self.stats.events_omitted, 1);
+                }
                 self.frame.append(batch, &routing, scratch, ack.event());
                 let findings = match &self.detector {
                     Some(detector) => self.findings(detector, event, &routing, scratch, batch, ack),

@@ -313,7 +313,7 @@ mod tests {
 
     #[test]
     fn aggregated_fields_are_typed_and_the_costs_measured_are_off() {
-        // Index sorting keeps the bytes per event down (README, template); OpenSearch 2 then
+        // Index sorting keeps the bytes per event down (docs/design/index-template.md); OpenSearch 2 then
         // refuses `nested` fields, so the template has none.
         assert!(settings_component()["template"]["settings"]["index.sort.field"].is_array());
         let mappings = mappings_component(Flavor::Elasticsearch);
@@ -322,7 +322,7 @@ mod tests {
             assert_eq!(uncharted["doc_values"], false, "nothing aggregates it: {uncharted}");
         }
         assert_ne!(props["eventName"]["doc_values"], false, "charted fields keep their doc values");
-        // Plain objects, not nested (a query pairs fields across details: README).
+        // Plain objects, not nested (a query pairs fields across details: docs/guides/setup-and-dashboards.md).
         for flavor in [Flavor::Elasticsearch, Flavor::OpenSearch] {
             assert!(field_types(flavor).iter().all(|(_, t)| t != "nested"));
         }

@@ -56,6 +56,8 @@ const TIMESTAMP: u16 = 2;
 const AGGREGATED_ID: u16 = 3;
 const WINDOW_START: u16 = 4;
 const BUILT_IN: [&str; 5] = ["eventID", "eventTime", "@timestamp", "eventId", "timeWindow.windowStart"];
+/// CloudTrail's truncation flag, `"omitted": true` (captured, not protected: it may be redacted).
+const OMITTED: u16 = 5;
 
 /// What to redact and what to keep, as given by flags (or, later, a config file).
 #[derive(Debug, Default)]
@@ -145,6 +147,8 @@ impl Transform {
         for field in BUILT_IN {
             slots.named(field);
         }
+        let omitted = slots.named("omitted");
+        debug_assert_eq!(omitted, OMITTED);
         let filters = Filters::new(&spec.include, &spec.exclude, spec.console_only, &mut slots);
         let rules: Vec<RedactRule> = rules.into_iter().map(|(_, r)| r).collect();
         let plan = Plan {
