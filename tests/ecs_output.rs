@@ -156,4 +156,34 @@ fn redaction_covers_the_ecs_copies() {
         }
     }
     assert!(masked > 1000, "{masked}");
+
+    // Hashed, a key ID keeps its prefix (AKIA long-term, ASIA temporary) in front of its keyed
+    // hash, in the document and in its ECS copy alike; nothing else of it remains.
+    let env = [("CLOUDTRAIL_ES_REDACT_KEY", "ecs key")];
+    let (run, output, dead) =
+        backfill(dir.path(), &[&corpus()], &["--redact-preset", "credentials=hash", "--ecs"], &env);
+    run.expect_code(0);
+    assert_nowhere(&secrets, &output, &dead, &run.stderr);
+    let originals: std::collections::HashMap<&str, &str> = raw
+        .iter()
+        .filter_map(|e| Some((e["eventID"].as_str()?, e["userIdentity"]["accessKeyId"].as_str()?)))
+        .collect();
+    let (mut prefixed, mut opaque) = (0, 0);
+    for (id, doc) in documents(&output) {
+        let own = &doc["userIdentity"]["accessKeyId"];
+        let Some(original) = originals.get(id.as_str()) else { continue };
+        assert_eq!(&doc["aws"]["cloudtrail"]["user_identity"]["access_key_id"], own, "the ECS copy");
+        let own = own.as_str().unwrap();
+        let hmac = crate::transform_flags::hmac_hex(b"ecs key", original);
+        let id_shaped =
+            original.len() == 20 && original.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if id_shaped && ["AKIA", "ASIA"].contains(&&original[..4]) {
+            assert_eq!(own, format!("{}{hmac}", &original[..4]), "{original}");
+            prefixed += 1;
+        } else {
+            assert_eq!(own, hmac, "not a key ID: nothing kept ({original})");
+            opaque += 1;
+        }
+    }
+    assert!(prefixed > 1000, "{prefixed} key IDs hashed with their prefix ({opaque} other values)");
 }

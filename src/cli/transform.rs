@@ -71,6 +71,8 @@ impl TransformArgs {
             exclude: self.exclude.clone(),
             console_only: self.console_only,
             ecs: None,
+            // The wiring sets it once it knows the cluster (OpenSearch moves).
+            move_long_values: false,
         };
         Ok(spec)
     }

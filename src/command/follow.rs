@@ -74,7 +74,7 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
         settings.indexing.dead_letter_max,
     ));
     // Unusable rules stop the service before it connects to anything.
-    let transform = settings.indexing.transform()?;
+    let mut transform = settings.indexing.transform()?;
     let detector = settings.indexing.detector(&stats)?;
     if detector.is_none() && settings.alerts.rules.iter().any(|r| r.findings.is_some()) {
         anyhow::bail!("an alert on findings needs Sigma rules: give --rules (e.g. --rules builtin)");
@@ -87,6 +87,7 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
     let Some(output) = connect(&settings, &dead, &stats, &stop, &abort).await? else {
         return Ok(Outcome::default());
     };
+    transform.move_long_values(output.refuses_long_leaves());
     let aws = sdk_config(&settings.aws).await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
     check_queue(&sqs, &settings.queue.queue_url).await?;

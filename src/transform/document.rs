@@ -7,8 +7,9 @@
 //!   event, which has no `eventTime`, is placed at the start of its `timeWindow`, `windowStart`).
 //! - The document is the event's own bytes, compacted and redacted by the walker (`walk.rs`), with
 //!   `@timestamp` added in front when the event has none.
-//! - A leaf of a free-form object too long for any engine to index (over Lucene's 32 KB) is moved
-//!   to `longValues` (`long_values.rs`), so OpenSearch's `flat_object` takes the event.
+//! - Only for OpenSearch (the wiring says so), a leaf of a free-form object too long for one term
+//!   (over Lucene's 32 KB) is moved to `longValues` (`long_values.rs`), so that `flat_object`
+//!   takes the event. For Elasticsearch and files the document is the event as written.
 //! - `"omitted": true` at the top of the event (CloudTrail truncated one of its fields) is noted
 //!   in the routing, for the run's count; the document keeps it as it is.
 //! - With `--ecs`, the finished document is parsed back and the ECS fields computed from it
@@ -160,7 +161,9 @@ pub(super) fn encode<'r>(plan: &Plan, raw: &'r [u8], out: &mut Vec<u8>) -> Resul
                 return Err(EventProblem::DuplicateKey(d));
             }
             let routing = add_timestamp(raw, &found, start, out)?;
-            long_values::move_long_values(start, out)?;
+            if plan.move_long_values {
+                long_values::move_long_values(start, out)?;
+            }
             if let Some(namespace) = &plan.ecs {
                 add_ecs(namespace, start, out)?;
             }

@@ -15,6 +15,7 @@ pub mod proxy;
 pub mod receiver;
 pub mod secure;
 pub mod sigv4;
+pub mod written;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,8 @@
-//! No dead flags: every flag docs/reference/flags.md documents reaches the settings. For each one, the settings
+//! The command line's tests. No dead flags: every flag docs/reference/flags.md documents reaches the settings. For each one, the settings
 //! of a command line with the flag are compared with those without it; a flag that changes nothing
 //! fails here (as `--retry-max-delay` once did, parsed and documented but read by nothing).
 
-use super::{Cli, Command};
+use super::{parse_index_prefix, Cli, Command};
 use clap::Parser;
 use std::collections::BTreeSet;
 
@@ -216,4 +216,13 @@ fn replay_takes_backfill_flags_for_what_it_sends() {
     assert!(base.contains("install_template: false"), "replay installs no template: {base}");
     let backfills = Cli::try_parse_from(["cloudtrail-es", "replay", "dl.ndjson", "--dead-letter", "x"]);
     assert!(backfills.is_err(), "backfill's --dead-letter (a config file's top-level key) is not replay's");
+}
+
+#[test]
+fn index_prefixes_are_checked() {
+    assert!(parse_index_prefix("cloudtrail").is_ok());
+    assert!(parse_index_prefix("ct-prod").is_ok());
+    for bad in ["", "CT", "-x", "a b", "a*", "a/b"] {
+        assert!(parse_index_prefix(bad).is_err(), "{bad}");
+    }
 }

@@ -306,5 +306,4 @@ fn cut_torn_line(file: &mut File) -> io::Result<()> {
 }
 
 #[cfg(test)]
-#[path = "dead_letter_tests.rs"]
 mod tests;
