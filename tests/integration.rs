@@ -30,6 +30,10 @@ mod transform_flags;
 // `setup` on the four clusters: templates installed idempotently; corpus, generated and hostile events with zero rejections.
 #[cfg(feature = "servers")]
 mod setup;
+// OpenSearch Security Analytics: a detector's template edit survives setup and the next day; aliases
+// to the keyword copies of the nine request/response leaves; setup keeps what others add to the template.
+#[cfg(feature = "servers")]
+mod security_analytics;
 // Kibana / OpenSearch Dashboards saved objects: references, fields, pie aggregations, import.
 mod kibana;
 // The SigV4-checking stand-in for Amazon OpenSearch Service / Serverless is strict: refusals, 404s, _id refusal.

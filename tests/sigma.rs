@@ -1,5 +1,5 @@
 //! Sigma detections at ingest (`--rules`): every bundled rule fires on the record written from its
-//! text and not on its near miss (tests/corpus/sigma/, scripts/gen-sigma-corpus.py), through
+//! text and not on its near miss (tests/corpus/sigma/, scripts/gen/sigma_corpus.py), through
 //! `backfill` into Elasticsearch and OpenSearch, one finding per (rule, event) in
 //! `PREFIX-findings-*`; a re-run adds no finding; an explicitly named rule that cannot be used
 //! stops the run.

@@ -1,5 +1,5 @@
 //! Every bundled rule against the corpus written from its text (tests/corpus/sigma/, made by
-//! scripts/gen-sigma-corpus.py): its `fire:ID` record fires it, its `miss:ID` record does not.
+//! scripts/gen/sigma_corpus.py): its `fire:ID` record fires it, its `miss:ID` record does not.
 
 use super::{load, RuleSource};
 use serde_json::Value;

@@ -4,7 +4,7 @@ CloudTrail record written from the rule's text that fires it (eventID `fire:RULE
 miss that does not (`miss:RULE_ID`): the same record with one selected value changed, or, for a rule
 with a `not` filter, with the filter's condition made true.
 
-    python3 scripts/gen-sigma-corpus.py
+    python3 scripts/gen/sigma_corpus.py
 
 The records are synthetic (no real account). The Rust tests check that each fires exactly as named
 (detect::corpus_tests, and through backfill into Elasticsearch and OpenSearch: tests/sigma.rs).
@@ -17,7 +17,7 @@ import re
 
 import yaml
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 RULES = os.path.join(ROOT, "rules", "sigma", "rules")
 OUT = os.path.join(ROOT, "tests", "corpus", "sigma", "events.json")
 
