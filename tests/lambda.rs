@@ -50,6 +50,15 @@ fn eventbridge(bucket: &str, key: &str) -> Value {
            "detail": {"version": "0", "bucket": {"name": bucket}, "object": {"key": key, "size": 100}, "reason": "PutObject"}})
 }
 
+/// EventBridge's "AWS API Call via CloudTrail" event: the CloudTrail record in `detail`.
+fn api_call(id: &str) -> Value {
+    json!({"version": "0", "id": format!("eb-{id}"), "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3",
+           "account": "111122223333", "time": "2024-05-01T10:00:00Z", "region": "us-east-1", "resources": [],
+           "detail": {"eventVersion": "1.09", "eventID": id, "eventTime": "2024-05-01T10:00:00Z",
+                      "eventSource": "s3.amazonaws.com", "eventName": "PutBucketVersioning",
+                      "requestParameters": {"bucketName": "b"}}})
+}
+
 /// A CloudWatch Logs subscription's invocation carrying these CloudTrail events.
 fn awslogs(events: &[Value]) -> Value {
     let log_events: Vec<Value> = events
@@ -119,6 +128,7 @@ fn every_kind_on(known: &Known) {
     batch
         .push(("m-snsq".into(), serde_json::to_string_pretty(&sns_envelope(&bucket, &key("snsq"))).unwrap()));
     batch.push(("m-ebq".into(), eventbridge(&bucket, &key("ebq")).to_string()));
+    batch.push(("m-ebct".into(), api_call(&format!("{p}-ebct-sqs")).to_string()));
     let batch: Vec<(&str, &str)> = batch.iter().map(|(i, b)| (i.as_str(), b.as_str())).collect();
 
     let cwl: Vec<Value> = (0..2)
@@ -130,6 +140,7 @@ fn every_kind_on(known: &Known) {
         json!({"Records": [s3_record(&bucket, &key("s3d"))]}),
         json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "Sns": sns_envelope(&bucket, &key("snsd"))}]}),
         eventbridge(&bucket, &key("ebd")),
+        api_call(&format!("{p}-ebct-direct")),
         awslogs(&cwl),
     ];
     let dead = format!("s3://{bucket}/dead-letters");
@@ -148,13 +159,16 @@ fn every_kind_on(known: &Known) {
                 assert_eq!(batch_failures(&answer), Vec::<String>::new(), "{round}");
             }
         }
-        assert_eq!(cluster.count(&p), 7 * 3 + 2, "{round} on {}:\n{}", known.name, function.log());
+        assert_eq!(cluster.count(&p), 7 * 3 + 2 + 2, "{round} on {}:\n{}", known.name, function.log());
     }
     for tag in tags {
         let found = cluster.search(&p, json!({"query": {"term": {"eventID": format!("{p}-{tag}-0")}}}));
         assert_eq!(found["hits"]["total"]["value"], 1, "{tag} on {}", known.name);
     }
-    // The CloudWatch Logs events are indexed under their eventID.
+    // The CloudWatch Logs and EventBridge CloudTrail events are indexed under their eventID.
+    for id in [format!("{p}-ebct-sqs"), format!("{p}-ebct-direct")] {
+        assert_eq!(cluster.get(&format!("/{p}-2024.05.01/_doc/{id}"))["found"], true, "{id}");
+    }
     let doc = cluster.get(&format!("/{p}-2024.05.01/_doc/{p}-cwl-1"));
     assert_eq!(
         (doc["found"].as_bool(), doc["_source"]["eventID"].as_str()),

@@ -1,11 +1,13 @@
 //! What a Lambda function is invoked with, read into the messages it holds and what each asks for.
 //!
 //! - An SQS batch (`Records[].eventSource == "aws:sqs"`): each message's `body` is what `follow`
-//!   reads from its queue (`sqs/notification.rs`); the answer names the messages not finished
-//!   (`batchItemFailures`), by `messageId`.
+//!   reads from its queue (`sqs/notification.rs`: notifications of log files, and CloudTrail events
+//!   from EventBridge); the answer names the messages not finished (`batchItemFailures`), by
+//!   `messageId`.
 //! - S3 event notifications invoked directly (`Records[].eventSource == "aws:s3"`), an SNS
 //!   delivery (`Records[].EventSource == "aws:sns"`, the envelope in `Sns`), an EventBridge event
-//!   (`detail-type`), or CloudTrail's own notification: read the same way.
+//!   (`detail-type`: S3 `Object Created`, or a CloudTrail event), or CloudTrail's own
+//!   notification: read the same way.
 //! - A CloudWatch Logs subscription (`{"awslogs":{"data":…}}`): the events are in the invocation
 //!   itself; its JSON text goes to the readers as a file, which `decode/` reads like a saved one.
 //!

@@ -67,7 +67,7 @@ impl Function {
         let give_up = now + left.saturating_sub(reserve(left));
         let hard_stop = now + left.saturating_sub(reserve(left) / 2);
 
-        let connected = self.connected().await.map_err(|e| {
+        let prepared = self.prepared().await.map_err(|e| {
             error!("invocation {request}: {e:#}");
             format!("{e:#}")
         })?;
@@ -75,7 +75,7 @@ impl Function {
         let spool = self.spool(&request);
         let dead = Arc::new(DeadLetters::with_limit(spool.clone(), self.settings.indexing.dead_letter_max));
         let abort = CancellationToken::new();
-        let output = self.settings.indexing.output(connected, &dead, &stats, &abort)?;
+        let output = self.settings.indexing.output(prepared.connected.as_ref(), &dead, &stats, &abort)?;
         let (tap, alerts) = if self.settings.alerts.rules.is_empty() {
             (None, None)
         } else {
@@ -84,8 +84,10 @@ impl Function {
         };
         let readers = self.settings.indexing.readers.readers.max(1);
         let (file_tx, file_rx) = flume::bounded(readers);
+        let transform = prepared.transform.clone();
+        let detector = self.detector.clone();
         let Started { threads, batches } =
-            self.settings.indexing.start_readers(self.transform.clone(), tap, file_rx, &dead, &stats, &abort);
+            self.settings.indexing.start_readers(transform, tap, detector, file_rx, &dead, &stats, &abort);
         let messages = invocation.messages.len();
         let work = self.work(invocation.messages, file_tx, &stats, &request, &abort);
         let alerting = async move {
@@ -199,7 +201,7 @@ impl Function {
                     }
                 }
             },
-            Work::Inline(text) => {
+            Work::Inline(text) | Work::Notice(Notice::Record(text)) => {
                 let name: Arc<str> = format!("lambda://{request}/{id}").into();
                 let (unit, receipt) = Unit::track(LogFile::in_memory(name, text.into()));
                 let sent = files.send_async(unit).await.is_ok();

@@ -17,7 +17,8 @@ mod invocation;
 use super::indexing::{Connected, IndexingSettings};
 use super::Outcome;
 use crate::aws::{sdk_config, AwsSettings};
-use crate::cluster::EsClient;
+use crate::cluster::{EsClient, Flavor};
+use crate::detect::Detector;
 use crate::output::alert::{self, AlertSettings};
 use crate::output::dead_letter::DeadLetters;
 use crate::output::dead_letter_ship::{Destination, Shipper};
@@ -27,7 +28,7 @@ use crate::transform::Transform;
 use anyhow::{anyhow, Context};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 use tracing::info;
 
@@ -49,13 +50,24 @@ pub struct LambdaSettings {
 /// What lasts from one invocation to the next.
 struct Function {
     settings: LambdaSettings,
-    transform: Arc<Transform>,
     fetcher: Arc<Fetcher>,
     sns: Option<aws_sdk_sns::Client>,
     shipper: Option<Shipper>,
     client: Option<EsClient>,
+    detector: Option<Arc<Detector>>,
+    /// The transform as compiled at init, until the first invocation that reaches the cluster
+    /// finishes it for the cluster's kind ([`Prepared`]).
+    unprepared: Mutex<Option<Transform>>,
     /// Set by the first invocation that reached the cluster.
-    connected: OnceCell<Connected>,
+    prepared: OnceCell<Prepared>,
+}
+
+/// The cluster set up and the transform finished for it (OpenSearch: long values moved, keyword
+/// leaves copied), as `follow` does once its output is open.
+struct Prepared {
+    /// `None` without a cluster (`--no-index`, `--output -`).
+    connected: Option<Connected>,
+    transform: Arc<Transform>,
 }
 
 /// The variables the Runtime API client needs; without them this is not a Lambda environment.
@@ -114,7 +126,13 @@ fn check_environment() -> anyhow::Result<()> {
 /// Everything that lasts across invocations; no request to the cluster yet.
 async fn init(settings: anyhow::Result<LambdaSettings>) -> anyhow::Result<Function> {
     let mut settings = settings?;
-    let transform = Arc::new(settings.indexing.transform()?);
+    let transform = settings.indexing.transform()?;
+    let detector = settings.indexing.detector(&crate::stats::Stats::default())?;
+    if detector.is_none() && settings.alerts.rules.iter().any(|r| r.findings.is_some()) {
+        anyhow::bail!(
+            "an alert on findings needs Sigma rules: give --rules (e.g. CLOUDTRAIL_ES_RULES=builtin)"
+        );
+    }
     let aws = sdk_config(&settings.aws).await;
     let wants_sns =
         settings.alerts.rules.iter().any(|r| matches!(r.destination, alert::rules::Destination::Sns(_)));
@@ -135,15 +153,32 @@ async fn init(settings: anyhow::Result<LambdaSettings>) -> anyhow::Result<Functi
              role; name the trail's bucket to refuse the others"
         );
     }
-    Ok(Function { settings, transform, fetcher, sns, shipper, client, connected: OnceCell::new() })
+    let unprepared = Mutex::new(Some(transform));
+    Ok(Function { settings, fetcher, sns, shipper, client, detector, unprepared, prepared: OnceCell::new() })
 }
 
 impl Function {
-    /// The cluster, set up by the first invocation that reaches it; `None` without a cluster.
-    async fn connected(&self) -> anyhow::Result<Option<&Connected>> {
-        let Some(client) = &self.client else { return Ok(None) };
-        let indexing = &self.settings.indexing;
-        self.connected.get_or_try_init(|| indexing.set_up(client.clone())).await.map(Some)
+    /// The cluster set up and the transform finished for it, by the first invocation that gets
+    /// that far (a failure is tried again by the next one).
+    async fn prepared(&self) -> anyhow::Result<&Prepared> {
+        self.prepared
+            .get_or_try_init(|| async {
+                let connected = match &self.client {
+                    Some(client) => Some(self.settings.indexing.set_up(client.clone()).await?),
+                    None => None,
+                };
+                let taken = self.unprepared.lock().ok().and_then(|mut t| t.take());
+                let mut transform =
+                    taken.ok_or_else(|| anyhow!("the transform could not be prepared earlier"))?;
+                // As `Output::refuses_long_leaves`: OpenSearch refuses what Elasticsearch keeps unindexed.
+                let opensearch = connected.as_ref().is_some_and(|c| c.info.flavor == Flavor::OpenSearch);
+                transform.move_long_values(opensearch);
+                if opensearch {
+                    transform.copy_keyword_leaves()?;
+                }
+                Ok(Prepared { connected, transform: Arc::new(transform) })
+            })
+            .await
     }
 }
 
