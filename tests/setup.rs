@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// Mapped fields (multi-fields included) of an index made from our template: every one is
 /// declared, and `dynamic: false` keeps it that way whatever the events hold.
-const TEMPLATE_FIELDS: usize = 100;
+const TEMPLATE_FIELDS: usize = 101;
 
 fn setup(cluster: &Cluster, p: &str, extra: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
