@@ -187,3 +187,33 @@ fn redaction_covers_the_ecs_copies() {
     }
     assert!(prefixed > 1000, "{prefixed} key IDs hashed with their prefix ({opaque} other values)");
 }
+
+/// `event.ingested` is the time of the run in every `--ecs` document (what 189 of Elastic's 194
+/// AWS rules select by); `--ecs-no-ingested` leaves it out, and then two runs write the same
+/// documents.
+#[test]
+fn event_ingested_is_the_time_of_the_run_unless_left_out() {
+    let sources = part_of_the_corpus();
+    let sources: Vec<&std::path::Path> = sources.iter().map(PathBuf::as_path).collect();
+    let raw: Vec<Value> = sources.iter().flat_map(|s| events(s)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let started = chrono::Utc::now().timestamp_millis();
+    let (run, output, _) = backfill(dir.path(), &sources, &["--ecs"], &[]);
+    run.expect_code(0);
+    let finished = chrono::Utc::now().timestamp_millis();
+    let docs = documents(&output);
+    assert_eq!(docs.len(), raw.len());
+    for (id, doc) in &docs {
+        let time = doc["event"]["ingested"].as_str().unwrap_or_else(|| panic!("{id}: no event.ingested"));
+        let time = chrono::DateTime::parse_from_rfc3339(time).unwrap().timestamp_millis();
+        assert!((started..=finished).contains(&time), "{id}: {time} not in the run");
+    }
+    let (run, first, _) = backfill(dir.path(), &sources, &["--ecs", "--ecs-no-ingested"], &[]);
+    run.expect_code(0);
+    assert!(!first.contains("\"ingested\""), "left out");
+    assert_eq!(documents(&first).len(), raw.len());
+    let (_, second, _) = backfill(dir.path(), &sources, &["--ecs", "--ecs-no-ingested"], &[]);
+    // The same lines (their order follows the reader threads).
+    let sorted = |text: &str| text.lines().map(str::to_string).collect::<BTreeSet<String>>();
+    assert!(sorted(&first) == sorted(&second), "without event.ingested every run writes the same documents");
+}

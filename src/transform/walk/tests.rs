@@ -87,10 +87,10 @@ pub(crate) fn corpus_events() -> Vec<Vec<u8>> {
     events
 }
 
-/// Events from the repository's generator (`scripts/gen-cloudtrail.py`, deterministic).
+/// Events from the repository's generator (`scripts/gen/cloudtrail.py`, deterministic).
 fn generated_events() -> Vec<Vec<u8>> {
     let dir = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen-cloudtrail.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen/cloudtrail.py");
     let out = std::process::Command::new("python3")
         .arg(script)
         .arg("--out")
