@@ -100,6 +100,8 @@ mod sigma_follow;
 // CloudTrail's truncation flag `omitted`: boolean-mapped on the four clusters, counted in the summary and /metrics.
 #[cfg(feature = "servers")]
 mod truncated_events;
+// --account-names: recipientAccountName searchable on the four clusters; the config-file key; a bad file stops the run.
+mod account_names;
 // The Lambda function under AWS's Runtime Interface Emulator: every event kind exactly once, partial
 // batch answers, dead letters to S3 and SQS, an outage, warm starts, init errors.
 #[cfg(feature = "servers")]
