@@ -91,6 +91,14 @@ mod replay;
 // values too long to index, from a folder and from S3, on Elasticsearch 8 and 9 and OpenSearch 3 and 2.
 #[cfg(feature = "servers")]
 mod log_kinds;
+// Sigma rules at ingest: every bundled rule fires on its event and not its near miss, findings once.
+#[cfg(feature = "servers")]
+mod sigma;
+// Sigma findings in follow: EventBridge events alert in seconds, the later trail file adds nothing, kill -9.
+#[cfg(feature = "servers")]
+mod sigma_follow;
 // CloudTrail's truncation flag `omitted`: boolean-mapped on the four clusters, counted in the summary and /metrics.
 #[cfg(feature = "servers")]
 mod truncated_events;
+// --account-names: recipientAccountName searchable on the four clusters; the config-file key; a bad file stops the run.
+mod account_names;
