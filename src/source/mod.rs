@@ -6,7 +6,7 @@
 //! `layout.rs` knows CloudTrail's folder layout; `admit.rs` decides which files this run takes
 //! (not already done according to `--state`, in this machine's `--shard`).
 //! `dead_letters.rs` reads a dead-letter file back, letter by letter, for `replay`.
-//! `notice.rs` turns a notification (SQS for `follow`, an invocation for `lambda`) into files;
+//! `notice.rs` turns a notification into files for `lambda` (`follow`'s consumer keeps its own loop);
 //! `lambda.rs` reads what a Lambda function is invoked with.
 
 pub mod admit;
