@@ -13,6 +13,7 @@
 //!     output/          where documents go (elasticsearch/, file.rs, queue.rs, alert/; dead_letter.rs)
 //!   cluster/           the one client to Elasticsearch/OpenSearch/Kibana, used by output/ and setup/
 //!   setup/             templates, lifecycle policies, saved objects (library functions)
+//!   report/            `report`: counts from files (readers) or a cluster (aggregations), the page
 //! ```
 //!
 //! Acknowledgements flow back as values ([`ack`]): the source creates a file's ack and awaits its
@@ -44,6 +45,7 @@ pub mod output;
 pub mod pipeline;
 pub mod private_file;
 pub mod progress;
+pub mod report;
 pub mod setup;
 pub mod source;
 pub mod state;
