@@ -14,6 +14,7 @@ fn settings(args: &[&str]) -> String {
         Command::Follow(f) => format!("{:?}", f.settings().unwrap()),
         Command::Setup(s) => format!("{:?}", s.settings()),
         Command::Replay(r) => format!("{:?}", r.settings().unwrap()),
+        Command::Report(r) => format!("{:?}", r.settings().unwrap()),
     }
 }
 

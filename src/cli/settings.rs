@@ -263,14 +263,20 @@ impl ReportArgs {
         let select = self.select.settings();
         let input = if self.sources.is_empty() {
             let t = &self.transform;
-            if !t.include.is_empty() || !t.exclude.is_empty() || !t.redact.is_empty() || !t.redact_preset.is_empty() {
+            if !t.include.is_empty()
+                || !t.exclude.is_empty()
+                || !t.redact.is_empty()
+                || !t.redact_preset.is_empty()
+            {
                 anyhow::bail!(
                     "a report from the cluster (no SOURCE) counts what is indexed: --include, --exclude and \
                      --redact apply to files (only --console-only and --start/--end/--since apply to the cluster)"
                 );
             }
             if !select.filter.accounts.is_empty() || !select.filter.regions.is_empty() {
-                anyhow::bail!("--account and --region select files: give SOURCE, or report on the whole cluster");
+                anyhow::bail!(
+                    "--account and --region select files: give SOURCE, or report on the whole cluster"
+                );
             }
             let day = |d: Option<chrono::NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string());
             ReportInput::Cluster {

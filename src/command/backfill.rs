@@ -106,7 +106,8 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
     let journal = tokio::spawn(journal(receipts, state));
     let progress = Progress::start(stats.clone());
 
-    let sources = feed_sources(&settings.sources, &settings.select, &settings.aws, settings.to_queue.as_ref(), feed);
+    let sources =
+        feed_sources(&settings.sources, &settings.select, &settings.aws, settings.to_queue.as_ref(), feed);
     let (fed, delivered) = tokio::join!(sources, output.run(readers.batches, &stats));
     pipeline::join(readers.threads).map_err(anyhow::Error::msg)?;
     let files_not_done = journal.await??;
@@ -221,7 +222,8 @@ async fn run_to_queue(settings: BackfillSettings) -> anyhow::Result<Outcome> {
     };
     let progress = Progress::start(stats.clone());
     let fed =
-        feed_sources(&settings.sources, &settings.select, &settings.aws, settings.to_queue.as_ref(), feed).await;
+        feed_sources(&settings.sources, &settings.select, &settings.aws, settings.to_queue.as_ref(), feed)
+            .await;
     progress.finish();
     stats.report(&settings.indexing.dead_letter, started.elapsed(), "backfill --to-queue");
     fed?;

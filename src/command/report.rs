@@ -16,8 +16,8 @@ use crate::decode::{decode, DecodeError, DecodeSettings, Format, Item};
 use crate::private_file::{self, How};
 use crate::progress::Progress;
 use crate::report::cluster::Query;
-use crate::report::spec::FIELDS;
-use crate::report::{html, Aggregator, Event, Options, Report, Shared};
+use crate::report::spec;
+use crate::report::{page, Aggregator, Event, Options, Report, Shared};
 use crate::source::feed::Feed;
 use crate::source::{local, SourceSpec, Unit};
 use crate::stats::Stats;
@@ -97,7 +97,7 @@ pub async fn run(settings: ReportSettings) -> anyhow::Result<Outcome> {
     report.about.generated = crate::report::model::time_text(chrono::Utc::now().timestamp());
     report.about.launch_events = settings.options.launch_events.clone();
     report.about.with_reads = settings.options.with_reads;
-    write(&settings.html, html::page(&report).as_bytes())?;
+    write(&settings.html, page::page(&report).as_bytes())?;
     if let Some(path) = &settings.json {
         let mut json = serde_json::to_vec_pretty(&report).context("cannot write the report as JSON")?;
         json.push(b'\n');
@@ -120,18 +120,23 @@ fn shown(spec: &SourceSpec) -> String {
 
 /// Writes a report file (0600, never through a link).
 fn write(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut file = private_file::open(path, How::Truncate).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut file = private_file::open(path, How::Truncate)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     file.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Reads the files and counts their events.
-async fn from_files(files: FileInput, options: &Options, started: Instant) -> anyhow::Result<(Report, Outcome)> {
+async fn from_files(
+    files: FileInput,
+    options: &Options,
+    started: Instant,
+) -> anyhow::Result<(Report, Outcome)> {
     for spec in &files.sources {
         if let SourceSpec::Local(path) = spec {
             local::check_root(path)?;
         }
     }
-    let transform = Arc::new(Transform::noting(files.transform, FIELDS)?);
+    let transform = Arc::new(Transform::noting(files.transform, &spec::fields())?);
     let stats = Arc::new(Stats::default());
     let cancel = CancellationToken::new();
     shutdown::cancel_on_signal(
@@ -160,6 +165,7 @@ async fn from_files(files: FileInput, options: &Options, started: Instant) -> an
                 stats: stats.clone(),
                 cancel: cancel.clone(),
                 aggregator: Aggregator::new(options.clone(), shared.clone()),
+                fields: spec::fields().len(),
             };
             let rx = file_rx.clone();
             std::thread::Builder::new().name(format!("report-{i}")).spawn(move || {
@@ -173,7 +179,10 @@ async fn from_files(files: FileInput, options: &Options, started: Instant) -> an
     let progress = Progress::start(stats.clone());
     let fed = feed_sources(&files.sources, &files.select, &files.aws, None, feed).await;
     let aggregators = tokio::task::spawn_blocking(move || {
-        readers.into_iter().map(|t| t.join().map_err(|_| anyhow::anyhow!("a reader thread panicked"))).collect::<Vec<_>>()
+        readers
+            .into_iter()
+            .map(|t| t.join().map_err(|_| anyhow::anyhow!("a reader thread panicked")))
+            .collect::<Vec<_>>()
     })
     .await?;
     progress.finish();
@@ -220,6 +229,8 @@ struct Reader {
     stats: Arc<Stats>,
     cancel: CancellationToken,
     aggregator: Aggregator,
+    /// How many fields are noted.
+    fields: usize,
 }
 
 impl Reader {
@@ -270,7 +281,7 @@ impl Reader {
         scratch.clear();
         match self.transform.encode_noted(bytes, scratch, noted) {
             Ok(Encoded::Document(routing)) => {
-                let values = (0..FIELDS.len()).map(|i| noted.text(bytes, scratch, i)).collect();
+                let values = (0..self.fields).map(|i| noted.text(bytes, scratch, i)).collect();
                 let event = Event { values, console: noted.console(), time: routing.day.unix };
                 self.aggregator.add(&event);
                 Stats::add(&self.stats.events_indexed, 1);

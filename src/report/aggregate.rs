@@ -7,7 +7,9 @@
 //! cluster.
 
 use super::model::{self, Launch, Report, Span, LAUNCH_ROWS};
-use super::spec::{is_denied, is_internal, Scope, DISTINCT, F, FIELDS, READ_PREFIXES, SCOPES, TABLES};
+use super::spec::{
+    is_denied, is_internal, Scope, DISTINCT, F, FIELDS, READ_PREFIXES, RESOURCES, SCOPES, TABLES,
+};
 use super::tally::{key, Distinct, Tally};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -21,10 +23,10 @@ pub struct Options {
     pub launch_events: Vec<String>,
 }
 
-/// One event as the report reads it: the values of [`FIELDS`], whether it is a console operation,
-/// and its time (Unix seconds).
+/// One event as the report reads it: the values of `spec::fields()`, whether it is a console
+/// operation, and its time (Unix seconds).
 pub struct Event<'a> {
-    /// By [`F`] index; `None` when absent or null.
+    /// By [`F`] index, then the [`RESOURCES`]; `None` when absent or null.
     pub values: Vec<Option<Cow<'a, str>>>,
     /// The console rule.
     pub console: bool,
@@ -45,7 +47,8 @@ impl Event<'_> {
         match self.get(F::ReadOnly) {
             Some(v) => v == "false",
             None => self.get(F::EventName).is_some_and(|name| {
-                !READ_PREFIXES.iter().any(|p| name.starts_with(p)) && !self.is(F::EventType, "AwsConsoleSignIn")
+                !READ_PREFIXES.iter().any(|p| name.starts_with(p))
+                    && !self.is(F::EventType, "AwsConsoleSignIn")
             }),
         }
     }
@@ -68,7 +71,9 @@ impl Event<'_> {
             Scope::Denied => self.get(F::ErrorCode).is_some_and(is_denied),
             Scope::Caller => self.get(F::SourceIp).is_some_and(|s| !is_internal(s)),
             Scope::Internal => self.get(F::SourceIp).is_some_and(is_internal),
-            Scope::Launch => self.get(F::EventName).is_some_and(|n| options.launch_events.iter().any(|l| l == n)),
+            Scope::Launch => {
+                self.get(F::EventName).is_some_and(|n| options.launch_events.iter().any(|l| l == n))
+            }
         }
     }
 }
@@ -119,7 +124,7 @@ impl Aggregator {
 
     /// Counts one event.
     pub fn add(&mut self, e: &Event) {
-        debug_assert_eq!(e.values.len(), FIELDS.len());
+        debug_assert_eq!(e.values.len(), FIELDS.len() + RESOURCES.len());
         self.events += 1;
         self.span = Some(match self.span {
             None => (e.time, e.time),
@@ -168,6 +173,12 @@ impl Aggregator {
         self.launches.push(Launch {
             time: model::time_text(e.time),
             action: text(F::EventName),
+            resource: e.values[FIELDS.len()..]
+                .iter()
+                .flatten()
+                .find(|v| !v.is_empty())
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
             principal: text(F::Arn),
             source_ip: text(F::SourceIp),
             user_agent: text(F::UserAgent),
@@ -223,7 +234,11 @@ impl Aggregator {
                     (name.to_string(), model::Distinct { count, exact })
                 })
                 .collect(),
-            tables: TABLES.iter().zip(&self.tallies).map(|(s, t)| (s.id.to_string(), t.table(s.rows, s.order))).collect(),
+            tables: TABLES
+                .iter()
+                .zip(&self.tallies)
+                .map(|(s, t)| (s.id.to_string(), t.table(s.rows, s.order)))
+                .collect(),
             launches: self.launches,
             findings: None,
             about: Default::default(),

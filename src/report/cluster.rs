@@ -2,20 +2,21 @@
 //! or `follow` indexed in `PREFIX-YYYY.MM.DD`, plus one search for the launch rows.
 //!
 //! Each count is a `filter` aggregation on its scope's query (`spec::scope_query`). Each table is
-//! a `composite` aggregation inside its scope's filter, paged through to the end ([`PAGE`] keys
-//! per table per request, every unfinished table in the same request), whose buckets are
+//! a `composite` aggregation on a search of its scope, paged through to the end ([`PAGE`] keys a
+//! request, four tables at a time), whose buckets are
 //! counted into the same [`Tally`] the files use: so the rows are chosen and ordered by the same
 //! code, and the counts are exact (a `terms` aggregation's are not across indices, and
 //! `multi_terms` needs X-Pack). Memory stays bounded by the tally; time grows with the number of
-//! distinct keys (at most [`MAX_ROUNDS`] pages, beyond which a table is marked approximate).
+//! distinct keys (at most [`MAX_ROUNDS`] pages, beyond which a table is cut short and says so).
 //! Distinct counts are the number of keys paged through.
 
 use super::model::{self, Distinct, Launch, Report, Span, LAUNCH_ROWS};
-use super::spec::{scope_query, Order, Scope, DISTINCT, F, SCOPES, TABLES};
+use super::spec::{scope_query, Order, Scope, DISTINCT, F, RESOURCES, SCOPES, TABLES};
 use super::tally::{key, Tally};
 use crate::cluster::{ClientError, EsClient};
 use bytes::Bytes;
 use elasticsearch::http::Method;
+use futures::StreamExt;
 use serde_json::{json, Map, Value};
 
 /// What to report on.
@@ -31,87 +32,96 @@ pub struct Query {
     pub end: Option<String>,
 }
 
-/// Keys per table per request (23 tables: under the default 65,536 buckets of a search).
-pub const PAGE: usize = 1000;
-/// Requests at most: a table with more keys than `PAGE` × this is cut short (approximate).
-pub const MAX_ROUNDS: usize = 2000;
+/// Keys per request.
+pub const PAGE: usize = 10_000;
+/// Requests per table at most: a table with more keys than `PAGE` × this (ten million) is cut
+/// short, its counts then lower bounds (`error_bound` = `u64::MAX`).
+pub const MAX_ROUNDS: usize = 1000;
 
 /// Computes the report (without `about`) of the indexed events `query` selects.
-pub async fn report(client: &EsClient, query: &Query, options: &super::Options) -> Result<Report, ClientError> {
+pub async fn report(
+    client: &EsClient,
+    query: &Query,
+    options: &super::Options,
+) -> Result<Report, ClientError> {
     let console = crate::transform::console_query();
     let base = base_query(query, &console);
     let scope = |s: Scope| scope_query(s, options.with_reads, &options.launch_events, &console);
-    let path = format!(
-        "/{p}-*,-{p}-*-*/_search?ignore_unavailable=true&allow_no_indices=true",
-        p = query.prefix
-    );
+    let path =
+        format!("/{p}-*,-{p}-*-*/_search?ignore_unavailable=true&allow_no_indices=true", p = query.prefix);
     let mut aggs = Map::new();
     aggs.insert("first".into(), json!({"min": {"field": "@timestamp"}}));
     aggs.insert("last".into(), json!({"max": {"field": "@timestamp"}}));
     for (s, name) in SCOPES.iter().filter(|(s, _)| *s != Scope::All) {
         aggs.insert(format!("count_{name}"), json!({"filter": scope(*s)}));
     }
-    let mut tallies: Vec<Tally> = TABLES.iter().map(|_| Tally::default()).collect();
-    let mut keys = vec![0u64; TABLES.len()];
-    let mut after: Vec<Option<Value>> = vec![None; TABLES.len()];
-    let mut pending: Vec<usize> = (0..TABLES.len()).collect();
+    let body = json!({"size": 0, "track_total_hits": true, "query": base, "aggs": aggs});
+    let answer = search(client, &path, &body).await?;
     let mut report = Report::default();
-    let mut cut = vec![false; TABLES.len()];
-    for round in 0..MAX_ROUNDS {
-        for &i in &pending {
-            aggs.insert(format!("table_{i}"), json!({"filter": scope(TABLES[i].scope), "aggs": {"t": composite(i, &after[i])}}));
-        }
-        let body = json!({"size": 0, "track_total_hits": true, "query": base, "aggs": aggs});
-        let answer = search(client, &path, &body).await?;
-        let got = &answer["aggregations"];
-        if round == 0 {
-            totals(got, answer["hits"]["total"]["value"].as_u64().unwrap_or(0), &mut report);
-            aggs.clear();
-        }
-        let mut next = Vec::new();
-        for &i in &pending {
-            let t = &got[format!("table_{i}")]["t"];
-            let buckets = t["buckets"].as_array().map(Vec::as_slice).unwrap_or_default();
-            for b in buckets {
-                let (key, n, first) = bucket(i, b);
-                tallies[i].add_n(&key, n, first);
-                keys[i] += 1;
-            }
-            if buckets.len() >= PAGE && !t["after_key"].is_null() {
-                after[i] = Some(t["after_key"].clone());
-                next.push(i);
-            }
-            aggs.remove(&format!("table_{i}"));
-        }
-        pending = next;
-        if pending.is_empty() {
-            break;
-        }
-        if round + 1 == MAX_ROUNDS {
-            pending.iter().for_each(|&i| cut[i] = true);
-        }
-    }
-    for (i, spec) in TABLES.iter().enumerate() {
-        let mut table = tallies[i].table(spec.rows, spec.order);
-        if cut[i] {
-            table.error_bound = table.error_bound.max(1);
-        }
+    totals(&answer["aggregations"], answer["hits"]["total"]["value"].as_u64().unwrap_or(0), &mut report);
+    // One table at a time, its scope in the query: OpenSearch 2 ignores a `filter` aggregation
+    // around a `composite` one (it counted every document).
+    let tables = futures::stream::iter(TABLES.iter().enumerate())
+        .map(|(i, spec)| {
+            let query = json!({"bool": {"filter": [base.clone(), scope(spec.scope)]}});
+            let path = &path;
+            async move { table(client, path, i, query).await }
+        })
+        .buffered(4)
+        .collect::<Vec<_>>()
+        .await;
+    let mut keys = Vec::new();
+    for (spec, paged) in TABLES.iter().zip(tables) {
+        let (table, n) = paged?;
+        keys.push((spec.id, n, table.error_bound != u64::MAX));
         report.tables.insert(spec.id.to_string(), table);
     }
     for (name, _, table) in DISTINCT {
-        let i = TABLES.iter().position(|t| t.id == *table).unwrap_or(0);
-        report.distinct.insert(name.to_string(), Distinct { count: keys[i], exact: !cut[i] });
+        if let Some((_, n, exact)) = keys.iter().find(|(id, _, _)| id == table) {
+            report.distinct.insert(name.to_string(), Distinct { count: *n, exact: *exact });
+        }
     }
     let launches = json!({
         "size": LAUNCH_ROWS,
         "query": {"bool": {"filter": [base, scope(Scope::Launch)]}},
         "sort": [{"@timestamp": {"order": "desc"}}],
-        "_source": ["eventName", "userIdentity", "sourceIPAddress", "userAgent", "awsRegion", "recipientAccountId", "errorCode"],
+        "_source": ["eventName", "userIdentity", "sourceIPAddress", "userAgent", "awsRegion", "recipientAccountId", "errorCode", "requestParameters", "responseElements"],
     });
     let answer = search(client, &path, &launches).await?;
-    report.launches = answer["hits"]["hits"].as_array().map(|h| h.iter().map(launch).collect()).unwrap_or_default();
+    report.launches =
+        answer["hits"]["hits"].as_array().map(|h| h.iter().map(launch).collect()).unwrap_or_default();
     Launch::sort(&mut report.launches);
     Ok(report)
+}
+
+/// Table `i`, paged through with `query`; and how many keys it has.
+async fn table(
+    client: &EsClient,
+    path: &str,
+    i: usize,
+    query: Value,
+) -> Result<(super::model::Table, u64), ClientError> {
+    let spec = &TABLES[i];
+    let (mut tally, mut keys, mut after) = (Tally::default(), 0u64, None);
+    for _ in 0..MAX_ROUNDS {
+        let body = json!({"size": 0, "query": query, "aggs": {"t": composite(i, &after)}});
+        let answer = search(client, path, &body).await?;
+        let t = &answer["aggregations"]["t"];
+        let buckets = t["buckets"].as_array().map(Vec::as_slice).unwrap_or_default();
+        for b in buckets {
+            let (key, n, first) = bucket(i, b);
+            tally.add_n(&key, n, first);
+            keys += 1;
+        }
+        if buckets.len() < PAGE || t["after_key"].is_null() {
+            return Ok((tally.table(spec.rows, spec.order), keys));
+        }
+        after = Some(t["after_key"].clone());
+    }
+    // Cut short: the counts seen are lower bounds of unknown error.
+    let mut table = tally.table(spec.rows, spec.order);
+    table.error_bound = u64::MAX;
+    Ok((table, keys))
 }
 
 /// The event count, span and scope counts of the first answer.
@@ -177,7 +187,8 @@ async fn search(client: &EsClient, path: &str, body: &Value) -> Result<Value, Cl
     if reply.status != 200 {
         return Err(client.unexpected("the report's search", reply.status, &reply));
     }
-    serde_json::from_slice(&reply.body).map_err(|_| client.unexpected("the report's search", reply.status, &reply))
+    serde_json::from_slice(&reply.body)
+        .map_err(|_| client.unexpected("the report's search", reply.status, &reply))
 }
 
 /// The events the report is about: every indexed one, or those the flags select.
@@ -208,12 +219,17 @@ fn text(v: &Value) -> String {
     }
 }
 
-/// A field of a `_source`, nested or written with a dotted key.
+/// A field of a `_source`, nested or written with a dotted key; `*` is an array's first element
+/// that has the rest.
 fn field<'a>(source: &'a Value, path: &str) -> &'a Value {
     if let Some(v) = source.get(path) {
         return v;
     }
     match path.split_once('.') {
+        Some(("*", rest)) => source
+            .as_array()
+            .and_then(|items| items.iter().map(|i| field(i, rest)).find(|v| !v.is_null()))
+            .unwrap_or(&Value::Null),
         Some((head, rest)) => field(&source[head], rest),
         None => &Value::Null,
     }
@@ -227,6 +243,11 @@ fn launch(hit: &Value) -> Launch {
     Launch {
         time: model::time_text(millis.div_euclid(1000)),
         action: get(F::EventName),
+        resource: RESOURCES
+            .iter()
+            .map(|r| text(field(source, r)))
+            .find(|v| !v.is_empty())
+            .unwrap_or_default(),
         principal: get(F::Arn),
         source_ip: get(F::SourceIp),
         user_agent: get(F::UserAgent),

@@ -5,7 +5,7 @@
 //! - `spec.rs`: what is counted, once for both ways: scopes, tables and their cluster queries;
 //! - `aggregate.rs` (+ `tally.rs`): from files, counted by the reader threads in bounded memory;
 //! - `cluster.rs`: from what is indexed, by aggregations;
-//! - `model.rs`: the report as data (`--json`); `html.rs`, `sections.rs`, `svg.rs`: the page.
+//! - `model.rs`: the report as data (`--json`); `page.rs`, `sections.rs`, `html.rs`, `svg.rs`: the page.
 //!
 //! The wiring (sources, readers, writing the files) is `command/report.rs`.
 
@@ -13,6 +13,7 @@ pub mod aggregate;
 pub mod cluster;
 pub mod html;
 pub mod model;
+pub mod page;
 mod sections;
 pub mod spec;
 pub mod svg;

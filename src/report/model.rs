@@ -78,6 +78,8 @@ pub struct Launch {
     pub time: String,
     /// `eventName`.
     pub action: String,
+    /// What it made, when the event names it (an instance id, a bucket or user name…).
+    pub resource: String,
     /// `userIdentity.arn`.
     pub principal: String,
     /// `sourceIPAddress`.

@@ -98,13 +98,24 @@ fn console(r: &Report, out: &mut String) {
         "Console operations",
         "Operations people did in the AWS Management Console (the rule of <code>--console-only</code> and of the dashboards).",
     );
-    let _ = write!(out, "<p><b>{}</b> console operations, <b>{}</b> of them writes.</p>", num(count(r, "console")), num(count(r, "console_writes")));
-    out.push_str("<div class=\"charts\">");
+    let _ = write!(
+        out,
+        "<p><b>{}</b> console operations, <b>{}</b> of them writes.</p>",
+        num(count(r, "console")),
+        num(count(r, "console_writes"))
+    );
+    out.push_str("<div class=\"charts\" id=\"console-charts\">");
     pie_figure(out, "console-actions", "By action", &table(r, "console_actions"), "action");
     pie_figure(out, "console-users", "By user", &table(r, "console_users"), "principal");
     out.push_str("</div><h3>Manual write operations, most frequent first</h3>");
     out.push_str("<p class=\"note\">Changes made by hand in the console: the candidates for automation.</p>");
-    bar_figure(out, "console-writes", "Manual writes by user and action", &table(r, "console_writes"), &["principal", "action"]);
+    bar_figure(
+        out,
+        "console-writes",
+        "Manual writes by user and action",
+        &table(r, "console_writes"),
+        &["principal", "action"],
+    );
     out.push_str("</section>");
 }
 
@@ -118,7 +129,9 @@ fn activity(r: &Report, out: &mut String) {
     // Grouped by principal (in the order of the table above), each principal's rows most frequent first.
     let mut sorted = t.rows.clone();
     let rank = |p: &str| principals.rows.iter().position(|x| x.key[0] == p).unwrap_or(usize::MAX);
-    sorted.sort_by(|a, b| rank(&a.key[0]).cmp(&rank(&b.key[0])).then(a.key[0].cmp(&b.key[0])).then(b.count.cmp(&a.count)));
+    sorted.sort_by(|a, b| {
+        rank(&a.key[0]).cmp(&rank(&b.key[0])).then(a.key[0].cmp(&b.key[0])).then(b.count.cmp(&a.count))
+    });
     let grouped = Table { rows: sorted, ..t.into_owned() };
     rows(out, &grouped, &["principal", "service", "action"], false);
     out.push_str("</section>");
@@ -138,10 +151,20 @@ fn launches(r: &Report, out: &mut String) {
         out.push_str("<p class=\"note\">None.</p></section>");
         return;
     }
-    out.push_str("<div class=\"scroll\"><table><thead><tr><th>when</th><th>action</th><th>who</th><th>from</th><th>user agent</th><th>region</th><th>account</th><th>error</th></tr></thead><tbody>");
+    out.push_str("<div class=\"scroll\"><table><thead><tr><th>when</th><th>action</th><th>what</th><th>who</th><th>from</th><th>user agent</th><th>region</th><th>account</th><th>error</th></tr></thead><tbody>");
     for l in &r.launches {
         let _ = write!(out, "<tr>");
-        for v in [&l.time, &l.action, &l.principal, &l.source_ip, &l.user_agent, &l.region, &l.account, &l.error] {
+        for v in [
+            &l.time,
+            &l.action,
+            &l.resource,
+            &l.principal,
+            &l.source_ip,
+            &l.user_agent,
+            &l.region,
+            &l.account,
+            &l.error,
+        ] {
             let _ = write!(out, "<td>{}</td>", esc(v));
         }
         out.push_str("</tr>");
@@ -173,7 +196,8 @@ fn sign_ins(r: &Report, out: &mut String) {
 
 fn root(r: &Report, out: &mut String) {
     section(out, "root", "Root user activity", "");
-    let _ = write!(out, "<p><b>{}</b> calls by the root user.</p><div class=\"charts\">", num(count(r, "root")));
+    let _ =
+        write!(out, "<p><b>{}</b> calls by the root user.</p><div class=\"charts\">", num(count(r, "root")));
     for (id, caption, column) in [("root_actions", "Actions", "action"), ("root_ips", "From", "address")] {
         let _ = write!(out, "<figure><figcaption>{caption}</figcaption>");
         rows(out, &table(r, id), &[column], false);
@@ -216,7 +240,12 @@ fn sources(r: &Report, out: &mut String) {
 }
 
 fn first_seen(r: &Report, out: &mut String) {
-    section(out, "first-seen", "First seen in the span", "The latest newcomers first: when each was first seen.");
+    section(
+        out,
+        "first-seen",
+        "First seen in the span",
+        "The latest newcomers first: when each was first seen.",
+    );
     for (id, caption, column) in [
         ("new_principals", "Principals", "principal"),
         ("new_access_keys", "Access keys", "access key"),
@@ -233,7 +262,13 @@ fn findings(r: &Report, out: &mut String) {
     section(out, "findings", "Findings", "Detection rules that matched, by rule and level.");
     out.push_str("<div class=\"scroll\"><table><thead><tr><th>rule</th><th>level</th><th class=\"n\">events</th></tr></thead><tbody>");
     for f in findings {
-        let _ = write!(out, "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>", esc(&f.rule), esc(&f.level), num(f.count));
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
+            esc(&f.rule),
+            esc(&f.level),
+            num(f.count)
+        );
     }
     out.push_str("</tbody></table></div></section>");
 }

@@ -23,6 +23,27 @@ pub const FIELDS: &[&str] = &[
     "additionalEventData.MFAUsed",
 ];
 
+/// Where a launch or creation names what it made, in this order of preference (read after
+/// [`FIELDS`]: field `FIELDS.len() + i` of [`fields`]).
+pub const RESOURCES: &[&str] = &[
+    "responseElements.instancesSet.items.*.instanceId",
+    "requestParameters.bucketName",
+    "requestParameters.userName",
+    "requestParameters.roleName",
+    "requestParameters.functionName",
+    "requestParameters.dBInstanceIdentifier",
+    "requestParameters.stackName",
+    "requestParameters.groupName",
+    "requestParameters.keyName",
+    "requestParameters.name",
+    "requestParameters.vpcId",
+];
+
+/// Every field the report notes: [`FIELDS`], then [`RESOURCES`].
+pub fn fields() -> Vec<&'static str> {
+    FIELDS.iter().chain(RESOURCES).copied().collect()
+}
+
 /// A field of [`FIELDS`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]
@@ -66,8 +87,10 @@ impl F {
 
 /// Calls whose name starts with one of these read without changing anything; an event without
 /// `readOnly` counts as a write unless its name starts so (or it is a sign-in).
-pub const READ_PREFIXES: &[&str] =
-    &["Get", "List", "Describe", "Head", "Lookup", "Search", "View", "Check", "Preview", "Estimate", "Scan", "Query"];
+pub const READ_PREFIXES: &[&str] = &[
+    "Get", "List", "Describe", "Head", "Lookup", "Search", "View", "Check", "Preview", "Estimate", "Scan",
+    "Query",
+];
 
 /// `errorCode`s holding one of these are refusals for want of permission.
 pub const DENIED: &[&str] = &["AccessDenied", "UnauthorizedOperation"];
@@ -249,12 +272,18 @@ pub fn scope_query(scope: Scope, with_reads: bool, launches: &[String], console:
                 {"bool": {"filter": [exists(F::EventName)], "must_not": not}}
             ], "minimum_should_match": 1}})
         }
-        Scope::ConsoleWrite => and(vec![console.clone(), scope_query(Scope::Write, false, launches, console)]),
+        Scope::ConsoleWrite => {
+            and(vec![console.clone(), scope_query(Scope::Write, false, launches, console)])
+        }
         Scope::Activity if with_reads => scope_query(Scope::All, false, launches, console),
         Scope::Activity => scope_query(Scope::Write, false, launches, console),
         Scope::SignIn => term(F::EventName, "ConsoleLogin"),
-        Scope::SignInSuccess => and(vec![term(F::EventName, "ConsoleLogin"), term(F::ConsoleLogin, "Success")]),
-        Scope::SignInFailed => and(vec![term(F::EventName, "ConsoleLogin"), term(F::ConsoleLogin, "Failure")]),
+        Scope::SignInSuccess => {
+            and(vec![term(F::EventName, "ConsoleLogin"), term(F::ConsoleLogin, "Success")])
+        }
+        Scope::SignInFailed => {
+            and(vec![term(F::EventName, "ConsoleLogin"), term(F::ConsoleLogin, "Failure")])
+        }
         Scope::SignInNoMfa => and(vec![
             term(F::EventName, "ConsoleLogin"),
             term(F::ConsoleLogin, "Success"),

@@ -6,8 +6,10 @@
 use std::fmt::Write;
 
 /// Slice and bar colours (colour-blind-friendly, from Okabe and Ito), then grey for "others".
-pub const COLORS: &[&str] =
-    &["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000", "#7f3c8d", "#11a579"];
+pub const COLORS: &[&str] = &[
+    "#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000", "#7f3c8d",
+    "#11a579",
+];
 /// The colour of "others".
 pub const OTHERS: &str = "#bbbbbb";
 
@@ -41,13 +43,22 @@ pub fn short(text: &str, n: usize) -> String {
     }
 }
 
+/// At most `n` characters of `text`, its end kept (an ARN's end names the user), with `…` first
+/// when cut.
+pub fn tail(text: &str, n: usize) -> String {
+    let count = text.chars().count();
+    if count <= n {
+        return text.to_string();
+    }
+    let skip = count - n + 1;
+    format!("…{}", text.chars().skip(skip).collect::<String>())
+}
+
 /// A pie of `slices` (label, count) plus `others` (grey), titled `title` for screen readers.
 pub fn pie(title: &str, slices: &[(String, u64)], others: u64) -> String {
     let total: u64 = slices.iter().map(|s| s.1).sum::<u64>() + others;
-    let mut svg = format!(
-        r#"<svg class="pie" viewBox="-110 -110 220 220" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"#,
-        esc(title)
-    );
+    let mut svg =
+        format!(r#"<svg class="pie" viewBox="-110 -110 220 220" role="img" aria-label="{}">"#, esc(title));
     if total == 0 {
         svg.push_str(r##"<circle r="100" fill="#eeeeee"/></svg>"##);
         return svg;
@@ -66,7 +77,8 @@ pub fn pie(title: &str, slices: &[(String, u64)], others: u64) -> String {
             break;
         }
         let end = angle + share * std::f64::consts::TAU;
-        let (x0, y0, x1, y1) = (100.0 * angle.cos(), 100.0 * angle.sin(), 100.0 * end.cos(), 100.0 * end.sin());
+        let (x0, y0, x1, y1) =
+            (100.0 * angle.cos(), 100.0 * angle.sin(), 100.0 * end.cos(), 100.0 * end.sin());
         let large = u8::from(share > 0.5);
         let _ = write!(
             svg,
@@ -81,10 +93,10 @@ pub fn pie(title: &str, slices: &[(String, u64)], others: u64) -> String {
 /// Horizontal bars of `bars` (label, count), the longest the largest count.
 pub fn bars(title: &str, bars: &[(String, u64)]) -> String {
     let max = bars.iter().map(|b| b.1).max().unwrap_or(0).max(1);
-    let (row, label_w, bar_w) = (22, 260.0, 300.0);
+    let (row, label_w, bar_w) = (22, 300.0, 280.0);
     let height = row * bars.len().max(1);
     let mut svg = format!(
-        r#"<svg class="bars" viewBox="0 0 {w} {height}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"#,
+        r#"<svg class="bars" viewBox="0 0 {w} {height}" role="img" aria-label="{}">"#,
         esc(title),
         w = label_w + bar_w + 70.0
     );
@@ -96,7 +108,7 @@ pub fn bars(title: &str, bars: &[(String, u64)]) -> String {
             r#"<text x="{tx}" y="{ty}" text-anchor="end" font-size="12">{l}</text><rect x="{label_w}" y="{ry}" width="{w:.1}" height="16" fill="{c}"><title>{full}: {n}</title></rect><text x="{nx:.1}" y="{ty}" font-size="12">{n}</text>"#,
             tx = label_w - 6.0,
             ty = y + 15,
-            l = esc(&short(label, 40)),
+            l = esc(&tail(label, 40)),
             ry = y + 3,
             c = color(0),
             full = esc(label),
@@ -128,5 +140,6 @@ mod tests {
         assert!(p.contains("a: 2 (50.0%)") && p.contains("others: 1 (25.0%)"));
         assert_eq!(pie("t", &[("all".into(), 5)], 0).matches("<circle").count(), 1);
         assert!(short("abcdef", 3) == "abc…" && short("ab", 3) == "ab");
+        assert!(tail("arn:aws:iam::1:user/bob", 8) == "…ser/bob" && tail("ab", 3) == "ab");
     }
 }

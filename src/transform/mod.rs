@@ -161,8 +161,11 @@ impl Transform {
         }
         let filters = Filters::new(&spec.include, &spec.exclude, spec.console_only, &mut slots);
         let rules: Vec<RedactRule> = rules.into_iter().map(|(_, r)| r).collect();
-        let notes =
-            if fields.is_empty() { None } else { Some(noted::Notes::new(fields, &mut slots, !rules.is_empty())?) };
+        let notes = if fields.is_empty() {
+            None
+        } else {
+            Some(noted::Notes::new(fields, &mut slots, !rules.is_empty())?)
+        };
         let plan = Plan {
             matcher: plan_matcher(&rules, &slots)?,
             redactor: Redactor { key: spec.key },

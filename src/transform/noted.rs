@@ -87,7 +87,8 @@ impl Noted {
     /// `None` when absent, `null`, an object or an array. `raw` is the event, `out` the buffer
     /// the document was appended to.
     pub fn text<'a>(&self, raw: &'a [u8], out: &'a [u8], i: usize) -> Option<Cow<'a, str>> {
-        let (src, found) = if self.redacted { (out.get(self.start..)?, &self.document) } else { (raw, &self.found) };
+        let (src, found) =
+            if self.redacted { (out.get(self.start..)?, &self.document) } else { (raw, &self.found) };
         let slot = if self.redacted { u16::try_from(i).ok()? } else { *self.slots.get(i)? };
         let value = found.values(src, slot).next()?;
         match value.first()? {
@@ -103,7 +104,8 @@ mod tests {
     use crate::transform::{Encoded, Noted, Transform, TransformSpec};
 
     fn noted(spec: TransformSpec, event: &str) -> (Vec<Option<String>>, bool) {
-        let t = Transform::noting(spec, &["eventName", "userIdentity.accessKeyId", "readOnly", "missing"]).unwrap();
+        let t = Transform::noting(spec, &["eventName", "userIdentity.accessKeyId", "readOnly", "missing"])
+            .unwrap();
         let (mut out, mut noted) = (b"prefix".to_vec(), Noted::default());
         let r = t.encode_noted(event.as_bytes(), &mut out, &mut noted).unwrap();
         assert!(matches!(r, Encoded::Document(_)));
@@ -117,14 +119,18 @@ mod tests {
     #[test]
     fn values_are_read_as_written_without_redaction() {
         let (texts, console) = noted(TransformSpec::default(), EVENT);
-        let want = [Some("Get\"X".to_string()), Some("AKIAABCDEFGHIJKLMNOP".into()), Some("true".into()), None];
+        let want =
+            [Some("Get\"X".to_string()), Some("AKIAABCDEFGHIJKLMNOP".into()), Some("true".into()), None];
         assert_eq!(texts, want);
         assert!(console);
     }
 
     #[test]
     fn values_are_read_from_the_redacted_document() {
-        let spec = TransformSpec { redact: vec!["userIdentity.accessKeyId=mask".parse().unwrap()], ..Default::default() };
+        let spec = TransformSpec {
+            redact: vec!["userIdentity.accessKeyId=mask".parse().unwrap()],
+            ..Default::default()
+        };
         let (texts, console) = noted(spec, EVENT);
         assert_eq!(texts[1].as_deref(), Some("****MNOP"));
         assert_eq!(texts[0].as_deref(), Some("Get\"X"));
