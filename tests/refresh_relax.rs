@@ -1,4 +1,4 @@
-//! Refresh off while a backfill writes (issue 15): with `--state`, the indices written get
+//! Refresh off while a backfill writes (docs/design/refresh.md): with `--state`, the indices written get
 //! `index.refresh_interval: -1` during the run and their previous value back afterwards — after a
 //! normal run (on the four clusters), after SIGINT, and after kill -9 once the run is repeated with
 //! the same `--state`. One index exists before the run with its own value (7s), the other is
