@@ -47,8 +47,8 @@ pub async fn report(
     let console = crate::transform::console_query();
     let base = base_query(query, &console);
     let scope = |s: Scope| scope_query(s, options.with_reads, &options.launch_events, &console);
-    let path =
-        format!("/{p}-*,-{p}-*-*/_search?ignore_unavailable=true&allow_no_indices=true", p = query.prefix);
+    // The daily indices, as the dashboards' data view names them (not those of a longer prefix).
+    let path = format!("/{}-2*/_search?ignore_unavailable=true&allow_no_indices=true", query.prefix);
     let mut aggs = Map::new();
     aggs.insert("first".into(), json!({"min": {"field": "@timestamp"}}));
     aggs.insert("last".into(), json!({"max": {"field": "@timestamp"}}));
