@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! main.rs, cli/        the face: flags and --config become plain settings (cli/settings.rs)
-//!   command/           wiring per command (backfill, follow, setup, replay), one shutdown, one outcome
+//!   command/           wiring per command (backfill, follow, setup, replay, report), one shutdown, one outcome
 //!     source/          where files come from (local, s3/, sqs/; dead letters for replay); emits each with its FileAck
 //!     pipeline.rs      the reader pool:
 //!       decode/          bytes → raw events (gzip, streaming Records)
