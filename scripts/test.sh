@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
-"$REPO_ROOT/scripts/dev-stack.sh" up all   # `all`: elasticsearch-secure too (opt-in otherwise)
+"$REPO_ROOT/scripts/dev/dev-stack.sh" up all   # `all`: elasticsearch-secure too (opt-in otherwise)
 # The report page's browser test (tests/report_browser.rs) loads it in Debian's headless Chromium.
 if ! command -v chromium >/dev/null 2>&1; then
   echo "==> installing chromium (for the report page's browser test)"

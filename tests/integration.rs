@@ -1,4 +1,4 @@
-//! Integration tests: the real binary on files, and against real servers from `scripts/dev-stack.sh`.
+//! Integration tests: the real binary on files, and against real servers from `scripts/dev/dev-stack.sh`.
 //! One test binary; each module is one feature. Modules (or, in a mixed module, tests) that need a
 //! server are compiled only with the Cargo feature `servers` (scripts/test.sh turns it on), so that
 //! `cargo test` on a machine with no server runs every server-free test and skips none silently.
@@ -30,6 +30,10 @@ mod transform_flags;
 // `setup` on the four clusters: templates installed idempotently; corpus, generated and hostile events with zero rejections.
 #[cfg(feature = "servers")]
 mod setup;
+// OpenSearch Security Analytics: a detector's template edit survives setup and the next day; aliases
+// to the keyword copies of the nine request/response leaves; setup keeps what others add to the template.
+#[cfg(feature = "servers")]
+mod security_analytics;
 // Kibana / OpenSearch Dashboards saved objects: references, fields, pie aggregations, import.
 mod kibana;
 // The SigV4-checking stand-in for Amazon OpenSearch Service / Serverless is strict: refusals, 404s, _id refusal.

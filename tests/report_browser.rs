@@ -1,5 +1,5 @@
 //! The report page in a real browser (issue 23): headless Chromium (Debian's `chromium`, which
-//! scripts/test.sh installs) loads it through the DevTools protocol (scripts/check-report-page.py)
+//! scripts/test.sh installs) loads it through the DevTools protocol (scripts/dev/check-report-page.py)
 //! with no console error and no request but the page's own file; planted markup in event values
 //! is text in the DOM, never an element; and a screenshot of the console operations charts is
 //! made (docs/images/report-console-operations.png is one).
@@ -12,7 +12,7 @@ use std::process::Command;
 
 /// Loads `page` in Chromium; `args` are check-report-page.py's flags.
 fn load(page: &Path, args: &[&str]) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check-report-page.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/dev/check-report-page.py");
     let out = Command::new("python3").arg(script).arg(page).args(args).output().expect("python3");
     assert!(
         out.status.success(),

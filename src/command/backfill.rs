@@ -85,6 +85,9 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
     let cancel = CancellationToken::new();
     let mut output = settings.indexing.open_output(&dead, &stats, &cancel).await?;
     transform.move_long_values(output.refuses_long_leaves());
+    if output.refuses_long_leaves() {
+        transform.copy_keyword_leaves()?;
+    }
     let relaxed = relax_refresh(&settings, &mut output).await?;
     watch_signals(&cancel)?;
 

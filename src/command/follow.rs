@@ -84,6 +84,9 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
         return Ok(Outcome::default());
     };
     transform.move_long_values(output.refuses_long_leaves());
+    if output.refuses_long_leaves() {
+        transform.copy_keyword_leaves()?;
+    }
     let aws = sdk_config(&settings.aws).await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
     check_queue(&sqs, &settings.queue.queue_url).await?;

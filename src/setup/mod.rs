@@ -13,12 +13,14 @@
 //! - `lifecycle.rs`: ILM/ISM policies and how to tell whether the cluster has the API.
 //! - `compare.rs`: installed vs desired, ignoring what the server adds.
 //! - `reconcile.rs`: GET, compare, PUT for one item; the report line; errors.
+//! - `shared.rs`: what of our index template is ours; what others added to it is kept.
 //! - `kibana.rs`: the saved objects (NDJSON in `kibana/`) and their import.
 
 mod compare;
 pub mod kibana;
 pub mod lifecycle;
 mod reconcile;
+mod shared;
 pub mod templates;
 
 pub use reconcile::{Action, SetupError, Step};
@@ -145,7 +147,7 @@ pub fn flavor_name(flavor: Flavor) -> &'static str {
 }
 
 fn skipped(what: &str, why: &str) -> Step {
-    Step { what: what.into(), action: Action::Skipped(why.into()), applied: false }
+    Step { what: what.into(), action: Action::Skipped(why.into()), applied: false, note: None }
 }
 
 fn policy_item(api: Api, names: &Names, days: u32) -> Item {

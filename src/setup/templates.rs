@@ -14,6 +14,8 @@
 //!   such parameter: for OpenSearch the transform moves such leaves to `longValues` first
 //!   (`transform/long_values.rs`, whose list of free-form fields a test keeps equal to the
 //!   `flattened` fields here).
+//!   On OpenSearch it also maps the keyword copies of the nine request/response leaves Security
+//!   Analytics' CloudTrail rules read, under `unmapped` ([`with_keyword_copies`]).
 //! - `PREFIX@ecs` (with `--ecs` only): the ECS and `aws.cloudtrail.*` fields the documents then
 //!   also carry (`ecs-mappings.json`, converted for OpenSearch the same way).
 //! - `PREFIX@lifecycle` (Elasticsearch with ILM only): the ILM policy and
@@ -29,6 +31,7 @@
 
 use crate::cluster::Flavor;
 use crate::output::elasticsearch::IndexNaming;
+use crate::transform::keyword_copies;
 use serde_json::{json, Value};
 
 const SETTINGS: &str = include_str!("../../mappings/settings.json");
@@ -78,6 +81,11 @@ impl Names {
     pub fn lifecycle(&self) -> String {
         format!("{}@lifecycle", self.prefix)
     }
+    /// Every component template we may compose, whether or not this run does: in the index
+    /// template's `composed_of`, these names are ours and any other is someone else's.
+    pub fn components(&self) -> Vec<String> {
+        vec![self.settings(), self.mappings(), self.ecs_mappings(), self.lifecycle()]
+    }
     /// The ILM or ISM policy.
     pub fn policy(&self) -> String {
         format!("{}-retention", self.prefix)
@@ -114,8 +122,25 @@ pub fn mappings_component(flavor: Flavor) -> Value {
     let mappings = limit_keywords(embedded("mappings.json", MAPPINGS));
     with_meta(match flavor {
         Flavor::Elasticsearch => mappings,
-        Flavor::OpenSearch => to_flat_object(mappings),
+        Flavor::OpenSearch => with_keyword_copies(to_flat_object(mappings)),
     })
+}
+
+/// The OpenSearch mapping of the keyword copies under `unmapped` (`transform/keyword_copies.rs`):
+/// `unmapped.requestParameters.arn` and the others, each a `keyword` (`ignore_above`: a longer
+/// value stays in `_source`, unindexed, as one term could not hold it), so that a field alias to
+/// each is accepted and finds the events.
+fn with_keyword_copies(mut mappings: Value) -> Value {
+    let mut copies = json!({});
+    for path in keyword_copies::PATHS {
+        let mut at = &mut copies;
+        for part in path.split('.') {
+            at = &mut at["properties"][part];
+        }
+        *at = json!({ "type": "keyword", "ignore_above": KEYWORD_IGNORE_ABOVE });
+    }
+    mappings["template"]["mappings"]["properties"][keyword_copies::FIELD] = copies;
+    mappings
 }
 
 /// `PREFIX@ecs` for this kind of cluster.
@@ -293,7 +318,19 @@ mod tests {
         }
         let os_text = mappings_component(Flavor::OpenSearch).to_string();
         assert!(!os_text.contains("flattened") && !os_text.contains("ignore_above\":4096"));
-        assert_eq!(es.len(), os.len());
+        // OpenSearch has the keyword copies besides (below); nothing else differs.
+        let copies: Vec<_> = os.iter().filter(|(p, _)| p.starts_with("unmapped.")).collect();
+        assert_eq!(es.len() + copies.len(), os.len());
+    }
+
+    #[test]
+    fn opensearch_maps_the_keyword_copies_for_security_analytics() {
+        let os = field_types(Flavor::OpenSearch);
+        for path in keyword_copies::PATHS {
+            let copy = format!("unmapped.{path}");
+            assert!(os.contains(&(copy.clone(), "keyword".into())), "{copy}");
+        }
+        assert!(field_types(Flavor::Elasticsearch).iter().all(|(p, _)| !p.starts_with("unmapped")));
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! - Only for OpenSearch (the wiring says so), a leaf of a free-form object too long for one term
 //!   (over Lucene's 32 KB) is moved to `longValues` (`long_values.rs`), so that `flat_object`
 //!   takes the event. For Elasticsearch and files the document is the event as written.
+//! - Only for OpenSearch, the request/response leaves Security Analytics reads are copied as
+//!   keywords under `unmapped` (`keyword_copies.rs`), when the event has any.
 //! - `"omitted": true` at the top of the event (CloudTrail truncated one of its fields) is noted
 //!   in the routing, for the run's count; the document keeps it as it is.
 //! - With `--ecs`, the finished document is parsed back and the ECS fields computed from it
@@ -18,7 +20,9 @@
 //!   An ECS field whose name the event itself uses at its top is left out (CloudTrail's names are
 //!   camelCase, so only a forged event can have an `event` or `user` of its own). The id is taken
 //!   before, so a document has the same `_id` with and without `--ecs`. Without `--ecs` nothing
-//!   is parsed.
+//!   is parsed. `event.ingested` is the time of encoding (unless `--ecs-no-ingested`): the one
+//!   ECS field that is not a function of the event, so the same event encoded twice differs
+//!   there, and nowhere else.
 //!
 //! What an output makes of the routing (an index name, a `_bulk` action line) is the output's
 //! business (`output/elasticsearch/encode.rs`). The walker writes the document first (the time is
@@ -27,6 +31,7 @@
 
 use super::capture::{kind, string_text, Found};
 use super::ecs;
+use super::keyword_copies;
 use super::long_values;
 use super::timestamp::{utc_day, Day};
 use super::walk::{self, WalkError};
@@ -81,6 +86,10 @@ pub enum EventProblem {
     /// expected either, as above).
     #[error("cannot read the document back to move its long values: {0}")]
     LongValues(String),
+    /// The document could not be read back for its keyword copies (`keyword_copies.rs`; not
+    /// expected either).
+    #[error("cannot read the document back to add its keyword copies: {0}")]
+    Copies(String),
     /// The document could not be read back for its ECS fields (the walker accepts only what
     /// serde_json reads, so this is not expected; the message has a position, no content).
     #[error("cannot read the document back to add its ECS fields: {0}")]
@@ -168,8 +177,12 @@ pub(super) fn encode<'r>(
             if plan.move_long_values {
                 long_values::move_long_values(start, out)?;
             }
+            if plan.copies.as_ref().is_some_and(|c| c.wanted(raw, &found)) {
+                keyword_copies::add_copies(start, out)?;
+            }
             if let Some(namespace) = &plan.ecs {
-                add_ecs(namespace, start, out)?;
+                let ingested = plan.ecs_ingested.then(ingested_now);
+                add_ecs(namespace, ingested, start, out)?;
             }
             Ok(Encoded::Document(routing))
         });
@@ -247,10 +260,25 @@ fn add_timestamp<'r>(
     Ok(Routing { id, day, omitted })
 }
 
-/// Appends the ECS fields of the finished document at `out[start..]` inside it.
-fn add_ecs(namespace: &str, start: usize, out: &mut Vec<u8>) -> Result<(), EventProblem> {
+/// `event.ingested` for an event encoded now: RFC 3339 UTC with milliseconds, as Elastic's
+/// pipeline writes it.
+fn ingested_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Appends the ECS fields of the finished document at `out[start..]` inside it, with
+/// `event.ingested` when given.
+fn add_ecs(
+    namespace: &str,
+    ingested: Option<String>,
+    start: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), EventProblem> {
     let doc: Value = serde_json::from_slice(&out[start..]).map_err(|e| EventProblem::Ecs(e.to_string()))?;
-    let fields = ecs::ecs_fields(&doc, namespace);
+    let mut fields = ecs::ecs_fields(&doc, namespace);
+    if let (Some(time), Some(Value::Object(event))) = (ingested, fields.get_mut("event")) {
+        event.insert("ingested".into(), Value::String(time));
+    }
     // The document is an object with at least `@timestamp`: its last byte is its closing brace.
     debug_assert_eq!(out.last(), Some(&b'}'));
     out.pop();

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# What `report` costs (issue 23), release build, two modes (BENCH_REPORT_MODE, default both):
+# What `report` costs: its speed against backfill --output /dev/null, and its memory on a million distinct principals.
+#
+# Release build, two modes (BENCH_REPORT_MODE, default both):
 #
 #   speed   `report` against `backfill --output /dev/null` on the same generated files, each run
 #           BENCH_REPORT_ROUNDS times (default 3), best events/s of each; prints the ratio (the goal
@@ -10,13 +12,13 @@
 #
 # Env: BENCH_REPORT_EVENTS (speed input, default 300000), BENCH_DIR (default under the cache).
 set -euo pipefail
-# shellcheck source=common.sh source-path=SCRIPTDIR
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=../common.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 MODE="${BENCH_REPORT_MODE:-both}"
 EVENTS="${BENCH_REPORT_EVENTS:-300000}"
 DISTINCT="${BENCH_REPORT_DISTINCT:-1000000}"
 ROUNDS="${BENCH_REPORT_ROUNDS:-3}"
-DIR="${BENCH_DIR:-$CACHE_DIR/bench-report}"
+DIR="${BENCH_DIR:-$CACHE_DIR/bench/report-page}"
 BIN="$(cloudtrail_es_bin)"
 mkdir -p "$DIR"
 
@@ -27,7 +29,7 @@ if [[ $MODE == speed || $MODE == both ]]; then
   input="$DIR/speed-$EVENTS"
   if [[ ! -d $input ]]; then
     echo "==> generating $EVENTS events in $input"
-    python3 "$REPO_ROOT/scripts/gen-cloudtrail.py" --out "$input" --events "$EVENTS" --events-per-file 500 >/dev/null
+    python3 "$REPO_ROOT/scripts/gen/cloudtrail.py" --out "$input" --events "$EVENTS" --events-per-file 500 >/dev/null
   fi
   best_backfill=0 best_report=0
   for round in $(seq "$ROUNDS"); do
