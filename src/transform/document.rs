@@ -177,7 +177,7 @@ pub(super) fn encode<'r>(
             if plan.move_long_values {
                 long_values::move_long_values(start, out)?;
             }
-            if plan.copies.as_ref().is_some_and(|c| c.wanted(raw, &found)) {
+            if plan.copies.as_ref().is_some_and(|c| c.wanted(raw, found)) {
                 keyword_copies::add_copies(start, out)?;
             }
             if let Some(namespace) = &plan.ecs {
