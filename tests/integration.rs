@@ -99,6 +99,12 @@ mod report_cluster;
 // The report page in headless Chromium: offline, no console error, markup as text, a screenshot.
 #[cfg(feature = "servers")]
 mod report_browser;
+// Sigma rules at ingest: every bundled rule fires on its event and not its near miss, findings once.
+#[cfg(feature = "servers")]
+mod sigma;
+// Sigma findings in follow: EventBridge events alert in seconds, the later trail file adds nothing, kill -9.
+#[cfg(feature = "servers")]
+mod sigma_follow;
 // CloudTrail's truncation flag `omitted`: boolean-mapped on the four clusters, counted in the summary and /metrics.
 #[cfg(feature = "servers")]
 mod truncated_events;

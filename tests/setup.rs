@@ -36,7 +36,7 @@ fn setup_twice_is_a_no_op(cluster: &Cluster) {
     let p = prefix("setup");
     let dry = setup(cluster, &p, &["--retention-days", "30", "--dry-run"]);
     assert!(dry.contains(&format!("index template {p} ({p}-*): would create")), "{dry}");
-    assert!(dry.contains("dry run: 3 item(s) would be created"), "{dry}");
+    assert!(dry.contains("dry run: 4 item(s) would be created"), "{dry}");
     assert_eq!(cluster.status(&format!("/_index_template/{p}")), 404, "a dry run writes nothing");
 
     let first = setup(cluster, &p, &["--retention-days", "30"]);
@@ -45,7 +45,8 @@ fn setup_twice_is_a_no_op(cluster: &Cluster) {
         format!("component template {p}@settings: created"),
         format!("component template {p}@mappings: created"),
         format!("index template {p} ({p}-*): created"),
-        "done: 3 item(s) created or updated".to_string(),
+        format!("index template {p}-findings ({p}-findings-*, Sigma findings): created"),
+        "done: 4 item(s) created or updated".to_string(),
     ] {
         assert!(first.contains(&line), "missing {line:?} in\n{first}");
     }
@@ -55,7 +56,7 @@ fn setup_twice_is_a_no_op(cluster: &Cluster) {
     assert_eq!(template["composed_of"], json!([format!("{p}@settings"), format!("{p}@mappings")]));
 
     let second = setup(cluster, &p, &["--retention-days", "30"]);
-    assert_eq!(second.matches(": unchanged").count(), 3, "{second}");
+    assert_eq!(second.matches(": unchanged").count(), 4, "{second}");
     assert!(second.contains("nothing to change"), "{second}");
     let dry = setup(cluster, &p, &["--retention-days", "30", "--dry-run"]);
     assert!(dry.contains("nothing to change"), "{dry}");

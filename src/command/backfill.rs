@@ -78,6 +78,7 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
     let stats = Arc::new(Stats::default());
     // Unusable rules stop the run before anything is created or read.
     let mut transform = settings.indexing.transform()?;
+    let detector = settings.indexing.detector(&stats)?;
     let dead = Arc::new(DeadLetters::with_limit(
         settings.indexing.dead_letter.clone(),
         settings.indexing.dead_letter_max,
@@ -106,7 +107,7 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
         stats: stats.clone(),
         cancel: cancel.clone(),
     };
-    let readers = settings.indexing.start_readers(transform, None, file_rx, &dead, &stats, &cancel);
+    let readers = settings.indexing.start_readers(transform, None, detector, file_rx, &dead, &stats, &cancel);
     let journal = tokio::spawn(journal(receipts, state));
     let progress = Progress::start(stats.clone());
 

@@ -21,6 +21,9 @@
 //! - `PREFIX@lifecycle` (Elasticsearch with ILM only): the ILM policy and
 //!   `parse_origination_date`, kept apart because a cluster without ILM refuses those settings.
 //! - the index template `PREFIX`: `PREFIX-*`, composed of the above.
+//! - the index template `PREFIX-findings` for the Sigma findings (`PREFIX-findings-*`,
+//!   `findings-template.json`, self-contained; with the lifecycle component when there is one):
+//!   its longer prefix gives it the higher priority over `PREFIX-*`.
 //!
 //! With `--ecs` the prefix is `logs-aws.cloudtrail-NAMESPACE` (`IndexNaming::ecs`). Its template
 //! has no `data_stream`, so the daily indices are plain indices, and its priority (see
@@ -39,6 +42,7 @@ const MAPPINGS: &str = include_str!("../../mappings/mappings.json");
 const ECS_MAPPINGS: &str = include_str!("../../mappings/ecs-mappings.json");
 const LIFECYCLE_SETTINGS: &str = include_str!("../../mappings/lifecycle-settings.json");
 const INDEX_TEMPLATE: &str = include_str!("../../mappings/index-template.json");
+const FINDINGS_TEMPLATE: &str = include_str!("../../mappings/findings-template.json");
 
 /// Who wrote an object, in its `_meta`.
 pub const MANAGED_BY: &str = "cloudtrail-es";
@@ -80,6 +84,10 @@ impl Names {
     /// The lifecycle component template (Elasticsearch with ILM only).
     pub fn lifecycle(&self) -> String {
         format!("{}@lifecycle", self.prefix)
+    }
+    /// The findings' index template (and their index prefix).
+    pub fn findings(&self) -> String {
+        format!("{}-findings", self.prefix)
     }
     /// Every component template we may compose, whether or not this run does: in the index
     /// template's `composed_of`, these names are ours and any other is someone else's.
@@ -171,6 +179,18 @@ pub fn index_template(names: &Names, with_lifecycle: bool) -> Value {
     }
     body["composed_of"] = json!(parts);
     body["priority"] = json!(priority(&names.prefix));
+    body["_meta"] = meta();
+    body
+}
+
+/// The index template for `PREFIX-findings-*` (the Sigma findings).
+pub fn findings_template(names: &Names, with_lifecycle: bool) -> Value {
+    let mut body =
+        fill(embedded("findings-template.json", FINDINGS_TEMPLATE), &[("{{PREFIX}}", &names.prefix)]);
+    if with_lifecycle {
+        body["composed_of"] = json!([names.lifecycle()]);
+    }
+    body["priority"] = json!(priority(&names.findings()));
     body["_meta"] = meta();
     body
 }
@@ -270,6 +290,11 @@ mod tests {
         assert_eq!(t["_meta"]["managed_by"], "cloudtrail-es");
         let t = index_template(&names(), true);
         assert_eq!(t["composed_of"][2], "ct@lifecycle");
+        let f = findings_template(&names(), false);
+        assert_eq!(f["index_patterns"], json!(["ct-findings-*"]));
+        assert!(f["priority"].as_u64() > t["priority"].as_u64(), "above PREFIX-*, which matches too");
+        assert_eq!(f["template"]["mappings"]["properties"]["rule"]["properties"]["level"]["type"], "keyword");
+        assert_eq!(findings_template(&names(), true)["composed_of"], json!(["ct@lifecycle"]));
     }
 
     #[test]
