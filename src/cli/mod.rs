@@ -11,6 +11,7 @@ pub mod config;
 mod ecs;
 pub mod lambda;
 mod replay;
+mod report;
 mod select;
 mod settings;
 mod transform;
@@ -20,6 +21,7 @@ pub use cluster::{ClusterArgs, ConnectionArgs, SetupArgs};
 pub use ecs::{parse_namespace, EcsArgs, EcsDocumentArgs};
 pub use lambda::LambdaArgs;
 pub use replay::ReplayArgs;
+pub use report::ReportArgs;
 pub use select::{AwsFlags, ObjectFlags, QueueFlags, SelectArgs};
 pub use transform::{TransformArgs, REDACT_KEY_ENV};
 
@@ -70,6 +72,8 @@ pub enum Command {
     /// Run as an AWS Lambda function: SQS, S3, SNS, EventBridge and CloudWatch Logs events; every
     /// flag also from CLOUDTRAIL_ES_<FLAG> (the function's bootstrap runs this without arguments).
     Lambda(LambdaArgs),
+    /// One HTML page (and JSON) of who did what, console operations, sign-ins, errors… from log files or the cluster.
+    Report(ReportArgs),
 }
 
 /// `cloudtrail-es follow`.

@@ -2,8 +2,8 @@
 //! `cli/settings.rs`) and runs them — source → reader pool (decode → transform → framing) →
 //! output, acknowledgements flowing back to the source.
 //!
-//! - `backfill.rs`, `follow.rs`, `setup.rs`, `replay.rs`: one file per command; `lambda/` the
-//!   AWS Lambda function (the runtime loop, and one invocation);
+//! - `backfill.rs`, `follow.rs`, `setup.rs`, `replay.rs`, `report.rs`: one file per command;
+//!   `lambda/` the AWS Lambda function (the runtime loop, and one invocation);
 //! - `indexing.rs`: what backfill and follow share — the transform, the output (probing the
 //!   cluster and installing templates before the output is built) and the readers;
 //! - `cluster.rs`: the cluster client, with its SigV4 signer when asked for;
@@ -16,6 +16,7 @@ pub mod follow;
 pub mod indexing;
 pub mod lambda;
 pub mod replay;
+pub mod report;
 pub mod setup;
 pub mod shutdown;
 
