@@ -3,13 +3,14 @@
 //!
 //! The output is built here, not by the output itself: for a cluster, the client is made, the
 //! cluster is asked what it is (an unreachable or unauthenticated cluster is an error here), and
-//! the index template is installed (unless switched off), then the bulk output is made to send.
+//! the index template is installed (unless switched off), the refresh an interrupted backfill left
+//! off is restored, then the bulk output is made to send.
 
 use crate::cluster::ClusterSettings;
 use crate::output::alert::AlertTap;
 use crate::output::batch::Frame;
 use crate::output::dead_letter::DeadLetters;
-use crate::output::elasticsearch::{BulkFraming, BulkOutput, BulkSettings};
+use crate::output::elasticsearch::{refresh_marker, BulkFraming, BulkOutput, BulkSettings};
 use crate::output::file::FileOutput;
 use crate::output::Output;
 use crate::pipeline::{self, ReaderSettings, Started};
@@ -21,7 +22,7 @@ use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 /// Where events go and how they are made into documents.
 #[derive(Debug)]
@@ -100,6 +101,9 @@ impl IndexingSettings {
         if install_template {
             crate::setup::install_template(&client, &info, &self.names).await?;
         }
+        if !client.serverless() {
+            restore_interrupted(&client, &self.names.prefix).await;
+        }
         if client.serverless() && !allow_duplicates {
             let scratch = format!("{}-id-check", self.names.prefix);
             if !client.accepts_ids(&scratch).await? {
@@ -131,6 +135,14 @@ impl IndexingSettings {
     ) -> Started {
         return_large_buffers();
         pipeline::start(&self.readers, transform, self.frame(), alerts, files, dead, stats, cancel)
+    }
+}
+
+/// Puts back the refresh a backfill stopped before its end left off on `PREFIX-*` (any command
+/// that opens the cluster does this). Never stops the command: a refusal is a warning.
+pub async fn restore_interrupted(client: &crate::cluster::EsClient, prefix: &str) {
+    if let Err(e) = refresh_marker::restore_interrupted(client, prefix, false).await {
+        warn!("{}: cannot look for indices an interrupted backfill left without refresh: {e}", client.url());
     }
 }
 
