@@ -8,7 +8,7 @@
 # names the file. With BOMBS_MODE=follow (or both), each bomb is instead uploaded to moto (the dev
 # stack's, scripts/bench/follow_bomb.py) and announced on a fresh SQS queue, and `cloudtrail-es
 # follow --queue URL --output FILE` runs under time -v until the message is deleted, then gets
-# SIGTERM. Targets (issue 9): peak RSS under 150 MB for every bomb in both modes; whitespace
+# SIGTERM. Targets (docs/design/reliability.md): peak RSS under 150 MB for every bomb in both modes; whitespace
 # skipped in bulk. Targets are reported, never enforced: the exit status is non-zero only if a run
 # could not be measured.
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Peak memory of a backfill into a cluster, and what the flags cost in memory (issue 15).
+# Peak memory of a backfill into a cluster, and what the flags cost in memory (docs/design/memory.md).
 #
 #   scripts/bench-memory.sh                       # 100k events into the dev Elasticsearch
 #   BENCH_MEM_CASES="default c8" scripts/bench-memory.sh

@@ -17,8 +17,11 @@ Shapes follow what current exports write, so that the apps never have to guess:
   `courier:ignoreFilterIfFieldNotInIndex` keeps it;
 - dashboard panel references are `N:panel_N` (Kibana 8) and `panel_I` from 0 (OpenSearch
   Dashboards, whose panels carry no type);
-- the data view is `cloudtrail-*,-cloudtrail-*-*`: the daily indices `cloudtrail-YYYY.MM.DD`, not
-  another prefix's (`cloudtrail-prod-YYYY.MM.DD`).
+- the data view is `cloudtrail-2*`: the daily indices `cloudtrail-YYYY.MM.DD` (the name goes on
+  with the year), not another prefix's (`cloudtrail-prod-YYYY.MM.DD`) nor the findings
+  (`cloudtrail-findings-YYYY.MM.DD`); one wildcard and no exclusion, because the apps list its
+  fields with `_field_caps?allow_no_indices=false`, which answers 404 when any wildcard of the
+  pattern, an exclusion's too, matches nothing (src/setup/kibana.rs, `index_pattern`).
 
 Every chart is scoped to console operations by the one console rule, mappings/console-query.json
 (the same rule as --console-only, tested against it); this script copies it into every chart.
@@ -39,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 KIBANA = ROOT / "kibana"
 PREFIX = "cloudtrail"
-PATTERN = f"{PREFIX}-*,-{PREFIX}-*-*"
+PATTERN = f"{PREFIX}-2*"
 DASHBOARD_TITLE = "CloudTrail — console activity"
 DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 

@@ -131,7 +131,7 @@ impl Metrics {
     /// The counters in Prometheus' text format.
     pub fn prometheus(&self) -> String {
         let (s, q) = (&self.stats, &self.queue);
-        let counters: [(&str, &str, &AtomicU64); 14] = [
+        let counters: [(&str, &str, &AtomicU64); 15] = [
             ("messages_received_total", "SQS messages received", &q.received),
             ("messages_deleted_total", "SQS messages deleted after their files were safe", &q.deleted),
             ("messages_kept_total", "SQS messages left in the queue because a file failed", &q.kept),
@@ -144,6 +144,7 @@ impl Metrics {
             ("events_present_total", "events already in the index", &s.events_present),
             ("events_dead_lettered_total", "events written to the dead-letter file", &s.events_dead),
             ("events_failed_total", "events neither delivered nor dead-lettered", &s.events_failed),
+            ("events_omitted_total", "events CloudTrail truncated (\"omitted\": true)", &s.events_omitted),
             (
                 "events_unavailable_total",
                 "events left undelivered: the cluster was unavailable past the patience",

@@ -258,6 +258,9 @@ impl Readers {
         scratch.clear();
         match self.transform.encode(event, scratch) {
             Ok(Encoded::Document(routing)) => {
+                if routing.omitted {
+                    Stats::add(&self.stats.events_omitted, 1);
+                }
                 self.frame.append(batch, &routing, scratch, ack.event());
                 if let Some(alerts) = &self.alerts {
                     alerts.offer(event, &routing.id, scratch, ack, &mut Vec::new());

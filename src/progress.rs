@@ -82,7 +82,7 @@ impl Progress {
 /// How far back the rates shown look: long enough to be steady, short enough that a stall shows.
 const WINDOW: Duration = Duration::from_secs(10);
 
-/// Rates over the last [`WINDOW`], from samples of the counters: an outage reads 0 events/s at
+/// Rates over the last `WINDOW` (10 s), from samples of the counters: an outage reads 0 events/s at
 /// once (an average since the start would go on showing the earlier pace), and the ETA follows
 /// the current pace instead of growing while the run waits.
 pub struct Meter {

@@ -44,6 +44,8 @@ pub struct Stats {
     pub events_dead: AtomicU64,
     /// Events dropped on purpose by `--include`/`--exclude`/`--console-only` (not an error).
     pub events_filtered: AtomicU64,
+    /// Events CloudTrail truncated (`"omitted": true` at their top), whatever became of them.
+    pub events_omitted: AtomicU64,
     /// Events neither delivered nor dead-lettered (e.g. the dead-letter file could not be written).
     pub events_failed: AtomicU64,
     /// Events not delivered because the cluster was unavailable (no answer, busy, or refusing
@@ -168,6 +170,7 @@ impl Stats {
             events_indexed = self.events_indexed.load(Relaxed),
             events_present = self.events_present.load(Relaxed),
             events_dead = self.events_dead.load(Relaxed),
+            events_omitted = self.events_omitted.load(Relaxed),
             "{command} finished"
         );
     }
@@ -220,6 +223,9 @@ impl fmt::Display for Summary<'_> {
         }
         if get(&s.events_failed) > 0 {
             write!(f, ", {} failed", get(&s.events_failed))?;
+        }
+        if get(&s.events_omitted) > 0 {
+            write!(f, "; {} truncated by CloudTrail (\"omitted\": true)", get(&s.events_omitted))?;
         }
         if get(&s.control_messages) > 0 {
             write!(f, "; {} CloudWatch Logs control messages skipped", get(&s.control_messages))?;
@@ -287,6 +293,10 @@ mod tests {
         Stats::add(&s.events_filtered, 3);
         let text = s.summary(Duration::from_secs(2)).to_string();
         assert!(text.contains("1 dead-lettered, 3 filtered out"), "{text}");
+        assert!(!text.contains("omitted"), "none truncated, no mention: {text}");
+        Stats::add(&s.events_omitted, 2);
+        let text = s.summary(Duration::from_secs(2)).to_string();
+        assert!(text.contains("3 filtered out; 2 truncated by CloudTrail (\"omitted\": true)\n"), "{text}");
     }
 
     #[test]

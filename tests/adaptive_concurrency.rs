@@ -1,10 +1,10 @@
-//! Adaptive bulk concurrency (issue 15), through an HTTP proxy of our own in front of the real
-//! Elasticsearch (`util/http_proxy.rs`): the proxy passes the first requests (the limit grows
-//! above 1), then refuses every `_bulk` request for a while — with a 429, or with a 200 whose
-//! every item is 429 — then passes again. From the proxy's log of arrivals: while it refuses, the
-//! requests come one at a time, each at least half a backoff interval (`--retry-max-delay 1`: the
-//! waits are 0.5–1 s once grown) after the previous one; afterwards the limit grows again, the
-//! run completes, and every event is in the index once, none dead-lettered.
+//! Adaptive bulk concurrency (docs/design/adaptive-concurrency.md), through an HTTP proxy of our own in front
+//! of the real Elasticsearch (`util/http_proxy.rs`): the proxy passes the first requests (the limit grows
+//! above 1), then refuses every `_bulk` request for a while — with a 429, or with a 200 whose every item is
+//! 429 — then passes again. From the proxy's log of arrivals: while it refuses, the requests come one at a
+//! time, each at least half a backoff interval (`--retry-max-delay 1`: the waits are 0.5–1 s once grown)
+//! after the previous one; afterwards the limit grows again, the run completes, and every event is in the
+//! index once, none dead-lettered.
 
 use crate::bulk_reliability::log_file;
 use crate::util::http_proxy::{HttpProxy, Mode, Seen};

@@ -1,8 +1,8 @@
-//! Alerts from `follow` against moto (S3, SQS, SNS), the real Elasticsearch and a local HTTP
-//! receiver (`util/receiver.rs`): the two home-grown setups of issue 13 with their exact texts;
-//! kill -9 before the alert went out alerts after redelivery, a redelivery after delivery does not;
-//! a burst is one message; a receiver that is down for a while gets its alerts afterwards; one down
-//! for good gets its events dead-lettered, without its token anywhere.
+//! Alerts from `follow` against moto (S3, SQS, SNS), the real Elasticsearch and a local HTTP receiver
+//! (`util/receiver.rs`): the two home-grown setups of docs/design/alerts-and-cloudwatch.md with their exact
+//! texts; kill -9 before the alert went out alerts after redelivery, a redelivery after delivery does not; a
+//! burst is one message; a receiver that is down for a while gets its alerts afterwards; one down for good
+//! gets its events dead-lettered, without its token anywhere.
 
 use crate::util::aws::{new_bucket, put, runtime, s3, sdk_config};
 use crate::util::follow::{new_queue, spawn_follow, terminate, wait_for, Queue};

@@ -1,8 +1,8 @@
-//! The bulk output when the cluster fails (issue 9), through an HTTP proxy of our own in front of
-//! the real Elasticsearch (`util/http_proxy.rs`): an outage longer than the patience leaves files
-//! unfinished (not dead-lettered, not journalled, exit 2) and a re-run delivers them; a 413
-//! dead-letters only the event too large alone; after an outage (503: a pushback, so one batch
-//! probes at a time), the first success brings every waiting batch back at once.
+//! The bulk output when the cluster fails (docs/design/reliability.md), through an HTTP proxy of our own in
+//! front of the real Elasticsearch (`util/http_proxy.rs`): an outage longer than the patience leaves files
+//! unfinished (not dead-lettered, not journalled, exit 2) and a re-run delivers them; a 413 dead-letters only
+//! the event too large alone; after an outage (503: a pushback, so one batch probes at a time), the first
+//! success brings every waiting batch back at once.
 
 use crate::util::http_proxy::{HttpProxy, Mode};
 use crate::util::{es_url, event_counts, prefix, run_in, write_gz, Cluster};

@@ -1,8 +1,8 @@
-//! CloudWatch Logs payloads as input (issue 13): every shape a trail's events take on their way
-//! through CloudWatch Logs, backfilled with `--output`, gives the same documents with the same
-//! `_id`s and indices as the trail file holding the same events. The fixtures are built here
-//! from a few events: one without `eventID` (its `_id` is a hash of its bytes, so any change in
-//! how a message is unescaped would show) and one with escapes and non-ASCII text.
+//! CloudWatch Logs payloads as input (docs/design/alerts-and-cloudwatch.md): every shape a trail's events
+//! take on their way through CloudWatch Logs, backfilled with `--output`, gives the same documents with the
+//! same `_id`s and indices as the trail file holding the same events. The fixtures are built here from a few
+//! events: one without `eventID` (its `_id` is a hash of its bytes, so any change in how a message is
+//! unescaped would show) and one with escapes and non-ASCII text.
 
 use crate::util::{run_in, write_gz};
 use serde_json::{json, Value};

@@ -1,8 +1,8 @@
-//! Rejection reasons from the real clusters never carry the document's values (issue 10): events
-//! that Elasticsearch and OpenSearch refuse for a mapping conflict, a number that does not parse,
-//! a date, a boolean, an over-long term and a repeated key, each holding a planted value, end as
-//! dead letters whose `reason` — and every log line — names the error type, field and position
-//! but never the value. The document itself stays in the dead letter: that is its job.
+//! Rejection reasons from the real clusters never carry the document's values (docs/design/security.md):
+//! events that Elasticsearch and OpenSearch refuse for a mapping conflict, a number that does not parse, a
+//! date, a boolean, an over-long term and a repeated key, each holding a planted value, end as dead letters
+//! whose `reason` — and every log line — names the error type, field and position but never the value. The
+//! document itself stays in the dead letter: that is its job.
 
 use crate::util::{prefix, run_in, write_gz, Cluster};
 use serde_json::{json, Value};

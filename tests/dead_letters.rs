@@ -1,7 +1,7 @@
-//! The dead-letter file can always be read back and replayed (issue 9): a 100,000-deep record is
-//! kept as raw text that Python and jq read, invalid UTF-8 keeps its bytes, an over-long record is
-//! bounded, and a write that fails (the file size limit standing in for a full disk) leaves only
-//! whole letters, exactly as many as the summary counts.
+//! The dead-letter file can always be read back and replayed (docs/design/reliability.md): a 100,000-deep
+//! record is kept as raw text that Python and jq read, invalid UTF-8 keeps its bytes, an over-long record is
+//! bounded, and a write that fails (the file size limit standing in for a full disk) leaves only whole
+//! letters, exactly as many as the summary counts.
 
 use crate::util::{run_in, write_gz};
 use serde_json::Value;

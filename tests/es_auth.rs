@@ -1,6 +1,6 @@
 //! Authentication and TLS against a real secured Elasticsearch (HTTPS with a dev CA, security on):
 //! basic auth from `--es-user` + ELASTICSEARCH_PASSWORD or from the URL, API keys in both forms,
-//! `--ca-cert` and `--insecure`, a user with only the README's privileges; a cluster we cannot trust
+//! `--ca-cert` and `--insecure`, a user with only the documented privileges; a cluster we cannot trust
 //! or that refuses us is a quick exit 1 naming the URL. No run ever shows a secret: not on stdout,
 //! stderr (even at trace level, in JSON) nor in the dead-letter file.
 
@@ -220,7 +220,7 @@ fn a_user_with_only_the_documented_privileges_can_backfill_and_less_is_a_clear_4
     let (p, dir) = (prefix("auth-role"), tempfile::tempdir().unwrap());
     write_log(dir.path(), "auth-role-1");
     let user_password = "ingest-only-pw-55c1";
-    // The README's privileges: cluster `monitor` (what is the cluster) and `manage_index_templates`
+    // The documented privileges (docs/guides/connecting.md): cluster `monitor` (what is the cluster) and `manage_index_templates`
     // (the template; not needed with --no-setup), `create_doc` and `create_index` on PREFIX-*.
     let make_user = |name: &str, cluster: &str| {
         let role = format!(

@@ -2,6 +2,8 @@
 //! nothing) on Elasticsearch 8 and 9 and OpenSearch 3 and 2, as do gzip'd request bodies, and a
 //! rejected event ends in the dead-letter file with exit 2 on each of them; a generated corpus
 //! lands exactly once; an unreachable cluster is a quick exit 1.
+// The tests that need a server (and what only they use) exist with the feature `servers`.
+#![cfg_attr(not(feature = "servers"), allow(dead_code, unused_imports))]
 
 use crate::util::{corpus, event_counts, event_ids, generate, on_each_cluster, prefix, run_in, Cluster};
 use std::time::{Duration, Instant};
@@ -22,11 +24,13 @@ fn backfill_twice(cluster: &Cluster, source: &str, expected: u64) {
     cluster.clean(&p);
 }
 
+#[cfg(feature = "servers")]
 #[test]
 fn real_corpus_lands_exactly_once_on_every_cluster() {
     on_each_cluster(|cluster| backfill_twice(cluster, corpus().to_str().unwrap(), 11_799));
 }
 
+#[cfg(feature = "servers")]
 #[test]
 fn gzip_request_bodies_are_accepted_by_every_cluster() {
     on_each_cluster(|cluster| {
@@ -41,6 +45,7 @@ fn gzip_request_bodies_are_accepted_by_every_cluster() {
     });
 }
 
+#[cfg(feature = "servers")]
 #[test]
 fn compressed_requests_are_smaller_on_the_wire() {
     let cluster = Cluster::es();
@@ -62,6 +67,7 @@ fn compressed_requests_are_smaller_on_the_wire() {
     assert!(gzipped * 3 < plain, "--compress sent {gzipped} bytes, without it {plain}");
 }
 
+#[cfg(feature = "servers")]
 #[test]
 fn generated_corpus_lands_exactly_once_with_digests_skipped() {
     let data = tempfile::tempdir().unwrap();
@@ -72,6 +78,7 @@ fn generated_corpus_lands_exactly_once_with_digests_skipped() {
     backfill_twice(&cluster, data.path().to_str().unwrap(), 3000);
 }
 
+#[cfg(feature = "servers")]
 #[test]
 fn events_the_cluster_rejects_are_dead_lettered_with_exit_2_on_every_cluster() {
     on_each_cluster(rejected_events_are_dead_lettered);

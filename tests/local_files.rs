@@ -228,3 +228,31 @@ fn padding_or_junk_after_a_complete_trail_file_loses_nothing() {
     ids.sort();
     assert_eq!(ids, vec!["e1", "e1", "e2", "e2"]);
 }
+
+/// `--output` (a dry run) writes each event as CloudTrail wrote it: every event of the real corpus
+/// and of the log-kind fixtures (values over Lucene's term up to one 200 KB leaf) is, as JSON text
+/// in key order, its record plus `@timestamp`; nothing moves to `longValues` in a file.
+#[test]
+fn every_event_is_written_to_a_file_as_written() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let kinds = root.join("tests/corpus/kinds/AWSLogs");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.ndjson");
+    let corpus = crate::util::corpus();
+    let args = ["backfill", corpus.to_str().unwrap(), kinds.to_str().unwrap(), "-o", out.to_str().unwrap()];
+    run_in(dir.path(), &args, &[]).expect_code(0);
+    let mut records = std::collections::HashMap::new();
+    for record in crate::util::events(&corpus).into_iter().chain(crate::util::events(&kinds)) {
+        let id = record.get("eventID").or(record.get("eventId")).and_then(Value::as_str).unwrap().to_string();
+        records.insert(id, record);
+    }
+    let lines = output_lines(&out);
+    assert_eq!(lines.len(), 2 * records.len(), "one document per event");
+    let mut long = 0;
+    for pair in lines.chunks(2) {
+        let record = &records[pair[0]["create"]["_id"].as_str().unwrap()];
+        crate::util::written::assert_as_written(&pair[1], record, false);
+        long += usize::from(pair[1].to_string().len() > 32_766);
+    }
+    assert_eq!(long, 4, "{long} documents over Lucene's term checked");
+}

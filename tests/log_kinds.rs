@@ -2,14 +2,17 @@
 //! network activity events (`CloudTrail-NetworkActivity/`), aggregated events
 //! (`CloudTrail-Aggregated/`: `eventId`, `timeWindow`, `summary`), an Insights event, a kind AWS has
 //! not invented yet (`CloudTrail-FutureKind/`), a digest and values longer than Lucene's 32 KB term
-//! (`tests/corpus/kinds/`, synthetic), backfilled from a local folder and from S3 (moto) with
-//! `--start/--end`, indexes every record of the range exactly once with 0 dead letters on
-//! Elasticsearch 8 and 9 and OpenSearch 3 and 2. The documents are then searched the way people
-//! search them (1.11 identities, VPC endpoints, aggregated statistics, the short leaves beside a
-//! long one), and the dashboards' charts are shown to leave the aggregated summaries out.
+//! (up to one 200 KB leaf; `tests/corpus/kinds/`, synthetic), backfilled from a local folder and
+//! from S3 (moto) with `--start/--end`, indexes every record of the range exactly once with 0 dead
+//! letters on Elasticsearch 8 and 9 and OpenSearch 3 and 2. Each `_source` is the event as written
+//! (on OpenSearch once the long values moved to `longValues` are put back at their markers). The
+//! documents are then searched the way people search them (1.11 identities, VPC endpoints,
+//! aggregated statistics, the short leaves beside a long one, the moved values by their trace), and
+//! the dashboards' charts are shown to leave the aggregated summaries out.
 
 use crate::util::aws::{moto_env, new_bucket, runtime, s3, upload_dir};
-use crate::util::{event_counts, on_each_cluster, output_ids, prefix, run_in, walk, Cluster, Run};
+use crate::util::written::{assert_as_written, MOVED};
+use crate::util::{event_counts, on_each_cluster, output_ids, prefix, run_in, walk, Cluster, Kind, Run};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -56,20 +59,38 @@ fn hits(cluster: &Cluster, p: &str, query: Value) -> u64 {
         .unwrap()
 }
 
-/// The run indexed exactly `want` events (a retried request may find some present), 0 dead.
+/// The run indexed exactly `want` events (a retried request may find some present), 0 dead, and
+/// each `_source` is its event as written: on Elasticsearch byte for byte (as JSON text, keys in
+/// order; only `@timestamp` added), on OpenSearch once the moved long values are put back (and
+/// only the leaves over Lucene's term moved: the policy, the two templates, the 200 KB body).
 fn assert_lands(run: &Run, cluster: &Cluster, p: &str, want: &BTreeSet<String>) {
     run.expect_code(0);
     let (indexed, present, dead) = event_counts(run);
     assert_eq!((indexed + present, dead), (want.len() as u64, 0), "{}", run.stderr);
     assert_eq!(cluster.count(p), want.len() as u64);
-    let found = cluster.search(p, json!({"size": 100, "_source": false, "query": {"match_all": {}}}));
-    let got: BTreeSet<String> = found["hits"]["hits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["_id"].as_str().unwrap().to_string())
-        .collect();
+    let found = cluster.search(p, json!({"size": 100, "query": {"match_all": {}}}));
+    let hits = found["hits"]["hits"].as_array().unwrap();
+    let got: BTreeSet<String> = hits.iter().map(|h| h["_id"].as_str().unwrap().to_string()).collect();
     assert_eq!(&got, want, "the _ids are the events' ids");
+    let records = records();
+    let mut moved = Vec::new();
+    for hit in hits {
+        let id = hit["_id"].as_str().unwrap();
+        let (_, record) =
+            records.iter().find(|(_, r)| r.get("eventID").or(r.get("eventId")) == Some(&json!(id))).unwrap();
+        moved.extend(assert_as_written(&hit["_source"], record, cluster.kind == Kind::OpenSearch));
+    }
+    moved.sort();
+    let want_moved = match cluster.kind {
+        Kind::Elasticsearch => vec![],
+        Kind::OpenSearch => vec![
+            "requestParameters.body",
+            "requestParameters.policy",
+            "requestParameters.templateBody",
+            "responseElements.templateBody",
+        ],
+    };
+    assert_eq!(moved, want_moved, "what moved on {}", cluster.name);
 }
 
 /// What people look for in these documents, and the dashboards' exclusion of summaries.
@@ -82,7 +103,7 @@ fn assert_searchable(cluster: &Cluster, p: &str) {
     );
     assert_eq!(count(json!({"term": {"userIdentity.inScopeOf.issuerType": "AWS::Lambda::Function"}})), 1);
     assert_eq!(count(json!({"term": {"userIdentity.sessionContext.assumedRoot": "true"}})), 1);
-    assert_eq!(count(json!({"term": {"tlsDetails.keyExchange": "x25519"}})), 8);
+    assert_eq!(count(json!({"term": {"tlsDetails.keyExchange": "x25519"}})), 9);
     // Network activity.
     assert_eq!(count(json!({"term": {"eventCategory": "NetworkActivity"}})), 3);
     assert_eq!(count(json!({"term": {"vpcEndpointAccountId": "444455556666"}})), 3);
@@ -107,7 +128,9 @@ fn assert_searchable(cluster: &Cluster, p: &str) {
     let buckets = sums["aggregations"]["primary"]["buckets"].as_array().unwrap();
     let put = buckets.iter().find(|b| b["key"] == "PutObject").expect("PutObject bucket");
     assert_eq!(put["total"]["value"].as_f64(), Some(1000.0));
-    // Long values: the event is there, its short leaves searchable, the long one whole in _source.
+    // Long values: the event is there, its short leaves searchable, the long one whole in _source:
+    // where it was written on Elasticsearch; on OpenSearch in `longValues`, found by its path, with
+    // the marker (itself searchable) at its old place.
     let key_policy = records().into_iter().find(|(_, r)| r["eventName"] == "PutKeyPolicy").unwrap().1;
     let long = cluster.search(
         p,
@@ -115,10 +138,24 @@ fn assert_searchable(cluster: &Cluster, p: &str) {
     );
     let source = &long["hits"]["hits"][0]["_source"];
     assert_eq!(source["eventName"], "PutKeyPolicy");
-    assert_eq!(source["longValues"][0]["field"], "requestParameters.policy");
-    assert_eq!(source["longValues"][0]["value"], key_policy["requestParameters"]["policy"]);
-    assert_eq!(count(json!({"term": {"longValues.field": "requestParameters.templateBody"}})), 1);
-    assert_eq!(count(json!({"term": {"longValues.field": "responseElements.templateBody"}})), 1);
+    let policy = &key_policy["requestParameters"]["policy"];
+    let moved = |field: &str| count(json!({"term": {"longValues.field": field}}));
+    match cluster.kind {
+        Kind::Elasticsearch => {
+            assert_eq!(&source["requestParameters"]["policy"], policy);
+            assert_eq!(count(json!({"exists": {"field": "longValues.field"}})), 0, "nothing moves");
+        }
+        Kind::OpenSearch => {
+            assert_eq!(source["requestParameters"]["policy"], MOVED);
+            assert_eq!(source["longValues"][0]["field"], "requestParameters.policy");
+            assert_eq!(&source["longValues"][0]["value"], policy);
+            assert_eq!(moved("requestParameters.templateBody"), 1);
+            assert_eq!(moved("responseElements.templateBody"), 1);
+            assert_eq!(moved("requestParameters.body"), 1, "the 200 KB leaf");
+            assert_eq!(count(json!({"term": {"requestParameters.body": MOVED}})), 1, "the marker");
+        }
+    }
+    assert_eq!(count(json!({"term": {"requestParameters.restApiId": "kinds0api1"}})), 1);
     assert_eq!(count(json!({"term": {"requestParameters.stackName": "kinds-big-stack"}})), 2);
     assert_eq!(count(json!({"term": {"requestParameters.bucketName": "kinds-policy-bucket"}})), 1);
     // The dashboards' charts count API calls: with each chart's own filters, no summary is left.
@@ -161,14 +198,14 @@ fn local_folder(cluster: &Cluster) {
         DAY,
     ];
     let want = ids_of_day(|_| true);
-    assert_eq!(want.len(), 15, "7 management, 3 network, 3 aggregated, 1 insight, 1 future");
+    assert_eq!(want.len(), 16, "8 management, 3 network, 3 aggregated, 1 insight, 1 future");
     let run = run_in(dir.path(), &args, &[]);
     assert_lands(&run, cluster, &p, &want);
     assert!(run.stderr.contains("1 skipped") || run.stderr.contains("skipped"), "{}", run.stderr);
     assert_searchable(cluster, &p);
     let again = run_in(dir.path(), &args, &[]);
     again.expect_code(0);
-    assert_eq!(event_counts(&again), (0, 15, 0), "{}", again.stderr);
+    assert_eq!(event_counts(&again), (0, 16, 0), "{}", again.stderr);
     cluster.clean(&p);
 }
 

@@ -1,6 +1,6 @@
-//! Log lines cannot be forged (issue 10): a file name holding a line break (as an S3 key can, from
-//! `%0A` in a notification) is printed escaped, inside its one line, in the text log format and in
-//! the errors the binary prints before it exits.
+//! Log lines cannot be forged (docs/design/security.md): a file name holding a line break (as an S3 key can,
+//! from `%0A` in a notification) is printed escaped, inside its one line, in the text log format and in the
+//! errors the binary prints before it exits.
 
 use crate::util::run_in;
 

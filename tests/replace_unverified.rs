@@ -1,7 +1,7 @@
-//! A file whose damaged gzip member was too big to hold back (issue 9): its events were sent
-//! before the checksum failed, so they may be altered. The file fails, `--state` notes that it must
-//! be replaced, and the re-run of the repaired file replaces (`index`) what the first run sent
-//! instead of keeping it (`create` would answer "already present").
+//! A file whose damaged gzip member was too big to hold back (docs/design/reliability.md): its events were
+//! sent before the checksum failed, so they may be altered. The file fails, `--state` notes that it must be
+//! replaced, and the re-run of the repaired file replaces (`index`) what the first run sent instead of
+//! keeping it (`create` would answer "already present").
 
 use crate::util::{prefix, run_in, write_gz, Cluster};
 

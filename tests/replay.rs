@@ -1,8 +1,8 @@
-//! `replay` (issue 9, "a way back"): dead letters go back once their cause is fixed, exactly once,
-//! on Elasticsearch and OpenSearch: a mapping conflict fixed, records re-encoded as backfill
-//! encodes them, a cluster that is down (nothing lost: the failed letters are in the new file,
-//! whole, and a second replay brings them in), lines that are not letters named by number only,
-//! and the input never written to.
+//! `replay` (docs/design/reliability.md, "a way back"): dead letters go back once their cause is fixed,
+//! exactly once, on Elasticsearch and OpenSearch: a mapping conflict fixed, records re-encoded as backfill
+//! encodes them, a cluster that is down (nothing lost: the failed letters are in the new file, whole, and a
+//! second replay brings them in), lines that are not letters named by number only, and the input never
+//! written to.
 
 mod faults;
 

@@ -1,6 +1,6 @@
-//! S3 errors say what is wrong (issue 10), against moto: a missing key in an existing bucket is
-//! not reported as a missing bucket, and a missing bucket still reads as one (from the download
-//! path and from a backfill's listing).
+//! S3 errors say what is wrong (docs/design/security.md), against moto: a missing key in an existing bucket
+//! is not reported as a missing bucket, and a missing bucket still reads as one (from the download path and
+//! from a backfill's listing).
 
 use crate::util::aws::{moto_env, new_bucket, put, runtime, s3};
 use crate::util::{prefix, run_in};

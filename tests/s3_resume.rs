@@ -1,7 +1,7 @@
-//! A large S3 object whose download breaks off (issue 9): a TCP proxy in front of moto cuts the
-//! connection mid-body. A few breaks are resumed where they stopped and the file is read whole;
-//! more than the tool resumes fail the file, which `--state` then does not record, so a re-run
-//! reads it again and every event ends indexed exactly once.
+//! A large S3 object whose download breaks off (docs/design/reliability.md): a TCP proxy in front of moto
+//! cuts the connection mid-body. A few breaks are resumed where they stopped and the file is read whole; more
+//! than the tool resumes fail the file, which `--state` then does not record, so a re-run reads it again and
+//! every event ends indexed exactly once.
 
 use crate::util::aws::{moto_env, moto_url, new_bucket, put, runtime, s3};
 use crate::util::proxy::Proxy;

@@ -1,4 +1,4 @@
-//! The files that hold whole events (issue 10): `--output`, `--state` and the dead letters are
+//! The files that hold whole events (docs/design/security.md): `--output`, `--state` and the dead letters are
 //! created readable by their owner only, and a symbolic link planted where one of them goes is
 //! refused with an error naming the file, its target left untouched.
 

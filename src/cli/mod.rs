@@ -174,18 +174,4 @@ pub fn parse_index_prefix(prefix: &str) -> Result<String, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn index_prefixes_are_checked() {
-        assert!(parse_index_prefix("cloudtrail").is_ok());
-        assert!(parse_index_prefix("ct-prod").is_ok());
-        for bad in ["", "CT", "-x", "a b", "a*", "a/b"] {
-            assert!(parse_index_prefix(bad).is_err(), "{bad}");
-        }
-    }
-}
-
-#[cfg(test)]
-mod flag_tests;
+mod tests;

@@ -163,7 +163,7 @@ fn indexing(
             batch: BatchLimits { max_bytes: cluster.batch_bytes, max_events: cluster.batch_events.max(1) },
             // One full batch ready beside those the output holds (--bulk-concurrency): the readers
             // fill batches far faster than a cluster takes them, and each one queued is a body of
-            // up to --batch-bytes in memory (issue 15: 8 queued made a backfill 90 MB).
+            // up to --batch-bytes in memory (docs/design/memory.md: 8 queued made a backfill 90 MB).
             queued_batches: 1,
             decode: DecodeSettings {
                 max_event_bytes: ix.max_event_bytes.max(1024),

@@ -26,7 +26,7 @@ pub struct TransformArgs {
     #[arg(long = "redact", value_name = "PATH[=MODE]")]
     pub redact: Vec<RedactRule>,
     /// Hide a preset list of fields: `credentials` (access key IDs, session tokens, secret keys;
-    /// listed in the README), optionally with a mode: credentials=hash.
+    /// listed in docs/guides/redaction-and-filters.md), optionally with a mode: credentials=hash.
     #[arg(long = "redact-preset", value_name = "NAME[=MODE]")]
     pub redact_preset: Vec<Preset>,
     /// File holding the secret key for `hash` (its bytes, trailing newlines ignored). Without it,
@@ -46,8 +46,8 @@ pub struct TransformArgs {
     /// whatever the --include flags say): --exclude 'eventName=Describe*' --exclude 'eventName=Get*'.
     #[arg(long = "exclude", value_name = "FIELD=GLOB")]
     pub exclude: Vec<FieldFilter>,
-    /// Keep only operations people did in the AWS Management Console (the rule is in the README,
-    /// "What counts as a console operation"). Combines with --include/--exclude: all must pass.
+    /// Keep only operations people did in the AWS Management Console (the rule is in
+    /// docs/guides/redaction-and-filters.md, "What counts as a console operation"). Combines with --include/--exclude: all must pass.
     #[arg(long)]
     pub console_only: bool,
 }
@@ -71,6 +71,8 @@ impl TransformArgs {
             exclude: self.exclude.clone(),
             console_only: self.console_only,
             ecs: None,
+            // The wiring sets it once it knows the cluster (OpenSearch moves).
+            move_long_values: false,
         };
         Ok(spec)
     }

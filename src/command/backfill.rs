@@ -79,13 +79,14 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
     let state = settings.select.state.as_deref().map(StateFile::open).transpose()?;
     let stats = Arc::new(Stats::default());
     // Unusable rules stop the run before anything is created or read.
-    let transform = settings.indexing.transform()?;
+    let mut transform = settings.indexing.transform()?;
     let dead = Arc::new(DeadLetters::with_limit(
         settings.indexing.dead_letter.clone(),
         settings.indexing.dead_letter_max,
     ));
     let cancel = CancellationToken::new();
     let mut output = settings.indexing.open_output(&dead, &stats, &cancel).await?;
+    transform.move_long_values(output.refuses_long_leaves());
     let relaxed = relax_refresh(&settings, &mut output).await?;
     watch_signals(&cancel)?;
 

@@ -74,7 +74,7 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
         settings.indexing.dead_letter_max,
     ));
     // Unusable rules stop the service before it connects to anything.
-    let transform = settings.indexing.transform()?;
+    let mut transform = settings.indexing.transform()?;
     let stop = shutdown::watch(Messages {
         stopping: "stopping: no new messages; finishing the ones in flight",
         quitting: "stopping at once: messages in flight will reappear in the queue",
@@ -83,6 +83,7 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
     let Some(output) = connect(&settings, &dead, &stats, &stop, &abort).await? else {
         return Ok(Outcome::default());
     };
+    transform.move_long_values(output.refuses_long_leaves());
     let aws = sdk_config(&settings.aws).await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
     check_queue(&sqs, &settings.queue.queue_url).await?;

@@ -65,7 +65,7 @@ pub async fn run(mut settings: ReplaySettings) -> anyhow::Result<Outcome> {
     refuse_same(&input_path, &out)?;
     let stats = Arc::new(Stats::default());
     // Unusable rules stop the run before anything is sent.
-    let transform = settings.indexing.transform()?;
+    let mut transform = settings.indexing.transform()?;
     let limit = settings.max_line_bytes.max(DEFAULT_MAX_DOCUMENT);
     let dead = Arc::new(DeadLetters::with_limit(out, limit));
     let cancel = CancellationToken::new();
@@ -81,6 +81,7 @@ pub async fn run(mut settings: ReplaySettings) -> anyhow::Result<Outcome> {
             None
         }
     };
+    transform.move_long_values(output.as_ref().is_some_and(crate::output::Output::refuses_long_leaves));
     let tally = Arc::new(Tally::default());
     let offline = output.is_none();
     let feed = Feed {

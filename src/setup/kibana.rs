@@ -3,9 +3,9 @@
 //!
 //! The objects are the NDJSON files in `kibana/` (written by `scripts/gen-kibana.py`, embedded
 //! at build time), made for the prefix `cloudtrail`. For another prefix the ids
-//! (`cloudtrail-es_<prefix>_<name>`), the data view's pattern (`PREFIX-*,-PREFIX-*-*`: the daily
-//! indices, not another prefix's) and the dashboard title are rewritten, so dashboards for several
-//! prefixes live side by side. The dashboard's time range is set from the data
+//! (`cloudtrail-es_<prefix>_<name>`), the data view's pattern (`PREFIX-2*`: the daily indices,
+//! not another prefix's nor the findings', see [`index_pattern`]) and the dashboard title are
+//! rewritten, so dashboards for several prefixes live side by side. The dashboard's time range is set from the data
 //! (`time_range.rs`).
 //!
 //! Idempotency: Kibana migrates objects on import, so what it stores is not what we sent and cannot
@@ -48,10 +48,18 @@ pub fn app_name(flavor: Flavor) -> &'static str {
     }
 }
 
-/// The data view's index pattern for `prefix`: its daily indices `PREFIX-YYYY.MM.DD`, without
-/// those of a longer prefix (`PREFIX-prod-YYYY.MM.DD`), whose names have a `-` after `PREFIX-`.
+/// The data view's index pattern for `prefix`: its daily indices `PREFIX-YYYY.MM.DD`, whose
+/// names go on with the year after `PREFIX-`, and not what else starts with `PREFIX-`: a longer
+/// prefix's (`PREFIX-prod-YYYY.MM.DD`) or the findings (`PREFIX-findings-YYYY.MM.DD`).
+///
+/// One wildcard and no exclusion, because both apps list a data view's fields with
+/// `GET PATTERN/_field_caps?fields=*&ignore_unavailable=true&allow_no_indices=false`, and with
+/// `allow_no_indices=false` every wildcard must match some index, an exclusion's too: the earlier
+/// `PREFIX-*,-PREFIX-*-*` answered 404 on Elasticsearch 8 and 9 and OpenSearch 2 and 3 whenever no
+/// longer-prefix index existed (the usual case), and the dashboard did not open. Events dated
+/// before the year 2000 (CloudTrail began in 2013) are not in it.
 pub fn index_pattern(prefix: &str) -> String {
-    format!("{prefix}-*,-{prefix}-*-*")
+    format!("{prefix}-2*")
 }
 
 /// The saved objects for this app and prefix, the dashboard showing `range` and carrying the
@@ -286,7 +294,7 @@ mod tests {
         assert!(!text.contains("cloudtrail-es_cloudtrail_"), "every id is renamed");
         let view = objects.iter().find(|o| o["type"] == "index-pattern").unwrap();
         assert_eq!(view["id"], "cloudtrail-es_ct-prod_data-view");
-        assert_eq!(view["attributes"]["title"], "ct-prod-*,-ct-prod-*-*");
+        assert_eq!(view["attributes"]["title"], "ct-prod-2*");
         assert_eq!(view["attributes"]["name"], "CloudTrail (ct-prod-YYYY.MM.DD)");
         let dash = objects.iter().find(|o| o["type"] == "dashboard").unwrap();
         assert_eq!(dash["attributes"]["title"], "CloudTrail — console activity [ct-prod]");
@@ -295,6 +303,37 @@ mod tests {
             .unwrap()
             .iter()
             .all(|r| r["id"].as_str().unwrap().contains("_ct-prod_")));
+    }
+
+    /// Whether an index expression of one or more `*` wildcards matches `name`, as both engines'
+    /// simple matching does.
+    fn matches(pattern: &str, name: &str) -> bool {
+        match pattern.split_once('*') {
+            None => pattern == name,
+            Some((head, rest)) => {
+                name.starts_with(head)
+                    && (0..=name.len() - head.len()).any(|i| matches(rest, &name[head.len() + i..]))
+            }
+        }
+    }
+
+    #[test]
+    fn the_pattern_is_one_wildcard_over_the_daily_indices_only() {
+        use crate::output::elasticsearch::IndexNaming;
+        for prefix in ["cloudtrail", "ct-prod", &IndexNaming::ecs("default").prefix] {
+            let pattern = index_pattern(prefix);
+            // `allow_no_indices=false` needs every wildcard of the field-list call to match: one,
+            // no exclusion.
+            assert_eq!(pattern.matches('*').count(), 1, "{pattern}");
+            assert!(!pattern.contains(','), "{pattern}: one expression, no exclusion");
+            for day in ["2013.11.01", "2024.02.29", "2999.12.31"] {
+                assert!(matches(&pattern, &format!("{prefix}-{day}")), "{pattern} misses {day}");
+            }
+            for other in ["other-2024.01.01", "findings-2024.01.01", "prod-2020.01.01", "retention"] {
+                assert!(!matches(&pattern, &format!("{prefix}-{other}")), "{pattern} takes {other}");
+            }
+        }
+        assert!(matches("a-*,", "a-b,") && !matches("a-2*", "a-x2"), "the matcher itself");
     }
 
     #[test]

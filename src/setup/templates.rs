@@ -6,10 +6,14 @@
 //!   unknown field stays in `_source` but never changes the mapping, so it can neither conflict nor
 //!   grow the field count), and `flattened` for the free-form objects. `mappings.json` is written
 //!   for Elasticsearch; [`mappings_component`] derives the OpenSearch form (`flat_object`, which
-//!   takes no parameters) from it, so the two can never drift apart. As nothing in the mapping can
-//!   keep OpenSearch from refusing a leaf over Lucene's 32 KB term, the transform moves such
-//!   leaves to `longValues` first (`transform/long_values.rs`, whose list of free-form fields a
-//!   test keeps equal to the `flattened` fields here).
+//!   takes no parameters) from it, so the two can never drift apart.
+//! - Long values: Lucene refuses a term over 32,766 bytes, and the cluster then refuses the whole
+//!   document. So every `keyword` field (ECS ones and multi-fields included) that does not set a
+//!   lower `ignore_above` gets [`KEYWORD_IGNORE_ABOVE`] here, and `flattened` has its own: a longer
+//!   value stays in `_source`, unindexed, on both engines. Only OpenSearch's `flat_object` has no
+//!   such parameter: for OpenSearch the transform moves such leaves to `longValues` first
+//!   (`transform/long_values.rs`, whose list of free-form fields a test keeps equal to the
+//!   `flattened` fields here).
 //! - `PREFIX@ecs` (with `--ecs` only): the ECS and `aws.cloudtrail.*` fields the documents then
 //!   also carry (`ecs-mappings.json`, converted for OpenSearch the same way).
 //! - `PREFIX@lifecycle` (Elasticsearch with ILM only): the ILM policy and
@@ -101,9 +105,13 @@ pub fn settings_component() -> Value {
     with_meta(embedded("settings.json", SETTINGS))
 }
 
+/// The `ignore_above` of every `keyword` field that sets none: Elasticsearch's advice for
+/// Lucene's 32,766-byte term (`ignore_above` counts characters; one is at most 4 UTF-8 bytes).
+pub const KEYWORD_IGNORE_ABOVE: u64 = 32766 / 4;
+
 /// `PREFIX@mappings` for this kind of cluster.
 pub fn mappings_component(flavor: Flavor) -> Value {
-    let mappings = embedded("mappings.json", MAPPINGS);
+    let mappings = limit_keywords(embedded("mappings.json", MAPPINGS));
     with_meta(match flavor {
         Flavor::Elasticsearch => mappings,
         Flavor::OpenSearch => to_flat_object(mappings),
@@ -112,7 +120,7 @@ pub fn mappings_component(flavor: Flavor) -> Value {
 
 /// `PREFIX@ecs` for this kind of cluster.
 pub fn ecs_mappings_component(flavor: Flavor) -> Value {
-    let mappings = embedded("ecs-mappings.json", ECS_MAPPINGS);
+    let mappings = limit_keywords(embedded("ecs-mappings.json", ECS_MAPPINGS));
     with_meta(match flavor {
         Flavor::Elasticsearch => mappings,
         Flavor::OpenSearch => to_flat_object(mappings),
@@ -180,6 +188,20 @@ pub(crate) fn fill(value: Value, vars: &[(&str, &str)]) -> Value {
 fn with_meta(mut body: Value) -> Value {
     body["_meta"] = meta();
     body
+}
+
+/// Gives every `keyword` field without an `ignore_above` [`KEYWORD_IGNORE_ABOVE`] (module docs).
+fn limit_keywords(value: Value) -> Value {
+    match value {
+        Value::Object(mut map) => {
+            if map.get("type").and_then(Value::as_str) == Some("keyword") && !map.contains_key("ignore_above")
+            {
+                map.insert("ignore_above".into(), json!(KEYWORD_IGNORE_ABOVE));
+            }
+            Value::Object(map.into_iter().map(|(k, v)| (k, limit_keywords(v))).collect())
+        }
+        other => other,
+    }
 }
 
 /// Elasticsearch's `flattened` (with its parameters) becomes OpenSearch's `flat_object`, which
@@ -288,7 +310,7 @@ mod tests {
 
     #[test]
     fn aggregated_fields_are_typed_and_the_costs_measured_are_off() {
-        // Index sorting keeps the bytes per event down (README, template); OpenSearch 2 then
+        // Index sorting keeps the bytes per event down (docs/design/index-template.md); OpenSearch 2 then
         // refuses `nested` fields, so the template has none.
         assert!(settings_component()["template"]["settings"]["index.sort.field"].is_array());
         let mappings = mappings_component(Flavor::Elasticsearch);
@@ -297,7 +319,7 @@ mod tests {
             assert_eq!(uncharted["doc_values"], false, "nothing aggregates it: {uncharted}");
         }
         assert_ne!(props["eventName"]["doc_values"], false, "charted fields keep their doc values");
-        // Plain objects, not nested (a query pairs fields across details: README).
+        // Plain objects, not nested (a query pairs fields across details: docs/guides/setup-and-dashboards.md).
         for flavor in [Flavor::Elasticsearch, Flavor::OpenSearch] {
             assert!(field_types(flavor).iter().all(|(_, t)| t != "nested"));
         }
@@ -307,6 +329,35 @@ mod tests {
         assert_eq!(ty("summary.details.statistics.value"), Some("double"));
         assert_eq!(ty("summary.primaryDimension.statistics.name"), Some("keyword"));
         assert_eq!(ty("userIdentity.onBehalfOf.userId"), Some("keyword"));
+    }
+
+    /// Every place a long string can land is limited: a keyword over Lucene's term refuses the
+    /// whole document (`flattened` has its own `ignore_above`; `flat_object` is handled by the
+    /// transform).
+    #[test]
+    fn every_keyword_ignores_values_too_long_for_one_term() {
+        fn check(path: &str, value: &Value, keywords: &mut usize) {
+            let Some(map) = value.as_object() else { return };
+            if map.get("type").and_then(Value::as_str) == Some("keyword") {
+                let limit = map.get("ignore_above").and_then(Value::as_u64);
+                assert!(limit.is_some_and(|l| l <= KEYWORD_IGNORE_ABOVE), "{path}: {value}");
+                *keywords += 1;
+            }
+            for (k, v) in map {
+                check(&format!("{path}.{k}"), v, keywords);
+            }
+        }
+        for flavor in [Flavor::Elasticsearch, Flavor::OpenSearch] {
+            let mut keywords = 0;
+            check("", &mappings_component(flavor), &mut keywords);
+            check("", &ecs_mappings_component(flavor), &mut keywords);
+            assert!(keywords > 100, "{keywords}");
+        }
+        let es = mappings_component(Flavor::Elasticsearch);
+        let props = &es["template"]["mappings"]["properties"];
+        assert_eq!(props["eventName"]["ignore_above"], 8191);
+        assert_eq!(props["userAgent"]["ignore_above"], 1024, "a lower limit of its own is kept");
+        assert_eq!(props["requestParameters"]["ignore_above"], 4096);
     }
 
     #[test]

@@ -7,8 +7,11 @@
 //!   event, which has no `eventTime`, is placed at the start of its `timeWindow`, `windowStart`).
 //! - The document is the event's own bytes, compacted and redacted by the walker (`walk.rs`), with
 //!   `@timestamp` added in front when the event has none.
-//! - A leaf of a free-form object too long for any engine to index (over Lucene's 32 KB) is moved
-//!   to `longValues` (`long_values.rs`), so OpenSearch's `flat_object` takes the event.
+//! - Only for OpenSearch (the wiring says so), a leaf of a free-form object too long for one term
+//!   (over Lucene's 32 KB) is moved to `longValues` (`long_values.rs`), so that `flat_object`
+//!   takes the event. For Elasticsearch and files the document is the event as written.
+//! - `"omitted": true` at the top of the event (CloudTrail truncated one of its fields) is noted
+//!   in the routing, for the run's count; the document keeps it as it is.
 //! - With `--ecs`, the finished document is parsed back and the ECS fields computed from it
 //!   (`ecs::ecs_fields`) are appended inside it, after the event's own fields, which stay as they
 //!   were. They are computed from what redaction left, so a redacted value has no ECS copy either.
@@ -27,7 +30,7 @@ use super::ecs;
 use super::long_values;
 use super::timestamp::{utc_day, Day};
 use super::walk::{self, WalkError};
-use super::{Plan, AGGREGATED_ID, EVENT_ID, EVENT_TIME, TIMESTAMP, WINDOW_START};
+use super::{Plan, AGGREGATED_ID, EVENT_ID, EVENT_TIME, OMITTED, TIMESTAMP, WINDOW_START};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
@@ -100,6 +103,8 @@ pub struct Routing<'a> {
     pub id: DocId<'a>,
     /// The UTC day of the event (and the instant itself).
     pub day: Day,
+    /// CloudTrail truncated a field of the event: it says `"omitted": true` at its top.
+    pub omitted: bool,
 }
 
 /// A document's id.
@@ -156,7 +161,9 @@ pub(super) fn encode<'r>(plan: &Plan, raw: &'r [u8], out: &mut Vec<u8>) -> Resul
                 return Err(EventProblem::DuplicateKey(d));
             }
             let routing = add_timestamp(raw, &found, start, out)?;
-            long_values::move_long_values(start, out)?;
+            if plan.move_long_values {
+                long_values::move_long_values(start, out)?;
+            }
             if let Some(namespace) = &plan.ecs {
                 add_ecs(namespace, start, out)?;
             }
@@ -231,7 +238,9 @@ fn add_timestamp<'r>(
             out[brace] = b',';
         }
     }
-    Ok(Routing { id, day })
+    // `"true"` too, as the boolean mapping reads it.
+    let omitted = matches!(found.single(raw, OMITTED).0, Some(b"true" | b"\"true\""));
+    Ok(Routing { id, day, omitted })
 }
 
 /// Appends the ECS fields of the finished document at `out[start..]` inside it.
@@ -393,5 +402,22 @@ mod tests {
         let (routed, doc) = encode(r#"{"eventID":"a\"b","eventTime":"2024-05-01T00:00:00\u005a"}"#).unwrap();
         assert_eq!(routed["id"], "a\"b");
         assert_eq!(doc["@timestamp"], "2024-05-01T00:00:00Z");
+    }
+
+    #[test]
+    fn the_truncation_flag_is_noted_where_cloudtrail_puts_it() {
+        let omitted = |raw: &str| {
+            let mut out = Vec::new();
+            match Transform::plain().encode(raw.as_bytes(), &mut out).unwrap() {
+                Encoded::Document(routing) => routing.omitted,
+                Encoded::Filtered => panic!("filtered"),
+            }
+        };
+        let t = r#""eventTime":"2024-05-01T00:00:00Z""#;
+        assert!(omitted(&format!(r#"{{{t},"omitted":true}}"#)));
+        assert!(omitted(&format!(r#"{{{t},"omitted":"true"}}"#)), "as the boolean mapping reads it");
+        for not in [r#""omitted":false"#, r#""omitted":null"#, r#""x":{"omitted":true}"#, r#""y":1"#] {
+            assert!(!omitted(&format!("{{{t},{not}}}")), "{not}");
+        }
     }
 }

@@ -1,21 +1,25 @@
-//! Leaves too long for any search engine to index, moved aside so that the event is still taken.
+//! Leaves too long for OpenSearch to index, moved aside so that it still takes the event.
 //!
 //! Lucene refuses a term over 32,766 bytes. Elasticsearch's `flattened` fields skip such a leaf
-//! (`ignore_above`), but OpenSearch's `flat_object` takes no parameters at all (2.19 and 3.6 refuse
+//! (`ignore_above`, as do all our `keyword` fields: `setup/templates.rs`), keeping it in `_source`
+//! unindexed, so for Elasticsearch (and in `--output` files) the document is the event as written
+//! and nothing here runs. OpenSearch's `flat_object` takes no parameters (2.19 and 3.6 refuse
 //! `ignore_above`, `depth_limit`, `index`, `doc_values`) and indexes every leaf as one term of
 //! `path=value` (`requestParameters._valueAndPath`: a 32,760-byte policy is refused for its path, on
-//! 2.19 and 3.6 alike): one KMS key policy, bucket policy or CloudFormation `templateBody` over 32 KB in
-//! `requestParameters` and OpenSearch rejects the whole event. So such a leaf (and only such a
-//! leaf: `path=value` over the limit) is taken out of its free-form object and kept, whole, in
-//! the document's `longValues` list, `{"field": "requestParameters.policy", "value": "…"}`
-//! (arrays as `[i]`; a leaf in an array leaves a `null` in its place, so the other elements keep
-//! their positions). `longValues.field` is searchable; the value stays in `_source` unindexed.
-//! Every shorter leaf stays where it was, searchable as before.
+//! 2.19 and 3.6 alike): one KMS key policy, bucket policy or CloudFormation `templateBody` over 32 KB
+//! in `requestParameters` and OpenSearch rejects the whole event. So, when the wiring says the
+//! documents go to OpenSearch ([`super::Transform::move_long_values`]), such a leaf (and only such a
+//! leaf: `path=value` over the limit) is moved:
 //!
-//! The documents are the same for both engines (an `--output` file replays to either); on
-//! Elasticsearch nothing searchable is lost, as `ignore_above` never indexed those leaves.
-//! A document no longer than the limit cannot hold such a leaf and is not even parsed; a longer
-//! one is parsed, and rewritten only when something moves.
+//! - its value goes, whole, to the document's `longValues` list, `{"field":
+//!   "requestParameters.policy", "value": "…"}` (array positions as `[i]`); `longValues.field` is
+//!   searchable, the value stays in `_source` unindexed;
+//! - at its old place the string [`MOVED`] is left, so the key (or the array position) is still
+//!   there and says where its value went.
+//!
+//! Every shorter leaf stays where it was, searchable as before. A document no longer than the limit
+//! cannot hold such a leaf and is not even parsed; a longer one is parsed, and rewritten only when
+//! something moves.
 
 use super::EventProblem;
 use serde_json::{json, Map, Value};
@@ -25,6 +29,9 @@ pub(super) const TERM_MAX: usize = 32766;
 
 /// Where moved leaves are kept, at the top of the document.
 pub(super) const FIELD: &str = "longValues";
+
+/// What a moved leaf leaves at its old place.
+pub(super) const MOVED: &str = "(moved to longValues)";
 
 /// The free-form objects: `flattened` in `mappings/mappings.json`, `flat_object` on OpenSearch (a
 /// unit test keeps this list and the mappings equal).
@@ -94,8 +101,9 @@ fn take_long(value: &mut Value, path: String, term_path: &str, moved: &mut Vec<V
                 .map(|(key, _)| key.clone())
                 .collect();
             for key in long {
-                if let Some(v) = map.shift_remove(&key) {
-                    moved.push(json!({ "field": format!("{path}.{key}"), "value": v }));
+                if let Some(v) = map.get_mut(&key) {
+                    moved.push(json!({ "field": format!("{path}.{key}"), "value": v.take() }));
+                    *v = Value::from(MOVED);
                 }
             }
             for (key, v) in map.iter_mut() {
@@ -106,6 +114,7 @@ fn take_long(value: &mut Value, path: String, term_path: &str, moved: &mut Vec<V
             for (i, v) in items.iter_mut().enumerate() {
                 if too_long(term_path, v) {
                     moved.push(json!({ "field": format!("{path}[{i}]"), "value": v.take() }));
+                    *v = Value::from(MOVED);
                 } else {
                     take_long(v, format!("{path}[{i}]"), term_path, moved);
                 }
@@ -114,6 +123,7 @@ fn take_long(value: &mut Value, path: String, term_path: &str, moved: &mut Vec<V
         // A free-form field that is itself one long string.
         v if too_long(term_path, v) => {
             moved.push(json!({ "field": path, "value": v.take() }));
+            *v = Value::from(MOVED);
         }
         _ => {}
     }
@@ -126,12 +136,23 @@ mod tests {
     use crate::setup::templates::field_types;
     use crate::transform::{Encoded, Transform};
 
-    fn encode(raw: &str) -> Value {
+    /// The transform for OpenSearch (`true`) or for Elasticsearch and files.
+    fn transform(moving: bool) -> Transform {
+        let mut t = Transform::plain();
+        t.move_long_values(moving);
+        t
+    }
+
+    fn encode_text(raw: &str, moving: bool) -> String {
         let mut out = Vec::new();
-        let Encoded::Document(_) = Transform::plain().encode(raw.as_bytes(), &mut out).unwrap() else {
+        let Encoded::Document(_) = transform(moving).encode(raw.as_bytes(), &mut out).unwrap() else {
             panic!("filtered")
         };
-        serde_json::from_slice(&out).unwrap()
+        String::from_utf8(out).unwrap()
+    }
+
+    fn encode(raw: &str) -> Value {
+        serde_json::from_str(&encode_text(raw, true)).unwrap()
     }
 
     #[test]
@@ -147,25 +168,28 @@ mod tests {
         assert_eq!(ours, flattened);
     }
 
-    #[test]
-    fn only_leaves_too_long_to_index_move_and_keep_their_value() {
+    fn long_event() -> String {
         let policy = "p".repeat(40_000);
         let fits = "f".repeat(TERM_MAX - "requestParameters.short".len() - 1);
-        let raw = json!({
+        json!({
             "eventID": "e", "eventTime": "2024-05-01T00:00:00Z", "eventName": "PutKeyPolicy",
             "requestParameters": {"keyId": "k", "policy": policy, "short": fits,
                                   "list": ["a", policy, {"body": policy}]},
             "responseElements": policy,
             "unmapped": policy,
         })
-        .to_string();
-        let doc = encode(&raw);
+        .to_string()
+    }
+
+    #[test]
+    fn for_opensearch_only_leaves_too_long_to_index_move_and_leave_a_marker() {
+        let doc = encode(&long_event());
         let rp = &doc["requestParameters"];
         assert_eq!(rp["keyId"], "k");
-        assert!(rp.get("policy").is_none());
-        assert_eq!(rp["short"].as_str().unwrap().len(), fits.len(), "a leaf that fits stays");
-        assert_eq!(rp["list"], json!(["a", null, {}]));
-        assert!(doc.get("responseElements").unwrap().is_null());
+        assert_eq!(rp["policy"], MOVED, "the key stays, saying where its value went");
+        assert_eq!(rp["short"].as_str().unwrap().len(), TERM_MAX - 24, "a leaf that fits stays");
+        assert_eq!(rp["list"], json!(["a", MOVED, {"body": MOVED}]));
+        assert_eq!(doc["responseElements"], MOVED);
         assert_eq!(doc["unmapped"].as_str().unwrap().len(), 40_000, "not indexed anyway: left");
         let moved: Vec<(&str, usize)> = doc[FIELD]
             .as_array()
@@ -186,21 +210,26 @@ mod tests {
     }
 
     #[test]
+    fn for_elasticsearch_and_files_the_document_is_the_event_as_written() {
+        let raw = long_event();
+        let doc = encode_text(&raw, false);
+        assert_eq!(doc, format!("{{\"@timestamp\":\"2024-05-01T00:00:00Z\",{}", &raw[1..]));
+        assert!(!doc.contains(FIELD) && !doc.contains(MOVED));
+    }
+
+    #[test]
     fn short_or_unaffected_documents_are_left_byte_for_byte() {
         let raw = json!({"eventTime": "2024-05-01T00:00:00Z", "requestParameters": {"a": 2.50},
                          "additionalEventData": {"x": "y".repeat(33_000)}})
         .to_string()
         .replace("2.5", "2.50");
-        let mut out = Vec::new();
-        Transform::plain().encode(raw.as_bytes(), &mut out).unwrap();
-        let doc = String::from_utf8(out).unwrap();
+        let doc = encode_text(&raw, true);
         assert!(doc.contains(FIELD) && doc.contains("\"a\":2.5"), "moved, so rewritten");
+        assert!(encode_text(&raw, false).contains("\"a\":2.50"), "not moving: bytes kept");
         let raw = json!({"eventTime": "2024-05-01T00:00:00Z", "requestParameters": {"a": 1},
                          "unmapped": "y".repeat(33_000)})
         .to_string()
         .replace("\"a\":1", "\"a\":1.000");
-        let mut out = Vec::new();
-        Transform::plain().encode(raw.as_bytes(), &mut out).unwrap();
-        assert!(String::from_utf8(out).unwrap().contains("\"a\":1.000"), "nothing moved: bytes kept");
+        assert!(encode_text(&raw, true).contains("\"a\":1.000"), "nothing moved: bytes kept");
     }
 }

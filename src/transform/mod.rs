@@ -17,8 +17,6 @@ mod capture;
 mod console;
 mod document;
 pub mod ecs;
-#[cfg(test)]
-mod ecs_document_tests;
 mod filter;
 mod glob;
 mod long_values;
@@ -56,6 +54,8 @@ const TIMESTAMP: u16 = 2;
 const AGGREGATED_ID: u16 = 3;
 const WINDOW_START: u16 = 4;
 const BUILT_IN: [&str; 5] = ["eventID", "eventTime", "@timestamp", "eventId", "timeWindow.windowStart"];
+/// CloudTrail's truncation flag, `"omitted": true` (captured, not protected: it may be redacted).
+const OMITTED: u16 = 5;
 
 /// What to redact and what to keep, as given by flags (or, later, a config file).
 #[derive(Debug, Default)]
@@ -77,6 +77,11 @@ pub struct TransformSpec {
     /// `--ecs`: each document also carries its ECS fields (`ecs/`), for this data-stream
     /// namespace (`--ecs-namespace`).
     pub ecs: Option<String>,
+    /// Move the leaves of free-form objects too long for one term to `longValues`
+    /// (`long_values.rs`): only for an engine that would refuse the document (OpenSearch). The
+    /// wiring learns it from the cluster ([`Transform::move_long_values`]); off, the document is
+    /// the event as written.
+    pub move_long_values: bool,
 }
 
 /// The rules cannot be used.
@@ -110,6 +115,8 @@ pub(crate) struct Plan {
     filters: Filters,
     /// The ECS namespace, when documents carry ECS fields.
     ecs: Option<String>,
+    /// See [`TransformSpec::move_long_values`].
+    move_long_values: bool,
 }
 
 /// The transform step: see the module docs.
@@ -145,6 +152,8 @@ impl Transform {
         for field in BUILT_IN {
             slots.named(field);
         }
+        let omitted = slots.named("omitted");
+        debug_assert_eq!(omitted, OMITTED);
         let filters = Filters::new(&spec.include, &spec.exclude, spec.console_only, &mut slots);
         let rules: Vec<RedactRule> = rules.into_iter().map(|(_, r)| r).collect();
         let plan = Plan {
@@ -152,6 +161,7 @@ impl Transform {
             redactor: Redactor { key: spec.key },
             filters,
             ecs: spec.ecs,
+            move_long_values: spec.move_long_values,
         };
         Ok(Transform { plan, redacts: !rules.is_empty() })
     }
@@ -169,6 +179,18 @@ impl Transform {
     /// True when documents carry their ECS fields (`--ecs`).
     pub fn ecs(&self) -> bool {
         self.plan.ecs.is_some()
+    }
+
+    /// Moves too-long leaves to `longValues` (`on`) or leaves documents as written: set by the
+    /// wiring once it knows the engine the documents go to (OpenSearch's `flat_object` refuses
+    /// them; Elasticsearch and files take the event as written).
+    pub fn move_long_values(&mut self, on: bool) {
+        self.plan.move_long_values = on;
+    }
+
+    /// True when too-long leaves are moved to `longValues`.
+    pub fn moves_long_values(&self) -> bool {
+        self.plan.move_long_values
     }
 
     /// True when some filter is active.
@@ -203,23 +225,4 @@ fn plan_matcher(rules: &[RedactRule], slots: &Slots) -> Result<Matcher<Accept>, 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_fields_that_route_a_document_cannot_be_redacted() {
-        let refused = |rule: &str| {
-            let spec = TransformSpec { redact: vec![rule.parse().unwrap()], ..TransformSpec::default() };
-            match Transform::new(spec) {
-                Err(TransformError::Protected { field, .. }) => Some(field),
-                _ => None,
-            }
-        };
-        assert_eq!(refused("eventID"), Some("eventID"));
-        assert_eq!(refused("eventId=mask"), Some("eventId"));
-        assert_eq!(refused("timeWindow"), Some("timeWindow.windowStart"), "its parent hides it");
-        assert_eq!(refused("timeWindow.windowStart"), Some("timeWindow.windowStart"));
-        assert_eq!(refused("timeWindow.windowEnd"), None);
-        assert_eq!(refused("summary"), None);
-    }
-}
+mod tests;

@@ -3,8 +3,9 @@
 //! run a test on each of the four plain clusters (Elasticsearch 8 and 9, OpenSearch 3 and 2) so
 //! that a behaviour one of them differs in is caught and named, and give each test its own index
 //! prefix so tests never see each other's data.
-
+// Each test uses some of these helpers; the tests that need a server (feature `servers`) use most.
 #![allow(dead_code)]
+#![cfg_attr(not(feature = "servers"), allow(unused_imports))]
 
 pub mod aws;
 pub mod fake_kibana;
@@ -14,6 +15,7 @@ pub mod proxy;
 pub mod receiver;
 pub mod secure;
 pub mod sigv4;
+pub mod written;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -194,16 +196,43 @@ impl Cluster {
         Cluster::of(&OS3)
     }
 
-    /// Documents in `PREFIX-*` after a refresh.
+    /// Documents in `PREFIX-*` after a refresh. Waits (up to [`NOT_READY_PATIENCE`]) while the
+    /// cluster answers "not ready yet": an index being created has no shard to count on.
     pub fn count(&self, prefix: &str) -> u64 {
-        self.post(&format!("/{prefix}-*/_refresh"), "");
-        self.get(&format!("/{prefix}-*/_count"))["count"].as_u64().expect("a count")
+        self.when_ready("POST", &format!("/{prefix}-*/_refresh"), "");
+        self.when_ready("GET", &format!("/{prefix}-*/_count"), "")["count"].as_u64().expect("a count")
     }
 
-    /// A search on `PREFIX-*`.
+    /// A search on `PREFIX-*`, waiting like [`Cluster::count`] while the cluster is not ready.
     pub fn search(&self, prefix: &str, body: Value) -> Value {
-        self.post(&format!("/{prefix}-*/_refresh"), "");
-        self.post(&format!("/{prefix}-*/_search"), &body.to_string())
+        self.when_ready("POST", &format!("/{prefix}-*/_refresh"), "");
+        self.when_ready("POST", &format!("/{prefix}-*/_search"), &body.to_string())
+    }
+
+    /// `METHOD path` (with `body` unless it is empty), sent again every 250 ms while the answer says
+    /// "not ready yet" (see [`not_ready`]); any other failure, or not ready past
+    /// [`NOT_READY_PATIENCE`], fails the test.
+    fn when_ready(&self, method: &str, path: &str, body: &str) -> Value {
+        let started = std::time::Instant::now();
+        loop {
+            let request = ureq::request(method, &format!("{}{path}", self.url));
+            let answer = if body.is_empty() {
+                request.call()
+            } else {
+                request.set("content-type", "application/json").send_string(body)
+            };
+            match answer {
+                Ok(r) => return r.into_json().expect("JSON"),
+                Err(ureq::Error::Status(code, r)) => {
+                    let text = r.into_string().unwrap_or_default();
+                    if !not_ready(code, &text) || started.elapsed() > NOT_READY_PATIENCE {
+                        panic!("{method} {path}: {code} {text:.2000}");
+                    }
+                }
+                Err(e) => panic!("{method} {path}: {e}"),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
     }
 
     pub fn get(&self, path: &str) -> Value {
@@ -258,6 +287,19 @@ impl Cluster {
             let _ = ureq::delete(&format!("{}/_component_template/{prefix}@{part}", self.url)).call();
         }
     }
+}
+
+/// How long [`Cluster::count`] and [`Cluster::search`] wait for a cluster that is not ready yet.
+pub const NOT_READY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether an error answer means "not ready yet" rather than a failure: 503 (an index being created,
+/// its primary shard not yet started: `no_shard_available_action_exception`, or a search phase with
+/// every shard failed), 429, or a "no shard" reason under another status.
+pub fn not_ready(status: u16, body: &str) -> bool {
+    matches!(status, 503 | 429)
+        || body.contains("no_shard_available_action_exception")
+        || body.contains("NoShardAvailableActionException")
+        || body.contains("all shards failed")
 }
 
 /// The events a run indexed, found already present, and dead-lettered, from its summary line.
@@ -345,4 +387,13 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn not_ready_answers_are_told_from_failures() {
+    assert!(not_ready(503, r#"{"error":{"type":"search_phase_execution_exception"}}"#));
+    assert!(not_ready(500, r#"{"error":{"root_cause":[{"type":"no_shard_available_action_exception"}]}}"#));
+    assert!(not_ready(400, r#"{"error":{"reason":"all shards failed"}}"#));
+    assert!(!not_ready(404, r#"{"error":{"type":"index_not_found_exception"}}"#));
+    assert!(!not_ready(400, r#"{"error":{"type":"parsing_exception"}}"#));
 }

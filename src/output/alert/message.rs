@@ -1,5 +1,5 @@
 //! The words of an alert: who did what, when, from where, whether it failed, and a Discover link.
-//! The exact texts are documented in the README ("Alerts"); the tests below pin them.
+//! The exact texts are documented in docs/guides/follow-and-alerts.md ("Alerts"); the tests below pin them.
 //!
 //! Everything is read from the document as indexed (after redaction), never from the raw event,
 //! so a redacted value cannot appear: a redacted `userIdentity.userName` falls back to the ARN,

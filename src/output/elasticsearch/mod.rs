@@ -80,6 +80,7 @@ pub struct BulkSettings {
 /// Sends batches to a cluster.
 pub struct BulkOutput {
     client: EsClient,
+    flavor: Flavor,
     path: &'static str,
     retry: Backoff,
     item_patience: Duration,
@@ -122,6 +123,7 @@ impl BulkOutput {
         stats.bulk_limit.store(limit.limit() as u64, Relaxed);
         BulkOutput {
             client,
+            flavor: info.flavor,
             path: bulk_path(info),
             retry: settings.backoff,
             item_patience,
@@ -138,6 +140,11 @@ impl BulkOutput {
     /// The client it sends with.
     pub fn client(&self) -> &EsClient {
         &self.client
+    }
+
+    /// What it sends to.
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
     }
 
     /// Relax the refresh of each index before the first batch goes to it (backfill).

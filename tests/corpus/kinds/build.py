@@ -8,7 +8,8 @@ network activity events (AwsVpceEvent), aggregated events (AwsAggregatedEvent), 
 The long values are policies and templates of the sizes AWS allows: a KMS key policy of about
 32 KB (the most KMS takes; with its path it is one term over Lucene's 32,766 bytes), a
 CloudFormation templateBody of 50 KB (51,200 allowed) and one of 36 KB in responseElements, and a
-20 KB bucket policy (the S3 limit), which fits in one term and stays in place. Run it again after editing an event:
+20 KB bucket policy (the S3 limit), which fits in one term and stays in place; and one 200 KB leaf, an
+API Gateway PutRestApi `body` (an OpenAPI definition; CloudTrail events may be up to 256 KB). Run it again after editing an event:
     python3 tests/corpus/kinds/build.py
 Output is deterministic (gzip without a timestamp).
 """
@@ -84,6 +85,16 @@ def template(size):
     return json.dumps({"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources}, indent=1)
 
 
+def openapi(size):
+    """An OpenAPI definition of about `size` bytes, on one line (as an SDK sends it)."""
+    paths, i = {}, 0
+    while len(json.dumps({"openapi": "3.0.1", "paths": paths})) < size:
+        paths[f"/kinds/items{i:05d}"] = {"get": {"operationId": f"getItem{i:05d}",
+                                               "responses": {"200": {"description": "the item"}}}}
+        i += 1
+    return json.dumps({"openapi": "3.0.1", "info": {"title": "kinds-big-api"}, "paths": paths})
+
+
 def management():
     root_session = role("root-task")
     root_session["sessionContext"]["assumedRoot"] = "true"
@@ -109,6 +120,10 @@ def management():
         event(7, "GetTemplate", "cloudformation.amazonaws.com", role(), readOnly=True,
               requestParameters={"stackName": "kinds-big-stack"},
               responseElements={"templateBody": template(36_000), "stagesAvailable": ["Original", "Processed"]}),
+        event(10, "PutRestApi", "apigateway.amazonaws.com", role(),
+              requestParameters={"restApiId": "kinds0api1", "mode": "overwrite", "failOnWarnings": False,
+                                 "body": openapi(200_000)},
+              responseElements={"id": "kinds0api1", "name": "kinds-big-api"}),
     ]
 
 

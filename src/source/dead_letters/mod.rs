@@ -237,5 +237,4 @@ impl<R: BufRead> LineReader<R> {
 }
 
 #[cfg(test)]
-#[path = "dead_letters_tests.rs"]
 mod tests;

@@ -70,7 +70,7 @@ pub struct DeadLetter<'a> {
 
 /// The event as it was when it failed.
 pub enum Payload<'a> {
-    /// A JSON document (at most [`MAX_JSON_DEPTH`] deep): `document`.
+    /// A JSON document (at most `MAX_JSON_DEPTH`, 126, levels deep): `document`.
     Json(&'a RawValue),
     /// A record that is not one, byte for byte: `raw` or `raw_base64`.
     Raw(&'a [u8]),
@@ -306,5 +306,4 @@ fn cut_torn_line(file: &mut File) -> io::Result<()> {
 }
 
 #[cfg(test)]
-#[path = "dead_letter_tests.rs"]
 mod tests;

@@ -1,8 +1,9 @@
-//! Documents with `--ecs` (`document.rs` + `ecs/`): the event's own bytes stay as they are, the
+//! The transform's tests: the fields that route a document cannot be redacted; documents with
+//! `--ecs` (`document.rs` + `ecs/`): the event's own bytes stay as they are, the
 //! ECS fields follow them inside the same object, they are computed after redaction, filtered
 //! events get none, and the routing is the same as without `--ecs`.
 
-use crate::transform::{Encoded, Preset, Routing, Transform, TransformSpec};
+use crate::transform::{Encoded, Preset, Routing, Transform, TransformError, TransformSpec};
 use serde_json::Value;
 
 const EVENT: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","accessKeyId":"AKIAEXAMPLEKEY12345","userName":"alice"},"eventTime":"2024-05-01T10:00:00Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"eu-west-1","sourceIPAddress":"198.51.100.7","userAgent":"aws-cli/2.15.0","requestParameters":{"name":"main"},"responseElements":null,"eventID":"e-1","eventType":"AwsApiCall","recipientAccountId":"111122223333"}"#;
@@ -98,8 +99,9 @@ fn events_with_their_own_timestamp_and_escapes_stay_valid() {
 }
 
 /// An aggregated event and an event with a value too long to index, through the whole transform
-/// with `--ecs`: routed alike, ECS fields appended, and the ECS copies of the free-form objects
-/// made from what is left after the long value moved to `longValues`.
+/// with `--ecs`: routed alike, ECS fields appended; for OpenSearch the ECS copies of the free-form
+/// objects are made from what is left after the long value moved to `longValues`, for
+/// Elasticsearch from the event as written (its mappings skip the long value).
 #[test]
 fn aggregated_and_long_valued_events_get_their_ecs_fields() {
     let aggregated = r#"{"eventVersion":"1.0","accountId":"111122223333","eventId":"agg-1","eventCategory":"Aggregated","eventType":"AwsAggregatedEvent","awsRegion":"us-west-2","eventSource":"s3.amazonaws.com","timeWindow":{"windowStart":"2025-11-17T19:20:00Z","windowEnd":"2025-11-17T19:25:00Z","windowSize":"PT5M"},"summary":{"primaryDimension":{"dimension":"eventName","statistics":[{"name":"PutObject","value":1000}],"aggregationType":"Count"},"details":[]}}"#;
@@ -113,10 +115,39 @@ fn aggregated_and_long_valued_events_get_their_ecs_fields() {
     let long = serde_json::json!({"eventID": "long-1", "eventTime": "2024-05-01T10:00:00Z",
         "eventName": "PutKeyPolicy", "requestParameters": {"keyId": "k", "policy": policy}})
     .to_string();
-    let (doc, _) = encode(&transform(Some("default"), &[]), &long);
+    let mut for_opensearch = transform(Some("default"), &[]);
+    for_opensearch.move_long_values(true);
+    let (doc, _) = encode(&for_opensearch, &long);
     let doc: Value = serde_json::from_str(&doc).unwrap();
     assert_eq!(doc["longValues"][0]["value"].as_str().map(str::len), Some(40_000));
     let flattened = &doc["aws"]["cloudtrail"]["flattened"]["request_parameters"];
-    assert_eq!(flattened, &serde_json::json!({"keyId": "k"}), "no long copy to refuse");
+    assert_eq!(
+        flattened,
+        &serde_json::json!({"keyId": "k", "policy": "(moved to longValues)"}),
+        "no long copy to refuse"
+    );
     assert!(!doc["aws"]["cloudtrail"]["request_parameters"].as_str().unwrap().contains("ppp"));
+    let (doc, _) = encode(&transform(Some("default"), &[]), &long);
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    assert!(doc.get("longValues").is_none());
+    assert_eq!(doc["requestParameters"]["policy"], policy.as_str(), "as written");
+    let copy = doc["aws"]["cloudtrail"]["request_parameters"].as_str().unwrap();
+    assert!(copy.contains(&policy), "the string copy is whole (its keyword skips it)");
+}
+
+#[test]
+fn the_fields_that_route_a_document_cannot_be_redacted() {
+    let refused = |rule: &str| {
+        let spec = TransformSpec { redact: vec![rule.parse().unwrap()], ..TransformSpec::default() };
+        match Transform::new(spec) {
+            Err(TransformError::Protected { field, .. }) => Some(field),
+            _ => None,
+        }
+    };
+    assert_eq!(refused("eventID"), Some("eventID"));
+    assert_eq!(refused("eventId=mask"), Some("eventId"));
+    assert_eq!(refused("timeWindow"), Some("timeWindow.windowStart"), "its parent hides it");
+    assert_eq!(refused("timeWindow.windowStart"), Some("timeWindow.windowStart"));
+    assert_eq!(refused("timeWindow.windowEnd"), None);
+    assert_eq!(refused("summary"), None);
 }

@@ -293,5 +293,4 @@ fn is_region(s: &str) -> bool {
 }
 
 #[cfg(test)]
-#[path = "sigv4_tests.rs"]
 mod tests;

@@ -233,5 +233,4 @@ pub fn export_lines<R: Read>(s: &mut Scanner<R>, ctx: &mut Ctx<'_>) -> Result<Fo
 }
 
 #[cfg(test)]
-#[path = "cloudwatch_tests.rs"]
 mod tests;

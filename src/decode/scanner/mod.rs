@@ -370,9 +370,7 @@ fn scan_chunk(
     false
 }
 
-#[path = "scanner_strings.rs"]
 mod strings;
 
 #[cfg(test)]
-#[path = "scanner_tests.rs"]
 mod tests;

@@ -241,5 +241,4 @@ impl<R: Read> Read for Source<R> {
 }
 
 #[cfg(test)]
-#[path = "gzip_tests.rs"]
 mod tests;

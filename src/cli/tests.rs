@@ -1,8 +1,8 @@
-//! No dead flags: every flag the README documents reaches the settings. For each one, the settings
+//! The command line's tests. No dead flags: every flag docs/reference/flags.md documents reaches the settings. For each one, the settings
 //! of a command line with the flag are compared with those without it; a flag that changes nothing
 //! fails here (as `--retry-max-delay` once did, parsed and documented but read by nothing).
 
-use super::{Cli, Command};
+use super::{parse_index_prefix, Cli, Command};
 use clap::Parser;
 use std::collections::BTreeSet;
 
@@ -17,7 +17,7 @@ fn settings(args: &[&str]) -> String {
     }
 }
 
-/// Every `--flag` of ours in the README's tables (the scripts' flags are documented there too).
+/// Every `--flag` of ours in the tables of docs/reference/flags.md.
 fn documented_flags() -> BTreeSet<String> {
     use clap::CommandFactory;
     let cli = Cli::command();
@@ -26,7 +26,7 @@ fn documented_flags() -> BTreeSet<String> {
         .chain(cli.get_subcommands().flat_map(|c| c.get_arguments()))
         .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
         .collect();
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../docs/reference/flags.md");
     let mut flags = BTreeSet::new();
     for line in readme.lines().filter(|l| l.starts_with("| `")) {
         let first_cell = line.split('|').nth(1).unwrap_or_default();
@@ -41,9 +41,11 @@ fn documented_flags() -> BTreeSet<String> {
 }
 
 /// Flags that never reach a command's settings, and where they are tested instead.
-const NOT_SETTINGS: [(&str, &str); 3] = [
+const NOT_SETTINGS: [(&str, &str); 5] = [
     ("--config", "expanded into flags before parsing: cli/config.rs tests"),
     ("--log-format", "logging, set up by main.rs: es_auth's JSON log test"),
+    ("--verbose", "logging, set up by main.rs"),
+    ("--quiet", "logging, set up by main.rs"),
     ("--queue", "required by follow: every follow line here has one"),
 ];
 
@@ -152,7 +154,7 @@ fn every_documented_flag_changes_the_settings() {
         args
     };
     let flags = documented_flags();
-    assert!(flags.len() > 40, "the README's option tables were not found: {flags:?}");
+    assert!(flags.len() > 40, "the flags reference's tables were not found: {flags:?}");
     for flag in &flags {
         if NOT_SETTINGS.iter().any(|(f, _)| f == flag) {
             continue;
@@ -211,4 +213,13 @@ fn replay_takes_backfill_flags_for_what_it_sends() {
     assert!(base.contains("install_template: false"), "replay installs no template: {base}");
     let backfills = Cli::try_parse_from(["cloudtrail-es", "replay", "dl.ndjson", "--dead-letter", "x"]);
     assert!(backfills.is_err(), "backfill's --dead-letter (a config file's top-level key) is not replay's");
+}
+
+#[test]
+fn index_prefixes_are_checked() {
+    assert!(parse_index_prefix("cloudtrail").is_ok());
+    assert!(parse_index_prefix("ct-prod").is_ok());
+    for bad in ["", "CT", "-x", "a b", "a*", "a/b"] {
+        assert!(parse_index_prefix(bad).is_err(), "{bad}");
+    }
 }

@@ -316,5 +316,4 @@ fn cert_validation(config: &ClusterSettings) -> Result<CertificateValidation, Cl
 }
 
 #[cfg(test)]
-#[path = "client_tests.rs"]
 mod tests;

@@ -8,7 +8,7 @@
 //! redacted values are cut out or replaced while copying.
 //!
 //! Validation accepts exactly what `serde_json` accepts for a JSON object (tested against it in
-//! `walk_tests.rs`): UTF-8 only, no control characters in strings, valid escapes with paired
+//! `walk/tests.rs`): UTF-8 only, no control characters in strings, valid escapes with paired
 //! surrogates, JSON numbers that are finite as f64, no trailing commas or trailing data, at most
 //! 127 levels of nesting. Errors say where and what, never quote the event (it may hold secrets).
 //!
@@ -31,11 +31,9 @@ use super::token::{self, is_ws};
 use crate::decode::value_kind;
 use std::borrow::Cow;
 
-#[path = "walk_plan.rs"]
 mod plan;
 pub use plan::{compile, Accept};
 
-#[path = "walk_skip.rs"]
 mod skip;
 
 /// `serde_json` refuses deeper nesting (its recursion limit), so the walker does too.
@@ -349,7 +347,6 @@ impl Walk<'_, '_> {
 }
 
 #[cfg(test)]
-#[path = "walk_tests.rs"]
 mod tests;
 
 /// Walks `event` capturing `slots`, for tests of what reads captures (filters, the console rule).
