@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command: the main job on a local default, end to end.
 #  1. starts a real Elasticsearch on 127.0.0.1:9200 (dev-stack.sh; downloads cached after the first run),
-#  2. writes a sample trail bucket (AWSLogs/…, gzip'd log files plus digest files) with gen-cloudtrail.py,
+#  2. writes a sample trail bucket (AWSLogs/…, gzip'd log files plus digest files) with scripts/gen/cloudtrail.py,
 #  3. backfills it with cloudtrail-es into cloudtrail-demo-YYYY.MM.DD indices,
 #  4. prints what landed: documents per daily index, top operations, top users.
 # Env: DEMO_EVENTS (default 5000), ELASTICSEARCH_URL (default the dev stack's).
@@ -15,14 +15,14 @@ DEMO_DIR="$CACHE_DIR/demo"
 PREFIX=cloudtrail-demo
 
 if [[ -z "${ELASTICSEARCH_URL:-}" ]]; then
-  "$REPO_ROOT/scripts/dev-stack.sh" up elasticsearch
+  "$REPO_ROOT/scripts/dev/dev-stack.sh" up elasticsearch
 fi
 echo "==> building cloudtrail-es (release)"
 BIN="$(cloudtrail_es_bin)"
 
 echo "==> writing a sample bucket of $EVENTS events to $DEMO_DIR/bucket"
 rm -rf "$DEMO_DIR" && mkdir -p "$DEMO_DIR"
-python3 "$REPO_ROOT/scripts/gen-cloudtrail.py" --out "$DEMO_DIR/bucket" --events "$EVENTS" --accounts 2 --days 3
+python3 "$REPO_ROOT/scripts/gen/cloudtrail.py" --out "$DEMO_DIR/bucket" --events "$EVENTS" --accounts 2 --days 3
 
 echo "==> cloudtrail-es backfill $DEMO_DIR/bucket --es $ES --index-prefix $PREFIX"
 status=0

@@ -8,5 +8,5 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
-"$REPO_ROOT/scripts/dev-stack.sh" up all   # `all`: elasticsearch-secure too (opt-in otherwise)
+"$REPO_ROOT/scripts/dev/dev-stack.sh" up all   # `all`: elasticsearch-secure too (opt-in otherwise)
 cargo test --locked --all-targets --features servers "$@"

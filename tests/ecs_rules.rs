@@ -2,7 +2,9 @@
 //! corpus with `--ecs` into the real Elasticsearch (its template, its daily indices); then each
 //! rule's query, its KQL (or EQL / ES|QL filter) written as query DSL, run over the index
 //! pattern the rules read (`logs-aws.cloudtrail-*`), must find exactly the events that should
-//! trigger it, decided here from the raw CloudTrail fields alone. A second run adds nothing, and
+//! trigger it, decided here from the raw CloudTrail fields alone, within the window the rules'
+//! timestamp override (`event.ingested`) gives them: the time of the run. A second run adds
+//! nothing (the first copies, and their `event.ingested`, stay), and
 //! the indices stay plain daily indices even beside a template that makes data streams (as
 //! Fleet's `logs-aws.cloudtrail`, priority 200, does).
 //! The rules (`ecs_rules/rules.rs`) are those of `elastic/detection-rules` whose trigger events
@@ -71,8 +73,10 @@ fn prebuilt_aws_rules_find_exactly_their_trigger_events() {
     let corpus = corpus();
     let args =
         ["backfill", corpus.to_str().unwrap(), "--ecs", "--ecs-namespace", &namespace, "--es", &es.url];
+    let started = chrono::Utc::now();
     let run = run_in(dir.path(), &args, &[]);
     run.expect_code(0);
+    let finished = chrono::Utc::now();
     let raw = events(&corpus);
     let (indexed, present, dead) = event_counts(&run);
     assert_eq!((indexed + present, dead), (raw.len() as u64, 0), "{}", run.stderr);
@@ -85,12 +89,21 @@ fn prebuilt_aws_rules_find_exactly_their_trigger_events() {
     assert_eq!(indices, want);
 
     // The rules read logs-aws.cloudtrail-*; other tests' namespaces are kept out by the filter.
+    // They select by their timestamp override, `event.ingested` (a date): the time of this run.
     es.post(&format!("/{prefix}-*/_refresh"), "");
+    let field = es.get(&format!("/{prefix}-*/_mapping/field/event.ingested"));
+    for (index, m) in field.as_object().unwrap() {
+        assert_eq!(m["mappings"]["event.ingested"]["mapping"]["ingested"]["type"], "date", "{index}: {m}");
+    }
+    let window = json!({"range": {"event.ingested": {
+        "gte": started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "lte": finished.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}}});
     for rule in rules() {
         let want: BTreeSet<&str> =
             raw.iter().filter(|e| (rule.expected)(e)).map(|e| e["eventID"].as_str().unwrap()).collect();
         assert!(!want.is_empty(), "{}: the corpus has no trigger event, so this checks nothing", rule.name);
-        let query = json!({"bool": {"filter": [rule.query, {"term": {"data_stream.namespace": namespace}}]}});
+        let query =
+            json!({"bool": {"filter": [rule.query, {"term": {"data_stream.namespace": namespace}}, window]}});
         let body = json!({"size": 10000, "query": query, "_source": ["user"]});
         let hits = es.post("/logs-aws.cloudtrail-*/_search?ignore_unavailable=true", &body.to_string());
         let got: BTreeSet<&str> = hits["hits"]["hits"]
@@ -109,6 +122,10 @@ fn prebuilt_aws_rules_find_exactly_their_trigger_events() {
     again.expect_code(0);
     assert_eq!(event_counts(&again), (0, raw.len() as u64, 0), "{}", again.stderr);
     assert_eq!(es.count(&prefix), raw.len() as u64);
+    // ... and the first copies stay, with the time of the first run: the rules see nothing new.
+    let in_window = json!({"size": 0, "track_total_hits": true, "query": window});
+    let found = es.search(&prefix, in_window);
+    assert_eq!(found["hits"]["total"]["value"], raw.len() as u64, "{found}");
     es.clean(&prefix);
     let _ = ureq::delete(&format!("{}/_index_template/{fleet}", es.url)).call();
 }

@@ -1,4 +1,4 @@
-//! Integration tests: the real binary on files, and against real servers from `scripts/dev-stack.sh`.
+//! Integration tests: the real binary on files, and against real servers from `scripts/dev/dev-stack.sh`.
 //! One test binary; each module is one feature. Modules (or, in a mixed module, tests) that need a
 //! server are compiled only with the Cargo feature `servers` (scripts/test.sh turns it on), so that
 //! `cargo test` on a machine with no server runs every server-free test and skips none silently.

@@ -52,7 +52,7 @@ fn charts(objects: &[Value]) -> Vec<panels::Chart> {
 #[test]
 fn the_files_are_what_the_generator_writes() {
     let out = std::process::Command::new("python3")
-        .arg(repo("scripts/gen-kibana.py"))
+        .arg(repo("scripts/gen/kibana.py"))
         .arg("--check")
         .output()
         .unwrap();

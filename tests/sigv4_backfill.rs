@@ -1,5 +1,5 @@
 //! `backfill` and `setup` into Amazon OpenSearch Service and Serverless, as far as this machine can
-//! have them: the real OpenSearch behind scripts/sigv4-proxy.py, which forwards only correctly signed
+//! have them: the real OpenSearch behind tests/fixtures/sigv4-proxy.py, which forwards only correctly signed
 //! requests (checked with botocore, not with the tool's signer). Static keys, `--compress`, session
 //! credentials from moto's STS, a wrong key; Serverless with a search and a time-series collection.
 //! Every run is checked to land each event exactly once (a second run adds nothing).

@@ -1,4 +1,4 @@
-//! The stand-in for Amazon OpenSearch Service / Serverless (scripts/sigv4-proxy.py in front of the real
+//! The stand-in for Amazon OpenSearch Service / Serverless (tests/fixtures/sigv4-proxy.py in front of the real
 //! OpenSearch) is itself strict, so that the tool's SigV4 tests prove something: unsigned, mis-signed,
 //! stale, tampered or wrongly scoped requests are refused with 403 and never reach OpenSearch; correctly
 //! signed ones (signed here with the `aws-sigv4` crate directly) are forwarded. In Serverless mode the

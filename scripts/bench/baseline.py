@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The plain Python script a user would write to turn CloudTrail log files into Elasticsearch bulk NDJSON.
 
-It is the baseline that scripts/bench.sh measures cloudtrail-es against, so it is meant to be simple
+It is the baseline that scripts/bench/throughput.sh measures cloudtrail-es against, so it is meant to be simple
 and honest: neither slowed down nor tuned. Each .json / .json.gz file under the given paths is
 loaded whole with json.load; each event in its Records gives two lines, the bulk action
 {"index":{"_index":"cloudtrail-YYYY.MM.DD","_id":eventID}} and the event plus "@timestamp".

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the hostile files of scripts/bench-bombs.sh: gzip'd documents with one huge part.
+"""Writes the hostile files of scripts/bench/bombs.sh: gzip'd documents with one huge part.
 
 Each file is streamed through zlib in 1 MiB pieces, so a 5 GiB record costs a few MB on disk and
 no memory here. Usage: bombs.py DIR NAME... (names below); a file that exists is kept.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Puts one bomb where a follower finds it, for scripts/bench-bombs.sh's follow mode (moto only).
+"""Puts one bomb where a follower finds it, for scripts/bench/bombs.sh's follow mode (moto only).
 
   follow_bomb.py setup FILE   -> creates a bucket and a queue in moto, uploads FILE under a
                                  CloudTrail key, sends the S3 event notification; prints the queue URL

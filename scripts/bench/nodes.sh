@@ -1,10 +1,10 @@
 # shellcheck shell=bash
-# Dedicated, throw-away Elasticsearch / OpenSearch nodes for scripts/bench-e2e.sh. The dev nodes
+# Dedicated, throw-away Elasticsearch / OpenSearch nodes for scripts/bench/e2e.sh. The dev nodes
 # (:9200, :9201) also serve other people's test runs, whose indexing would be counted in their CPU;
 # these nodes serve the bench alone, on their own loopback ports, with their own data dir, and are
 # stopped (and their data removed) by bench_nodes_stop. Source it after common.sh; it runs nothing.
 #
-# They start the way scripts/dev-stack.sh starts its nodes (read it, this file does not change it):
+# They start the way scripts/dev/dev-stack.sh starts its nodes (read it, this file does not change it):
 # from the zips it already unpacked under its STACK_DIR, with a copy of the server's config, as the
 # unprivileged service user when run as root (ES and OpenSearch refuse root), single-node, security
 # off, the JDK dev-stack picks for that version. Only the ports, the cluster name, the data dir and
@@ -21,7 +21,7 @@ declare -A BENCH_NODE_RUN=()   # server name -> run dir of the node started by t
 # bench_node_home SERVER VERSION: the unpacked server, or an error saying how to get it.
 bench_node_home() {
   local home="$BENCH_STACK_DIR/servers/$1-$2"
-  [[ -x $home/bin/$1 ]] || { echo "bench: no $1 $2 under $BENCH_STACK_DIR/servers: run scripts/dev-stack.sh up first" >&2; return 1; }
+  [[ -x $home/bin/$1 ]] || { echo "bench: no $1 $2 under $BENCH_STACK_DIR/servers: run scripts/dev/dev-stack.sh up first" >&2; return 1; }
   echo "$home"
 }
 
@@ -39,7 +39,7 @@ bench_node_start() {
     echo "bench: something already answers on 127.0.0.1:$port; choose other ports (BENCH_E2E_ES_PORT / BENCH_E2E_OS_PORT)" >&2
     return 1
   fi
-  ((EUID != 0)) || id "$BENCH_SVC_USER" >/dev/null 2>&1 || { echo "bench: user $BENCH_SVC_USER missing: run scripts/dev-stack.sh up first" >&2; return 1; }
+  ((EUID != 0)) || id "$BENCH_SVC_USER" >/dev/null 2>&1 || { echo "bench: user $BENCH_SVC_USER missing: run scripts/dev/dev-stack.sh up first" >&2; return 1; }
   install -d -m 755 "$BENCH_STACK_DIR/run"
   run=$(mktemp -d "$BENCH_STACK_DIR/run/bench-$server.XXXXXX")
   chmod 755 "$run"

@@ -2,11 +2,11 @@
 """The Python loader a user would write to put CloudTrail log files into Elasticsearch or OpenSearch:
 the official client's `helpers.parallel_bulk` with its defaults (4 threads, 500 actions a request).
 
-scripts/bench-e2e.sh runs it against cloudtrail-es on the same events, into the same index template
+scripts/bench/e2e.sh runs it against cloudtrail-es on the same events, into the same index template
 (installed by `cloudtrail-es setup`), with the same `_id`s (eventID), the same daily index names
 (PREFIX-YYYY.MM.DD from the UTC eventTime, or the event's @timestamp) and the same `create` action.
 It is meant to be plain, neither slowed down nor tuned: files are loaded whole with json.load.
-Needs elasticsearch-py (8.x) or opensearch-py, which bench-e2e.sh installs into a venv.
+Needs elasticsearch-py (8.x) or opensearch-py, which scripts/bench/e2e.sh installs into a venv.
 
 Usage:
   pyload.py --url http://127.0.0.1:9290 --flavor elasticsearch|opensearch --prefix P DIR_OR_FILE...

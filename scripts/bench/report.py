@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The report of scripts/bench-e2e.sh, from its rows (one per engine, round and variant, tab-separated):
+"""The report of scripts/bench/e2e.sh, from its rows (one per engine, round and variant, tab-separated):
 engine round variant events docs rejected node_cpu_ms merge_cpu_ms wall_s ingester_cpu_s store_bytes fields.
 
 Per engine, a table of each variant's median per 1,000 events sent (bytes: per document indexed), with

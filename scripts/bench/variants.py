@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Index templates for the variants scripts/bench-e2e.sh compares, and what it reads back from `_stats`.
+"""Index templates for the variants scripts/bench/e2e.sh compares, and what it reads back from `_stats`.
 
 The `template` variant is installed by `cloudtrail-es setup` itself; the others are rendered here, as one
 index template (priority 900) with the settings and mappings inline:

@@ -1,5 +1,6 @@
-//! `--ecs` and `--ecs-namespace`: documents that also carry the ECS fields Elastic Security reads,
-//! in indices named as its prebuilt AWS rules expect. Shared by backfill, follow and setup.
+//! `--ecs`, `--ecs-namespace` and `--ecs-no-ingested`: documents that also carry the ECS fields
+//! Elastic Security reads, in indices named as its prebuilt AWS rules expect. Shared by backfill,
+//! follow, replay and setup; `--ecs-no-ingested` by those that write documents.
 
 use clap::Args;
 
@@ -17,6 +18,19 @@ pub struct EcsArgs {
     /// '-', at most 100 bytes).
     #[arg(long, value_name = "NAME", default_value = "default", requires = "ecs", value_parser = parse_namespace)]
     pub ecs_namespace: String,
+}
+
+/// `--ecs-no-ingested`, for the commands that write documents (backfill, follow, replay); setup
+/// maps `event.ingested` either way.
+#[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "ECS output")]
+pub struct EcsDocumentArgs {
+    /// Leave event.ingested (the time cloudtrail-es encoded the event) out of the --ecs
+    /// documents. Elastic's prebuilt rules search by event.ingested where it is set, so with it a
+    /// backfill of old events is new to them and they alert on it; without it they fall back to
+    /// @timestamp (the event's own time) and a backfill stays out of their look-back window.
+    #[arg(long, requires = "ecs")]
+    pub ecs_no_ingested: bool,
 }
 
 impl EcsArgs {

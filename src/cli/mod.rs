@@ -16,7 +16,7 @@ mod transform;
 
 pub use alert::AlertArgs;
 pub use cluster::{ClusterArgs, ConnectionArgs, SetupArgs};
-pub use ecs::{parse_namespace, EcsArgs};
+pub use ecs::{parse_namespace, EcsArgs, EcsDocumentArgs};
 pub use replay::ReplayArgs;
 pub use select::{AwsFlags, QueueFlags, SelectArgs};
 pub use transform::{TransformArgs, REDACT_KEY_ENV};
@@ -158,6 +158,9 @@ pub struct IndexingArgs {
     /// ECS fields and index names for Elastic Security.
     #[command(flatten)]
     pub ecs: EcsArgs,
+    /// Whether the ECS fields include event.ingested.
+    #[command(flatten)]
+    pub ecs_documents: EcsDocumentArgs,
 }
 
 /// Index names must be lowercase and free of the characters Elasticsearch forbids.

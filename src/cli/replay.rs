@@ -2,7 +2,7 @@
 //! cluster, batching and transform flags are backfill's own groups, so that a record replayed is
 //! encoded and sent exactly as backfill would.
 
-use super::{parse_index_prefix, AwsFlags, ClusterArgs, EcsArgs, TransformArgs};
+use super::{parse_index_prefix, AwsFlags, ClusterArgs, EcsArgs, EcsDocumentArgs, TransformArgs};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -27,6 +27,9 @@ pub struct ReplayArgs {
     /// ECS fields and index names for replayed records.
     #[command(flatten)]
     pub ecs: EcsArgs,
+    /// Whether replayed records' ECS fields include event.ingested.
+    #[command(flatten)]
+    pub ecs_documents: EcsDocumentArgs,
     /// Redaction and filters for replayed records (letters that were sent are not redacted twice).
     #[command(flatten)]
     pub transform: TransformArgs,

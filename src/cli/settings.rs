@@ -150,7 +150,11 @@ fn indexing(
     };
     let namespace = ix.ecs.namespace();
     Ok(IndexingSettings {
-        transform: TransformSpec { ecs: namespace.map(str::to_string), ..transform.spec()? },
+        transform: TransformSpec {
+            ecs: namespace.map(str::to_string),
+            ecs_ingested: namespace.is_some() && !ix.ecs_documents.ecs_no_ingested,
+            ..transform.spec()?
+        },
         target,
         dead_letter: ix.dead_letter.clone(),
         dead_letter_max: ix.dead_letter_max_bytes as usize,
@@ -236,6 +240,7 @@ impl ReplayArgs {
             dead_letter_max_bytes: u32::MAX,
             gzip_hold_bytes: crate::decode::DEFAULT_HOLD_BYTES,
             ecs: self.ecs.clone(),
+            ecs_documents: self.ecs_documents.clone(),
         };
         let mut indexing =
             indexing(&ix, &self.cluster, &self.aws, &self.transform, Duration::from_secs(300))?;

@@ -73,6 +73,7 @@ fn example(flag: &str, key_file: &str) -> Option<(&'static str, Vec<String>)> {
             ("backfill", on())
         }
         "--ecs-namespace" => ("backfill", vec!["--ecs".into(), flag.into(), "prod".into()]),
+        "--ecs-no-ingested" => ("backfill", vec!["--ecs".into(), flag.into()]),
         "--start" | "--end" => ("backfill", v("2024-01-02")),
         "--since" => ("backfill", v("3d")),
         "--account" => ("backfill", v("111122223333")),
@@ -187,6 +188,30 @@ fn ecs_namespace_reaches_the_index_names_the_documents_and_setup() {
     assert!(setup.contains("prefix: \"logs-aws.cloudtrail-prod\", ecs: true"), "{setup}");
     let plain = settings(&["cloudtrail-es", "backfill", "src"]);
     assert!(plain.contains("prefix: \"cloudtrail\", ecs: false") && plain.contains("ecs: None"), "{plain}");
+}
+
+#[test]
+fn ecs_no_ingested_reaches_the_transform_also_from_the_config_file() {
+    let ecs = settings(&["cloudtrail-es", "backfill", "src", "--ecs"]);
+    assert!(ecs.contains("ecs_ingested: true"), "on by default with --ecs: {ecs}");
+    let off = settings(&["cloudtrail-es", "follow", "--queue", "http://q", "--ecs", "--ecs-no-ingested"]);
+    assert!(off.contains("ecs_ingested: false") && off.contains("ecs: Some(\"default\")"), "{off}");
+    let replay = settings(&["cloudtrail-es", "replay", "dl.ndjson", "--ecs", "--ecs-no-ingested"]);
+    assert!(replay.contains("ecs_ingested: false"), "{replay}");
+    let plain = settings(&["cloudtrail-es", "backfill", "src"]);
+    assert!(plain.contains("ecs_ingested: false"), "no ECS fields, no event.ingested: {plain}");
+    assert!(
+        Cli::try_parse_from(["cloudtrail-es", "backfill", "src", "--ecs-no-ingested"]).is_err(),
+        "needs --ecs"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(&file, "ecs = true\necs-no-ingested = true\n").unwrap();
+    let argv = ["cloudtrail-es", "backfill", "src", "--config", file.to_str().unwrap()];
+    let argv = super::config::expand_args(argv.iter().map(Into::into).collect()).unwrap();
+    let argv: Vec<String> = argv.iter().map(|a| a.to_string_lossy().to_string()).collect();
+    let from_file = settings(&argv.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(from_file.contains("ecs_ingested: false") && from_file.contains("ecs: Some("), "{from_file}");
 }
 
 #[test]

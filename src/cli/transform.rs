@@ -71,6 +71,7 @@ impl TransformArgs {
             exclude: self.exclude.clone(),
             console_only: self.console_only,
             ecs: None,
+            ecs_ingested: false,
             // The wiring sets it once it knows the cluster (OpenSearch moves).
             move_long_values: false,
         };

@@ -150,7 +150,7 @@ pub async fn restore_interrupted(client: &crate::cluster::EsClient, prefix: &str
 /// system when freed. By default the threshold grows to the largest block freed, so after the
 /// first batch bodies (up to `--batch-bytes`, 5 MB) are freed, the next ones come from the heaps of
 /// the reader and runtime threads and what they leave is kept: measured on 100k events
-/// (`scripts/bench-memory.sh`), a backfill into Elasticsearch peaked at 69 MB instead of 56, and
+/// (`scripts/bench/memory.sh`), a backfill into Elasticsearch peaked at 69 MB instead of 56, and
 /// one into a file at 49 MB instead of 26.
 fn return_large_buffers() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -1,7 +1,7 @@
 //! The data view and the "CloudTrail — console activity" dashboard, imported into Kibana (for
 //! Elasticsearch) or OpenSearch Dashboards (for OpenSearch) through the saved-objects API.
 //!
-//! The objects are the NDJSON files in `kibana/` (written by `scripts/gen-kibana.py`, embedded
+//! The objects are the NDJSON files in `kibana/` (written by `scripts/gen/kibana.py`, embedded
 //! at build time), made for the prefix `cloudtrail`. For another prefix the ids
 //! (`cloudtrail-es_<prefix>_<name>`), the data view's pattern (`PREFIX-2*`: the daily indices,
 //! not another prefix's nor the findings', see [`index_pattern`]) and the dashboard title are

@@ -18,7 +18,9 @@
 //!   An ECS field whose name the event itself uses at its top is left out (CloudTrail's names are
 //!   camelCase, so only a forged event can have an `event` or `user` of its own). The id is taken
 //!   before, so a document has the same `_id` with and without `--ecs`. Without `--ecs` nothing
-//!   is parsed.
+//!   is parsed. `event.ingested` is the time of encoding (unless `--ecs-no-ingested`): the one
+//!   ECS field that is not a function of the event, so the same event encoded twice differs
+//!   there, and nowhere else.
 //!
 //! What an output makes of the routing (an index name, a `_bulk` action line) is the output's
 //! business (`output/elasticsearch/encode.rs`). The walker writes the document first (the time is
@@ -165,7 +167,8 @@ pub(super) fn encode<'r>(plan: &Plan, raw: &'r [u8], out: &mut Vec<u8>) -> Resul
                 long_values::move_long_values(start, out)?;
             }
             if let Some(namespace) = &plan.ecs {
-                add_ecs(namespace, start, out)?;
+                let ingested = plan.ecs_ingested.then(ingested_now);
+                add_ecs(namespace, ingested, start, out)?;
             }
             Ok(Encoded::Document(routing))
         });
@@ -243,10 +246,25 @@ fn add_timestamp<'r>(
     Ok(Routing { id, day, omitted })
 }
 
-/// Appends the ECS fields of the finished document at `out[start..]` inside it.
-fn add_ecs(namespace: &str, start: usize, out: &mut Vec<u8>) -> Result<(), EventProblem> {
+/// `event.ingested` for an event encoded now: RFC 3339 UTC with milliseconds, as Elastic's
+/// pipeline writes it.
+fn ingested_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Appends the ECS fields of the finished document at `out[start..]` inside it, with
+/// `event.ingested` when given.
+fn add_ecs(
+    namespace: &str,
+    ingested: Option<String>,
+    start: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), EventProblem> {
     let doc: Value = serde_json::from_slice(&out[start..]).map_err(|e| EventProblem::Ecs(e.to_string()))?;
-    let fields = ecs::ecs_fields(&doc, namespace);
+    let mut fields = ecs::ecs_fields(&doc, namespace);
+    if let (Some(time), Some(Value::Object(event))) = (ingested, fields.get_mut("event")) {
+        event.insert("ingested".into(), Value::String(time));
+    }
     // The document is an object with at least `@timestamp`: its last byte is its closing brace.
     debug_assert_eq!(out.last(), Some(&b'}'));
     out.pop();

@@ -77,6 +77,9 @@ pub struct TransformSpec {
     /// `--ecs`: each document also carries its ECS fields (`ecs/`), for this data-stream
     /// namespace (`--ecs-namespace`).
     pub ecs: Option<String>,
+    /// With `ecs`: the ECS fields include `event.ingested`, the time the event was encoded
+    /// (off: `--ecs-no-ingested`).
+    pub ecs_ingested: bool,
     /// Move the leaves of free-form objects too long for one term to `longValues`
     /// (`long_values.rs`): only for an engine that would refuse the document (OpenSearch). The
     /// wiring learns it from the cluster ([`Transform::move_long_values`]); off, the document is
@@ -115,6 +118,8 @@ pub(crate) struct Plan {
     filters: Filters,
     /// The ECS namespace, when documents carry ECS fields.
     ecs: Option<String>,
+    /// The ECS fields include `event.ingested`.
+    ecs_ingested: bool,
     /// See [`TransformSpec::move_long_values`].
     move_long_values: bool,
 }
@@ -161,6 +166,7 @@ impl Transform {
             redactor: Redactor { key: spec.key },
             filters,
             ecs: spec.ecs,
+            ecs_ingested: spec.ecs_ingested,
             move_long_values: spec.move_long_values,
         };
         Ok(Transform { plan, redacts: !rules.is_empty() })

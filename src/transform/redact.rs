@@ -8,7 +8,11 @@
 //! - `hash`: the value becomes the hex HMAC-SHA256 of its text under a secret key: the same secret
 //!   always gives the same value (analysts can still correlate), and without the key it cannot be
 //!   guessed from a list of candidates. A string is hashed as its decoded text, so the same key ID
-//!   gives the same hash wherever it appears; any other value as its compact JSON text.
+//!   gives the same hash wherever it appears; any other value as its compact JSON text. An AWS key
+//!   ID or unique ID ([`aws_id_prefix`]: `AKIA…`, `ASIA…`, `AROA…`) keeps its 4-letter prefix in
+//!   front of the hash (`AKIA` + 64 hex digits), so that rules on long-term (`AKIA`) versus
+//!   temporary (`ASIA`) keys still work; nothing else keeps anything (a secret access key is 40
+//!   characters of mixed case, a session token hundreds: neither is ever such an ID).
 //!
 //! A preset entry may hold only under a condition on a sibling member ([`Condition`]).
 //!
@@ -284,6 +288,22 @@ impl fmt::Debug for HashKey {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// The prefixes of AWS's key IDs and unique IDs (IAM user guide, "Unique ID prefixes"): STS bearer
+/// token, context-specific credential, group, user, instance profile, access key, managed policy,
+/// policy version, public key, role, certificate, temporary access key.
+pub const AWS_ID_PREFIXES: [&str; 12] =
+    ["ABIA", "ACCA", "AGPA", "AIDA", "AIPA", "AKIA", "ANPA", "ANVA", "APKA", "AROA", "ASCA", "ASIA"];
+
+/// The prefix `hash` keeps: `Some` only for a value that is an AWS ID as a whole, one of
+/// [`AWS_ID_PREFIXES`] followed by upper-case letters and digits, 16 to 32 characters long (access
+/// key IDs have 20, unique IDs 21).
+pub fn aws_id_prefix(text: &str) -> Option<&str> {
+    let shaped =
+        (16..=32).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    let prefix = text.get(..4)?;
+    (shaped && AWS_ID_PREFIXES.contains(&prefix)).then_some(prefix)
+}
+
 /// Writes replacement values.
 #[derive(Clone, Debug, Default)]
 pub struct Redactor {
@@ -299,7 +319,11 @@ impl Redactor {
             (RedactMode::Hash, Some(key)) => {
                 out.push(b'"');
                 if raw.first() == Some(&b'"') {
-                    key.write_hex(string_text(raw).as_bytes(), out);
+                    let text = string_text(raw);
+                    if let Some(prefix) = aws_id_prefix(&text) {
+                        out.extend_from_slice(prefix.as_bytes());
+                    }
+                    key.write_hex(text.as_bytes(), out);
                 } else {
                     key.write_hex(&compact(raw), out);
                 }
@@ -414,6 +438,37 @@ mod tests {
             replaced(Hash, Some(b"k"), r#"{"a":[1,2]}"#),
             "non-strings hash as compact JSON"
         );
+    }
+
+    #[test]
+    fn hash_keeps_the_prefix_of_aws_ids_only() {
+        use RedactMode::Hash;
+        let hash = |raw: &str| replaced(Hash, Some(b"k"), raw);
+        let plain = |text: &str| {
+            let mut out = Vec::new();
+            HashKey::new(b"k", "test").unwrap().write_hex(text.as_bytes(), &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        for id in
+            ["AKIAIOSFODNN7EXAMPLE", "ASIAEXAMPLEKEYID0001", "AROAEXAMPLEROLEID1234", "ABIAEXAMPLE12345678X"]
+        {
+            let got = hash(&format!("\"{id}\""));
+            assert_eq!(got, format!("\"{}{}\"", &id[..4], plain(id)), "prefix + the same HMAC as before");
+            assert!(!got.contains(&id[4..]), "{got}");
+        }
+        assert_eq!(hash(r#""AKIA\u0049OSFODNN7EXAMPLE""#), hash(r#""AKIAIOSFODNN7EXAMPLE""#), "escapes");
+        for not_an_id in [
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", // a secret access key
+            "AKIAIOSFODNN7EXAMPLEAKIAIOSFODNN7EXAMPLE", // 40 characters: a secret's length
+            "akiaiosfodnn7example",                     // lower case
+            "AKIAIOSFODNN7EXAMPL-",                     // not only letters and digits
+            "AKIA1234",                                 // too short
+            "AXYZIOSFODNN7EXAMPLE",                     // no AWS prefix
+            "AROAEXAMPLEROLEID:alice",                  // a principal ID with a session
+        ] {
+            assert_eq!(hash(&format!("\"{not_an_id}\"")), format!("\"{}\"", plain(not_an_id)), "{not_an_id}");
+        }
+        assert_eq!(hash("12345678901234567890"), format!("\"{}\"", plain("12345678901234567890")));
     }
 
     #[test]

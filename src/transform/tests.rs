@@ -151,3 +151,26 @@ fn the_fields_that_route_a_document_cannot_be_redacted() {
     assert_eq!(refused("timeWindow.windowEnd"), None);
     assert_eq!(refused("summary"), None);
 }
+
+#[test]
+fn event_ingested_is_the_time_of_encoding_and_nothing_else_changes() {
+    let with = |ingested: bool| {
+        let spec =
+            TransformSpec { ecs: Some("default".into()), ecs_ingested: ingested, ..TransformSpec::default() };
+        encode(&Transform::new(spec).unwrap(), EVENT)
+    };
+    let before = chrono::Utc::now();
+    let (stamped, stamped_id) = with(true);
+    let after = chrono::Utc::now();
+    let (plain, plain_id) = with(false);
+    let mut doc: Value = serde_json::from_str(&stamped).unwrap();
+    let time = doc["event"]["ingested"].as_str().unwrap().to_string();
+    assert!(time.ends_with('Z') && time.len() == "2026-12-06T20:43:30.123Z".len(), "{time}");
+    let time = chrono::DateTime::parse_from_rfc3339(&time).unwrap();
+    let millis = |t: chrono::DateTime<chrono::Utc>| t.timestamp_millis();
+    assert!((millis(before)..=millis(after)).contains(&time.timestamp_millis()), "{time}");
+    doc["event"].as_object_mut().unwrap().remove("ingested");
+    assert_eq!(doc, serde_json::from_str::<Value>(&plain).unwrap(), "the only difference");
+    assert!(!plain.contains("ingested"), "{plain}");
+    assert_eq!(stamped_id, plain_id);
+}

@@ -50,7 +50,7 @@ pub async fn new_bucket(s3: &aws_sdk_s3::Client, name: &str) -> String {
     let bucket = super::prefix(name);
     s3.create_bucket().bucket(&bucket).send().await.unwrap_or_else(|e| {
         panic!(
-            "cannot create bucket in moto at {}: {e:?} (start it with scripts/dev-stack.sh up)",
+            "cannot create bucket in moto at {}: {e:?} (start it with scripts/dev/dev-stack.sh up)",
             moto_url()
         )
     });

@@ -1,5 +1,5 @@
 //! Helpers for integration tests: run the real binary in a fresh directory, talk to the real
-//! servers started by `scripts/dev-stack.sh` (addresses from env vars with loopback defaults),
+//! servers started by `scripts/dev/dev-stack.sh` (addresses from env vars with loopback defaults),
 //! run a test on each of the four plain clusters (Elasticsearch 8 and 9, OpenSearch 3 and 2) so
 //! that a behaviour one of them differs in is caught and named, and give each test its own index
 //! prefix so tests never see each other's data.
@@ -30,7 +30,7 @@ pub enum Kind {
 }
 
 /// One of the dev stack's plain clusters: a name for messages, the env var overriding its address
-/// (loopback default otherwise), and the `scripts/dev-stack.sh` service that runs it.
+/// (loopback default otherwise), and the `scripts/dev/dev-stack.sh` service that runs it.
 pub struct Known {
     pub name: &'static str,
     pub kind: Kind,
@@ -181,7 +181,7 @@ impl Cluster {
         let health = ureq::get(&format!("{url}/_cluster/health")).call();
         assert!(
             health.is_ok(),
-            "no {} at {url}: start it with `scripts/dev-stack.sh up {}` ({health:?})",
+            "no {} at {url}: start it with `scripts/dev/dev-stack.sh up {}` ({health:?})",
             known.name,
             known.service
         );
@@ -336,9 +336,9 @@ pub fn write_gz(path: &Path, data: &[u8]) {
     std::fs::write(path, enc.finish().unwrap()).unwrap();
 }
 
-/// Runs the repository's generator: `scripts/gen-cloudtrail.py --out DIR ARGS`.
+/// Runs the repository's generator: `scripts/gen/cloudtrail.py --out DIR ARGS`.
 pub fn generate(dir: &Path, args: &[&str]) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen-cloudtrail.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen/cloudtrail.py");
     let out = Command::new("python3").arg(script).arg("--out").arg(dir).args(args).output().expect("python3");
     assert!(out.status.success(), "generator failed: {}", String::from_utf8_lossy(&out.stderr));
 }

@@ -1,4 +1,4 @@
-//! The TLS + security Elasticsearch from `scripts/dev-stack.sh up elasticsearch-secure`: its URL,
+//! The TLS + security Elasticsearch from `scripts/dev/dev-stack.sh up elasticsearch-secure`: its URL,
 //! the `elastic` user's password, its CA file, and requests to it as `elastic`. Requests go through
 //! `curl`, because ureq is built here without TLS.
 
@@ -34,7 +34,7 @@ impl Secure {
         let (status, health) = secure.request("GET", "/_cluster/health", None);
         assert_eq!(
             status, 200,
-            "no secure cluster at {}: start it with `scripts/dev-stack.sh up elasticsearch-secure` ({health})",
+            "no secure cluster at {}: start it with `scripts/dev/dev-stack.sh up elasticsearch-secure` ({health})",
             secure.url
         );
         secure
@@ -88,7 +88,7 @@ fn ca_file() -> PathBuf {
     let candidates: Vec<PathBuf> =
         stacks.into_iter().flatten().map(|dir| dir.join("run/elasticsearch-secure/certs/ca.pem")).collect();
     candidates.iter().find(|p| p.is_file()).cloned().unwrap_or_else(|| {
-        panic!("no CA file at {candidates:?}: start `scripts/dev-stack.sh up elasticsearch-secure`")
+        panic!("no CA file at {candidates:?}: start `scripts/dev/dev-stack.sh up elasticsearch-secure`")
     })
 }
 

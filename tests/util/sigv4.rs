@@ -1,4 +1,4 @@
-//! The stand-in for Amazon OpenSearch Service / Serverless: `scripts/sigv4-proxy.py`, a SigV4-checking
+//! The stand-in for Amazon OpenSearch Service / Serverless: `tests/fixtures/sigv4-proxy.py`, a SigV4-checking
 //! reverse proxy in front of the dev stack's real OpenSearch, started on a free port for one test and
 //! stopped when dropped. Its credentials live in a file of the test's own, rewritten to rotate or expire
 //! them mid-run. It runs on the Python of the dev stack's venv (botocore comes with moto there).
@@ -96,7 +96,7 @@ pub fn python() -> PathBuf {
     let cache = std::env::var("CLOUDTRAIL_ES_CACHE")
         .unwrap_or_else(|_| format!("{}/.cache/cloudtrail-es", std::env::var("HOME").unwrap_or_default()));
     let py = Path::new(&cache).join("venv/bin/python");
-    assert!(py.exists(), "no {} (scripts/dev-stack.sh up moto makes it, with botocore)", py.display());
+    assert!(py.exists(), "no {} (scripts/dev/dev-stack.sh up moto makes it, with botocore)", py.display());
     py
 }
 
@@ -109,7 +109,7 @@ impl Sigv4Proxy {
     /// As [`Sigv4Proxy::start`], with extra command-line arguments.
     pub fn start_with(mode: Mode, creds: &[Creds], args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/sigv4-proxy.py");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sigv4-proxy.py");
         let log = std::fs::File::create(dir.path().join("proxy.log")).unwrap();
         write_creds(&dir.path().join("creds.json"), creds);
         let mut cmd = Command::new(python());

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Local backing services for development and integration tests, without Docker:
-#   scripts/dev-stack.sh up|down|status [all|elasticsearch|opensearch|moto|elasticsearch-secure|elasticsearch9|opensearch2 ...]
+#   scripts/dev/dev-stack.sh up|down|status [all|elasticsearch|opensearch|moto|elasticsearch-secure|elasticsearch9|opensearch2 ...]
 #
 #   elasticsearch   http://127.0.0.1:9200  ES 8.19 integ-test zip from Maven Central, security off, single node
 #   opensearch      http://127.0.0.1:9201  OpenSearch 3.6 integ-test zip (no security plugin)
@@ -47,8 +47,8 @@
 # on Temurin 25, OpenSearch 2.19.6 on OpenJDK 17. The ES integ-test zip has no rest-root module: GET /
 # answers 405 there.
 set -euo pipefail
-# shellcheck source=common.sh source-path=SCRIPTDIR
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=../common.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 # shellcheck source=dev-stack-secure.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/dev-stack-secure.sh"
 

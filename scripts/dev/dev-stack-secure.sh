@@ -42,10 +42,10 @@ install_keystore() {
 
 # The integ-test zip lacks analysis-common, which the `.security` index's settings need, so API keys and
 # native users could not exist. elasticsearch-secure therefore runs from a hard-linked copy of the ES home
-# with a stub stable plugin (scripts/es-security-stub) in plugins/: ES reads plugins only from its home, and
+# with a stub stable plugin (scripts/dev/es-security-stub) in plugins/: ES reads plugins only from its home, and
 # the plain node must not see it. Built once per zip and stub source; prints the copy's path.
 secure_home() {
-  local home=$1 jdk=$2 src="$REPO_ROOT/scripts/es-security-stub/SecurityIndexAnalysis.java" shome tmp dir
+  local home=$1 jdk=$2 src="$REPO_ROOT/scripts/dev/es-security-stub/SecurityIndexAnalysis.java" shome tmp dir
   shome="$home-secure-$(sha256sum "$src" | cut -c1-8)"
   if [[ -d $shome ]]; then echo "$shome"; return; fi
   [[ -x $jdk/bin/javac ]] || die "elasticsearch-secure needs a JDK with javac (none in $jdk)"

@@ -2,8 +2,8 @@
 # Storage and indexing speed of our index template against plain dynamic mapping, on the same data:
 # the real corpus (tests/corpus/real) plus STORAGE_EVENTS generated events.
 #
-#   scripts/bench-storage.sh                 # Elasticsearch of the dev stack
-#   ELASTICSEARCH_URL=http://127.0.0.1:9201 scripts/bench-storage.sh   # or OpenSearch
+#   scripts/bench/storage.sh                 # Elasticsearch of the dev stack
+#   ELASTICSEARCH_URL=http://127.0.0.1:9201 scripts/bench/storage.sh   # or OpenSearch
 #
 # For each variant it backfills everything into fresh indices under a unique prefix, force-merges
 # them to one segment, and reports from `_stats` (primaries): documents, store bytes, bytes per
@@ -18,8 +18,10 @@
 # Environment: ELASTICSEARCH_URL, STORAGE_EVENTS (default 100000), STORAGE_SEED (default 5),
 # STORAGE_VARIANTS (default "template dynamic"), BENCH_BIN (binary instead of a cargo build).
 set -euo pipefail
-# shellcheck source=common.sh source-path=SCRIPTDIR
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=../common.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
+# shellcheck source=corpus.sh source-path=SCRIPTDIR
+source "$REPO_ROOT/scripts/bench/corpus.sh"
 
 ES="${ELASTICSEARCH_URL:-http://127.0.0.1:9200}"
 EVENTS="${STORAGE_EVENTS:-100000}"
@@ -27,7 +29,6 @@ SEED="${STORAGE_SEED:-5}"
 VARIANTS="${STORAGE_VARIANTS:-template dynamic}"
 CORPUS="$REPO_ROOT/tests/corpus/real"
 WORK="$CACHE_DIR/bench-storage"
-GEN_DIR="$WORK/gen-$EVENTS-$SEED"
 RUN="bench-storage-$$"
 
 log() { echo "bench-storage: $*" >&2; }
@@ -35,12 +36,7 @@ curl_json() { curl -sS -f -H 'content-type: application/json' "$@"; }
 
 BIN="${BENCH_BIN:-$(cloudtrail_es_bin)}"
 mkdir -p "$WORK"
-if [[ ! -d $GEN_DIR ]]; then
-  log "generating $EVENTS events into $GEN_DIR"
-  python3 "$REPO_ROOT/scripts/gen-cloudtrail.py" --out "$GEN_DIR.partial" --events "$EVENTS" --seed "$SEED" \
-    --accounts 3 --days 7 --no-digests >&2
-  mv "$GEN_DIR.partial" "$GEN_DIR"
-fi
+GEN_DIR=$(bench_generated_corpus "$EVENTS" "$SEED")
 SOURCES=("$GEN_DIR")
 if [[ -d $CORPUS ]]; then SOURCES+=("$CORPUS"); else log "no corpus at $CORPUS: generated events only"; fi
 

@@ -28,8 +28,8 @@ Every chart is scoped to console operations by the one console rule, mappings/co
 Charts on a field some events lack show those events as a "missing" slice, so every chart of
 console operations adds up to the same total. After changing the rule or the panels, run
 
-  scripts/gen-kibana.py            # rewrite both files
-  scripts/gen-kibana.py --check    # exit 1 if the files are not what this script writes (tests run this)
+  scripts/gen/kibana.py            # rewrite both files
+  scripts/gen/kibana.py --check    # exit 1 if the files are not what this script writes (tests run this)
 
 Python 3 standard library only; the output is deterministic.
 """
@@ -39,7 +39,7 @@ import sys
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 KIBANA = ROOT / "kibana"
 PREFIX = "cloudtrail"
 PATTERN = f"{PREFIX}-2*"
@@ -265,7 +265,7 @@ def main():
         else:
             path.write_text(text)
     if stale:
-        print("out of date (run scripts/gen-kibana.py): " + ", ".join(stale), file=sys.stderr)
+        print("out of date (run scripts/gen/kibana.py): " + ", ".join(stale), file=sys.stderr)
         return 1
     return 0
 

@@ -4,13 +4,13 @@
 The graph is file-level: an edge A -> B for each `crate::`/`super::`/`self::` path in A (comments
 stripped) naming a module B that is not A's own ancestor (a child naming its parent module is how
 Rust scopes work, not a dependency circle). Strongly connected components of more than one file
-are printed with their edges. Run by .ci/run; `python3 scripts/check-imports.py` by hand.
+are printed with their edges. Run by .ci/run; `python3 scripts/ci/check-imports.py` by hand.
 """
 import os
 import re
 import sys
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src")
 
 
 def modules():

@@ -12,8 +12,8 @@
 # skipped in bulk. Targets are reported, never enforced: the exit status is non-zero only if a run
 # could not be measured.
 #
-#   scripts/bench-bombs.sh                 # the binary built from this tree
-#   BOMBS_BASELINE=/path/to/old/cloudtrail-es scripts/bench-bombs.sh   # and a before/after table
+#   scripts/bench/bombs.sh                 # the binary built from this tree
+#   BOMBS_BASELINE=/path/to/old/cloudtrail-es scripts/bench/bombs.sh   # and a before/after table
 #
 # Environment:
 #   BOMBS             which bombs (default: all, see bombs.py)
@@ -22,10 +22,10 @@
 #   BOMBS_BASELINE_ONLY  bombs for the baseline (default "spaces-5g record-1g value-1g": an old
 #                     binary buffers a whole record, so the 5 GiB ones would take >10 GB or abort)
 #   BOMBS_TIMEOUT     seconds allowed per run (default 600)
-#   BOMBS_MODE        backfill (default), follow, or both (follow needs `scripts/dev-stack.sh up moto`)
+#   BOMBS_MODE        backfill (default), follow, or both (follow needs `scripts/dev/dev-stack.sh up moto`)
 set -euo pipefail
-# shellcheck source=scripts/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=../common.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 
 ALL="record-1g record-5g spaces-5g newlines-in-record-1g key-1g value-1g cloudwatch-message-1g"
 read -r -a NAMES <<<"${BOMBS:-$ALL}"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Peak memory of a backfill into a cluster, and what the flags cost in memory (docs/design/memory.md).
 #
-#   scripts/bench-memory.sh                       # 100k events into the dev Elasticsearch
-#   BENCH_MEM_CASES="default c8" scripts/bench-memory.sh
+#   scripts/bench/memory.sh                       # 100k events into the dev Elasticsearch
+#   BENCH_MEM_CASES="default c8" scripts/bench/memory.sh
 #
-# Generates BENCH_MEM_EVENTS events with scripts/gen-cloudtrail.py once (cached in
+# Generates BENCH_MEM_EVENTS events with scripts/gen/cloudtrail.py once (cached in
 # $CACHE_DIR/bench-memory, see common.sh), then backfills them with each case's flags into fresh
 # indices (prefix bench-mem-PID-CASE, deleted afterwards) and reports the peak RSS of the process
 # (`/usr/bin/time -v`, "Maximum resident set size") and its wall time; the `file` case writes the
@@ -20,8 +20,8 @@
 # Environment: BENCH_MEM_EVENTS (100000), BENCH_MEM_SEED (7), BENCH_MEM_ES (http://127.0.0.1:9200),
 # BENCH_MEM_RUNS (runs per case, the highest peak kept; 1), BENCH_BIN (binary instead of a cargo build).
 set -euo pipefail
-# shellcheck source=common.sh source-path=SCRIPTDIR
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=../common.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 
 EVENTS=${BENCH_MEM_EVENTS:-100000}
 SEED=${BENCH_MEM_SEED:-7}
@@ -29,7 +29,7 @@ ES=${BENCH_MEM_ES:-http://127.0.0.1:9200}
 RUNS=${BENCH_MEM_RUNS:-1}
 read -r -a CASES <<<"${BENCH_MEM_CASES:-file default c1 c8 b1m e1k}"
 DIR="$CACHE_DIR/bench-memory"
-GEN="$REPO_ROOT/scripts/gen-cloudtrail.py"
+GEN="$REPO_ROOT/scripts/gen/cloudtrail.py"
 BIN=${BENCH_BIN:-$(cloudtrail_es_bin)}
 FAILED=0
 

@@ -3,9 +3,9 @@
 # NDJSON, next to what a user would otherwise write: the plain Python script scripts/bench/baseline.py
 # and a jq pipeline. Each tool writes its output to a file in a temp dir, so all do the same I/O.
 #
-#   scripts/bench.sh
+#   scripts/bench/throughput.sh
 #
-# It generates a corpus with scripts/gen-cloudtrail.py once (cached in $CACHE_DIR/bench/, see
+# It generates a corpus with scripts/gen/cloudtrail.py once (cached in $CACHE_DIR/bench/, see
 # common.sh), then reports for each tool the best wall time of BENCH_RUNS runs, the peak RSS (the
 # largest process; the highest over the runs), events/s and MB/s of uncompressed input JSON, and the
 # ratios to cloudtrail-es. It also runs cloudtrail-es once on one big single-file log to show that
@@ -26,8 +26,8 @@
 #   BENCH_RULES       the rules whose cost is measured (default: the credentials preset and two
 #                     excludes, "--redact-preset credentials --exclude eventName=Describe* --exclude eventName=Get*")
 set -euo pipefail
-# shellcheck source=scripts/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=../common.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 
 EVENTS=${BENCH_EVENTS:-120000}
 BIG_EVENTS=${BENCH_BIG_EVENTS:-$((4 * EVENTS))}
@@ -37,7 +37,7 @@ TIMEOUT=${BENCH_TIMEOUT:-900}
 read -r -a FLAGS <<<"${BENCH_FLAGS:-}"
 read -r -a RULES <<<"${BENCH_RULES:-"--redact-preset credentials --exclude eventName=Describe* --exclude eventName=Get*"}"
 BENCH_DIR="$CACHE_DIR/bench"
-GEN="$REPO_ROOT/scripts/gen-cloudtrail.py"
+GEN="$REPO_ROOT/scripts/gen/cloudtrail.py"
 BASELINE="$REPO_ROOT/scripts/bench/baseline.py"
 
 declare -A WALL RSS CPU CHECK

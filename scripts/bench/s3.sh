@@ -1,23 +1,23 @@
 #!/usr/bin/env bash
 # S3 backfill throughput against moto, next to a local-folder backfill of the same files.
-#   scripts/bench-s3.sh            (env: BENCH_EVENTS, default 20000)
-# Starts moto (dev-stack.sh), generates a trail bucket with gen-cloudtrail.py, uploads it with the
+#   scripts/bench/s3.sh            (env: BENCH_EVENTS, default 20000)
+# Starts moto (dev-stack.sh), generates a trail bucket with scripts/gen/cloudtrail.py, uploads it with the
 # moto venv's boto3, then times `backfill s3://… --output FILE` and `backfill DIR --output FILE`.
 # moto serves GetObject at roughly 100 requests/s on one core, so this measures our crawler and
 # downloader against a slow server, not S3 itself. Numbers are reported, never asserted.
 set -euo pipefail
-# shellcheck source=common.sh source-path=SCRIPTDIR
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=../common.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 
 EVENTS=${BENCH_EVENTS:-20000}
 MOTO=${MOTO_URL:-http://127.0.0.1:5000}
-"$REPO_ROOT/scripts/dev-stack.sh" up moto
+"$REPO_ROOT/scripts/dev/dev-stack.sh" up moto
 BIN=$(cloudtrail_es_bin)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cloudtrail-bench-s3.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 BUCKET="bench-s3-$$"
 
-python3 "$REPO_ROOT/scripts/gen-cloudtrail.py" --out "$TMP/data" --events "$EVENTS" --seed 5
+python3 "$REPO_ROOT/scripts/gen/cloudtrail.py" --out "$TMP/data" --events "$EVENTS" --seed 5
 "$CACHE_DIR/venv/bin/python" - "$MOTO" "$BUCKET" "$TMP/data" <<'PY'
 import os, sys, boto3
 endpoint, bucket, root = sys.argv[1:]

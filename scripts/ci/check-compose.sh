@@ -3,10 +3,10 @@
 # itself uses (Compose Specification schema, interpolation, merge keys, depends_on conditions), and
 # prints the normalized model. Needs Go; the checker is built once under $CACHE_DIR/compose-check.
 #
-#   scripts/check-compose.sh [FILE]      # default: docker-compose.yml
+#   scripts/ci/check-compose.sh [FILE]      # default: docker-compose.yml
 set -euo pipefail
-# shellcheck source=common.sh source-path=SCRIPTDIR
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=../common.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 
 COMPOSE_GO=v2.16.2
 FILE="${1:-$REPO_ROOT/docker-compose.yml}"

@@ -18,9 +18,9 @@ paths deliberately change JSON type between events (requestParameters.filter, .s
 keys look real (AKIA.../ASIA..., 20 characters) but are random.
 
 Usage:
-  scripts/gen-cloudtrail.py --out /tmp/ct                      # 2,000 events, 2 accounts, 2 regions, 3 days
-  scripts/gen-cloudtrail.py --out /tmp/ct --events 120000 --seed 7 --org o-a1b2c3d4e5
-  scripts/gen-cloudtrail.py --out /tmp/big --events 200000 --single-file --no-digests
+  scripts/gen/cloudtrail.py --out /tmp/ct                      # 2,000 events, 2 accounts, 2 regions, 3 days
+  scripts/gen/cloudtrail.py --out /tmp/ct --events 120000 --seed 7 --org o-a1b2c3d4e5
+  scripts/gen/cloudtrail.py --out /tmp/big --events 200000 --single-file --no-digests
 """
 import argparse
 import base64
