@@ -12,6 +12,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY mappings ./mappings
 COPY kibana ./kibana
+COPY rules ./rules
 RUN cargo build --release --locked --bin cloudtrail-es \
  && cp target/release/cloudtrail-es /cloudtrail-es
 

@@ -9,6 +9,7 @@
 //!     pipeline.rs      the reader pool:
 //!       decode/          bytes → raw events (gzip, streaming Records)
 //!       transform/       raw event → document + routing (redaction, filters)
+//!       detect/          Sigma rules on the raw event → findings (documents beside it)
 //!       output/…/encode  the output's framing of each document (Frame)
 //!     output/          where documents go (elasticsearch/, file.rs, queue.rs, alert/; dead_letter.rs)
 //!   cluster/           the one client to Elasticsearch/OpenSearch/Kibana, used by output/ and setup/
@@ -39,6 +40,7 @@ pub mod cli;
 pub mod cluster;
 pub mod command;
 pub mod decode;
+pub mod detect;
 pub mod errors;
 pub mod metrics;
 pub mod output;

@@ -161,6 +161,25 @@ impl Metrics {
             let _ = writeln!(out, "# HELP cloudtrail_es_{name} {help}\n# TYPE cloudtrail_es_{name} counter");
             let _ = writeln!(out, "cloudtrail_es_{name} {}", value.load(Relaxed));
         }
+        if s.rules_loaded.load(Relaxed) > 0 {
+            let _ = writeln!(
+                out,
+                "# HELP cloudtrail_es_findings_total Sigma rule matches, by the rule's level\n\
+                 # TYPE cloudtrail_es_findings_total counter"
+            );
+            for (level, n) in crate::detect::Level::ALL.iter().zip(&s.findings) {
+                let _ =
+                    writeln!(out, "cloudtrail_es_findings_total{{level=\"{level}\"}} {}", n.load(Relaxed));
+            }
+            for (name, help, value) in [
+                ("findings_indexed_total", "findings written", &s.findings_indexed),
+                ("findings_present_total", "findings already in the index", &s.findings_present),
+            ] {
+                let _ =
+                    writeln!(out, "# HELP cloudtrail_es_{name} {help}\n# TYPE cloudtrail_es_{name} counter");
+                let _ = writeln!(out, "cloudtrail_es_{name} {}", value.load(Relaxed));
+            }
+        }
         if let Some(lag) = s.lag() {
             let _ = writeln!(
                 out,

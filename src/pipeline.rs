@@ -11,17 +11,21 @@
 //! dead-lettered here, with the file and record number in the reason (redacted, or withheld, when
 //! redaction is on); events a filter drops are counted and settled as delivered.
 //!
-//! With alert rules, each framed document is also offered to the [`AlertTap`]: a matching event
-//! gets a second ack from its file, settled by the alert output (`output/alert/`).
+//! With Sigma rules (`detect/`), each event that becomes a document is evaluated as CloudTrail
+//! wrote it, and each match adds a finding document to the batch (with its own ack from the file).
+//! With alert rules, each framed document (and its findings) is also offered to the [`AlertTap`]:
+//! a matching event or finding gets another ack from its file, settled by the alert output
+//! (`output/alert/`).
 
 use crate::ack::{Delivery, FileAck};
 use crate::decode::{decode, DecodeError, DecodeSettings, Format, Item, TooLarge};
-use crate::output::alert::AlertTap;
+use crate::detect::{finding, Detector};
+use crate::output::alert::{AlertTap, Finding};
 use crate::output::batch::{Batch, BatchLimits, Frame};
 use crate::output::dead_letter::{DeadLetter, DeadLetters, Payload};
 use crate::source::Unit;
 use crate::stats::Stats;
-use crate::transform::{Encoded, Transform};
+use crate::transform::{Encoded, Routing, Transform};
 use flume::{Receiver, TryRecvError};
 use std::io::{self, Read};
 use std::ops::ControlFlow;
@@ -67,6 +71,7 @@ pub fn start(
     transform: Transform,
     frame: Arc<dyn Frame>,
     alerts: Option<AlertTap>,
+    detector: Option<Arc<Detector>>,
     files: Receiver<Unit>,
     dead: &Arc<DeadLetters>,
     stats: &Arc<Stats>,
@@ -78,6 +83,7 @@ pub fn start(
         transform,
         frame,
         alerts,
+        detector,
         limits: settings.batch,
         dead: dead.clone(),
         stats: stats.clone(),
@@ -105,6 +111,8 @@ pub struct Readers {
     pub frame: Arc<dyn Frame>,
     /// Alert rules, offered every document.
     pub alerts: Option<AlertTap>,
+    /// Sigma rules, evaluated on every event that becomes a document.
+    pub detector: Option<Arc<Detector>>,
     /// When a batch is full.
     pub limits: BatchLimits,
     /// Where events that cannot become documents go.
@@ -262,8 +270,12 @@ impl Readers {
                     Stats::add(&self.stats.events_omitted, 1);
                 }
                 self.frame.append(batch, &routing, scratch, ack.event());
+                let findings = match &self.detector {
+                    Some(detector) => self.findings(detector, event, &routing, scratch, batch, ack),
+                    None => Vec::new(),
+                };
                 if let Some(alerts) = &self.alerts {
-                    alerts.offer(event, &routing.id, scratch, ack, &mut Vec::new());
+                    alerts.offer(event, &routing.id, scratch, ack, &mut Vec::new(), &findings);
                 }
             }
             Ok(Encoded::Filtered) => {
@@ -286,6 +298,42 @@ impl Readers {
                 self.write_dead_letter(ack, letter);
             }
         }
+    }
+
+    /// Evaluates the Sigma rules on `event` (as CloudTrail wrote it) and adds a finding to the batch
+    /// for each match, made from `document` (the event as written, redacted). Returns them, for
+    /// the alerts.
+    fn findings(
+        &self,
+        detector: &Detector,
+        event: &[u8],
+        routing: &Routing,
+        document: &[u8],
+        batch: &mut Batch,
+        ack: &FileAck,
+    ) -> Vec<Finding> {
+        let mut hits = Vec::new();
+        if detector.evaluate(event, &mut hits).is_err() {
+            Stats::add(&self.stats.events_unevaluable, 1);
+            warn!("{}: the Sigma evaluator failed on an event; it is indexed without findings", ack.file());
+        }
+        if hits.is_empty() {
+            return Vec::new();
+        }
+        // Written by the transform: valid JSON.
+        let Ok(doc) = serde_json::from_slice::<serde_json::Value>(document) else { return Vec::new() };
+        let event_id = routing.id.to_text();
+        let index = self.frame.index_name(&routing.day);
+        let mut found = Vec::with_capacity(hits.len());
+        for rule_index in hits {
+            let rule = &detector.rules()[rule_index];
+            Stats::add(&self.stats.findings[rule.level.index()], 1);
+            let id = finding::id(rule, &event_id);
+            let body = finding::document(rule, &doc, &index, &event_id).to_string().into_bytes();
+            self.frame.append_finding(batch, &id, routing.day, &body, ack.event());
+            found.push(Finding { rule: rule.clone(), id, document: body });
+        }
+        found
     }
 
     /// Writes one dead letter for an event of `ack`'s file, and settles it by the outcome.

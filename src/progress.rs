@@ -184,6 +184,9 @@ pub fn counts(stats: &Stats, pace: Pace) -> String {
         get(&stats.events_dead),
         get(&stats.files_failed),
     );
+    if get(&stats.rules_loaded) > 0 {
+        text.push_str(&format!(" · findings {}", stats.findings_by_level()));
+    }
     if get(&stats.bulk_limit_max) > 0 {
         text.push_str(&format!(
             " · bulk concurrency {}/{}",

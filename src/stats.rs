@@ -60,6 +60,16 @@ pub struct Stats {
     pub bulk_limit: AtomicU64,
     /// Its upper bound, `--bulk-concurrency` (0: no cluster output).
     pub bulk_limit_max: AtomicU64,
+    /// Sigma rules loaded (`--rules`; 0: no detection).
+    pub rules_loaded: AtomicU64,
+    /// Findings made (rule matches), by level: informational, low, medium, high, critical.
+    pub findings: [AtomicU64; 5],
+    /// Findings newly written (to the index or the output).
+    pub findings_indexed: AtomicU64,
+    /// Findings already in the index (a re-run, a redelivery, the second copy of an event).
+    pub findings_present: AtomicU64,
+    /// Events the Sigma evaluator failed on (indexed without findings).
+    pub events_unevaluable: AtomicU64,
     /// Whether the cluster and the queue are answering.
     pub health: Health,
 }
@@ -141,6 +151,28 @@ impl Stats {
         let newest = self.newest_delivered.load(Relaxed);
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
         (newest > 0).then(|| Duration::from_secs(now.saturating_sub(newest).max(0) as u64))
+    }
+
+    /// Findings made, all levels.
+    pub fn findings_total(&self) -> u64 {
+        self.findings.iter().map(|c| c.load(Relaxed)).sum()
+    }
+
+    /// `2 (high 1, medium 1)`: the findings made, by level, most severe first.
+    pub fn findings_by_level(&self) -> String {
+        let levels = ["informational", "low", "medium", "high", "critical"];
+        let parts: Vec<String> = (0..5)
+            .rev()
+            .filter_map(|i| {
+                let n = self.findings[i].load(Relaxed);
+                (n > 0).then(|| format!("{} {n}", levels[i]))
+            })
+            .collect();
+        if parts.is_empty() {
+            "0".into()
+        } else {
+            format!("{} ({})", self.findings_total(), parts.join(", "))
+        }
     }
 
     /// Raises a flag.
@@ -238,6 +270,20 @@ impl fmt::Display for Summary<'_> {
                 get(&s.events_unavailable)
             )?;
         }
+        if get(&s.rules_loaded) > 0 {
+            write!(
+                f,
+                "findings: {} from {} rules: {} new, {} already present",
+                s.findings_by_level(),
+                get(&s.rules_loaded),
+                get(&s.findings_indexed),
+                get(&s.findings_present)
+            )?;
+            if get(&s.events_unevaluable) > 0 {
+                write!(f, "; {} events the rules could not be evaluated on", get(&s.events_unevaluable))?;
+            }
+            writeln!(f)?;
+        }
         writeln!(f, "bytes:   {:.1} MB read", get(&s.bytes_read) as f64 / 1e6)?;
         write!(f, "elapsed: {secs:.2} s ({rate:.0} events/s)")
     }
@@ -297,6 +343,16 @@ mod tests {
         Stats::add(&s.events_omitted, 2);
         let text = s.summary(Duration::from_secs(2)).to_string();
         assert!(text.contains("3 filtered out; 2 truncated by CloudTrail (\"omitted\": true)\n"), "{text}");
+        assert!(!text.contains("findings"), "no rules, no mention: {text}");
+        Stats::add(&s.rules_loaded, 57);
+        Stats::add(&s.findings[3], 2);
+        Stats::add(&s.findings[2], 1);
+        Stats::add(&s.findings_indexed, 3);
+        let text = s.summary(Duration::from_secs(2)).to_string();
+        assert!(
+            text.contains("findings: 3 (high 2, medium 1) from 57 rules: 3 new, 0 already present"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -40,7 +40,7 @@ fn ecs_setup_and_documents(cluster: &Cluster) {
         format!("component template {p}@mappings: created"),
         format!("component template {p}@ecs: created"),
         format!("index template {p} ({p}-*): created"),
-        "done: 4 item(s) created or updated".to_string(),
+        "done: 5 item(s) created or updated".to_string(),
     ] {
         assert!(first.contains(&line), "missing {line:?} in\n{first}");
     }
@@ -53,7 +53,7 @@ fn ecs_setup_and_documents(cluster: &Cluster) {
     assert!(template["priority"].as_u64().unwrap() > 200, "{template}");
     assert!(template.get("data_stream").is_none(), "{template}");
     let second = setup_ecs(cluster, &namespace);
-    assert_eq!(second.matches(": unchanged").count(), 4, "{second}");
+    assert_eq!(second.matches(": unchanged").count(), 5, "{second}");
     assert!(second.contains("nothing to change"), "{second}");
 
     // Documents into the template setup made (--no-setup): none rejected.

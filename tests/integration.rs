@@ -30,6 +30,10 @@ mod transform_flags;
 // `setup` on the four clusters: templates installed idempotently; corpus, generated and hostile events with zero rejections.
 #[cfg(feature = "servers")]
 mod setup;
+// OpenSearch Security Analytics: a detector's template edit survives setup and the next day; aliases
+// to the keyword copies of the nine request/response leaves; setup keeps what others add to the template.
+#[cfg(feature = "servers")]
+mod security_analytics;
 // Kibana / OpenSearch Dashboards saved objects: references, fields, pie aggregations, import.
 mod kibana;
 // The SigV4-checking stand-in for Amazon OpenSearch Service / Serverless is strict: refusals, 404s, _id refusal.
@@ -87,6 +91,12 @@ mod replay;
 // values too long to index, from a folder and from S3, on Elasticsearch 8 and 9 and OpenSearch 3 and 2.
 #[cfg(feature = "servers")]
 mod log_kinds;
+// Sigma rules at ingest: every bundled rule fires on its event and not its near miss, findings once.
+#[cfg(feature = "servers")]
+mod sigma;
+// Sigma findings in follow: EventBridge events alert in seconds, the later trail file adds nothing, kill -9.
+#[cfg(feature = "servers")]
+mod sigma_follow;
 // CloudTrail's truncation flag `omitted`: boolean-mapped on the four clusters, counted in the summary and /metrics.
 #[cfg(feature = "servers")]
 mod truncated_events;

@@ -37,6 +37,10 @@ pub struct AlertArgs {
     /// Alert only on console operations (as --console-only).
     #[arg(long)]
     pub alert_console_only: bool,
+    /// Announce Sigma findings (--rules) at or above LEVEL instead of events: informational, low,
+    /// medium, high or critical.
+    #[arg(long, value_name = "LEVEL")]
+    pub alert_findings: Option<String>,
     /// Show times in messages at this fixed offset (`+09:00`) instead of UTC.
     #[arg(long, value_name = "OFFSET", default_value = "UTC")]
     pub alert_timezone: Zone,
@@ -73,12 +77,16 @@ impl AlertArgs {
             webhook: self.alert_webhook.clone(),
             sns: self.alert_sns.clone(),
             burst_limit: None,
+            findings: self.alert_findings.clone(),
+            rule_ids: Vec::new(),
+            tags: Vec::new(),
         };
-        let has_filters = !one.include.is_empty() || !one.exclude.is_empty() || one.console_only;
+        let has_filters =
+            !one.include.is_empty() || !one.exclude.is_empty() || one.console_only || one.findings.is_some();
         if one.slack.is_some() || one.webhook.is_some() || one.sns.is_some() {
             rules.push(one.rule(rules.len() + 1)?);
         } else if has_filters {
-            anyhow::bail!("--alert-include/--alert-exclude/--alert-console-only need --alert-slack, --alert-webhook or --alert-sns");
+            anyhow::bail!("--alert-include/--alert-exclude/--alert-console-only/--alert-findings need --alert-slack, --alert-webhook or --alert-sns");
         }
         if self.no_index && rules.is_empty() {
             anyhow::bail!("--no-index only sends alerts, and no alert is configured");

@@ -283,6 +283,17 @@ mod tests {
             .unwrap()
             .iter()
             .all(|a| !a.contains("alert")));
+        // Sigma rules and an alert on findings, from the file.
+        let sigma = "rules = [\"builtin\", \"/etc/our-rules\"]\n[[alert]]\nfindings = \"high\"\n\
+                     tags = [\"attack.t1562.008\"]\nsns = \"arn:aws:sns:us-east-1:111122223333:a\"\n";
+        let argv = expand(sigma, &["cloudtrail-es", "follow", "--queue", "http://q"]).unwrap();
+        let crate::cli::Command::Follow(f) = crate::cli::Cli::try_parse_from(argv).unwrap().command else {
+            panic!("follow")
+        };
+        let settings = f.settings().unwrap();
+        assert_eq!(settings.indexing.rules.len(), 2);
+        let findings = settings.alerts.rules[0].findings.clone().unwrap();
+        assert_eq!((findings.level, findings.tags.len()), (crate::detect::Level::High, 1));
         let err = expand("alert = \"x\"", &["cloudtrail-es", "follow"]).unwrap_err().to_string();
         assert!(err.contains("[[alert]]"), "{err}");
         let bad = expand("[[alert]]\nslak = \"x\"", &["cloudtrail-es", "follow", "--queue", "q"]).unwrap();

@@ -155,6 +155,10 @@ pub struct IndexingArgs {
     /// verified, so no event of a damaged member is sent; a bigger one streams.
     #[arg(long, value_name = "BYTES", default_value_t = crate::decode::DEFAULT_HOLD_BYTES)]
     pub gzip_hold_bytes: usize,
+    /// Sigma rules evaluated on every event: a YAML file, a folder of them, or `builtin` (SigmaHQ's
+    /// CloudTrail rules, shipped). Findings go to PREFIX-findings-YYYY.MM.DD (repeatable).
+    #[arg(long = "rules", id = "sigma_rules", value_name = "PATH")]
+    pub sigma_rules: Vec<String>,
     /// ECS fields and index names for Elastic Security.
     #[command(flatten)]
     pub ecs: EcsArgs,

@@ -175,6 +175,11 @@ fn indexing(
                 ..DecodeSettings::default()
             },
         },
+        rules: ix
+            .sigma_rules
+            .iter()
+            .map(|r| r.parse().unwrap_or_else(|e: std::convert::Infallible| match e {}))
+            .collect(),
     })
 }
 
@@ -239,6 +244,7 @@ impl ReplayArgs {
             // Replay writes its own letters' limit (a letter is kept whole up to its line cap).
             dead_letter_max_bytes: u32::MAX,
             gzip_hold_bytes: crate::decode::DEFAULT_HOLD_BYTES,
+            sigma_rules: Vec::new(),
             ecs: self.ecs.clone(),
             ecs_documents: self.ecs_documents.clone(),
         };

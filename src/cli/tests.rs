@@ -89,6 +89,7 @@ fn example(flag: &str, key_file: &str) -> Option<(&'static str, Vec<String>)> {
         "--redact-preset" => ("backfill", v("credentials")),
         "--redact-key-file" => ("backfill", v(key_file)),
         "--include" | "--exclude" => ("backfill", v("eventName=Get*")),
+        "--rules" => ("backfill", v("builtin")),
         "--visibility-timeout"
         | "--max-in-flight"
         | "--shutdown-timeout"
@@ -107,12 +108,14 @@ fn example(flag: &str, key_file: &str) -> Option<(&'static str, Vec<String>)> {
         | "--alert-burst-limit"
         | "--alert-retry-timeout"
         | "--alert-console-only"
+        | "--alert-findings"
         | "--no-index" => {
             let value = match flag {
                 "--alert-name" => Some("n"),
                 "--alert-include" | "--alert-exclude" => Some("eventName=Get*"),
                 "--alert-timezone" => Some("+09:00"),
                 "--kibana-url" => Some("http://k:5601"),
+                "--alert-findings" => Some("high"),
                 "--alert-console-only" | "--no-index" => None,
                 _ => Some("7"),
             };

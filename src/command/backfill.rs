@@ -80,6 +80,7 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
     let stats = Arc::new(Stats::default());
     // Unusable rules stop the run before anything is created or read.
     let mut transform = settings.indexing.transform()?;
+    let detector = settings.indexing.detector(&stats)?;
     let dead = Arc::new(DeadLetters::with_limit(
         settings.indexing.dead_letter.clone(),
         settings.indexing.dead_letter_max,
@@ -87,6 +88,9 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
     let cancel = CancellationToken::new();
     let mut output = settings.indexing.open_output(&dead, &stats, &cancel).await?;
     transform.move_long_values(output.refuses_long_leaves());
+    if output.refuses_long_leaves() {
+        transform.copy_keyword_leaves()?;
+    }
     let relaxed = relax_refresh(&settings, &mut output).await?;
     watch_signals(&cancel)?;
 
@@ -105,7 +109,7 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
         stats: stats.clone(),
         cancel: cancel.clone(),
     };
-    let readers = settings.indexing.start_readers(transform, None, file_rx, &dead, &stats, &cancel);
+    let readers = settings.indexing.start_readers(transform, None, detector, file_rx, &dead, &stats, &cancel);
     let journal = tokio::spawn(journal(receipts, state));
     let progress = Progress::start(stats.clone());
 

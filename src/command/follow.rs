@@ -75,6 +75,10 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
     ));
     // Unusable rules stop the service before it connects to anything.
     let mut transform = settings.indexing.transform()?;
+    let detector = settings.indexing.detector(&stats)?;
+    if detector.is_none() && settings.alerts.rules.iter().any(|r| r.findings.is_some()) {
+        anyhow::bail!("an alert on findings needs Sigma rules: give --rules (e.g. --rules builtin)");
+    }
     let stop = shutdown::watch(Messages {
         stopping: "stopping: no new messages; finishing the ones in flight",
         quitting: "stopping at once: messages in flight will reappear in the queue",
@@ -84,6 +88,9 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
         return Ok(Outcome::default());
     };
     transform.move_long_values(output.refuses_long_leaves());
+    if output.refuses_long_leaves() {
+        transform.copy_keyword_leaves()?;
+    }
     let aws = sdk_config(&settings.aws).await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
     check_queue(&sqs, &settings.queue.queue_url).await?;
@@ -99,7 +106,7 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
         (Some(tap), Some(output))
     };
     let (file_tx, file_rx) = flume::bounded(settings.queue.max_in_flight.max(1));
-    let readers = settings.indexing.start_readers(transform, tap, file_rx, &dead, &stats, &abort);
+    let readers = settings.indexing.start_readers(transform, tap, detector, file_rx, &dead, &stats, &abort);
     let consumer = Consumer::new(sqs, fetcher, settings.queue.clone(), file_tx, stats.clone());
     let side_tasks = start_side_tasks(&settings.service, &stats, &consumer.queue).await?;
     info!("following {}", settings.queue.queue_url);

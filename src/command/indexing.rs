@@ -7,6 +7,7 @@
 //! off is restored, then the bulk output is made to send.
 
 use crate::cluster::ClusterSettings;
+use crate::detect::{Detector, RuleSource};
 use crate::output::alert::AlertTap;
 use crate::output::batch::Frame;
 use crate::output::dead_letter::DeadLetters;
@@ -40,6 +41,8 @@ pub struct IndexingSettings {
     pub names: Names,
     /// The reader pool.
     pub readers: ReaderSettings,
+    /// Sigma rules evaluated on every event (`--rules`; none: no detection).
+    pub rules: Vec<RuleSource>,
 }
 
 /// Where documents are delivered.
@@ -66,6 +69,21 @@ impl IndexingSettings {
     /// The transform these settings describe.
     pub fn transform(&mut self) -> anyhow::Result<Transform> {
         Ok(Transform::new(std::mem::take(&mut self.transform))?)
+    }
+
+    /// The Sigma rules, loaded and compiled (`None` without `--rules`). Each rule that cannot be
+    /// used is named with its file and the reason; an explicitly named one stops the run.
+    pub fn detector(&self, stats: &Stats) -> anyhow::Result<Option<Arc<Detector>>> {
+        if self.rules.is_empty() {
+            return Ok(None);
+        }
+        let (detector, skipped) = crate::detect::load(&self.rules)?;
+        for s in &skipped {
+            warn!("Sigma rule not loaded: {s}");
+        }
+        info!("{} Sigma rules loaded ({} skipped)", detector.rules().len(), skipped.len());
+        Stats::add(&stats.rules_loaded, detector.rules().len() as u64);
+        Ok(Some(Arc::new(detector)))
     }
 
     /// The documents' wire format.
@@ -124,17 +142,19 @@ impl IndexingSettings {
     }
 
     /// Starts the reader pool on `files`.
+    #[allow(clippy::too_many_arguments)]
     pub fn start_readers(
         &self,
         transform: Transform,
         alerts: Option<AlertTap>,
+        detector: Option<Arc<Detector>>,
         files: flume::Receiver<Unit>,
         dead: &Arc<DeadLetters>,
         stats: &Arc<Stats>,
         cancel: &CancellationToken,
     ) -> Started {
         return_large_buffers();
-        pipeline::start(&self.readers, transform, self.frame(), alerts, files, dead, stats, cancel)
+        pipeline::start(&self.readers, transform, self.frame(), alerts, detector, files, dead, stats, cancel)
     }
 }
 

@@ -82,6 +82,9 @@ pub async fn run(mut settings: ReplaySettings) -> anyhow::Result<Outcome> {
         }
     };
     transform.move_long_values(output.as_ref().is_some_and(crate::output::Output::refuses_long_leaves));
+    if output.as_ref().is_some_and(crate::output::Output::refuses_long_leaves) {
+        transform.copy_keyword_leaves()?;
+    }
     let tally = Arc::new(Tally::default());
     let offline = output.is_none();
     let feed = Feed {

@@ -3,7 +3,7 @@
 //! format); outputs drain them.
 
 use crate::ack::EventAck;
-use crate::transform::Routing;
+use crate::transform::{Day, Routing};
 use std::ops::Range;
 
 /// An output's wire format: how one document is written into a batch. Called by the reader
@@ -11,6 +11,12 @@ use std::ops::Range;
 pub trait Frame: Send + Sync {
     /// Appends `document`, routed by `routing`, to `batch`, with the ack it must settle.
     fn append(&self, batch: &mut Batch, routing: &Routing, document: &[u8], ack: EventAck);
+
+    /// Appends a finding (`detect/finding.rs`) with its own `_id`, into the findings index of `day`.
+    fn append_finding(&self, batch: &mut Batch, id: &str, day: Day, document: &[u8], ack: EventAck);
+
+    /// The index an event of `day` is written to (a finding names it).
+    fn index_name(&self, day: &Day) -> String;
 }
 
 /// When a batch is full.
@@ -32,6 +38,8 @@ pub struct BatchItem {
     pub ack: EventAck,
     /// The event's time, Unix seconds (for the indexing lag).
     pub time: i64,
+    /// A finding, not an event (counted apart).
+    pub finding: bool,
 }
 
 /// NDJSON for `_bulk` and the items it holds, in order.
@@ -47,16 +55,21 @@ impl Batch {
     /// Records that the bytes from `start` to the end of the body are one item (action line, then
     /// document line), written just before this call.
     pub fn push_written(&mut self, start: usize, ack: EventAck, time: i64) {
+        self.push_item(start, ack, time, false);
+    }
+
+    /// [`Batch::push_written`] for an item that is an event (`false`) or a finding (`true`).
+    pub fn push_item(&mut self, start: usize, ack: EventAck, time: i64, finding: bool) {
         let end = self.body.len();
         let split = memchr::memchr(b'\n', &self.body[start..end]).map_or(end, |i| start + i + 1);
-        self.items.push(BatchItem { action: start..split, document: split..end, ack, time });
+        self.items.push(BatchItem { action: start..split, document: split..end, ack, time, finding });
     }
 
     /// Appends a copy of `item`'s lines from `from`, moving its ack here.
     pub fn push_from(&mut self, from: &[u8], item: BatchItem) {
         let start = self.body.len();
         self.body.extend_from_slice(&from[item.action.start..item.document.end]);
-        self.push_written(start, item.ack, item.time);
+        self.push_item(start, item.ack, item.time, item.finding);
     }
 
     /// True when another item should not be added.

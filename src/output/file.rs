@@ -35,7 +35,9 @@ impl FileOutput {
         while let Some(batch) = batches.blocking_recv() {
             self.out.write_all(&batch.body)?;
             self.out.flush()?;
-            Stats::add(&stats.events_indexed, batch.items.len() as u64);
+            let findings = batch.items.iter().filter(|i| i.finding).count() as u64;
+            Stats::add(&stats.events_indexed, batch.items.len() as u64 - findings);
+            Stats::add(&stats.findings_indexed, findings);
             for item in batch.items {
                 stats.delivered_time(item.time);
                 item.ack.settle(Delivery::Delivered);

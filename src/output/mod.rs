@@ -38,7 +38,8 @@ pub enum Output {
 impl Output {
     /// True when the documents go to an engine that refuses a leaf of a free-form object too long
     /// for one term (OpenSearch's `flat_object`): the transform must move such leaves
-    /// (`transform/long_values.rs`). Elasticsearch and files take the event as written.
+    /// (`transform/long_values.rs`), and gets the keyword copies of
+    /// `transform/keyword_copies.rs`. Elasticsearch and files take the event as written.
     pub fn refuses_long_leaves(&self) -> bool {
         matches!(self, Output::Cluster(bulk) if bulk.flavor() == crate::cluster::Flavor::OpenSearch)
     }

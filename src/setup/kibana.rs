@@ -167,7 +167,7 @@ pub async fn install(
         kibana.url()
     );
     let action = current_state(kibana, &objects).await?;
-    let step = Step { what, action, applied: !options.dry_run };
+    let step = Step { what, action, applied: !options.dry_run, note: None };
     if step.changes() && !options.dry_run {
         import(kibana, &objects).await?;
     }

@@ -13,12 +13,14 @@
 //! - `lifecycle.rs`: ILM/ISM policies and how to tell whether the cluster has the API.
 //! - `compare.rs`: installed vs desired, ignoring what the server adds.
 //! - `reconcile.rs`: GET, compare, PUT for one item; the report line; errors.
+//! - `shared.rs`: what of our index template is ours; what others added to it is kept.
 //! - `kibana.rs`: the saved objects (NDJSON in `kibana/`) and their import.
 
 mod compare;
 pub mod kibana;
 pub mod lifecycle;
 mod reconcile;
+mod shared;
 pub mod templates;
 
 pub use reconcile::{Action, SetupError, Step};
@@ -145,7 +147,7 @@ pub fn flavor_name(flavor: Flavor) -> &'static str {
 }
 
 fn skipped(what: &str, why: &str) -> Step {
-    Step { what: what.into(), action: Action::Skipped(why.into()), applied: false }
+    Step { what: what.into(), action: Action::Skipped(why.into()), applied: false, note: None }
 }
 
 fn policy_item(api: Api, names: &Names, days: u32) -> Item {
@@ -192,6 +194,13 @@ fn template_items(flavor: Flavor, names: &Names, lifecycle: Option<Lifecycle>) -
         body: templates::index_template(names, lifecycle.is_some()),
         kind: Kind::IndexTemplate,
     });
+    let findings = names.findings();
+    items.push(Item {
+        what: format!("index template {findings} ({findings}-*, Sigma findings)"),
+        path: format!("/_index_template/{findings}"),
+        body: templates::findings_template(names, lifecycle.is_some()),
+        kind: Kind::IndexTemplate,
+    });
     items
 }
 
@@ -228,14 +237,15 @@ mod tests {
                 "/_component_template/ct@settings",
                 "/_component_template/ct@mappings",
                 "/_component_template/ct@lifecycle",
-                "/_index_template/ct"
+                "/_index_template/ct",
+                "/_index_template/ct-findings"
             ]
         );
         assert_eq!(items[3].body["composed_of"][2], "ct@lifecycle");
         let kept = template_items(Flavor::Elasticsearch, &names, Some(Lifecycle::Keep));
-        assert_eq!(kept.len(), 3, "a kept lifecycle component is not rewritten");
+        assert_eq!(kept.len(), 4, "a kept lifecycle component is not rewritten");
         assert_eq!(kept[2].body["composed_of"][2], "ct@lifecycle");
-        assert_eq!(template_items(Flavor::OpenSearch, &names, None).len(), 3);
+        assert_eq!(template_items(Flavor::OpenSearch, &names, None).len(), 4);
         let ecs = template_items(Flavor::OpenSearch, &Names::ecs("default"), None);
         let paths: Vec<_> = ecs.iter().map(|i| i.path.as_str()).collect();
         assert_eq!(
@@ -244,7 +254,8 @@ mod tests {
                 "/_component_template/logs-aws.cloudtrail-default@settings",
                 "/_component_template/logs-aws.cloudtrail-default@mappings",
                 "/_component_template/logs-aws.cloudtrail-default@ecs",
-                "/_index_template/logs-aws.cloudtrail-default"
+                "/_index_template/logs-aws.cloudtrail-default",
+                "/_index_template/logs-aws.cloudtrail-default-findings"
             ]
         );
     }

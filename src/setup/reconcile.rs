@@ -4,10 +4,13 @@
 
 use super::compare::matches;
 use super::lifecycle::Api;
+use super::shared::merge_index_template;
+use super::templates::Names;
 use crate::cluster::{ClientError, EsClient};
 use bytes::Bytes;
 use elasticsearch::http::Method;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Why `setup` could not finish.
@@ -63,6 +66,8 @@ pub struct Step {
     pub action: Action,
     /// False in a dry run: nothing was written.
     pub applied: bool,
+    /// What else there is to say (for our index template: what others added to it, kept).
+    pub note: Option<String>,
 }
 
 impl Step {
@@ -82,7 +87,11 @@ impl fmt::Display for Step {
             (Action::Update, false) => "would update".into(),
             (Action::Skipped(why), _) => format!("{why}, skipped"),
         };
-        write!(f, "{}: {outcome}", self.what)
+        write!(f, "{}: {outcome}", self.what)?;
+        match &self.note {
+            Some(note) => write!(f, "; {note}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -125,26 +134,35 @@ impl Kind {
     }
 }
 
-/// Installs `item` unless the cluster already has it.
+/// Installs `item` unless the cluster already has it. Our index template is written merged into
+/// the installed one, keeping what others added (`shared.rs`), and the step says what was kept.
 pub async fn reconcile(client: &EsClient, item: &Item, dry_run: bool) -> Result<Step, SetupError> {
     let reply = client.send(Method::Get, &item.path, None).await?;
+    let mut body = Cow::Borrowed(&item.body);
+    let mut note = None;
     let (action, put_path) = match reply.status {
         404 => (Action::Create, item.path.clone()),
         200 => {
             let answer: Value = serde_json::from_slice(&reply.body)
                 .map_err(|_| client.unexpected(&format!("GET {}", item.path), 200, &reply))?;
             let name = item.path.rsplit('/').next().unwrap_or_default();
-            match item.kind.installed(name, &answer) {
-                Some(have) if matches(&item.body, &have) => (Action::Unchanged, String::new()),
+            let installed = item.kind.installed(name, &answer);
+            if let (Kind::IndexTemplate, Some(have)) = (item.kind, &installed) {
+                let (merged, kept) = merge_index_template(&item.body, have, &Names::new(name).components());
+                body = Cow::Owned(merged);
+                note = (!kept.is_empty()).then(|| kept.to_string());
+            }
+            match installed {
+                Some(have) if matches(&body, &have) => (Action::Unchanged, String::new()),
                 Some(_) => (Action::Update, concurrency_path(&item.path, &answer, item.kind.optimistic())),
                 None => (Action::Create, item.path.clone()),
             }
         }
         status => return Err(client.unexpected(&format!("GET {}", item.path), status, &reply).into()),
     };
-    let step = Step { what: item.what.clone(), action, applied: !dry_run };
+    let step = Step { what: item.what.clone(), action, applied: !dry_run, note };
     if step.changes() && !dry_run {
-        let body = Bytes::from(item.body.to_string());
+        let body = Bytes::from(body.to_string());
         let reply = client.send(Method::Put, &put_path, Some((body, "application/json"))).await?;
         if !(200..300).contains(&reply.status) {
             return Err(client.unexpected(&format!("PUT {}", item.path), reply.status, &reply).into());
@@ -168,13 +186,18 @@ mod tests {
 
     #[test]
     fn steps_read_as_the_report_lines() {
-        let step = |action, applied| Step { what: "index template ct".into(), action, applied };
+        let step = |action, applied| Step { what: "index template ct".into(), action, applied, note: None };
         assert_eq!(step(Action::Unchanged, true).to_string(), "index template ct: unchanged");
         assert_eq!(step(Action::Create, true).to_string(), "index template ct: created");
         assert_eq!(step(Action::Update, false).to_string(), "index template ct: would update");
         let skipped = step(Action::Skipped("not available on this cluster".into()), true);
         assert_eq!(skipped.to_string(), "index template ct: not available on this cluster, skipped");
         assert!(!skipped.changes());
+        let kept = Step {
+            note: Some("kept what others added: components [x]".into()),
+            ..step(Action::Update, true)
+        };
+        assert_eq!(kept.to_string(), "index template ct: updated; kept what others added: components [x]");
     }
 
     #[test]

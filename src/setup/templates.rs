@@ -14,11 +14,16 @@
 //!   such parameter: for OpenSearch the transform moves such leaves to `longValues` first
 //!   (`transform/long_values.rs`, whose list of free-form fields a test keeps equal to the
 //!   `flattened` fields here).
+//!   On OpenSearch it also maps the keyword copies of the nine request/response leaves Security
+//!   Analytics' CloudTrail rules read, under `unmapped` ([`with_keyword_copies`]).
 //! - `PREFIX@ecs` (with `--ecs` only): the ECS and `aws.cloudtrail.*` fields the documents then
 //!   also carry (`ecs-mappings.json`, converted for OpenSearch the same way).
 //! - `PREFIX@lifecycle` (Elasticsearch with ILM only): the ILM policy and
 //!   `parse_origination_date`, kept apart because a cluster without ILM refuses those settings.
 //! - the index template `PREFIX`: `PREFIX-*`, composed of the above.
+//! - the index template `PREFIX-findings` for the Sigma findings (`PREFIX-findings-*`,
+//!   `findings-template.json`, self-contained; with the lifecycle component when there is one):
+//!   its longer prefix gives it the higher priority over `PREFIX-*`.
 //!
 //! With `--ecs` the prefix is `logs-aws.cloudtrail-NAMESPACE` (`IndexNaming::ecs`). Its template
 //! has no `data_stream`, so the daily indices are plain indices, and its priority (see
@@ -29,6 +34,7 @@
 
 use crate::cluster::Flavor;
 use crate::output::elasticsearch::IndexNaming;
+use crate::transform::keyword_copies;
 use serde_json::{json, Value};
 
 const SETTINGS: &str = include_str!("../../mappings/settings.json");
@@ -36,6 +42,7 @@ const MAPPINGS: &str = include_str!("../../mappings/mappings.json");
 const ECS_MAPPINGS: &str = include_str!("../../mappings/ecs-mappings.json");
 const LIFECYCLE_SETTINGS: &str = include_str!("../../mappings/lifecycle-settings.json");
 const INDEX_TEMPLATE: &str = include_str!("../../mappings/index-template.json");
+const FINDINGS_TEMPLATE: &str = include_str!("../../mappings/findings-template.json");
 
 /// Who wrote an object, in its `_meta`.
 pub const MANAGED_BY: &str = "cloudtrail-es";
@@ -78,6 +85,15 @@ impl Names {
     pub fn lifecycle(&self) -> String {
         format!("{}@lifecycle", self.prefix)
     }
+    /// The findings' index template (and their index prefix).
+    pub fn findings(&self) -> String {
+        format!("{}-findings", self.prefix)
+    }
+    /// Every component template we may compose, whether or not this run does: in the index
+    /// template's `composed_of`, these names are ours and any other is someone else's.
+    pub fn components(&self) -> Vec<String> {
+        vec![self.settings(), self.mappings(), self.ecs_mappings(), self.lifecycle()]
+    }
     /// The ILM or ISM policy.
     pub fn policy(&self) -> String {
         format!("{}-retention", self.prefix)
@@ -114,8 +130,25 @@ pub fn mappings_component(flavor: Flavor) -> Value {
     let mappings = limit_keywords(embedded("mappings.json", MAPPINGS));
     with_meta(match flavor {
         Flavor::Elasticsearch => mappings,
-        Flavor::OpenSearch => to_flat_object(mappings),
+        Flavor::OpenSearch => with_keyword_copies(to_flat_object(mappings)),
     })
+}
+
+/// The OpenSearch mapping of the keyword copies under `unmapped` (`transform/keyword_copies.rs`):
+/// `unmapped.requestParameters.arn` and the others, each a `keyword` (`ignore_above`: a longer
+/// value stays in `_source`, unindexed, as one term could not hold it), so that a field alias to
+/// each is accepted and finds the events.
+fn with_keyword_copies(mut mappings: Value) -> Value {
+    let mut copies = json!({});
+    for path in keyword_copies::PATHS {
+        let mut at = &mut copies;
+        for part in path.split('.') {
+            at = &mut at["properties"][part];
+        }
+        *at = json!({ "type": "keyword", "ignore_above": KEYWORD_IGNORE_ABOVE });
+    }
+    mappings["template"]["mappings"]["properties"][keyword_copies::FIELD] = copies;
+    mappings
 }
 
 /// `PREFIX@ecs` for this kind of cluster.
@@ -146,6 +179,18 @@ pub fn index_template(names: &Names, with_lifecycle: bool) -> Value {
     }
     body["composed_of"] = json!(parts);
     body["priority"] = json!(priority(&names.prefix));
+    body["_meta"] = meta();
+    body
+}
+
+/// The index template for `PREFIX-findings-*` (the Sigma findings).
+pub fn findings_template(names: &Names, with_lifecycle: bool) -> Value {
+    let mut body =
+        fill(embedded("findings-template.json", FINDINGS_TEMPLATE), &[("{{PREFIX}}", &names.prefix)]);
+    if with_lifecycle {
+        body["composed_of"] = json!([names.lifecycle()]);
+    }
+    body["priority"] = json!(priority(&names.findings()));
     body["_meta"] = meta();
     body
 }
@@ -245,6 +290,11 @@ mod tests {
         assert_eq!(t["_meta"]["managed_by"], "cloudtrail-es");
         let t = index_template(&names(), true);
         assert_eq!(t["composed_of"][2], "ct@lifecycle");
+        let f = findings_template(&names(), false);
+        assert_eq!(f["index_patterns"], json!(["ct-findings-*"]));
+        assert!(f["priority"].as_u64() > t["priority"].as_u64(), "above PREFIX-*, which matches too");
+        assert_eq!(f["template"]["mappings"]["properties"]["rule"]["properties"]["level"]["type"], "keyword");
+        assert_eq!(findings_template(&names(), true)["composed_of"], json!(["ct@lifecycle"]));
     }
 
     #[test]
@@ -293,7 +343,19 @@ mod tests {
         }
         let os_text = mappings_component(Flavor::OpenSearch).to_string();
         assert!(!os_text.contains("flattened") && !os_text.contains("ignore_above\":4096"));
-        assert_eq!(es.len(), os.len());
+        // OpenSearch has the keyword copies besides (below); nothing else differs.
+        let copies: Vec<_> = os.iter().filter(|(p, _)| p.starts_with("unmapped.")).collect();
+        assert_eq!(es.len() + copies.len(), os.len());
+    }
+
+    #[test]
+    fn opensearch_maps_the_keyword_copies_for_security_analytics() {
+        let os = field_types(Flavor::OpenSearch);
+        for path in keyword_copies::PATHS {
+            let copy = format!("unmapped.{path}");
+            assert!(os.contains(&(copy.clone(), "keyword".into())), "{copy}");
+        }
+        assert!(field_types(Flavor::Elasticsearch).iter().all(|(p, _)| !p.starts_with("unmapped")));
     }
 
     #[test]

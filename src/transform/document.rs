@@ -10,6 +10,8 @@
 //! - Only for OpenSearch (the wiring says so), a leaf of a free-form object too long for one term
 //!   (over Lucene's 32 KB) is moved to `longValues` (`long_values.rs`), so that `flat_object`
 //!   takes the event. For Elasticsearch and files the document is the event as written.
+//! - Only for OpenSearch, the request/response leaves Security Analytics reads are copied as
+//!   keywords under `unmapped` (`keyword_copies.rs`), when the event has any.
 //! - `"omitted": true` at the top of the event (CloudTrail truncated one of its fields) is noted
 //!   in the routing, for the run's count; the document keeps it as it is.
 //! - With `--ecs`, the finished document is parsed back and the ECS fields computed from it
@@ -29,6 +31,7 @@
 
 use super::capture::{kind, string_text, Found};
 use super::ecs;
+use super::keyword_copies;
 use super::long_values;
 use super::timestamp::{utc_day, Day};
 use super::walk::{self, WalkError};
@@ -83,6 +86,10 @@ pub enum EventProblem {
     /// expected either, as above).
     #[error("cannot read the document back to move its long values: {0}")]
     LongValues(String),
+    /// The document could not be read back for its keyword copies (`keyword_copies.rs`; not
+    /// expected either).
+    #[error("cannot read the document back to add its keyword copies: {0}")]
+    Copies(String),
     /// The document could not be read back for its ECS fields (the walker accepts only what
     /// serde_json reads, so this is not expected; the message has a position, no content).
     #[error("cannot read the document back to add its ECS fields: {0}")]
@@ -165,6 +172,9 @@ pub(super) fn encode<'r>(plan: &Plan, raw: &'r [u8], out: &mut Vec<u8>) -> Resul
             let routing = add_timestamp(raw, &found, start, out)?;
             if plan.move_long_values {
                 long_values::move_long_values(start, out)?;
+            }
+            if plan.copies.as_ref().is_some_and(|c| c.wanted(raw, &found)) {
+                keyword_copies::add_copies(start, out)?;
             }
             if let Some(namespace) = &plan.ecs {
                 let ingested = plan.ecs_ingested.then(ingested_now);

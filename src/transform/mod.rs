@@ -19,6 +19,7 @@ mod document;
 pub mod ecs;
 mod filter;
 mod glob;
+pub mod keyword_copies;
 mod long_values;
 mod matcher;
 mod path;
@@ -42,6 +43,7 @@ pub use timestamp::Day;
 
 use capture::{Found, Slots};
 use filter::Filters;
+use keyword_copies::Copies;
 use matcher::Matcher;
 use redact::Redactor;
 use walk::Accept;
@@ -122,12 +124,18 @@ pub(crate) struct Plan {
     ecs_ingested: bool,
     /// See [`TransformSpec::move_long_values`].
     move_long_values: bool,
+    /// The keyword copies for OpenSearch (`keyword_copies.rs`), when on.
+    copies: Option<Copies>,
 }
 
 /// The transform step: see the module docs.
 pub struct Transform {
     plan: Plan,
     redacts: bool,
+    /// The rules and captured paths the matcher was compiled from, to compile it again when the
+    /// keyword copies are switched on.
+    rules: Vec<RedactRule>,
+    slots: Slots,
 }
 
 impl Transform {
@@ -168,8 +176,26 @@ impl Transform {
             ecs: spec.ecs,
             ecs_ingested: spec.ecs_ingested,
             move_long_values: spec.move_long_values,
+            copies: None,
         };
-        Ok(Transform { plan, redacts: !rules.is_empty() })
+        Ok(Transform { plan, redacts: !rules.is_empty(), rules, slots })
+    }
+
+    /// Adds to each document the keyword copies of the request/response leaves OpenSearch
+    /// Security Analytics reads (`keyword_copies.rs`): set by the wiring when the documents go to
+    /// OpenSearch. Elasticsearch and files get the event as written.
+    pub fn copy_keyword_leaves(&mut self) -> Result<(), TransformError> {
+        if self.plan.copies.is_none() {
+            let copies = Copies::new(&mut self.slots);
+            self.plan.matcher = plan_matcher(&self.rules, &self.slots)?;
+            self.plan.copies = Some(copies);
+        }
+        Ok(())
+    }
+
+    /// True when documents get the keyword copies.
+    pub fn copies_keyword_leaves(&self) -> bool {
+        self.plan.copies.is_some()
     }
 
     /// No redaction, no filter: every valid event is written.

@@ -283,6 +283,7 @@ impl Cluster {
     pub fn clean(&self, prefix: &str) {
         let _ = ureq::delete(&format!("{}/{prefix}-*", self.url)).call();
         let _ = ureq::delete(&format!("{}/_index_template/{prefix}", self.url)).call();
+        let _ = ureq::delete(&format!("{}/_index_template/{prefix}-findings", self.url)).call();
         for part in ["settings", "mappings", "ecs", "lifecycle"] {
             let _ = ureq::delete(&format!("{}/_component_template/{prefix}@{part}", self.url)).call();
         }

@@ -1,4 +1,6 @@
-//! The words of an alert: who did what, when, from where, whether it failed, and a Discover link.
+//! The words of an alert: who did what, when, from where, whether it failed, and a Discover link;
+//! for a Sigma finding (a document with a `rule`), also the rule's title, level, tags and author
+//! (the Detection Rule License asks messages based on matches to keep the author).
 //! The exact texts are documented in docs/guides/follow-and-alerts.md ("Alerts"); the tests below pin them.
 //!
 //! Everything is read from the document as indexed (after redaction), never from the raw event,
@@ -68,11 +70,30 @@ pub fn who(doc: &Value) -> String {
         .to_string()
 }
 
-/// The first line: `[RULE] WHO: EVENTNAME on EVENTSOURCE`.
+/// The first line: `[RULE] WHO: EVENTNAME on EVENTSOURCE`; for a finding,
+/// `[RULE] TITLE (LEVEL): WHO: EVENTNAME on EVENTSOURCE`.
 pub fn headline(rule: &str, doc: &Value) -> String {
     let what = text(doc, "eventName").unwrap_or("unknown call");
     let source = text(doc, "eventSource").unwrap_or("unknown service");
-    format!("[{rule}] {}: {what} on {source}", who(doc))
+    match (text(doc, "rule.title"), text(doc, "rule.level")) {
+        (Some(title), level) => {
+            format!("[{rule}] {title} ({}): {}: {what} on {source}", level.unwrap_or("unknown"), who(doc))
+        }
+        _ => format!("[{rule}] {}: {what} on {source}", who(doc)),
+    }
+}
+
+/// For a finding: `sigma: TAGS · author: AUTHOR` (tags as `attack.t1562.008, …`).
+fn sigma_line(doc: &Value) -> Option<String> {
+    let rule = doc.get("rule")?;
+    let tags: Vec<&str> = rule
+        .get("tags")
+        .and_then(Value::as_array)
+        .map_or(Vec::new(), |t| t.iter().filter_map(Value::as_str).collect());
+    let tags = if tags.is_empty() { "none".to_string() } else { tags.join(", ") };
+    let author = text(doc, "rule.author").unwrap_or("unknown");
+    let id = text(doc, "rule.id").unwrap_or("unknown");
+    Some(format!("sigma rule {id} · tags: {tags} · author: {author}"))
 }
 
 /// One event in full: the headline, when and where from, the error, the link.
@@ -88,6 +109,9 @@ pub fn describe(rule: &str, doc: &Value, zone: Zone, kibana: Option<&str>) -> St
         if let Some(message) = text(doc, "errorMessage") {
             let _ = write!(out, " ({message})");
         }
+    }
+    if let Some(line) = sigma_line(doc) {
+        let _ = write!(out, "\n{line}");
     }
     if let (Some(base), Some(link)) = (kibana, text(doc, "eventID").map(|id| (id, doc))) {
         let _ = write!(out, "\n{}", discover_link(base, link.0, text(doc, "eventTime")));
@@ -165,6 +189,17 @@ mod tests {
             message("changes", &[&doc], 499, Zone::default(), None).lines().last(),
             Some("…and 499 more like this")
         );
+    }
+
+    #[test]
+    fn a_finding_names_its_rule_level_tags_and_author() {
+        let mut doc = alice_delete();
+        doc["rule"] = json!({"id":"r-1","title":"Bucket Deleted","level":"low","tags":["attack.impact"],
+                             "author":"Jane Doe"});
+        let text = describe("sigma", &doc, Zone::default(), None);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "[sigma] Bucket Deleted (low): alice: DeleteBucket on s3.amazonaws.com");
+        assert_eq!(lines[3], "sigma rule r-1 · tags: attack.impact · author: Jane Doe");
     }
 
     #[test]

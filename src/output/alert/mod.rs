@@ -9,7 +9,9 @@
 //! event matches (on the event as CloudTrail wrote it, like `--include`) and hands each match a
 //! copy of the document as indexed (redacted) and its own [`EventAck`], minted from the file's
 //! ack. So an SQS message is deleted only once its events are indexed *and* their alerts are
-//! delivered, or given up after the retries and written to the dead-letter file. With `--no-index`
+//! delivered, or given up after the retries and written to the dead-letter file. A rule with
+//! `findings` gets the event's Sigma findings instead (each its own match, keyed by the finding's
+//! id, its document the finding as indexed). With `--no-index`
 //! the bulk output is replaced by [`discard`], which settles every document at once.
 
 pub mod burst;
@@ -20,6 +22,7 @@ pub mod rules;
 
 use crate::ack::{Delivery, EventAck, FileAck};
 use crate::backoff::Backoff;
+use crate::detect::RuleInfo;
 use crate::output::batch::Batch;
 use crate::output::dead_letter::{DeadLetter, DeadLetters, Payload};
 use crate::transform::{DocId, Selection, Selectors, TooComplex};
@@ -84,34 +87,68 @@ pub struct Matched {
     ack: EventAck,
 }
 
+/// A Sigma finding of an event, as the readers made it (`detect/finding.rs`).
+pub struct Finding {
+    /// The rule that matched.
+    pub rule: RuleInfo,
+    /// The finding's `_id` (the dedup key of its alerts).
+    pub id: String,
+    /// The finding document, as indexed.
+    pub document: Vec<u8>,
+}
+
 /// The readers' side: which rules an event matches, and where matches go.
 pub struct AlertTap {
     selectors: Selectors,
+    /// Per rule: which findings it announces (`None`: it announces events).
+    findings: Vec<Option<rules::FindingFilter>>,
     to_output: mpsc::Sender<Matched>,
 }
 
 impl AlertTap {
-    /// Hands the event's document to every rule `raw` matches, each with its own ack from `file`.
-    /// Blocking (reader threads): waits when the alert output is behind.
-    pub fn offer(&self, raw: &[u8], id: &DocId<'_>, document: &[u8], file: &FileAck, scratch: &mut Vec<u8>) {
+    /// Hands the event's document to every event rule `raw` matches, and each of its `findings`
+    /// to every findings rule that selects the event and accepts the finding; each match with its
+    /// own ack from `file`. Blocking (reader threads): waits when the alert output is behind.
+    pub fn offer(
+        &self,
+        raw: &[u8],
+        id: &DocId<'_>,
+        document: &[u8],
+        file: &FileAck,
+        scratch: &mut Vec<u8>,
+        findings: &[Finding],
+    ) {
+        if findings.is_empty() && self.findings.iter().all(Option::is_some) {
+            return;
+        }
         let rules = self.selectors.matching(raw, scratch);
         if rules.is_empty() {
             return;
         }
-        let id = id.to_text();
         // Only copied here: the output parses the few documents a message describes in full.
+        let mut event_id = None;
         for rule in rules {
-            let m = Matched {
-                rule,
-                id: id.clone(),
-                document: document.to_vec(),
-                file: file.file().to_string(),
-                ack: file.event(),
+            let matched: Vec<(String, &[u8])> = match &self.findings[rule] {
+                None => vec![(event_id.get_or_insert_with(|| id.to_text()).clone(), document)],
+                Some(filter) => findings
+                    .iter()
+                    .filter(|f| filter.accepts(&f.rule))
+                    .map(|f| (f.id.clone(), f.document.as_slice()))
+                    .collect(),
             };
-            if let Err(unsent) = self.to_output.blocking_send(m) {
-                // The output is gone (the run is stopping): the ack fails the file, to be read again.
-                drop(unsent);
-                return;
+            for (id, document) in matched {
+                let m = Matched {
+                    rule,
+                    id,
+                    document: document.to_vec(),
+                    file: file.file().to_string(),
+                    ack: file.event(),
+                };
+                if let Err(unsent) = self.to_output.blocking_send(m) {
+                    // The output is gone (the run is stopping): the ack fails the file, to be read again.
+                    drop(unsent);
+                    return;
+                }
             }
         }
     }
@@ -150,6 +187,7 @@ pub fn start(
 ) -> Result<(AlertTap, AlertOutput), TooComplex> {
     let sets: Vec<Selection> = settings.rules.iter().map(|r| r.selection.clone()).collect();
     let selectors = Selectors::new(&sets)?;
+    let findings = settings.rules.iter().map(|r| r.findings.clone()).collect();
     let (to_output, matches) = mpsc::channel(1024);
     let sender = Arc::new(Sender::new(sns, settings.backoff));
     let output = AlertOutput {
@@ -160,14 +198,20 @@ pub fn start(
         stats: Arc::default(),
         abort: abort.clone(),
     };
-    Ok((AlertTap { selectors, to_output }, output))
+    Ok((AlertTap { selectors, findings, to_output }, output))
 }
 
 impl AlertOutput {
     /// Runs until the readers are done, then sends what is waiting and returns.
     pub async fn run(mut self) {
         for rule in &self.settings.rules {
-            info!("alert `{}` → {}", rule.name, rule.destination);
+            match &rule.findings {
+                Some(f) => info!(
+                    "alert `{}` → {}: Sigma findings of level {} and above",
+                    rule.name, rule.destination, f.level
+                ),
+                None => info!("alert `{}` → {}", rule.name, rule.destination),
+            }
         }
         let recent = Arc::new(Mutex::new(dedup::Recent::new(self.settings.remember)));
         let mut groups: HashMap<usize, Group> = HashMap::new();

@@ -1,10 +1,13 @@
 //! Alert rules and where their messages go: the `[[alert]]` tables of the config file (a contract:
 //! `name`, `include`, `exclude`, `console_only`, and one of `slack`, `webhook`, `sns`; `burst_limit`
-//! is ours) and the `--alert-*` flags for one rule, both ending as [`AlertRule`].
+//! is ours) and the `--alert-*` flags for one rule, both ending as [`AlertRule`]. A rule with
+//! `findings = "LEVEL"` announces the Sigma findings (`detect/`) at or above that level of the
+//! events it selects, narrowed by `rule_ids` and `tags` if given, instead of the events.
 //!
 //! Webhook URLs carry tokens: a [`Destination`] shows only its host (Debug and Display alike), so a
 //! URL never reaches a log line, an error message or a dead letter.
 
+use crate::detect::{Level, RuleInfo};
 use crate::transform::{FieldFilter, Selection};
 use serde::Deserialize;
 use std::fmt;
@@ -21,6 +24,29 @@ pub struct AlertRule {
     pub destination: Destination,
     /// Events described in full in one message (the rest are counted); `None`: the run's default.
     pub burst_limit: Option<usize>,
+    /// Announce findings, not events: which ones.
+    pub findings: Option<FindingFilter>,
+}
+
+/// Which findings a rule announces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FindingFilter {
+    /// At or above this level.
+    pub level: Level,
+    /// Only these Sigma rule ids (none: any).
+    pub rule_ids: Vec<String>,
+    /// Only rules with one of these tags, e.g. `attack.t1562.008` (none: any).
+    pub tags: Vec<String>,
+}
+
+impl FindingFilter {
+    /// True when a finding of `rule` is announced.
+    pub fn accepts(&self, rule: &RuleInfo) -> bool {
+        rule.level >= self.level
+            && (self.rule_ids.is_empty() || self.rule_ids.iter().any(|id| id.eq_ignore_ascii_case(&rule.id)))
+            && (self.tags.is_empty()
+                || self.tags.iter().any(|t| rule.tags.iter().any(|r| r.eq_ignore_ascii_case(t))))
+    }
 }
 
 /// Where a rule's messages go.
@@ -117,6 +143,14 @@ pub struct RuleSpec {
     pub sns: Option<String>,
     /// Events described in full per message.
     pub burst_limit: Option<usize>,
+    /// Announce Sigma findings at or above this level instead of events.
+    pub findings: Option<String>,
+    /// With `findings`: only these Sigma rule ids.
+    #[serde(default)]
+    pub rule_ids: Vec<String>,
+    /// With `findings`: only rules with one of these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 impl RuleSpec {
@@ -156,7 +190,27 @@ impl RuleSpec {
             exclude: parse(&self.exclude)?,
             console_only: self.console_only,
         };
-        Ok(AlertRule { name, selection, destination, burst_limit: self.burst_limit.map(|n| n.max(1)) })
+        let findings = match &self.findings {
+            Some(level) => Some(FindingFilter {
+                level: level.parse().map_err(|error| RuleError::Filter { name: name.clone(), error })?,
+                rule_ids: self.rule_ids.clone(),
+                tags: self.tags.clone(),
+            }),
+            None if !self.rule_ids.is_empty() || !self.tags.is_empty() => {
+                return Err(RuleError::Filter {
+                    name,
+                    error: "rule_ids and tags narrow findings: they need findings = \"LEVEL\"".into(),
+                })
+            }
+            None => None,
+        };
+        Ok(AlertRule {
+            name,
+            selection,
+            destination,
+            burst_limit: self.burst_limit.map(|n| n.max(1)),
+            findings,
+        })
     }
 }
 
@@ -194,5 +248,26 @@ mod tests {
         assert!(err(r#"{"sns":"topic"}"#).contains("topic ARN"));
         assert!(err(r#"{"slak":"x"}"#).contains("unknown field `slak`"));
         assert!(err(r#"{"sns":"arn:aws:sns:us-east-1:1:t","include":["nope"]}"#).contains("FIELD=GLOB"));
+        assert!(
+            err(r#"{"sns":"arn:aws:sns:us-east-1:1:t","findings":"severe"}"#).contains("not a Sigma level")
+        );
+        assert!(err(r#"{"sns":"arn:aws:sns:us-east-1:1:t","tags":["x"]}"#).contains("need findings"));
+        let f = RuleSpec::from_json(
+            r#"{"sns":"arn:aws:sns:us-east-1:1:t","findings":"high","tags":["attack.t1"]}"#,
+        )
+        .and_then(|s| s.rule(3))
+        .unwrap()
+        .findings
+        .unwrap();
+        let info = |level, tags: &[&str]| RuleInfo {
+            id: "r".into(),
+            title: "t".into(),
+            level,
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            author: "a".into(),
+            file: "f".into(),
+        };
+        assert!(f.accepts(&info(Level::Critical, &["ATTACK.T1"])));
+        assert!(!f.accepts(&info(Level::Medium, &["attack.t1"])) && !f.accepts(&info(Level::High, &["x"])));
     }
 }

@@ -16,7 +16,7 @@
 
 use crate::ack::EventAck;
 use crate::output::batch::{Batch, Frame};
-use crate::transform::Routing;
+use crate::transform::{Day, Routing};
 use std::io::Write;
 
 /// How index names are formed: `PREFIX-YYYY.MM.DD`.
@@ -99,6 +99,29 @@ impl BulkFraming {
 }
 
 impl Frame for BulkFraming {
+    fn append_finding(&self, batch: &mut Batch, id: &str, day: Day, document: &[u8], ack: EventAck) {
+        let start = batch.body.len();
+        // Always `create`: a finding never changes, and a re-run's copy is a 409.
+        let _ = write!(
+            batch.body,
+            "{{\"create\":{{\"_index\":\"{}-findings-{:04}.{:02}.{:02}\"",
+            self.naming.prefix, day.year, day.month, day.day
+        );
+        if self.ids {
+            batch.body.extend_from_slice(b",\"_id\":");
+            // A string always serializes.
+            let _ = serde_json::to_writer(&mut batch.body, id);
+        }
+        batch.body.extend_from_slice(b"}}\n");
+        batch.body.extend_from_slice(document);
+        batch.body.push(b'\n');
+        batch.push_item(start, ack, day.unix, true);
+    }
+
+    fn index_name(&self, day: &Day) -> String {
+        format!("{}-{:04}.{:02}.{:02}", self.naming.prefix, day.year, day.month, day.day)
+    }
+
     fn append(&self, batch: &mut Batch, routing: &Routing, document: &[u8], ack: EventAck) {
         let start = batch.body.len();
         // A file an earlier run sent unverified events of: its events replace them.

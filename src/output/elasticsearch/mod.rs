@@ -137,14 +137,14 @@ impl BulkOutput {
         }
     }
 
+    /// The kind of cluster it sends to.
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
+    }
+
     /// The client it sends with.
     pub fn client(&self) -> &EsClient {
         &self.client
-    }
-
-    /// What it sends to.
-    pub fn flavor(&self) -> Flavor {
-        self.flavor
     }
 
     /// Relax the refresh of each index before the first batch goes to it (backfill).

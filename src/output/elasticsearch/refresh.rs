@@ -155,10 +155,12 @@ impl RefreshRelax {
     }
 }
 
-/// True when `index` is `PREFIX-YYYY.MM.DD` of `today` or a later day.
+/// True when `index` is `PREFIX-…YYYY.MM.DD` (the events' or the findings' index) of `today` or a
+/// later day.
 fn is_today_or_later(prefix: &str, index: &str, today: chrono::NaiveDate) -> bool {
-    let day = index.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('-'));
-    day.and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y.%m.%d").ok()).is_some_and(|d| d >= today)
+    let Some(rest) = index.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('-')) else { return false };
+    let day = rest.rsplit('-').next().unwrap_or(rest);
+    chrono::NaiveDate::parse_from_str(day, "%Y.%m.%d").is_ok_and(|d| d >= today)
 }
 
 /// Restores what a version that kept the record in `STATE.refresh` left there.
@@ -240,7 +242,8 @@ mod tests {
         assert!(is_today_or_later("ct", "ct-2024.05.02", today));
         assert!(is_today_or_later("ct", "ct-2024.06.01", today), "a later day (a clock ahead)");
         assert!(!is_today_or_later("ct", "ct-2024.05.01", today));
-        assert!(!is_today_or_later("ct", "ct-x-2024.05.02", today), "another prefix's");
+        assert!(is_today_or_later("ct", "ct-findings-2024.05.02", today), "today's findings");
+        assert!(!is_today_or_later("cx", "ct-2024.05.02", today), "another prefix's");
         assert!(!is_today_or_later("ct", "ct-2024.05.02-x", today));
     }
 }

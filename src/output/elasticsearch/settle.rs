@@ -25,8 +25,22 @@ impl BulkOutput {
         let (mut again, mut rejected) = (Batch::default(), Batch::default());
         let mut reasons = Vec::new();
         let (mut created, mut present, mut last_retry) = (0, 0, String::new());
+        let (mut findings_created, mut findings_present) = (0, 0);
         for (item, outcome) in items.into_iter().zip(outcomes) {
             match outcome {
+                ItemOutcome::Created if item.finding => {
+                    findings_created += 1;
+                    item.ack.settle(Delivery::Delivered);
+                }
+                ItemOutcome::AlreadyPresent if item.finding => {
+                    // After an unheard attempt, most likely its own write (as for events below).
+                    if unheard {
+                        findings_created += 1;
+                    } else {
+                        findings_present += 1;
+                    }
+                    item.ack.settle(Delivery::Delivered);
+                }
                 ItemOutcome::Created => {
                     created += 1;
                     self.stats.delivered_time(item.time);
@@ -54,7 +68,9 @@ impl BulkOutput {
         }
         Stats::add(&self.stats.events_indexed, created);
         Stats::add(&self.stats.events_present, present);
-        self.stats.health.work_settled(created + present, true);
+        Stats::add(&self.stats.findings_indexed, findings_created);
+        Stats::add(&self.stats.findings_present, findings_present);
+        self.stats.health.work_settled(created + present + findings_created + findings_present, true);
         debug!(created, present, retry = again.items.len(), rejected = rejected.items.len(), "bulk response");
         if !rejected.is_empty() {
             self.dead_letter_each(rejected, reasons);

@@ -1,7 +1,8 @@
 //! The SQS source for `follow`: receive notifications, read the files they name, delete each
 //! message only once everything it points to is safe.
 //!
-//! - `notification.rs` reads a message body (CloudTrail/SNS, S3 events, EventBridge);
+//! - `notification.rs` reads a message body (CloudTrail/SNS, S3 events, EventBridge; an
+//!   EventBridge CloudTrail event is one record, read from the message itself as a one-event log);
 //! - `verdict.rs` decides, from its files' acknowledgements, whether a message is deleted or kept;
 //! - this file runs the receive loop (long polling, at most `max_in_flight` messages at once, which
 //!   is also the backpressure when the cluster is slow or down) and one task per message: it
@@ -17,7 +18,7 @@ use crate::errors::chain;
 use crate::source::layout::{classify, is_digest, KeyKind};
 use crate::source::s3::fetch::Fetcher;
 use crate::source::s3::S3Object;
-use crate::source::Unit;
+use crate::source::{Location, LogFile, Unit};
 use crate::stats::{Health, Stats};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use notification::Notice;
@@ -219,6 +220,7 @@ impl Consumer {
                 return self.delete(&id, &receipt).await;
             }
             Ok(Notice::Objects(objects)) => objects,
+            Ok(Notice::Record(log)) => return self.handle_record(id, receipt, log, slot).await,
         };
         if let Some((o, why)) =
             objects.iter().find_map(|o| Some((o, self.settings.refusal(&o.bucket, &o.key)?)))
@@ -270,6 +272,38 @@ impl Consumer {
             }
         }
         let done = self.await_receipts(&id, &receipt, receipts).await;
+        match verdict::decide(&done, failures) {
+            Verdict::Delete => self.delete(&id, &receipt).await,
+            Verdict::Keep(reason) => {
+                Stats::add(&self.queue.kept, 1);
+                warn!("SQS message {id} left in the queue (it will be received again): {reason}");
+            }
+        }
+        drop(slot);
+    }
+
+    /// An EventBridge CloudTrail event: its record is read like a one-event log file, and the
+    /// message deleted once it is safe (indexed, its findings written, its alerts delivered).
+    async fn handle_record(
+        self: Arc<Self>,
+        id: String,
+        receipt: String,
+        log: Vec<u8>,
+        slot: OwnedSemaphorePermit,
+    ) {
+        let name: Arc<str> = format!("sqs message {id} (EventBridge)").into();
+        let file = LogFile { name, location: Location::Stream(Box::new(std::io::Cursor::new(log))) };
+        let (unit, file_receipt) = Unit::track(file);
+        let sender = self.files.lock().ok().and_then(|f| f.clone());
+        let mut failures = Vec::new();
+        let sent = match sender {
+            Some(tx) => tx.send_async(unit).await.is_ok(),
+            None => false,
+        };
+        if !sent {
+            failures.push("not read, shutting down".to_string());
+        }
+        let done = self.await_receipts(&id, &receipt, vec![file_receipt]).await;
         match verdict::decide(&done, failures) {
             Verdict::Delete => self.delete(&id, &receipt).await,
             Verdict::Keep(reason) => {

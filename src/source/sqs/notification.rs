@@ -5,7 +5,11 @@
 //!   string), inside an SNS envelope or delivered raw; and its "CloudTrail validation message.";
 //! - S3 event notifications (`Records[].s3.bucket.name` / `.object.key`, keys URL-encoded with `+`
 //!   for a space), straight to SQS or inside an SNS envelope; and `s3:TestEvent`;
-//! - EventBridge "Object Created" events for S3 (`detail.bucket.name`, `detail.object.key`).
+//! - EventBridge "Object Created" events for S3 (`detail.bucket.name`, `detail.object.key`);
+//! - EventBridge's CloudTrail events themselves ("AWS API Call via CloudTrail", "AWS Console Sign
+//!   In via CloudTrail", "AWS Service Event via CloudTrail", "AWS Console Action via CloudTrail"),
+//!   straight to SQS or through SNS: the record is `detail`, read at once as a one-event log
+//!   ([`Notice::Record`]), seconds after the call rather than minutes (the trail file's time to S3).
 //!
 //! Anything else is an error naming what was missing; the caller leaves such a message in the
 //! queue so that its redrive policy moves it to a dead-letter queue.
@@ -31,7 +35,17 @@ pub enum Notice {
     Objects(Vec<ObjectRef>),
     /// Nothing to read (a test or validation message): delete it.
     Ignore(&'static str),
+    /// One CloudTrail record delivered by EventBridge, as a log file's text (`{"Records":[…]}`).
+    Record(Vec<u8>),
 }
+
+/// The `detail-type`s of the CloudTrail events EventBridge delivers.
+pub const CLOUDTRAIL_DETAIL_TYPES: [&str; 4] = [
+    "AWS API Call via CloudTrail",
+    "AWS Console Sign In via CloudTrail",
+    "AWS Service Event via CloudTrail",
+    "AWS Console Action via CloudTrail",
+];
 
 /// The text CloudTrail publishes when a trail is first wired to an SNS topic.
 const CLOUDTRAIL_VALIDATION: &str = "CloudTrail validation message.";
@@ -121,9 +135,21 @@ fn s3_event(records: &Value) -> Result<Notice, String> {
     Ok(Notice::Objects(objects))
 }
 
-/// EventBridge's S3 event: the key is not URL-encoded there.
+/// EventBridge's S3 event (the key is not URL-encoded there), or a CloudTrail event.
 fn eventbridge(v: &Value) -> Result<Notice, String> {
     let kind = v.get("detail-type").and_then(Value::as_str).unwrap_or_default();
+    if CLOUDTRAIL_DETAIL_TYPES.contains(&kind) {
+        let detail =
+            v.get("detail").filter(|d| d.is_object()).ok_or("EventBridge CloudTrail event without detail")?;
+        if detail.get("eventID").and_then(Value::as_str).is_none() {
+            return Err("EventBridge CloudTrail event whose detail has no eventID".into());
+        }
+        let mut log = br#"{"Records":["#.to_vec();
+        // A Value always serializes.
+        let _ = serde_json::to_writer(&mut log, detail);
+        log.extend_from_slice(b"]}");
+        return Ok(Notice::Record(log));
+    }
     if v.get("source").and_then(Value::as_str) != Some("aws.s3") || kind != "Object Created" {
         return Err(format!("EventBridge event {kind:?} is not an S3 Object Created event"));
     }
@@ -155,7 +181,7 @@ mod tests {
     fn objects(body: &str) -> Vec<(String, String)> {
         match parse(body).unwrap() {
             Notice::Objects(o) => o.into_iter().map(|r| (r.bucket, r.key)).collect(),
-            Notice::Ignore(why) => panic!("ignored: {why}"),
+            other => panic!("not objects: {other:?}"),
         }
     }
 
@@ -165,7 +191,7 @@ mod tests {
     fn the_bucket_region_is_taken_from_s3_records_and_eventbridge() {
         let regions = |body: &str| match parse(body).unwrap() {
             Notice::Objects(o) => o.into_iter().map(|r| r.region).collect::<Vec<_>>(),
-            Notice::Ignore(why) => panic!("ignored: {why}"),
+            other => panic!("not objects: {other:?}"),
         };
         let s3 = r#"{"Records":[
             {"eventName":"ObjectCreated:Put","awsRegion":"eu-west-3","s3":{"bucket":{"name":"b"},"object":{"key":"k1"}}},
@@ -245,5 +271,25 @@ mod tests {
         for key in ["AWSLogs/1/plain.json.gz", "odd name+plus ü ☃ 日本.json.gz", "a%2Fb"] {
             assert_eq!(decode_s3_event_key(&encode_s3_event_key(key)).unwrap(), key);
         }
+    }
+
+    #[test]
+    fn eventbridge_cloudtrail_events_are_records_direct_or_through_sns() {
+        let event = r#"{"version":"0","id":"1","detail-type":"AWS API Call via CloudTrail","source":"aws.s3",
+            "account":"111122223333","time":"2024-05-01T10:00:00Z","region":"us-east-1","resources":[],
+            "detail":{"eventVersion":"1.09","eventID":"e-1","eventTime":"2024-05-01T10:00:00Z",
+            "eventName":"PutBucketVersioning","requestParameters":{"bucketName":"b"}}}"#;
+        let Ok(Notice::Record(log)) = parse(event) else { panic!("{:?}", parse(event)) };
+        let log: Value = serde_json::from_slice(&log).unwrap();
+        assert_eq!(log["Records"][0]["eventID"], "e-1");
+        assert_eq!(log["Records"][0]["requestParameters"]["bucketName"], "b");
+        let sns = serde_json::json!({"Type":"Notification","Message": event}).to_string();
+        assert!(matches!(parse(&sns), Ok(Notice::Record(_))));
+        let signin = event.replace("AWS API Call", "AWS Console Sign In");
+        assert!(matches!(parse(&signin), Ok(Notice::Record(_))));
+        let no_id = event.replace(r#""eventID":"e-1","#, "");
+        assert!(parse(&no_id).unwrap_err().contains("no eventID"));
+        let other = event.replace("AWS API Call via CloudTrail", "EC2 Instance State-change Notification");
+        assert!(parse(&other).is_err());
     }
 }

@@ -1,0 +1,158 @@
+//! Detections at ingest: Sigma rules evaluated on every event as CloudTrail wrote it (before
+//! redaction, like `--include`), in the reader pool. A match becomes a finding document
+//! (`finding.rs`) beside the event, and may be announced by an alert (`output/alert/`).
+//!
+//! - `load.rs`: rules from files, folders and the pack we ship (`builtin.rs`, SigmaHQ's CloudTrail
+//!   rules in rules/sigma/); what cannot be used is named with its file and the reason;
+//! - `event.rs`: the record as the evaluator sees it, parsed lazily, objects also as text;
+//! - `finding.rs`: the finding document and its id.
+//!
+//! The evaluator is `rsigma-eval` (compile once, then match each event without allocating):
+//! Sigma's semantics (case-insensitive strings, modifiers, `1 of`, `not`, `|re`, `|fieldref`).
+//! Correlation rules (counting over time) are refused at load.
+
+pub mod builtin;
+pub mod event;
+pub mod finding;
+pub mod load;
+
+#[cfg(test)]
+mod corpus_tests;
+
+use rsigma_eval::Engine;
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+
+pub use load::{load, LoadError, Skipped};
+
+/// Where rules come from (`--rules`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RuleSource {
+    /// The pack we ship (`--rules builtin`).
+    Builtin,
+    /// A Sigma YAML file or a folder of them.
+    Path(PathBuf),
+}
+
+impl std::str::FromStr for RuleSource {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(if s == "builtin" { RuleSource::Builtin } else { RuleSource::Path(PathBuf::from(s)) })
+    }
+}
+
+/// A rule's severity, ordered from the least to the most severe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// `informational` (also a rule without a level).
+    Informational,
+    /// `low`.
+    Low,
+    /// `medium`.
+    Medium,
+    /// `high`.
+    High,
+    /// `critical`.
+    Critical,
+}
+
+impl Level {
+    /// Every level, least severe first (the index is [`Level::index`]).
+    pub const ALL: [Level; 5] =
+        [Level::Informational, Level::Low, Level::Medium, Level::High, Level::Critical];
+
+    /// Sigma's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Informational => "informational",
+            Level::Low => "low",
+            Level::Medium => "medium",
+            Level::High => "high",
+            Level::Critical => "critical",
+        }
+    }
+
+    /// 0 (informational) to 4 (critical).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Level {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Level::ALL
+            .into_iter()
+            .find(|l| l.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("{s:?} is not a Sigma level (informational, low, medium, high, critical)"))
+    }
+}
+
+/// What a finding says about its rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleInfo {
+    /// The rule's `id` (its title when it has none).
+    pub id: String,
+    /// `title`.
+    pub title: String,
+    /// `level`.
+    pub level: Level,
+    /// `tags` (MITRE ATT&CK `attack.*` among them).
+    pub tags: Vec<String>,
+    /// `author`: kept in every finding and alert (the Detection Rule License asks it).
+    pub author: String,
+    /// Where it was loaded from (`builtin:NAME` or a path).
+    pub file: String,
+}
+
+/// The loaded rules, compiled.
+pub struct Detector {
+    engine: Engine,
+    rules: Vec<RuleInfo>,
+    by_key: HashMap<String, usize>,
+}
+
+impl Detector {
+    pub(crate) fn new(engine: Engine, rules: Vec<RuleInfo>) -> Self {
+        let by_key = rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
+        Detector { engine, rules, by_key }
+    }
+
+    /// The rules, in load order (indexes of [`Detector::evaluate`]).
+    pub fn rules(&self) -> &[RuleInfo] {
+        &self.rules
+    }
+
+    /// Puts into `hits` the rules `raw` (one record, as CloudTrail wrote it) matches. Nothing for
+    /// an event that is not a JSON object; an evaluator failure on an odd event is contained
+    /// (no hits, `Err`), so the event is still indexed.
+    pub fn evaluate(&self, raw: &[u8], hits: &mut Vec<usize>) -> Result<(), Unevaluable> {
+        hits.clear();
+        let Some(view) = event::RecordView::new(raw) else { return Ok(()) };
+        let results =
+            catch_unwind(AssertUnwindSafe(|| self.engine.evaluate(&view))).map_err(|_| Unevaluable)?;
+        for r in results {
+            let key = r.header.rule_id.as_deref().unwrap_or(&r.header.rule_title);
+            if let Some(&i) = self.by_key.get(key) {
+                if !hits.contains(&i) {
+                    hits.push(i);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The evaluator failed on an event (it panicked); the event is indexed without findings.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the Sigma evaluator failed on this event")]
+pub struct Unevaluable;
