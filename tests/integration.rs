@@ -100,3 +100,5 @@ mod sigma_follow;
 // CloudTrail's truncation flag `omitted`: boolean-mapped on the four clusters, counted in the summary and /metrics.
 #[cfg(feature = "servers")]
 mod truncated_events;
+// --account-names: recipientAccountName searchable on the four clusters; the config-file key; a bad file stops the run.
+mod account_names;

@@ -13,8 +13,8 @@ use std::path::Path;
 /// more: the keyword copies under `unmapped` (`transform/keyword_copies.rs`) and their objects.
 fn template_fields(cluster: &Cluster) -> usize {
     match cluster.kind {
-        Kind::Elasticsearch => 100,
-        Kind::OpenSearch => 114,
+        Kind::Elasticsearch => 101,
+        Kind::OpenSearch => 115,
     }
 }
 

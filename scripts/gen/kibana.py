@@ -75,7 +75,7 @@ PANELS = [
      {"field": "sourceIPAddress", "size": 10, "missing": "(no sourceIPAddress)"}, 24, 30, 24, 15),
     ("console-sign-ins", "Recent console sign-ins", "search",
      {"columns": ["eventName", "userIdentity.arn", "userIdentity.type", "sourceIPAddress", "awsRegion",
-                  "errorMessage", "userAgent"], "query": SIGN_INS}, 0, 45, 48, 15),
+                  "recipientAccountName", "errorMessage", "userAgent"], "query": SIGN_INS}, 0, 45, 48, 15),
 ]
 
 

@@ -88,6 +88,10 @@ fn example(flag: &str, key_file: &str) -> Option<(&'static str, Vec<String>)> {
         "--redact" => ("backfill", v("a.b")),
         "--redact-preset" => ("backfill", v("credentials")),
         "--redact-key-file" => ("backfill", v(key_file)),
+        "--account-names" => {
+            let names = std::path::Path::new(key_file).with_file_name("accounts.csv");
+            ("backfill", v(&names.to_string_lossy()))
+        }
         "--include" | "--exclude" => ("backfill", v("eventName=Get*")),
         "--rules" => ("backfill", v("builtin")),
         "--visibility-timeout"
@@ -146,6 +150,7 @@ fn every_documented_flag_changes_the_settings() {
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("key");
     std::fs::write(&key_file, "k").unwrap();
+    std::fs::write(dir.path().join("accounts.csv"), "111122223333,prod\n").unwrap();
     let key_file = key_file.to_string_lossy().to_string();
     let base = |cmd: &str| -> Vec<String> {
         let mut args = vec!["cloudtrail-es".to_string(), cmd.to_string()];

@@ -1,6 +1,6 @@
 //! Redaction and filtering flags, shared by every command that indexes events.
 
-use crate::transform::{FieldFilter, HashKey, Preset, RedactRule, TransformSpec};
+use crate::transform::{AccountNames, FieldFilter, HashKey, Preset, RedactRule, TransformSpec};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -50,6 +50,10 @@ pub struct TransformArgs {
     /// docs/guides/redaction-and-filters.md, "What counts as a console operation"). Combines with --include/--exclude: all must pass.
     #[arg(long)]
     pub console_only: bool,
+    /// Add each account's name to its documents (`recipientAccountName`; `cloud.account.name` with
+    /// --ecs): a CSV file of `id,name` lines, or a TOML table of `"id" = "name"` (a `.toml` file).
+    #[arg(long, value_name = "FILE", help_heading = "Documents")]
+    pub account_names: Option<PathBuf>,
 }
 
 impl TransformArgs {
@@ -61,6 +65,10 @@ impl TransformArgs {
                 Some(HashKey::new(value.as_encoded_bytes(), REDACT_KEY_ENV)?)
             }
             _ => None,
+        };
+        let account_names = match &self.account_names {
+            Some(path) => AccountNames::from_file(path)?,
+            None => AccountNames::default(),
         };
         let spec = TransformSpec {
             presets: self.redact_preset.clone(),
@@ -74,6 +82,7 @@ impl TransformArgs {
             ecs_ingested: false,
             // The wiring sets it once it knows the cluster (OpenSearch moves).
             move_long_values: false,
+            account_names,
         };
         Ok(spec)
     }

@@ -35,7 +35,10 @@ use super::keyword_copies;
 use super::long_values;
 use super::timestamp::{utc_day, Day};
 use super::walk::{self, WalkError};
-use super::{Plan, AGGREGATED_ID, EVENT_ID, EVENT_TIME, OMITTED, TIMESTAMP, WINDOW_START};
+use super::{
+    Plan, ACCOUNT_ID, ACCOUNT_NAME, ACCOUNT_NAME_FIELD, AGGREGATED_ID, EVENT_ID, EVENT_TIME, OMITTED,
+    RECIPIENT_ACCOUNT, TIMESTAMP, WINDOW_START,
+};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
@@ -170,6 +173,7 @@ pub(super) fn encode<'r>(plan: &Plan, raw: &'r [u8], out: &mut Vec<u8>) -> Resul
                 return Err(EventProblem::DuplicateKey(d));
             }
             let routing = add_timestamp(raw, &found, start, out)?;
+            add_account_name(plan, raw, &found, out);
             if plan.move_long_values {
                 long_values::move_long_values(start, out)?;
             }
@@ -254,6 +258,29 @@ fn add_timestamp<'r>(
     // `"true"` too, as the boolean mapping reads it.
     let omitted = matches!(found.single(raw, OMITTED).0, Some(b"true" | b"\"true\""));
     Ok(Routing { id, day, omitted })
+}
+
+/// Appends `recipientAccountName` inside the document just finished at the end of `out`, when
+/// `--account-names` names its account (`recipientAccountId`, or an aggregated event's
+/// `accountId`) and the event has no such field of its own.
+fn add_account_name(plan: &Plan, raw: &[u8], found: &Found, out: &mut Vec<u8>) {
+    if plan.account_names.is_empty() || found.single(raw, ACCOUNT_NAME).0.is_some() {
+        return;
+    }
+    let account =
+        [RECIPIENT_ACCOUNT, ACCOUNT_ID].into_iter().find_map(|slot| match found.single(raw, slot) {
+            (Some(v), false) if v.first() == Some(&b'"') => Some(string_text(v)),
+            _ => None,
+        });
+    let Some(name) = account.and_then(|id| plan.account_names.get(&id)) else { return };
+    // The document is an object with at least `@timestamp`: its last byte is its closing brace.
+    out.pop();
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(ACCOUNT_NAME_FIELD.as_bytes());
+    out.extend_from_slice(b"\":");
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, name);
+    out.push(b'}');
 }
 
 /// `event.ingested` for an event encoded now: RFC 3339 UTC with milliseconds, as Elastic's

@@ -13,6 +13,7 @@
 //! [`Transform`] is the whole step, built once from a [`TransformSpec`] and shared by the reader
 //! threads.
 
+mod account_names;
 mod capture;
 mod console;
 mod document;
@@ -29,6 +30,7 @@ mod timestamp;
 mod token;
 mod walk;
 
+pub use account_names::{AccountNames, AccountNamesError};
 pub use console::console_query;
 pub use document::{DocId, Encoded, EventProblem, Routing};
 pub use filter::{FieldFilter, FilterError, Glob};
@@ -58,6 +60,13 @@ const WINDOW_START: u16 = 4;
 const BUILT_IN: [&str; 5] = ["eventID", "eventTime", "@timestamp", "eventId", "timeWindow.windowStart"];
 /// CloudTrail's truncation flag, `"omitted": true` (captured, not protected: it may be redacted).
 const OMITTED: u16 = 5;
+/// The account whose name `--account-names` adds (an aggregated event's is `accountId`), and the
+/// name field itself, which a (forged) event may already have.
+const RECIPIENT_ACCOUNT: u16 = 6;
+const ACCOUNT_ID: u16 = 7;
+const ACCOUNT_NAME: u16 = 8;
+/// The field `--account-names` adds.
+pub const ACCOUNT_NAME_FIELD: &str = "recipientAccountName";
 
 /// What to redact and what to keep, as given by flags (or, later, a config file).
 #[derive(Debug, Default)]
@@ -87,6 +96,8 @@ pub struct TransformSpec {
     /// wiring learns it from the cluster ([`Transform::move_long_values`]); off, the document is
     /// the event as written.
     pub move_long_values: bool,
+    /// `--account-names`: each document whose account has a name gets `recipientAccountName`.
+    pub account_names: AccountNames,
 }
 
 /// The rules cannot be used.
@@ -108,6 +119,12 @@ pub enum TransformError {
         /// `eventID`, `eventTime`, `@timestamp`, `eventId` or `timeWindow.windowStart`.
         field: &'static str,
     },
+    /// A rule hides the account id whose name `--account-names` would show.
+    #[error("{rule} hides the account id, whose name --account-names would show: give one or the other")]
+    NamedAccountRedacted {
+        /// The flag and rule.
+        rule: String,
+    },
     /// Too many interleaved wildcards.
     #[error(transparent)]
     TooComplex(#[from] TooComplex),
@@ -124,6 +141,8 @@ pub(crate) struct Plan {
     ecs_ingested: bool,
     /// See [`TransformSpec::move_long_values`].
     move_long_values: bool,
+    /// See [`TransformSpec::account_names`].
+    account_names: AccountNames,
     /// The keyword copies for OpenSearch (`keyword_copies.rs`), when on.
     copies: Option<Copies>,
 }
@@ -167,6 +186,22 @@ impl Transform {
         }
         let omitted = slots.named("omitted");
         debug_assert_eq!(omitted, OMITTED);
+        for (field, slot) in [
+            ("recipientAccountId", RECIPIENT_ACCOUNT),
+            ("accountId", ACCOUNT_ID),
+            (ACCOUNT_NAME_FIELD, ACCOUNT_NAME),
+        ] {
+            let named = slots.named(field);
+            debug_assert_eq!(named, slot);
+        }
+        if !spec.account_names.is_empty() {
+            let hides = |r: &RedactRule| {
+                ["recipientAccountId", "accountId"].iter().any(|f| r.path.hides(&[path::Step::Key(f)]))
+            };
+            if let Some((flag, _)) = rules.iter().find(|(_, r)| hides(r)) {
+                return Err(TransformError::NamedAccountRedacted { rule: flag.clone() });
+            }
+        }
         let filters = Filters::new(&spec.include, &spec.exclude, spec.console_only, &mut slots);
         let rules: Vec<RedactRule> = rules.into_iter().map(|(_, r)| r).collect();
         let plan = Plan {
@@ -176,6 +211,7 @@ impl Transform {
             ecs: spec.ecs,
             ecs_ingested: spec.ecs_ingested,
             move_long_values: spec.move_long_values,
+            account_names: spec.account_names,
             copies: None,
         };
         Ok(Transform { plan, redacts: !rules.is_empty(), rules, slots })

@@ -104,6 +104,11 @@ pub fn describe(rule: &str, doc: &Value, zone: Zone, kibana: Option<&str>) -> St
         text(doc, "eventTime").or_else(|| text(doc, "@timestamp")).map_or("unknown".into(), |t| zone.show(t));
     let _ = write!(out, "\nwhen: {when}");
     let _ = write!(out, "\nfrom: {} in {} with {}", or("sourceIPAddress"), or("awsRegion"), or("userAgent"));
+    if let Some(name) = text(doc, "recipientAccountName") {
+        // Only with --account-names: the name, then the id it names.
+        let id = text(doc, "recipientAccountId").or_else(|| text(doc, "accountId")).unwrap_or("unknown");
+        let _ = write!(out, "\naccount: {name} ({id})");
+    }
     if let Some(code) = text(doc, "errorCode") {
         let _ = write!(out, "\nfailed: {code}");
         if let Some(message) = text(doc, "errorMessage") {
@@ -189,6 +194,12 @@ mod tests {
             message("changes", &[&doc], 499, Zone::default(), None).lines().last(),
             Some("…and 499 more like this")
         );
+        doc["recipientAccountId"] = json!("111122223333");
+        let text = describe("changes", &doc, Zone::default(), None);
+        assert!(!text.contains("account:"), "no --account-names, no line: {text}");
+        doc["recipientAccountName"] = json!("prod");
+        let text = describe("changes", &doc, Zone::default(), None);
+        assert_eq!(text.lines().nth(3), Some("account: prod (111122223333)"), "{text}");
     }
 
     #[test]

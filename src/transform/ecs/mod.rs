@@ -86,7 +86,18 @@ pub fn ecs_fields(event: &Value, namespace: &str) -> Map<String, Value> {
         console_login(additional.as_ref(), &mut out);
     }
     entity::related(event, &mut out);
+    account_name(event, &mut out);
     out.into_map()
+}
+
+/// `cloud.account.name`: the `recipientAccountName` that `--account-names` added, when it names
+/// `cloud.account.id` (the caller's account; for a call from another account it does not).
+fn account_name(event: &Value, out: &mut Out) {
+    let Some(name) = text(event, &["recipientAccountName"]) else { return };
+    let recipient = text(event, &["recipientAccountId"]).or_else(|| text(event, &["accountId"]));
+    if recipient.is_some() && out.get("cloud.account.id").and_then(Value::as_str) == recipient {
+        out.set("cloud.account.name", name);
+    }
 }
 
 /// An aggregated event (a 5-minute summary of data events) has `eventId` and `accountId` where
