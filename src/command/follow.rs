@@ -24,6 +24,7 @@ use crate::output::Output;
 use crate::pipeline;
 use crate::progress::{counts, human_duration, Meter};
 use crate::source::s3::fetch::Fetcher;
+use crate::source::sqs::queue::SqsQueue;
 use crate::source::sqs::{Consumer, QueueSettings, QueueStats};
 use crate::stats::Stats;
 use anyhow::{anyhow, Context};
@@ -107,7 +108,8 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
     };
     let (file_tx, file_rx) = flume::bounded(settings.queue.max_in_flight.max(1));
     let readers = settings.indexing.start_readers(transform, tap, detector, file_rx, &dead, &stats, &abort);
-    let consumer = Consumer::new(sqs, fetcher, settings.queue.clone(), file_tx, stats.clone());
+    let queue = SqsQueue::new(sqs, settings.queue.queue_url.clone());
+    let consumer = Consumer::new(queue, fetcher, settings.queue.clone(), file_tx, stats.clone());
     let side_tasks = start_side_tasks(&settings.service, &stats, &consumer.queue).await?;
     info!("following {}", settings.queue.queue_url);
     if settings.queue.allow_buckets.is_empty() {

@@ -178,7 +178,7 @@ pub(super) fn encode<'r>(plan: &Plan, raw: &'r [u8], out: &mut Vec<u8>) -> Resul
                 long_values::move_long_values(start, out)?;
             }
             if plan.copies.as_ref().is_some_and(|c| c.wanted(raw, &found)) {
-                keyword_copies::add_copies(start, out)?;
+                keyword_copies::add_copies(start, out, long_values::MOVED)?;
             }
             if let Some(namespace) = &plan.ecs {
                 let ingested = plan.ecs_ingested.then(ingested_now);

@@ -14,8 +14,9 @@
 //! The copy is made from the finished document, after redaction, so a redacted value is copied as
 //! redacted. Only scalars are copied (a string, number or boolean, or those of an array at the
 //! path; through arrays of objects on the way, as `containerDefinitions` is one); an object at a
-//! path is not. The walker captures the nine paths, so an event that has none of them is not
-//! parsed again; one that has them is. An event that already has an `unmapped` field of its own is
+//! path is not, nor the marker a leaf moved to `longValues` leaves (given by the caller). The
+//! walker captures the nine paths, so an event that has none of them is not parsed again; one
+//! that has them is. An event that already has an `unmapped` field of its own is
 //! left as it is. Elasticsearch and files get none of this: the document stays the event.
 
 use super::capture::{Found, Slots};
@@ -61,11 +62,12 @@ impl Copies {
 }
 
 /// Appends `"unmapped": {…}` with the copies to the finished document at `out[start..]`, when it
-/// has any of the paths as scalars. On error `out` is unchanged.
-pub(super) fn add_copies(start: usize, out: &mut Vec<u8>) -> Result<(), EventProblem> {
+/// has any of the paths as scalars other than `moved` (the marker a leaf moved to `longValues`
+/// leaves). On error `out` is unchanged.
+pub(super) fn add_copies(start: usize, out: &mut Vec<u8>, moved: &str) -> Result<(), EventProblem> {
     let doc: Value =
         serde_json::from_slice(&out[start..]).map_err(|e| EventProblem::Copies(e.to_string()))?;
-    let Some(copies) = copies_of(&doc) else { return Ok(()) };
+    let Some(copies) = copies_of(&doc, moved) else { return Ok(()) };
     // The document is an object with at least `@timestamp`: its last byte is its closing brace.
     debug_assert_eq!(out.last(), Some(&b'}'));
     out.pop();
@@ -80,7 +82,7 @@ pub(super) fn add_copies(start: usize, out: &mut Vec<u8>) -> Result<(), EventPro
 
 /// The `unmapped` object for `doc`: `{"requestParameters": {"arn": …}, …}`, or `None` when there
 /// is nothing to copy (or the event has an `unmapped` of its own).
-fn copies_of(doc: &Value) -> Option<Value> {
+fn copies_of(doc: &Value, moved: &str) -> Option<Value> {
     if doc.get(FIELD).is_some() {
         return None;
     }
@@ -88,7 +90,7 @@ fn copies_of(doc: &Value) -> Option<Value> {
     for path in PATHS {
         let mut values = Vec::new();
         let parts: Vec<&str> = path.split('.').collect();
-        scalars(doc, &parts, &mut values);
+        scalars(doc, &parts, moved, &mut values);
         let value = match values.len() {
             0 => continue,
             1 => values.remove(0),
@@ -107,21 +109,23 @@ fn copies_of(doc: &Value) -> Option<Value> {
 
 /// The scalars at `path` under `value`, stepping through arrays (and dotted keys, which the
 /// engines read as the path they spell).
-fn scalars(value: &Value, path: &[&str], out: &mut Vec<Value>) {
+fn scalars(value: &Value, path: &[&str], moved: &str, out: &mut Vec<Value>) {
     match (value, path.split_first()) {
-        (Value::Array(items), _) => items.iter().for_each(|item| scalars(item, path, out)),
+        (Value::Array(items), _) => items.iter().for_each(|item| scalars(item, path, moved, out)),
         (Value::Object(map), Some((first, rest))) => {
             if let Some(inner) = map.get(*first) {
-                scalars(inner, rest, out);
+                scalars(inner, rest, moved, out);
             }
             // `{"pendingModifiedValues.masterUserPassword": …}` spells the same path.
             for i in 1..path.len() {
                 if let Some(inner) = map.get(&path[..=i].join(".")) {
-                    scalars(inner, &path[i + 1..], out);
+                    scalars(inner, &path[i + 1..], moved, out);
                 }
             }
         }
         (Value::Object(_) | Value::Null, _) => {}
+        // A leaf moved to `longValues` (OpenSearch) left this marker: not the event's value.
+        (Value::String(s), None) if s == moved => {}
         (scalar, None) => out.push(scalar.clone()),
         (_, Some(_)) => {}
     }
@@ -132,8 +136,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const MOVED: &str = "(moved to longValues)";
+
     fn copies(doc: Value) -> Option<Value> {
-        copies_of(&doc)
+        copies_of(&doc, MOVED)
     }
 
     #[test]
@@ -159,6 +165,8 @@ mod tests {
         assert_eq!(copies(json!({"requestParameters": {"arn": {"x": 1}, "userName": null}})), None);
         assert_eq!(copies(json!({"requestParameters": "a string", "responseElements": null})), None);
         assert_eq!(copies(json!({"eventName": "X"})), None);
+        let moved = json!({"requestParameters": {"containerDefinitions": [{"command": MOVED}]}});
+        assert_eq!(copies(moved), None, "a moved leaf's marker is not copied");
         let own = json!({"unmapped": 1, "requestParameters": {"arn": "a"}});
         assert_eq!(copies(own), None, "an event's own `unmapped` is left alone");
     }
@@ -211,11 +219,11 @@ mod tests {
     #[test]
     fn the_copies_are_appended_inside_the_document() {
         let mut out = b"xx{\"@timestamp\":\"t\",\"requestParameters\":{\"roleArn\":\"r\"}}".to_vec();
-        add_copies(2, &mut out).unwrap();
+        add_copies(2, &mut out, MOVED).unwrap();
         let doc: Value = serde_json::from_slice(&out[2..]).unwrap();
         assert_eq!(doc["unmapped"], json!({"requestParameters": {"roleArn": "r"}}));
         let mut plain = b"{\"@timestamp\":\"t\"}".to_vec();
-        add_copies(0, &mut plain).unwrap();
+        add_copies(0, &mut plain, MOVED).unwrap();
         assert_eq!(plain, b"{\"@timestamp\":\"t\"}");
     }
 }

@@ -4,24 +4,27 @@
 //! - `notification.rs` reads a message body (CloudTrail/SNS, S3 events, EventBridge; an
 //!   EventBridge CloudTrail event is one record, read from the message itself as a one-event log);
 //! - `verdict.rs` decides, from its files' acknowledgements, whether a message is deleted or kept;
+//! - `queue.rs` is the seam to the queue (receive, delete, change visibility) and to the objects a
+//!   message names, with the AWS SDK behind it (tests use in-memory ones: `tests.rs`);
 //! - this file runs the receive loop (long polling, at most `max_in_flight` messages at once, which
 //!   is also the backpressure when the cluster is slow or down) and one task per message: it
 //!   emits the message's files with their acknowledgements, keeps the message invisible to others
 //!   while it waits for their receipts, then deletes it (or leaves it) by the verdict.
 
 pub mod notification;
+pub mod queue;
 pub mod verdict;
 
 use crate::ack::Receipt;
 use crate::backoff::Backoff;
-use crate::errors::chain;
 use crate::source::layout::{classify, is_digest, KeyKind};
 use crate::source::s3::fetch::Fetcher;
 use crate::source::s3::S3Object;
 use crate::source::{Location, LogFile, Unit};
 use crate::stats::{Health, Stats};
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use notification::Notice;
+use queue::{Queue, Received};
+use std::future::Future;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,7 +35,7 @@ use verdict::Verdict;
 
 /// SQS long-poll wait. Less than the API's maximum (20 s): a poll still waiting at shutdown is let
 /// finish (within the grace period) so that what it takes can be given back.
-const WAIT_SECONDS: i32 = 10;
+const WAIT: Duration = Duration::from_secs(10);
 /// Messages per receive, the API's maximum.
 const MAX_PER_RECEIVE: usize = 10;
 /// Waits after a failed receive.
@@ -68,6 +71,18 @@ impl QueueSettings {
     }
 }
 
+/// Where the objects a message names are read from: S3 through [`Fetcher`] (tests: in memory).
+pub trait Fetch: Send + Sync + 'static {
+    /// The object, ready to be read, or why it cannot be.
+    fn ready(&self, object: S3Object) -> impl Future<Output = Result<LogFile, String>> + Send;
+}
+
+impl Fetch for Arc<Fetcher> {
+    fn ready(&self, object: S3Object) -> impl Future<Output = Result<LogFile, String>> + Send {
+        Fetcher::ready(self, object)
+    }
+}
+
 /// Counters about the queue.
 #[derive(Debug, Default)]
 pub struct QueueStats {
@@ -84,9 +99,9 @@ pub struct QueueStats {
 }
 
 /// Consumes one queue.
-pub struct Consumer {
-    sqs: aws_sdk_sqs::Client,
-    fetcher: Arc<Fetcher>,
+pub struct Consumer<Q: Queue, F: Fetch = Arc<Fetcher>> {
+    sqs: Q,
+    fetcher: F,
     settings: QueueSettings,
     files: Mutex<Option<flume::Sender<Unit>>>,
     slots: Arc<Semaphore>,
@@ -95,18 +110,18 @@ pub struct Consumer {
     stats: Arc<Stats>,
 }
 
-impl Consumer {
+impl<Q: Queue, F: Fetch> Consumer<Q, F> {
     /// A consumer feeding `files` to the readers.
     pub fn new(
-        sqs: aws_sdk_sqs::Client,
-        fetcher: Arc<Fetcher>,
+        queue: Q,
+        fetcher: F,
         settings: QueueSettings,
         files: flume::Sender<Unit>,
         stats: Arc<Stats>,
     ) -> Arc<Self> {
         let slots = Arc::new(Semaphore::new(settings.max_in_flight.max(1)));
         Arc::new(Consumer {
-            sqs,
+            sqs: queue,
             fetcher,
             settings,
             files: Mutex::new(Some(files)),
@@ -156,33 +171,25 @@ impl Consumer {
                     Err(_) => break,
                 }
             }
-            let request = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.settings.queue_url)
-                .max_number_of_messages(slots.len() as i32)
-                .wait_time_seconds(WAIT_SECONDS)
-                .visibility_timeout(self.settings.visibility.as_secs() as i32)
-                .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-                .send();
+            let request = self.sqs.receive(slots.len(), WAIT, self.settings.visibility);
             tokio::pin!(request);
             let received = tokio::select! {
                 r = &mut request => r,
                 _ = stop.cancelled() => {
                     // Dropping a long poll would leave whatever it takes invisible for a whole
                     // visibility timeout, with nobody working on it: let it end, give it back.
-                    let limit = Duration::from_secs(WAIT_SECONDS as u64 + 5).min(grace);
-                    if let Ok(Ok(output)) = tokio::time::timeout(limit, request).await {
-                        self.release(output.messages.unwrap_or_default()).await;
+                    let limit = (WAIT + Duration::from_secs(5)).min(grace);
+                    if let Ok(Ok(messages)) = tokio::time::timeout(limit, request).await {
+                        self.release(messages).await;
                     }
                     return;
                 }
             };
             match received {
-                Ok(output) => {
+                Ok(messages) => {
                     failures = 0;
                     Health::ok(&self.stats.health.sqs_failing_since);
-                    for message in output.messages.unwrap_or_default() {
+                    for message in messages {
                         let Some(slot) = slots.pop() else { break };
                         Stats::add(&self.queue.received, 1);
                         tokio::spawn(self.clone().handle(message, slot));
@@ -192,11 +199,7 @@ impl Consumer {
                     failures += 1;
                     Health::failing(&self.stats.health.sqs_failing_since);
                     let wait = RECEIVE_BACKOFF.delay(failures);
-                    error!(
-                        "{}: cannot receive: {} (retrying in {wait:?})",
-                        self.settings.queue_url,
-                        chain(&e)
-                    );
+                    error!("{}: cannot receive: {e} (retrying in {wait:?})", self.sqs.name());
                     tokio::select! { _ = tokio::time::sleep(wait) => {}, _ = stop.cancelled() => return }
                 }
             }
@@ -204,11 +207,9 @@ impl Consumer {
     }
 
     /// One message: understand it, then hand its files to the readers.
-    async fn handle(self: Arc<Self>, message: Message, slot: OwnedSemaphorePermit) {
-        let id = message.message_id.clone().unwrap_or_default();
-        let receipt = message.receipt_handle.clone().unwrap_or_default();
-        let body = message.body.as_deref().unwrap_or_default();
-        let objects = match notification::parse(body) {
+    async fn handle(self: Arc<Self>, message: Received, slot: OwnedSemaphorePermit) {
+        let Received { id, receipt, body } = message;
+        let objects = match notification::parse(&body) {
             Err(why) => {
                 Stats::add(&self.queue.invalid, 1);
                 let excerpt: String = body.chars().take(200).collect();
@@ -336,43 +337,31 @@ impl Consumer {
     }
 
     async fn delete(&self, id: &str, receipt: &str) {
-        let request = self.sqs.delete_message().queue_url(&self.settings.queue_url).receipt_handle(receipt);
-        match request.send().await {
-            Ok(_) => {
+        match self.sqs.delete(receipt).await {
+            Ok(()) => {
                 debug!("SQS message {id} deleted");
                 Stats::add(&self.queue.deleted, 1);
             }
             // It will be received again; its events are already in, and re-sending them is a no-op.
-            Err(e) => error!("SQS message {id}: cannot delete: {}", chain(&e)),
+            Err(e) => error!("SQS message {id}: cannot delete: {e}"),
         }
     }
 
     /// Gives back messages received but not started (visibility 0), so that another consumer
     /// takes them at once.
-    async fn release(&self, messages: Vec<Message>) {
-        for m in messages {
-            let (id, receipt) = (m.message_id.unwrap_or_default(), m.receipt_handle.unwrap_or_default());
-            match self.set_visibility(&receipt, 0).await {
+    async fn release(&self, messages: Vec<Received>) {
+        for Received { id, receipt, .. } in messages {
+            match self.sqs.change_visibility(&receipt, Duration::ZERO).await {
                 Ok(()) => info!("SQS message {id} received while stopping: released to the queue"),
                 Err(e) => warn!("SQS message {id}: cannot release: {e}"),
             }
         }
     }
 
-    async fn set_visibility(&self, receipt: &str, seconds: i32) -> Result<(), String> {
-        let request = self
-            .sqs
-            .change_message_visibility()
-            .queue_url(&self.settings.queue_url)
-            .receipt_handle(receipt)
-            .visibility_timeout(seconds);
-        request.send().await.map(|_| ()).map_err(|e| chain(&e))
-    }
-
     /// Keeps one message invisible to other consumers for another visibility timeout.
     async fn extend_visibility(&self, id: &str, receipt: &str) {
         let visibility = self.settings.visibility;
-        match self.set_visibility(receipt, visibility.as_secs() as i32).await {
+        match self.sqs.change_visibility(receipt, visibility).await {
             Ok(()) => debug!("SQS message {id}: visibility extended by {visibility:?}"),
             Err(e) => warn!("SQS message {id}: cannot extend visibility: {e}"),
         }
@@ -380,26 +369,4 @@ impl Consumer {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_allowed_buckets_and_layout_keys_are_read() {
-        let trail = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/111122223333_CloudTrail_us-east-1_20240501T1000Z_a.json.gz";
-        let mut s = QueueSettings {
-            queue_url: "q".into(),
-            visibility: Duration::from_secs(60),
-            max_in_flight: 1,
-            allow_buckets: vec![],
-            any_key: false,
-        };
-        assert_eq!(s.refusal("any", trail), None);
-        assert!(s.refusal("any", "secrets/db.json").unwrap().contains("not in CloudTrail's layout"));
-        s.allow_buckets = vec!["trail-bucket".into()];
-        assert_eq!(s.refusal("trail-bucket", trail), None);
-        assert!(s.refusal("other", trail).unwrap().contains("--allow-bucket"));
-        s.any_key = true;
-        assert_eq!(s.refusal("trail-bucket", "firehose/2024/05/01/x.gz"), None);
-        assert!(s.refusal("other", "firehose/x.gz").is_some());
-    }
-}
+mod tests;
