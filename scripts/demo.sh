@@ -44,4 +44,8 @@ for name in ("operations", "users"):
     for b in r["aggregations"][name]["buckets"]:
         print("  %6d  %s" % (b["doc_count"], b["key"]))
 ' "$PREFIX"
+
+echo "==> cloudtrail-es report $DEMO_DIR/bucket --html $DEMO_DIR/report.html"
+"$BIN" report "$DEMO_DIR/bucket" --html "$DEMO_DIR/report.html" --json "$DEMO_DIR/report.json" || status=$?
+echo "the report of the demo bucket (open it in a browser): $DEMO_DIR/report.html"
 exit "$status"

@@ -9,4 +9,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
 "$REPO_ROOT/scripts/dev/dev-stack.sh" up all   # `all`: elasticsearch-secure too (opt-in otherwise)
+# The report page's browser test (tests/report_browser.rs) loads it in Debian's headless Chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "==> installing chromium (for the report page's browser test)"
+  sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
+  $sudo_ apt-get install -y -qq chromium >/dev/null 2>&1 \
+    || { $sudo_ apt-get update -qq >/dev/null 2>&1 && $sudo_ apt-get install -y -qq chromium >/dev/null; }
+fi
 cargo test --locked --all-targets --features servers "$@"

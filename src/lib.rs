@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! main.rs, cli/        the face: flags and --config become plain settings (cli/settings.rs)
-//!   command/           wiring per command (backfill, follow, setup, replay), one shutdown, one outcome
+//!   command/           wiring per command (backfill, follow, setup, replay, report), one shutdown, one outcome
 //!     source/          where files come from (local, s3/, sqs/; dead letters for replay); emits each with its FileAck
 //!     pipeline.rs      the reader pool:
 //!       decode/          bytes → raw events (gzip, streaming Records)
@@ -14,6 +14,7 @@
 //!     output/          where documents go (elasticsearch/, file.rs, queue.rs, alert/; dead_letter.rs)
 //!   cluster/           the one client to Elasticsearch/OpenSearch/Kibana, used by output/ and setup/
 //!   setup/             templates, lifecycle policies, saved objects (library functions)
+//!   report/            `report`: counts from files (readers) or a cluster (aggregations), the page
 //! ```
 //!
 //! Acknowledgements flow back as values ([`ack`]): the source creates a file's ack and awaits its
@@ -47,6 +48,7 @@ pub mod output;
 pub mod pipeline;
 pub mod private_file;
 pub mod progress;
+pub mod report;
 pub mod setup;
 pub mod source;
 pub mod state;

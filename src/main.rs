@@ -41,6 +41,7 @@ fn main() -> ExitCode {
             Command::Backfill(args) => command::backfill::run(args.settings()?).await,
             Command::Follow(args) => command::follow::run(args.settings()?).await,
             Command::Replay(args) => command::replay::run(args.settings()?).await,
+            Command::Report(args) => command::report::run(args.settings()?).await,
             Command::Setup(args) => command::setup::run(args.settings()).await.map(|()| Outcome::default()),
         }
     });

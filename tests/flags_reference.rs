@@ -7,7 +7,7 @@ use cloudtrail_es::cli::Cli;
 use std::collections::{BTreeMap, BTreeSet};
 
 const REFERENCE: &str = include_str!("../docs/reference/flags.md");
-const COMMANDS: [&str; 4] = ["backfill", "follow", "setup", "replay"];
+const COMMANDS: [&str; 5] = ["backfill", "follow", "setup", "replay", "report"];
 
 /// What clap knows of one flag on one command.
 #[derive(Debug)]

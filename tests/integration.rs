@@ -91,6 +91,14 @@ mod replay;
 // values too long to index, from a folder and from S3, on Elasticsearch 8 and 9 and OpenSearch 3 and 2.
 #[cfg(feature = "servers")]
 mod log_kinds;
+// report from files: the corpus's numbers, planted markup escaped, flags and config, files 0600. No server.
+mod report;
+// report from a cluster equals the report from files and direct aggregations, on the four clusters.
+#[cfg(feature = "servers")]
+mod report_cluster;
+// The report page in headless Chromium: offline, no console error, markup as text, a screenshot.
+#[cfg(feature = "servers")]
+mod report_browser;
 // Sigma rules at ingest: every bundled rule fires on its event and not its near miss, findings once.
 #[cfg(feature = "servers")]
 mod sigma;

@@ -10,6 +10,7 @@ mod cluster;
 pub mod config;
 mod ecs;
 mod replay;
+mod report;
 mod select;
 mod settings;
 mod transform;
@@ -18,6 +19,7 @@ pub use alert::AlertArgs;
 pub use cluster::{ClusterArgs, ConnectionArgs, SetupArgs};
 pub use ecs::{parse_namespace, EcsArgs, EcsDocumentArgs};
 pub use replay::ReplayArgs;
+pub use report::ReportArgs;
 pub use select::{AwsFlags, QueueFlags, SelectArgs};
 pub use transform::{TransformArgs, REDACT_KEY_ENV};
 
@@ -65,6 +67,8 @@ pub enum Command {
     Setup(SetupArgs),
     /// Send the letters of a dead-letter file again, once their cause is fixed; what fails again goes to a new file.
     Replay(ReplayArgs),
+    /// One HTML page (and JSON) of who did what, console operations, sign-ins, errors… from log files or the cluster.
+    Report(ReportArgs),
 }
 
 /// `cloudtrail-es follow`.

@@ -4,7 +4,7 @@
 
 use super::cluster::{ClusterArgs, ConnectionArgs, FlavorArg, SetupArgs};
 use super::select::{AwsFlags, QueueFlags, SelectArgs};
-use super::{BackfillArgs, FollowArgs, IndexingArgs, ReplayArgs};
+use super::{BackfillArgs, FollowArgs, IndexingArgs, ReplayArgs, ReportArgs};
 use crate::aws::AwsSettings;
 use crate::backoff::Backoff;
 use crate::cluster::sigv4::Service;
@@ -13,6 +13,7 @@ use crate::command::backfill::{BackfillSettings, SelectSettings};
 use crate::command::follow::{FollowSettings, ServiceSettings};
 use crate::command::indexing::{IndexingSettings, Target};
 use crate::command::replay::ReplaySettings;
+use crate::command::report::{FileInput, ReportInput, ReportSettings};
 use crate::command::setup::SetupSettings;
 use crate::decode::DecodeSettings;
 use crate::output::batch::BatchLimits;
@@ -260,6 +261,65 @@ impl ReplayArgs {
             dead_letter: self.dead_letter.clone(),
             max_line_bytes: self.max_line_bytes,
             indexing,
+        })
+    }
+}
+
+impl ReportArgs {
+    /// What this report reads and where it goes (reads the redaction key, if any).
+    pub fn settings(&self) -> anyhow::Result<ReportSettings> {
+        if self.select.state.is_some() {
+            anyhow::bail!("report reads every file it is given: --state is for backfill");
+        }
+        let transform = self.transform.spec()?;
+        let select = self.select.settings();
+        let input = if self.sources.is_empty() {
+            let t = &self.transform;
+            if !t.include.is_empty()
+                || !t.exclude.is_empty()
+                || !t.redact.is_empty()
+                || !t.redact_preset.is_empty()
+            {
+                anyhow::bail!(
+                    "a report from the cluster (no SOURCE) counts what is indexed: --include, --exclude and \
+                     --redact apply to files (only --console-only and --start/--end/--since apply to the cluster)"
+                );
+            }
+            if !select.filter.accounts.is_empty() || !select.filter.regions.is_empty() {
+                anyhow::bail!(
+                    "--account and --region select files: give SOURCE, or report on the whole cluster"
+                );
+            }
+            let day = |d: Option<chrono::NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string());
+            ReportInput::Cluster {
+                cluster: Box::new(self.connection.cluster_settings(false, &self.aws)),
+                query: crate::report::cluster::Query {
+                    prefix: self.index_prefix.clone(),
+                    console_only: t.console_only,
+                    start: day(select.filter.start),
+                    end: day(self.select.end),
+                },
+            }
+        } else {
+            ReportInput::Files(Box::new(FileInput {
+                sources: self.sources.iter().map(|s| SourceSpec::parse(s)).collect(),
+                select,
+                aws: self.aws.settings(),
+                transform,
+                readers: self.readers.unwrap_or_else(ReaderSettings::default_readers).max(1),
+                decode: DecodeSettings::default(),
+            }))
+        };
+        let launch_events = if self.launch_events.is_empty() {
+            crate::report::spec::LAUNCH_EVENTS.iter().map(|s| s.to_string()).collect()
+        } else {
+            self.launch_events.clone()
+        };
+        Ok(ReportSettings {
+            input,
+            html: self.html.clone(),
+            json: self.json.clone(),
+            options: crate::report::Options { with_reads: self.with_reads, launch_events },
         })
     }
 }

@@ -14,6 +14,7 @@ fn settings(args: &[&str]) -> String {
         Command::Follow(f) => format!("{:?}", f.settings().unwrap()),
         Command::Setup(s) => format!("{:?}", s.settings()),
         Command::Replay(r) => format!("{:?}", r.settings().unwrap()),
+        Command::Report(r) => format!("{:?}", r.settings().unwrap()),
     }
 }
 
@@ -41,12 +42,13 @@ fn documented_flags() -> BTreeSet<String> {
 }
 
 /// Flags that never reach a command's settings, and where they are tested instead.
-const NOT_SETTINGS: [(&str, &str); 5] = [
+const NOT_SETTINGS: [(&str, &str); 6] = [
     ("--config", "expanded into flags before parsing: cli/config.rs tests"),
     ("--log-format", "logging, set up by main.rs: es_auth's JSON log test"),
     ("--verbose", "logging, set up by main.rs"),
     ("--quiet", "logging, set up by main.rs"),
     ("--queue", "required by follow: every follow line here has one"),
+    ("--html", "required by report: every report line here has one"),
 ];
 
 /// For each documented flag: the command it belongs to and the extra arguments that set it to a
@@ -128,6 +130,9 @@ fn example(flag: &str, key_file: &str) -> Option<(&'static str, Vec<String>)> {
             args.extend(value.map(str::to_string));
             ("follow", args)
         }
+        "--json" => ("report", v("r.json")),
+        "--with-reads" => ("report", on()),
+        "--launch-event" => ("report", v("CreateBucket")),
         "--max-line-bytes" => ("replay", v("4096")),
         "--dead-letters" => ("replay", v("some/path")),
         "--retention-days" => ("setup", v("7")),
@@ -158,6 +163,7 @@ fn every_documented_flag_changes_the_settings() {
             "backfill" => args.push("src".into()),
             "follow" => args.extend(["--queue".into(), "http://q".into()]),
             "replay" => args.push("dl.ndjson".into()),
+            "report" => args.extend(["src".into(), "--html".into(), "r.html".into()]),
             _ => {}
         }
         args
@@ -174,6 +180,44 @@ fn every_documented_flag_changes_the_settings() {
         let mut with = without.clone();
         with.extend(extra);
         assert_ne!(settings(&as_str(&without)), settings(&as_str(&with)), "{flag} changes nothing");
+    }
+}
+
+#[test]
+fn report_takes_backfill_flags_for_files_and_the_cluster_flags_without_source() {
+    let files = |extra: &[&str]| {
+        let mut args = vec!["cloudtrail-es", "report", "src", "--html", "r.html"];
+        args.extend(extra);
+        settings(&args)
+    };
+    let base = files(&[]);
+    for extra in [
+        &["--readers", "7"][..],
+        &["--include", "eventName=Get*"],
+        &["--exclude", "eventName=Get*"],
+        &["--console-only"],
+        &["--redact", "a.b"],
+        &["--start", "2024-01-02"],
+        &["--region", "eu-west-1"],
+        &["--any-key"],
+        &["--shard", "1/2"],
+    ] {
+        assert_ne!(files(extra), base, "{extra:?} changes nothing");
+    }
+    let cluster = |extra: &[&str]| {
+        let mut args = vec!["cloudtrail-es", "report", "--html", "r.html"];
+        args.extend(extra);
+        settings(&args)
+    };
+    let base = cluster(&[]);
+    assert!(base.contains("Cluster {") && base.contains("prefix: \"cloudtrail\""), "{base}");
+    for extra in [
+        &["--es", "http://elsewhere:9200"][..],
+        &["--index-prefix", "ct"],
+        &["--console-only"],
+        &["--since", "3d"],
+    ] {
+        assert_ne!(cluster(extra), base, "{extra:?} changes nothing");
     }
 }
 

@@ -113,7 +113,8 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
     let journal = tokio::spawn(journal(receipts, state));
     let progress = Progress::start(stats.clone());
 
-    let sources = feed_sources(&settings, feed);
+    let sources =
+        feed_sources(&settings.sources, &settings.select, &settings.aws, settings.to_queue.as_ref(), feed);
     let (fed, delivered) = tokio::join!(sources, output.run(readers.batches, &stats));
     pipeline::join(readers.threads).map_err(anyhow::Error::msg)?;
     let files_not_done = journal.await??;
@@ -160,12 +161,18 @@ fn watch_signals(cancel: &CancellationToken) -> anyhow::Result<()> {
     )
 }
 
-/// Feeds every source's files to the readers (or, with --to-queue, to the queue), in order; the
-/// feed is closed at the end.
-async fn feed_sources(settings: &BackfillSettings, feed: Feed) -> anyhow::Result<()> {
+/// Feeds every source's files to the readers (or, with `to_queue`, to the queue), in order; the
+/// feed is closed at the end. Also `report`'s.
+pub(super) async fn feed_sources(
+    sources: &[SourceSpec],
+    select: &SelectSettings,
+    aws: &AwsSettings,
+    to_queue: Option<&String>,
+    feed: Feed,
+) -> anyhow::Result<()> {
     let feed = Arc::new(feed);
     let mut s3: Option<(aws_sdk_s3::Client, aws_sdk_sqs::Client)> = None;
-    for spec in &settings.sources {
+    for spec in sources {
         match spec {
             SourceSpec::Local(root) => {
                 let (walker, root) = (feed.clone(), root.clone());
@@ -174,18 +181,17 @@ async fn feed_sources(settings: &BackfillSettings, feed: Feed) -> anyhow::Result
             }
             SourceSpec::S3 { bucket, prefix } => {
                 if s3.is_none() {
-                    let config = sdk_config(&settings.aws).await;
+                    let config = sdk_config(aws).await;
                     s3 = Some((s3_client(&config), aws_sdk_sqs::Client::new(&config)));
                 }
                 let (client, sqs) = s3.as_ref().expect("set above");
-                let select = &settings.select;
                 let crawler = Crawler {
                     client: client.clone(),
                     bucket: bucket.clone(),
                     filter: select.filter.clone(),
                     any_key: select.any_key,
                 };
-                match &settings.to_queue {
+                match to_queue {
                     Some(queue_url) => {
                         let queue = Arc::new(Enqueuer {
                             sqs: sqs.clone(),
@@ -224,7 +230,9 @@ async fn run_to_queue(settings: BackfillSettings) -> anyhow::Result<Outcome> {
         cancel: cancel.clone(),
     };
     let progress = Progress::start(stats.clone());
-    let fed = feed_sources(&settings, feed).await;
+    let fed =
+        feed_sources(&settings.sources, &settings.select, &settings.aws, settings.to_queue.as_ref(), feed)
+            .await;
     progress.finish();
     stats.report(&settings.indexing.dead_letter, started.elapsed(), "backfill --to-queue");
     fed?;

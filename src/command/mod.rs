@@ -2,7 +2,7 @@
 //! `cli/settings.rs`) and runs them — source → reader pool (decode → transform → framing) →
 //! output, acknowledgements flowing back to the source.
 //!
-//! - `backfill.rs`, `follow.rs`, `setup.rs`, `replay.rs`: one file per command;
+//! - `backfill.rs`, `follow.rs`, `setup.rs`, `replay.rs`, `report.rs`: one file per command;
 //! - `indexing.rs`: what backfill and follow share — the transform, the output (probing the
 //!   cluster and installing templates before the output is built) and the readers;
 //! - `cluster.rs`: the cluster client, with its SigV4 signer when asked for;
@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod follow;
 pub mod indexing;
 pub mod replay;
+pub mod report;
 pub mod setup;
 pub mod shutdown;
 

@@ -160,24 +160,28 @@ pub enum Encoded<'a> {
 
 /// Appends the document for `raw` to `out`, or nothing if a filter drops the event. On error `out`
 /// is unchanged.
-pub(super) fn encode<'r>(plan: &Plan, raw: &'r [u8], out: &mut Vec<u8>) -> Result<Encoded<'r>, EventProblem> {
+pub(super) fn encode<'r>(
+    plan: &Plan,
+    raw: &'r [u8],
+    out: &mut Vec<u8>,
+    found: &mut Found,
+) -> Result<Encoded<'r>, EventProblem> {
     let start = out.len();
-    let mut found = Found::default();
-    let result = walk::rewrite(raw, &plan.matcher, &plan.redactor, out, &mut found)
+    let result = walk::rewrite(raw, &plan.matcher, &plan.redactor, out, found)
         .map_err(EventProblem::from)
         .and_then(|()| {
-            if !plan.filters.keep(raw, &found) {
+            if !plan.filters.keep(raw, found) {
                 return Ok(Encoded::Filtered);
             }
             if let Some(d) = found.duplicate.take() {
                 return Err(EventProblem::DuplicateKey(d));
             }
-            let routing = add_timestamp(raw, &found, start, out)?;
-            add_account_name(plan, raw, &found, out);
+            let routing = add_timestamp(raw, found, start, out)?;
+            add_account_name(plan, raw, found, out);
             if plan.move_long_values {
                 long_values::move_long_values(start, out)?;
             }
-            if plan.copies.as_ref().is_some_and(|c| c.wanted(raw, &found)) {
+            if plan.copies.as_ref().is_some_and(|c| c.wanted(raw, found)) {
                 keyword_copies::add_copies(start, out, long_values::MOVED)?;
             }
             if let Some(namespace) = &plan.ecs {

@@ -23,6 +23,7 @@ mod glob;
 pub mod keyword_copies;
 mod long_values;
 mod matcher;
+mod noted;
 mod path;
 mod redact;
 mod select;
@@ -35,6 +36,7 @@ pub use console::console_query;
 pub use document::{DocId, Encoded, EventProblem, Routing};
 pub use filter::{FieldFilter, FilterError, Glob};
 pub use matcher::TooComplex;
+pub use noted::Noted;
 pub use path::{FieldPath, PathError, Segment, Step};
 pub use redact::{
     Condition, HashKey, KeyError, Preset, RedactError, RedactMode, RedactRule, CREDENTIAL_CONDITIONAL_FIELDS,
@@ -137,6 +139,8 @@ pub(crate) struct Plan {
     filters: Filters,
     /// The ECS namespace, when documents carry ECS fields.
     ecs: Option<String>,
+    /// Fields noted for [`Transform::encode_noted`].
+    notes: Option<noted::Notes>,
     /// The ECS fields include `event.ingested`.
     ecs_ingested: bool,
     /// See [`TransformSpec::move_long_values`].
@@ -160,6 +164,16 @@ pub struct Transform {
 impl Transform {
     /// Compiles the rules.
     pub fn new(spec: TransformSpec) -> Result<Self, TransformError> {
+        Transform::build(spec, &[])
+    }
+
+    /// Compiles the rules, and notes the values of `fields` (dotted paths) in each kept document
+    /// for [`Transform::encode_noted`].
+    pub fn noting(spec: TransformSpec, fields: &[&str]) -> Result<Self, TransformError> {
+        Transform::build(spec, fields)
+    }
+
+    fn build(spec: TransformSpec, fields: &[&str]) -> Result<Self, TransformError> {
         // Each rule with the flag that gave it, for error messages.
         let mut rules: Vec<(String, RedactRule)> = Vec::new();
         for preset in &spec.presets {
@@ -204,11 +218,17 @@ impl Transform {
         }
         let filters = Filters::new(&spec.include, &spec.exclude, spec.console_only, &mut slots);
         let rules: Vec<RedactRule> = rules.into_iter().map(|(_, r)| r).collect();
+        let notes = if fields.is_empty() {
+            None
+        } else {
+            Some(noted::Notes::new(fields, &mut slots, !rules.is_empty())?)
+        };
         let plan = Plan {
             matcher: plan_matcher(&rules, &slots)?,
             redactor: Redactor { key: spec.key },
             filters,
             ecs: spec.ecs,
+            notes,
             ecs_ingested: spec.ecs_ingested,
             move_long_values: spec.move_long_values,
             account_names: spec.account_names,
@@ -269,7 +289,24 @@ impl Transform {
     /// Appends the document for `raw` to `out` (or nothing, for a filtered event) and says where
     /// it goes. On error `out` is unchanged.
     pub fn encode<'r>(&self, raw: &'r [u8], out: &mut Vec<u8>) -> Result<Encoded<'r>, EventProblem> {
-        document::encode(&self.plan, raw, out)
+        document::encode(&self.plan, raw, out, &mut Found::default())
+    }
+
+    /// [`Transform::encode`], and for a kept event, the values of the fields given to
+    /// [`Transform::noting`] in `noted` (read them with [`Noted::text`]; unchanged otherwise).
+    pub fn encode_noted<'r>(
+        &self,
+        raw: &'r [u8],
+        out: &mut Vec<u8>,
+        noted: &mut Noted,
+    ) -> Result<Encoded<'r>, EventProblem> {
+        let start = out.len();
+        noted.found = Found::default();
+        let encoded = document::encode(&self.plan, raw, out, &mut noted.found)?;
+        if let (Encoded::Document(_), Some(notes)) = (&encoded, &self.plan.notes) {
+            notes.note(raw, out, start, noted);
+        }
+        Ok(encoded)
     }
 
     /// The event as it may be kept in a dead letter when redaction is on: its redacted, compact

@@ -1,0 +1,247 @@
+//! The report from files: each reader thread counts the events it reads into its own
+//! [`Aggregator`] (no lock per event); at the end the aggregators are merged into the report.
+//! Distinct values go, buffered, into sets the readers share ([`Distinct`]), so that a million
+//! principals are held once, not once per reader.
+//!
+//! The predicates here are those of `spec::scope_query`, which computes the same numbers on a
+//! cluster.
+
+use super::model::{self, Launch, Report, Span, LAUNCH_ROWS};
+use super::spec::{
+    is_denied, is_internal, Scope, DISTINCT, F, FIELDS, READ_PREFIXES, RESOURCES, SCOPES, TABLES,
+};
+use super::tally::{key, Distinct, Tally};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// What the report counts that the user chooses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// "Who did what" counts read-only calls too (by default only writes).
+    pub with_reads: bool,
+    /// The event names listed as launches and creations.
+    pub launch_events: Vec<String>,
+}
+
+/// One event as the report reads it: the values of `spec::fields()`, whether it is a console
+/// operation, and its time (Unix seconds).
+pub struct Event<'a> {
+    /// By [`F`] index, then the [`RESOURCES`]; `None` when absent or null.
+    pub values: Vec<Option<Cow<'a, str>>>,
+    /// The console rule.
+    pub console: bool,
+    /// When.
+    pub time: i64,
+}
+
+impl Event<'_> {
+    fn get(&self, f: F) -> Option<&str> {
+        self.values.get(f as usize).and_then(|v| v.as_deref())
+    }
+
+    fn is(&self, f: F, value: &str) -> bool {
+        self.get(f) == Some(value)
+    }
+
+    fn write(&self) -> bool {
+        match self.get(F::ReadOnly) {
+            Some(v) => v == "false",
+            None => self.get(F::EventName).is_some_and(|name| {
+                !READ_PREFIXES.iter().any(|p| name.starts_with(p))
+                    && !self.is(F::EventType, "AwsConsoleSignIn")
+            }),
+        }
+    }
+
+    /// Whether the event is in `scope`.
+    fn within(&self, scope: Scope, options: &Options) -> bool {
+        let sign_in = self.is(F::EventName, "ConsoleLogin");
+        match scope {
+            Scope::All => true,
+            Scope::Console => self.console,
+            Scope::Write => self.write(),
+            Scope::ConsoleWrite => self.console && self.write(),
+            Scope::Activity => options.with_reads || self.write(),
+            Scope::SignIn => sign_in,
+            Scope::SignInSuccess => sign_in && self.is(F::ConsoleLogin, "Success"),
+            Scope::SignInFailed => sign_in && self.is(F::ConsoleLogin, "Failure"),
+            Scope::SignInNoMfa => sign_in && self.is(F::ConsoleLogin, "Success") && self.is(F::MfaUsed, "No"),
+            Scope::Root => self.is(F::IdentityType, "Root"),
+            Scope::Error => self.get(F::ErrorCode).is_some(),
+            Scope::Denied => self.get(F::ErrorCode).is_some_and(is_denied),
+            Scope::Caller => self.get(F::SourceIp).is_some_and(|s| !is_internal(s)),
+            Scope::Internal => self.get(F::SourceIp).is_some_and(is_internal),
+            Scope::Launch => {
+                self.get(F::EventName).is_some_and(|n| options.launch_events.iter().any(|l| l == n))
+            }
+        }
+    }
+}
+
+/// What the readers share: the distinct sets, by [`DISTINCT`] index.
+#[derive(Debug)]
+pub struct Shared {
+    distinct: Vec<Distinct>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared { distinct: DISTINCT.iter().map(|_| Distinct::default()).collect() }
+    }
+}
+
+/// Hashes a reader buffers before adding them to a shared set.
+const BUFFERED: usize = 4096;
+
+/// One reader's counts.
+pub struct Aggregator {
+    options: Arc<Options>,
+    shared: Arc<Shared>,
+    events: u64,
+    counts: Vec<u64>,
+    tallies: Vec<Tally>,
+    span: Option<(i64, i64)>,
+    launches: Vec<Launch>,
+    pending: Vec<Vec<u64>>,
+    key: String,
+}
+
+impl Aggregator {
+    /// An empty aggregator for one reader.
+    pub fn new(options: Arc<Options>, shared: Arc<Shared>) -> Self {
+        Aggregator {
+            options,
+            shared,
+            events: 0,
+            counts: vec![0; SCOPES.len()],
+            tallies: TABLES.iter().map(|_| Tally::default()).collect(),
+            span: None,
+            launches: Vec::new(),
+            pending: DISTINCT.iter().map(|_| Vec::with_capacity(BUFFERED)).collect(),
+            key: String::new(),
+        }
+    }
+
+    /// Counts one event.
+    pub fn add(&mut self, e: &Event) {
+        debug_assert_eq!(e.values.len(), FIELDS.len() + RESOURCES.len());
+        self.events += 1;
+        self.span = Some(match self.span {
+            None => (e.time, e.time),
+            Some((a, b)) => (a.min(e.time), b.max(e.time)),
+        });
+        let mut within = [false; 32];
+        for (i, (scope, _)) in SCOPES.iter().enumerate() {
+            within[i] = e.within(*scope, &self.options);
+            self.counts[i] += u64::from(within[i]);
+        }
+        let scope_index = |s: Scope| SCOPES.iter().position(|(x, _)| *x == s).unwrap_or(0);
+        for (spec, tally) in TABLES.iter().zip(&mut self.tallies) {
+            if !within[scope_index(spec.scope)] {
+                continue;
+            }
+            let mut parts: [&str; 4] = [""; 4];
+            let all = spec.dims.iter().enumerate().all(|(i, d)| match e.get(*d).or(spec.missing) {
+                Some(v) if i < parts.len() => {
+                    parts[i] = v;
+                    true
+                }
+                _ => false,
+            });
+            if all {
+                key(&parts[..spec.dims.len()], &mut self.key);
+                tally.add(&self.key, e.time);
+            }
+        }
+        for (i, (_, f, _)) in DISTINCT.iter().enumerate() {
+            // Addresses are counted apart from AWS services' names, as in their table.
+            let v = e.get(*f).filter(|v| *f != F::SourceIp || !is_internal(v));
+            if let Some(v) = v {
+                self.pending[i].push(Distinct::hash(v));
+                if self.pending[i].len() >= BUFFERED {
+                    self.shared.distinct[i].add(&mut self.pending[i]);
+                }
+            }
+        }
+        if within[scope_index(Scope::Launch)] {
+            self.launch(e);
+        }
+    }
+
+    fn launch(&mut self, e: &Event) {
+        let text = |f: F| e.get(f).unwrap_or_default().to_string();
+        self.launches.push(Launch {
+            time: model::time_text(e.time),
+            action: text(F::EventName),
+            resource: e.values[FIELDS.len()..]
+                .iter()
+                .flatten()
+                .find(|v| !v.is_empty())
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            principal: text(F::Arn),
+            source_ip: text(F::SourceIp),
+            user_agent: text(F::UserAgent),
+            region: text(F::Region),
+            account: text(F::Account),
+            error: text(F::ErrorCode),
+        });
+        if self.launches.len() >= 2 * LAUNCH_ROWS {
+            Launch::sort(&mut self.launches);
+            self.launches.truncate(LAUNCH_ROWS);
+        }
+    }
+
+    /// Adds another reader's counts to these.
+    pub fn merge(&mut self, mut other: Aggregator) {
+        other.flush();
+        self.events += other.events;
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        for (a, b) in self.tallies.iter_mut().zip(other.tallies) {
+            a.merge(b);
+        }
+        self.span = match (self.span, other.span) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (x, y) => x.or(y),
+        };
+        self.launches.extend(other.launches);
+        Launch::sort(&mut self.launches);
+        self.launches.truncate(LAUNCH_ROWS);
+    }
+
+    fn flush(&mut self) {
+        for (i, pending) in self.pending.iter_mut().enumerate() {
+            self.shared.distinct[i].add(pending);
+        }
+    }
+
+    /// The report of everything counted (`about` left for the caller).
+    pub fn report(mut self) -> Report {
+        self.flush();
+        Launch::sort(&mut self.launches);
+        self.launches.truncate(LAUNCH_ROWS);
+        Report {
+            events: self.events,
+            span: self.span.map(|(a, b)| Span { first: model::time_text(a), last: model::time_text(b) }),
+            counts: SCOPES.iter().zip(&self.counts).map(|((_, name), n)| (name.to_string(), *n)).collect(),
+            distinct: DISTINCT
+                .iter()
+                .zip(&self.shared.distinct)
+                .map(|((name, _, _), d)| {
+                    let (count, exact) = d.count();
+                    (name.to_string(), model::Distinct { count, exact })
+                })
+                .collect(),
+            tables: TABLES
+                .iter()
+                .zip(&self.tallies)
+                .map(|(s, t)| (s.id.to_string(), t.table(s.rows, s.order)))
+                .collect(),
+            launches: self.launches,
+            findings: None,
+            about: Default::default(),
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Noting: the values of a few named fields of each kept document, read by a consumer that
+//! summarises events instead of writing them (`report/`), without parsing the document again.
+//!
+//! The walk that validates and redacts an event already notes where the values it was asked for
+//! sit (`capture.rs`); noting adds the consumer's fields to that list. Those positions are in the
+//! event as CloudTrail wrote it, so when redaction is on, the finished document is walked once
+//! more (capturing only) and the values are read from it: a consumer sees exactly what an index
+//! would hold (a removed field is absent, a masked or hashed one masked or hashed). The console
+//! rule (`console.rs`) is judged on the event as written, as `--console-only` is.
+
+use super::capture::{string_text, Found, Slots};
+use super::console::Console;
+use super::matcher::{Matcher, TooComplex};
+use super::redact::Redactor;
+use super::walk::{self, Accept};
+use std::borrow::Cow;
+
+/// The compiled part: which capture slots hold the noted fields, and the console rule.
+pub(super) struct Notes {
+    /// The slot of field `i` in the main walk.
+    slots: Vec<u16>,
+    console: Console,
+    /// With redaction: the capture-only walk over the finished document (field `i` is slot `i`).
+    document: Option<Matcher<Accept>>,
+}
+
+impl Notes {
+    /// Notes `fields` (dotted paths that always parse), capturing through `slots`.
+    pub(super) fn new(fields: &[&str], slots: &mut Slots, redacts: bool) -> Result<Self, TooComplex> {
+        let ids = fields.iter().map(|f| slots.named(f)).collect();
+        let console = Console::new(slots);
+        let document = if redacts {
+            let mut own = Slots::default();
+            for f in fields {
+                own.named(f);
+            }
+            Some(walk::compile(&[], own.paths())?)
+        } else {
+            None
+        };
+        Ok(Notes { slots: ids, console, document })
+    }
+
+    /// Fills `noted` for the event `raw`, whose finished document is `out[start..]`, from the
+    /// main walk's `found`.
+    pub(super) fn note(&self, raw: &[u8], out: &[u8], start: usize, noted: &mut Noted) {
+        noted.console = self.console.matches(raw, &noted.found);
+        noted.start = start;
+        noted.redacted = false;
+        noted.slots.clone_from(&self.slots);
+        if let Some(matcher) = &self.document {
+            noted.redacted = true;
+            noted.document = Found::default();
+            noted.scratch.clear();
+            let doc = &out[start..];
+            // The walker wrote this document itself: it is valid JSON.
+            if walk::rewrite(doc, matcher, &Redactor { key: None }, &mut noted.scratch, &mut noted.document)
+                .is_err()
+            {
+                noted.document = Found::default();
+            }
+        }
+    }
+}
+
+/// The noted values of the last event encoded with [`super::Transform::encode_noted`]; reusable
+/// from one event to the next (it keeps its buffers).
+#[derive(Default)]
+pub struct Noted {
+    pub(super) found: Found,
+    document: Found,
+    scratch: Vec<u8>,
+    start: usize,
+    redacted: bool,
+    console: bool,
+    /// The slots of the fields in the main walk, by index.
+    slots: Vec<u16>,
+}
+
+impl Noted {
+    /// Whether the event is a console operation (the `--console-only` rule).
+    pub fn console(&self) -> bool {
+        self.console
+    }
+
+    /// The value of noted field `i` as text: a string's text, a number's or boolean's JSON text;
+    /// `None` when absent, `null`, an object or an array. `raw` is the event, `out` the buffer
+    /// the document was appended to.
+    pub fn text<'a>(&self, raw: &'a [u8], out: &'a [u8], i: usize) -> Option<Cow<'a, str>> {
+        let (src, found) =
+            if self.redacted { (out.get(self.start..)?, &self.document) } else { (raw, &self.found) };
+        let slot = if self.redacted { u16::try_from(i).ok()? } else { *self.slots.get(i)? };
+        let value = found.values(src, slot).next()?;
+        match value.first()? {
+            b'"' => Some(string_text(value)),
+            b'{' | b'[' | b'n' => None,
+            _ => std::str::from_utf8(value).ok().map(Cow::Borrowed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::transform::{Encoded, Noted, Transform, TransformSpec};
+
+    fn noted(spec: TransformSpec, event: &str) -> (Vec<Option<String>>, bool) {
+        let t = Transform::noting(spec, &["eventName", "userIdentity.accessKeyId", "readOnly", "missing"])
+            .unwrap();
+        let (mut out, mut noted) = (b"prefix".to_vec(), Noted::default());
+        let r = t.encode_noted(event.as_bytes(), &mut out, &mut noted).unwrap();
+        assert!(matches!(r, Encoded::Document(_)));
+        let texts = (0..4).map(|i| noted.text(event.as_bytes(), &out, i).map(|t| t.into_owned())).collect();
+        (texts, noted.console())
+    }
+
+    const EVENT: &str = r#"{"eventTime":"2024-05-01T10:00:00Z","eventName":"Get\"X","readOnly":true,
+        "userIdentity":{"accessKeyId":"AKIAABCDEFGHIJKLMNOP"},"userAgent":"Mozilla/5.0"}"#;
+
+    #[test]
+    fn values_are_read_as_written_without_redaction() {
+        let (texts, console) = noted(TransformSpec::default(), EVENT);
+        let want =
+            [Some("Get\"X".to_string()), Some("AKIAABCDEFGHIJKLMNOP".into()), Some("true".into()), None];
+        assert_eq!(texts, want);
+        assert!(console);
+    }
+
+    #[test]
+    fn values_are_read_from_the_redacted_document() {
+        let spec = TransformSpec {
+            redact: vec!["userIdentity.accessKeyId=mask".parse().unwrap()],
+            ..Default::default()
+        };
+        let (texts, console) = noted(spec, EVENT);
+        assert_eq!(texts[1].as_deref(), Some("****MNOP"));
+        assert_eq!(texts[0].as_deref(), Some("Get\"X"));
+        let spec = TransformSpec { redact: vec!["userIdentity".parse().unwrap()], ..Default::default() };
+        assert_eq!(noted(spec, EVENT).0[1], None, "a removed field is absent");
+        assert!(console, "the console rule reads the event as written");
+    }
+}
