@@ -20,8 +20,9 @@
 //! Acknowledgements flow back as values ([`ack`]): the source creates a file's ack and awaits its
 //! receipt; the readers and the output settle it. [`backoff`] is the one retry policy; [`stats`]
 //! counts everything for the summary, [`progress`] shows it while a run goes, [`metrics`] serves it,
-//! and [`state`] remembers across runs the files finished (and those to replace) and the refresh
-//! settings a backfill relaxed. `scripts/ci/check-imports.py` (run by CI) fails on an import circle
+//! and [`state`] remembers across runs the files finished (and those to replace; the refresh
+//! settings a backfill relaxed are kept in the indices' `_meta`). `scripts/ci/check-imports.py`
+//! (run by CI) fails on an import circle
 //! among these files or a use of `cli` below the face.
 //!
 //! Where a change goes: a new input format → `decode/`; a new output → `output/` (a [`Frame`] for

@@ -12,9 +12,11 @@
 //! new file and atomically renaming it over the old one. The journal and its temporary file are
 //! private (0600) and never opened through a symbolic link (`private_file.rs`).
 //!
-//! Beside it, `STATE.refresh` ([`RefreshRecord`]) names the indices whose refresh a backfill has
-//! switched off, each with the value to put back. It is written (synced, renamed over) *before*
-//! a setting is changed, so that after a kill -9 the re-run with the same `--state` restores it.
+//! Beside it, `STATE.refresh` ([`RefreshRecord`]) is where versions before kept the indices whose
+//! refresh a backfill had switched off, each with the value to put back. The value is now kept in
+//! each index's `_meta` (`output/elasticsearch/refresh_marker.rs`); a record an older version left
+//! is still read, restored by a backfill with that `--state`, and removed (rewritten with what could
+//! not be restored yet).
 
 use crate::private_file::{self, How};
 use std::collections::{BTreeMap, HashSet};
@@ -118,8 +120,8 @@ impl StateFile {
     }
 }
 
-/// `STATE.refresh`: index → the `index.refresh_interval` it had before a backfill relaxed it
-/// (`None`: not set on the index, the cluster's default).
+/// `STATE.refresh` of older versions: index → the `index.refresh_interval` it had before a
+/// backfill relaxed it (`None`: not set on the index, the cluster's default).
 pub struct RefreshRecord {
     path: PathBuf,
 }

@@ -115,10 +115,14 @@ pub struct BackfillArgs {
     /// that `follow` processes consuming the queue share the work.
     #[arg(long, value_name = "SQS_URL", conflicts_with_all = ["output", "state"])]
     pub to_queue: Option<String>,
-    /// Leave the indices' refresh as it is (by default, with --state, a backfill switches refresh
-    /// off on the indices it writes and restores it at the end).
+    /// Leave the indices' refresh as it is (by default a backfill switches refresh off on the
+    /// indices it writes and restores it at the end).
     #[arg(long)]
     pub keep_refresh: bool,
+    /// Switch refresh off on today's (UTC) index too (by default it is left refreshing: a follower
+    /// may be writing there).
+    #[arg(long, conflicts_with = "keep_refresh")]
+    pub relax_today: bool,
     /// What to hide in documents and which events to keep.
     #[command(flatten)]
     pub transform: TransformArgs,

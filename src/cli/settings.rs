@@ -233,6 +233,7 @@ impl BackfillArgs {
             select: self.select.settings(),
             to_queue: self.to_queue.clone(),
             keep_refresh: self.keep_refresh,
+            relax_today: self.relax_today,
             aws: self.aws.settings(),
             indexing: indexing(
                 &self.indexing,

@@ -83,7 +83,7 @@ fn example(flag: &str, key_file: &str) -> Option<(&'static str, Vec<String>)> {
         "--region" => ("backfill", v("eu-west-1")),
         "--shard" => ("backfill", v("1/2")),
         "--to-queue" => ("backfill", v("http://q")),
-        "--keep-refresh" => ("backfill", on()),
+        "--keep-refresh" | "--relax-today" => ("backfill", on()),
         "--profile" => ("backfill", v("p")),
         "--aws-sigv4" | "--allow-duplicates" => ("backfill", on()),
         "--aws-sigv4-service" | "--flavor" => ("backfill", v("aoss")),

@@ -43,9 +43,11 @@ pub struct BackfillSettings {
     pub select: SelectSettings,
     /// Announce S3 objects on this queue instead of reading them.
     pub to_queue: Option<String>,
-    /// Leave refresh alone (otherwise, with `--state`, it is off on the indices written, and
-    /// restored at the end: `output/elasticsearch/refresh.rs`).
+    /// Leave refresh alone (otherwise it is off on the indices written, and restored at the end:
+    /// `output/elasticsearch/refresh.rs`).
     pub keep_refresh: bool,
+    /// Switch refresh off on today's (UTC) index too, where a follower may be writing.
+    pub relax_today: bool,
     /// AWS access for `s3://` sources.
     pub aws: AwsSettings,
     /// Transform, output, readers.
@@ -127,21 +129,23 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
     Ok(Outcome { problems: stats.has_problems() || files_not_done > 0, interrupted })
 }
 
-/// With `--state` and a cluster: restores the refresh an interrupted run left off, then (unless
-/// `--keep-refresh`, or on OpenSearch Serverless, which has no index settings) has the output
-/// switch it off on each index it writes.
+/// Into a cluster: restores the refresh a run of an older version recorded in `STATE.refresh`
+/// (with `--state`), then (unless `--keep-refresh`, or on OpenSearch Serverless, which has no index
+/// settings) has the output switch it off on each index it writes. What an interrupted run left
+/// relaxed was restored when the output was opened (`indexing.rs`).
 async fn relax_refresh(
     settings: &BackfillSettings,
     output: &mut Output,
 ) -> anyhow::Result<Option<Arc<RefreshRelax>>> {
-    let (Some(state), Output::Cluster(bulk)) = (&settings.select.state, output) else { return Ok(None) };
+    let Output::Cluster(bulk) = output else { return Ok(None) };
     let client = bulk.client().clone();
-    let record = RefreshRecord::beside(state);
+    if let Some(state) = &settings.select.state {
+        refresh::restore_leftovers(&client, &RefreshRecord::beside(state)).await?;
+    }
     if settings.keep_refresh || client.serverless() {
-        refresh::restore_leftovers(&client, &record).await?;
         return Ok(None);
     }
-    let relax = Arc::new(RefreshRelax::open(client, record).await?);
+    let relax = Arc::new(RefreshRelax::new(client, &settings.indexing.names.prefix, settings.relax_today));
     bulk.relax_refresh(relax.clone());
     Ok(Some(relax))
 }

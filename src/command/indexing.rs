@@ -3,14 +3,15 @@
 //!
 //! The output is built here, not by the output itself: for a cluster, the client is made, the
 //! cluster is asked what it is (an unreachable or unauthenticated cluster is an error here), and
-//! the index template is installed (unless switched off), then the bulk output is made to send.
+//! the index template is installed (unless switched off), the refresh an interrupted backfill left
+//! off is restored, then the bulk output is made to send.
 
 use crate::cluster::{ClusterInfo, ClusterSettings, EsClient};
 use crate::detect::{Detector, RuleSource};
 use crate::output::alert::AlertTap;
 use crate::output::batch::Frame;
 use crate::output::dead_letter::DeadLetters;
-use crate::output::elasticsearch::{BulkFraming, BulkOutput, BulkSettings};
+use crate::output::elasticsearch::{refresh_marker, BulkFraming, BulkOutput, BulkSettings};
 use crate::output::file::FileOutput;
 use crate::output::Output;
 use crate::pipeline::{self, ReaderSettings, Started};
@@ -145,6 +146,9 @@ impl IndexingSettings {
         if install_template {
             crate::setup::install_template(&client, &info, &self.names).await?;
         }
+        if !client.serverless() {
+            restore_interrupted(&client, &self.names.prefix).await;
+        }
         if client.serverless() && !allow_duplicates {
             let scratch = format!("{}-id-check", self.names.prefix);
             if !client.accepts_ids(&scratch).await? {
@@ -219,6 +223,14 @@ impl IndexingSettings {
             stats,
             cancel,
         )
+    }
+}
+
+/// Puts back the refresh a backfill stopped before its end left off on `PREFIX-*` (any command
+/// that opens the cluster does this). Never stops the command: a refusal is a warning.
+pub async fn restore_interrupted(client: &crate::cluster::EsClient, prefix: &str) {
+    if let Err(e) = refresh_marker::restore_interrupted(client, prefix, false).await {
+        warn!("{}: cannot look for indices an interrupted backfill left without refresh: {e}", client.url());
     }
 }
 

@@ -1,7 +1,9 @@
 //! `cloudtrail-es setup`: prepares the cluster (and, with `--kibana`, Kibana) and reports one line
-//! per item on stdout, then whether anything changed. The work itself is `crate::setup`'s.
+//! per item on stdout, then whether anything changed. The work itself is `crate::setup`'s; last,
+//! the refresh a backfill stopped before its end left off is restored (`refresh_marker.rs`).
 
-use crate::cluster::ClusterSettings;
+use crate::cluster::{ClusterSettings, EsClient};
+use crate::output::elasticsearch::refresh_marker;
 use crate::setup::{check_supported, flavor_name, install, kibana, Options, Step};
 
 /// What `setup` is asked to do.
@@ -42,8 +44,28 @@ pub async fn run(settings: SetupSettings) -> anyhow::Result<()> {
         let kibana = super::cluster::client(kibana).await?;
         report(&kibana::install(&kibana, &client, cluster.flavor, &options).await?);
     }
+    if !cluster.serverless {
+        changes += restore_refresh(&client, &options).await;
+    }
     println!("{}", summary(changes, options.dry_run));
     Ok(())
+}
+
+/// Restores the refresh a backfill stopped before its end (kill -9, a crash) left off on
+/// `PREFIX-*`, with a report line when there was any; returns how many indices.
+async fn restore_refresh(client: &EsClient, options: &Options) -> usize {
+    match refresh_marker::restore_interrupted(client, &options.names.prefix, options.dry_run).await {
+        Ok(0) => 0,
+        Ok(n) => {
+            let done = if options.dry_run { "would restore" } else { "restored" };
+            println!("refresh of {n} index(es) an interrupted backfill left off: {done}");
+            n
+        }
+        Err(e) => {
+            println!("warning: cannot look for indices an interrupted backfill left without refresh: {e}");
+            0
+        }
+    }
 }
 
 /// The last line of the report.

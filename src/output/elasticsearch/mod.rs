@@ -23,6 +23,7 @@
 pub mod concurrency;
 pub mod encode;
 pub mod refresh;
+pub mod refresh_marker;
 pub mod response;
 pub mod retry;
 mod settle;

@@ -2,62 +2,47 @@
 //!
 //! A refresh makes what was indexed searchable; during a backfill nobody needs that every second,
 //! and without it the node spends about 0.6× the CPU (measured on the dev Elasticsearch). So a
-//! backfill with `--state` (and without `--keep-refresh`) relaxes each index the first time a batch
-//! goes to it: the index is created if it is not there yet (so the template applies), its current
-//! value is written to `STATE.refresh` (`state.rs`, synced) and only then set to `-1`. At the end,
-//! also after Ctrl-C/SIGTERM, every relaxed index gets its value back and the record is removed;
-//! after a kill -9 (or a second Ctrl-C) the record stays, and the next backfill with the same
-//! `--state` restores it before anything else. Without `--state` there is no place to remember it,
-//! so nothing is relaxed. A cluster that refuses the change (OpenSearch Serverless has no index
-//! settings; a user without the `manage` index privilege) is written to as it is.
+//! backfill (unless `--keep-refresh`) relaxes each index the first time a batch goes to it: the
+//! index is created if it is not there yet (so the template applies), the value to put back is
+//! written into the index's own `_meta` (`refresh_marker.rs`), and only then is refresh set to
+//! `-1`. At the end, also after Ctrl-C/SIGTERM, every relaxed index gets its value back and loses
+//! its marker; after a kill -9 (or a second Ctrl-C) the marker stays, and the next command of any
+//! kind against the cluster restores it ([`refresh_marker::restore_interrupted`]).
+//!
+//! Today's (UTC) index, where a follower may be writing, and any later day's are left refreshing
+//! unless `--relax-today`. An index whose refresh is already off is left alone, unless it carries
+//! a marker (another backfill relaxed it, e.g. another `--shard`): then this run restores it at its
+//! end too. A cluster that refuses the change (OpenSearch Serverless has no index settings; a user
+//! without the `manage` index privilege) is written to as it is.
+//!
+//! Versions before kept the value to restore in `STATE.refresh` beside `--state`: such a record is
+//! still read and restored by a backfill with that `--state` ([`restore_leftovers`]), never written.
 
-use crate::cluster::{ClientError, EsClient};
+pub use super::refresh_marker::RefreshError;
+use super::refresh_marker::{self, put_interval, refused};
+use crate::cluster::EsClient;
 use crate::output::batch::{line, Batch};
 use crate::state::{RefreshRecord, Relaxed};
-use bytes::Bytes;
 use elasticsearch::http::Method;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
-/// Why refresh could not be relaxed or restored.
-#[derive(Debug, thiserror::Error)]
-pub enum RefreshError {
-    /// No answer, or credentials refused.
-    #[error(transparent)]
-    Cluster(#[from] ClientError),
-    /// An answer other than success.
-    #[error("{what} {index}: HTTP {status}")]
-    Refused {
-        /// What was asked.
-        what: &'static str,
-        /// Of which index.
-        index: String,
-        /// The answer.
-        status: u16,
-    },
-    /// `STATE.refresh` cannot be read or written.
-    #[error("{path}: {source}")]
-    Record {
-        /// The record.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
-}
-
 /// Relaxes the indices a backfill writes to and restores them.
 pub struct RefreshRelax {
     client: EsClient,
-    record: RefreshRecord,
+    /// Index names are `PREFIX-YYYY.MM.DD`: today's is told by its name.
+    prefix: String,
+    /// Relax today's index (and later days') too.
+    relax_today: bool,
     state: Mutex<State>,
 }
 
 #[derive(Default)]
 struct State {
-    /// Relaxed by this run (and in the record), with the value to restore.
+    /// Relaxed by this run (and marked), with the value to restore.
     relaxed: Relaxed,
-    /// Indices already handled (relaxed, or found impossible to relax).
+    /// Indices already handled (relaxed, left alone, or found impossible to relax).
     seen: std::collections::HashSet<String>,
     /// The cluster refused once: do not ask again.
     refused: bool,
@@ -81,10 +66,10 @@ pub fn indices(batch: &Batch) -> Vec<String> {
 }
 
 impl RefreshRelax {
-    /// Restores what an earlier run left relaxed in `record`, then relaxes from scratch.
-    pub async fn open(client: EsClient, record: RefreshRecord) -> Result<Self, RefreshError> {
-        restore_leftovers(&client, &record).await?;
-        Ok(RefreshRelax { client, record, state: Mutex::default() })
+    /// Relaxes the indices named `PREFIX-YYYY.MM.DD` as batches go to them (today's and later days'
+    /// only with `relax_today`).
+    pub fn new(client: EsClient, prefix: &str, relax_today: bool) -> Self {
+        RefreshRelax { client, prefix: prefix.to_string(), relax_today, state: Mutex::default() }
     }
 
     /// Relaxes the indices of `batch` not relaxed yet. Never fails the batch: a refusal is logged
@@ -96,6 +81,13 @@ impl RefreshRelax {
         }
         for index in indices(batch) {
             if !state.seen.insert(index.clone()) {
+                continue;
+            }
+            if !self.relax_today && is_today_or_later(&self.prefix, &index, chrono::Utc::now().date_naive()) {
+                info!(
+                    index,
+                    "refresh left on in today's index (a follower may be writing it; --relax-today)"
+                );
                 continue;
             }
             if let Err(e) = self.relax_one(&index, &mut state).await {
@@ -121,43 +113,57 @@ impl RefreshRelax {
                 current(&self.client, index).await?.ok_or_else(|| refused("create", index, 404))?
             }
         };
-        state.relaxed.insert(index.to_string(), previous);
-        self.record.save(&state.relaxed).map_err(|e| self.record_error(e))?;
+        if previous.as_deref() == Some("-1") {
+            // Off already: by another backfill at work (its marker says what to put back, and
+            // this run puts it back too when it ends), or by someone else (left alone).
+            if let Some(previous) = refresh_marker::read(&self.client, index).await? {
+                state.relaxed.insert(index.to_string(), previous);
+            }
+            return Ok(());
+        }
+        refresh_marker::mark(&self.client, index, &previous).await?;
         if let Err(e) = put_interval(&self.client, index, &json!("-1")).await {
-            state.relaxed.remove(index);
-            let _ = self.record.save(&state.relaxed);
+            let _ = refresh_marker::unmark(&self.client, index).await;
             return Err(e);
         }
+        state.relaxed.insert(index.to_string(), previous);
         info!(index, "refresh off while the backfill writes (restored at the end)");
         Ok(())
     }
 
-    /// Puts every relaxed index back; what cannot be restored stays in the record for the next
-    /// run with the same `--state`. True when everything was restored.
+    /// Puts every relaxed index back; what cannot be restored keeps its marker, for the next
+    /// command against the cluster. True when everything was restored.
     pub async fn restore(&self) -> bool {
         let mut state = self.state.lock().await;
         let relaxed = std::mem::take(&mut state.relaxed);
-        let left = restore_all(&self.client, relaxed).await;
-        let saved = self.record.save(&left);
-        if let Err(e) = &saved {
-            warn!("cannot update {}: {e}", self.record.path().display());
+        let mut left = Vec::new();
+        for (index, previous) in relaxed {
+            if let Err(e) = refresh_marker::restore(&self.client, &index, &previous).await {
+                warn!("{}: cannot restore refresh: {e}", self.client.url());
+                left.push(index);
+            }
         }
         if !left.is_empty() {
             warn!(
                 indices = left.len(),
-                "refresh not restored yet on {}; a backfill with the same --state restores it",
-                left.keys().cloned().collect::<Vec<_>>().join(", ")
+                "refresh not restored yet on {}; the next cloudtrail-es command against this cluster \
+                 (`setup`, a backfill, follow) restores it",
+                left.join(", ")
             );
         }
-        left.is_empty() && saved.is_ok()
-    }
-
-    fn record_error(&self, source: std::io::Error) -> RefreshError {
-        RefreshError::Record { path: self.record.path().display().to_string(), source }
+        left.is_empty()
     }
 }
 
-/// Restores what an earlier run recorded in `record` (whether or not this run relaxes anything).
+/// True when `index` is `PREFIX-…YYYY.MM.DD` (the events' or the findings' index) of `today` or a
+/// later day.
+fn is_today_or_later(prefix: &str, index: &str, today: chrono::NaiveDate) -> bool {
+    let Some(rest) = index.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('-')) else { return false };
+    let day = rest.rsplit('-').next().unwrap_or(rest);
+    chrono::NaiveDate::parse_from_str(day, "%Y.%m.%d").is_ok_and(|d| d >= today)
+}
+
+/// Restores what a version that kept the record in `STATE.refresh` left there.
 pub async fn restore_leftovers(client: &EsClient, record: &RefreshRecord) -> Result<usize, RefreshError> {
     let err = |source| RefreshError::Record { path: record.path().display().to_string(), source };
     let leftovers = record.load().map_err(err)?;
@@ -209,20 +215,6 @@ async fn current(client: &EsClient, index: &str) -> Result<Option<Option<String>
     }
 }
 
-async fn put_interval(client: &EsClient, index: &str, value: &Value) -> Result<(), RefreshError> {
-    let body = Bytes::from(json!({"index": {"refresh_interval": value}}).to_string());
-    let reply =
-        client.send(Method::Put, &format!("/{index}/_settings"), Some((body, "application/json"))).await?;
-    match reply.status {
-        200 => Ok(()),
-        status => Err(refused("set the refresh interval of", index, status)),
-    }
-}
-
-fn refused(what: &'static str, index: &str, status: u16) -> RefreshError {
-    RefreshError::Refused { what, index: index.to_string(), status }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,5 +234,16 @@ mod tests {
         for item in batch.items {
             item.ack.settle(Delivery::Delivered);
         }
+    }
+
+    #[test]
+    fn today_is_told_by_the_index_name() {
+        let today = chrono::NaiveDate::from_ymd_opt(2024, 5, 2).unwrap();
+        assert!(is_today_or_later("ct", "ct-2024.05.02", today));
+        assert!(is_today_or_later("ct", "ct-2024.06.01", today), "a later day (a clock ahead)");
+        assert!(!is_today_or_later("ct", "ct-2024.05.01", today));
+        assert!(is_today_or_later("ct", "ct-findings-2024.05.02", today), "today's findings");
+        assert!(!is_today_or_later("cx", "ct-2024.05.02", today), "another prefix's");
+        assert!(!is_today_or_later("ct", "ct-2024.05.02-x", today));
     }
 }
