@@ -70,7 +70,7 @@ pub enum Command {
     /// Send the letters of a dead-letter file again, once their cause is fixed; what fails again goes to a new file.
     Replay(ReplayArgs),
     /// Run as an AWS Lambda function: SQS, S3, SNS, EventBridge and CloudWatch Logs events; every
-    /// flag also from CLOUDTRAIL_ES_<FLAG> (the function's bootstrap runs this without arguments).
+    /// flag also from `CLOUDTRAIL_ES_<FLAG>` (the function's bootstrap runs this without arguments).
     Lambda(LambdaArgs),
     /// One HTML page (and JSON) of who did what, console operations, sign-ins, errors… from log files or the cluster.
     Report(ReportArgs),

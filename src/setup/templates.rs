@@ -15,7 +15,7 @@
 //!   (`transform/long_values.rs`, whose list of free-form fields a test keeps equal to the
 //!   `flattened` fields here).
 //!   On OpenSearch it also maps the keyword copies of the nine request/response leaves Security
-//!   Analytics' CloudTrail rules read, under `unmapped` ([`with_keyword_copies`]).
+//!   Analytics' CloudTrail rules read, under `unmapped` (`with_keyword_copies`).
 //! - `PREFIX@ecs` (with `--ecs` only): the ECS and `aws.cloudtrail.*` fields the documents then
 //!   also carry (`ecs-mappings.json`, converted for OpenSearch the same way).
 //! - `PREFIX@lifecycle` (Elasticsearch with ILM only): the ILM policy and
