@@ -145,7 +145,7 @@ async fn relax_refresh(
     if settings.keep_refresh || client.serverless() {
         return Ok(None);
     }
-    let relax = Arc::new(RefreshRelax::new(client, &settings.indexing.names.prefix, settings.relax_today));
+    let relax = Arc::new(RefreshRelax::new(client, settings.relax_today));
     bulk.relax_refresh(relax.clone());
     Ok(Some(relax))
 }

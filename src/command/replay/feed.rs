@@ -12,7 +12,7 @@
 
 use super::tally::{Rewriter, Tally};
 use crate::ack::{Delivery, FileAck, Receipt};
-use crate::output::batch::{Batch, BatchLimits, Frame};
+use crate::output::batch::{ActionLine, Batch, BatchLimits, Destination, Frame};
 use crate::output::dead_letter::{DeadLetter, DeadLetters, Payload};
 use crate::source::dead_letters::{parse, Letter, Line, LineReader, NotALetter, Replay};
 use crate::stats::Stats;
@@ -103,13 +103,11 @@ impl Feed {
             }
             let (ack, receipt) = FileAck::new(letter.file.as_str().into());
             match letter.replay() {
-                Replay::Resend { action, document } => {
-                    let start = batch.body.len();
-                    batch.body.extend_from_slice(action.get().as_bytes());
-                    batch.body.push(b'\n');
-                    batch.body.extend_from_slice(document.get().as_bytes());
-                    batch.body.push(b'\n');
-                    batch.push_written(start, ack.event(), 0);
+                Replay::Resend { action, index, document } => {
+                    // Its day is not known here (the name is the letter's): refresh is left as it is.
+                    let index = Arc::new(Destination { name: index.to_string(), day: None });
+                    let document = document.get().as_bytes();
+                    batch.push(ActionLine::Verbatim(action), index, document, ack.event(), 0, false);
                 }
                 Replay::Encode(bytes) => self.encode(&ack, &letter.reason, bytes, &mut batch, &mut scratch),
                 // Counted and skipped above; were one to come here, its ack fails it, loudly.
