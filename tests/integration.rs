@@ -93,6 +93,8 @@ mod replay;
 mod log_kinds;
 // report from files: the corpus's numbers, planted markup escaped, flags and config, files 0600. No server.
 mod report;
+// report --rules from files: the findings backfill writes, by rule and level; planted markup escaped. No server.
+mod report_findings;
 // report from a cluster equals the report from files and direct aggregations, on the four clusters.
 #[cfg(feature = "servers")]
 mod report_cluster;

@@ -1,6 +1,7 @@
-//! `report` from a cluster (issue 23): after a backfill of the corpus, the report made through
-//! aggregations equals the report made from the files, number for number, and its numbers equal
-//! aggregations run here directly on the cluster; on Elasticsearch 8 and 9 and OpenSearch 3 and 2.
+//! `report` from a cluster (issue 23): after a backfill of the corpus with `--rules builtin`, the
+//! report made through aggregations equals the report made from the files, number for number, its
+//! findings section included (read from `PREFIX-findings-*`), and its numbers equal aggregations
+//! run here directly on the cluster; on Elasticsearch 8 and 9 and OpenSearch 3 and 2.
 
 use crate::report::report;
 use crate::util::{corpus, on_each_cluster, prefix, run_in, Cluster};
@@ -17,29 +18,34 @@ fn numbers(mut r: Value) -> Value {
 fn the_report_from_the_cluster_equals_the_report_from_the_files() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = corpus();
-    let (from_files, _) = report(dir.path(), &[corpus.to_str().unwrap()], 0);
+    let (from_files, _) = report(dir.path(), &[corpus.to_str().unwrap(), "--rules", "builtin"], 0);
+    assert_eq!(from_files["findings"]["total"], json!(351), "the corpus's findings");
     on_each_cluster(|cluster: &Cluster| {
         let p = prefix("report");
-        run_in(
-            dir.path(),
-            &["backfill", corpus.to_str().unwrap(), "--es", &cluster.url, "--index-prefix", &p],
-            &[],
-        )
-        .expect_code(0);
+        let backfill = ["backfill", corpus.to_str().unwrap(), "--es", &cluster.url, "--index-prefix", &p];
+        run_in(dir.path(), &[&backfill[..], &["--rules", "builtin"]].concat(), &[]).expect_code(0);
         cluster.count(&p);
-        let (from_cluster, page) = report(dir.path(), &["--es", &cluster.url, "--index-prefix", &p], 0);
+        let from = ["--es", &cluster.url, "--index-prefix", &p, "--rules", "builtin"];
+        let (from_cluster, page) = report(dir.path(), &from, 0);
         assert_eq!(numbers(from_cluster.clone()), numbers(from_files.clone()), "the same numbers either way");
-        assert!(page.contains("id=\"console-actions\""));
-        // The same numbers from aggregations written here.
-        let direct = cluster.search(
-            &p,
-            json!({"size": 0, "track_total_hits": true, "query": console_query(), "aggs": {
-                "actions": {"terms": {"field": "eventName", "size": 10, "shard_size": 5000,
-                                      "order": [{"_count": "desc"}, {"_key": "asc"}]}},
-                "signins": {"filter": {"term": {"eventName": "ConsoleLogin"}}},
-                "principals": {"cardinality": {"field": "userIdentity.arn"}}
-            }}),
+        assert!(page.contains("id=\"console-actions\"") && page.contains("id=\"findings\""));
+        // The same numbers from aggregations written here (the events: the daily indices only).
+        let events = |body: Value| cluster.post(&format!("/{p}-2*/_search"), &body.to_string());
+        let findings = cluster.search(
+            &format!("{p}-findings"),
+            json!({"size": 0, "track_total_hits": true, "aggs": {"levels": {"terms": {"field": "rule.level"}}}}),
         );
+        assert_eq!(findings["hits"]["total"]["value"], from_cluster["findings"]["total"]);
+        for b in findings["aggregations"]["levels"]["buckets"].as_array().unwrap() {
+            let level = b["key"].as_str().unwrap();
+            assert_eq!(b["doc_count"], from_cluster["findings"]["levels"][level], "{level}");
+        }
+        let direct = events(json!({"size": 0, "track_total_hits": true, "query": console_query(), "aggs": {
+            "actions": {"terms": {"field": "eventName", "size": 10, "shard_size": 5000,
+                                  "order": [{"_count": "desc"}, {"_key": "asc"}]}},
+            "signins": {"filter": {"term": {"eventName": "ConsoleLogin"}}},
+            "principals": {"cardinality": {"field": "userIdentity.arn"}}
+        }}));
         assert_eq!(direct["hits"]["total"]["value"], from_cluster["counts"]["console"]);
         let rows: Vec<Value> = direct["aggregations"]["actions"]["buckets"]
             .as_array()
@@ -52,13 +58,10 @@ fn the_report_from_the_cluster_equals_the_report_from_the_files() {
             direct["aggregations"]["actions"]["sum_other_doc_count"],
             from_cluster["tables"]["console_actions"]["others"]
         );
-        let all = cluster.search(
-            &p,
-            json!({"size": 0, "aggs": {
-                "signins": {"filter": {"term": {"eventName": "ConsoleLogin"}}},
-                "principals": {"cardinality": {"field": "userIdentity.arn"}}
-            }}),
-        );
+        let all = events(json!({"size": 0, "aggs": {
+            "signins": {"filter": {"term": {"eventName": "ConsoleLogin"}}},
+            "principals": {"cardinality": {"field": "userIdentity.arn"}}
+        }}));
         assert_eq!(all["aggregations"]["signins"]["doc_count"], from_cluster["counts"]["sign_ins"]);
         assert_eq!(
             all["aggregations"]["principals"]["value"],

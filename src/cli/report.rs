@@ -26,6 +26,11 @@ pub struct ReportArgs {
     /// (repeatable; replaces the default list: RunInstances, CreateBucket, CreateUser, …).
     #[arg(long = "launch-event", value_name = "NAME")]
     pub launch_events: Vec<String>,
+    /// Sigma rules (a YAML file, a folder of them, or `builtin`; repeatable): add the findings by
+    /// rule and level, evaluated on the files as backfill does, or with no SOURCE read from
+    /// PREFIX-findings-*.
+    #[arg(long = "rules", id = "sigma_rules", value_name = "PATH")]
+    pub sigma_rules: Vec<String>,
     /// With no SOURCE: the indices are PREFIX-YYYY.MM.DD.
     #[arg(long, value_name = "PREFIX", default_value = "cloudtrail", value_parser = parse_index_prefix)]
     pub index_prefix: String,

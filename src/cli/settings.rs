@@ -304,6 +304,12 @@ impl ReportArgs {
                     "--account and --region select files: give SOURCE, or report on the whole cluster"
                 );
             }
+            if t.console_only && !self.sigma_rules.is_empty() {
+                anyhow::bail!(
+                    "--rules with --console-only from a cluster: the indexed findings cannot be narrowed \
+                     to console operations (give SOURCE to evaluate the rules on the console operations only)"
+                );
+            }
             let day = |d: Option<chrono::NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string());
             ReportInput::Cluster {
                 cluster: Box::new(self.connection.cluster_settings(false, &self.aws)),
@@ -333,7 +339,16 @@ impl ReportArgs {
             input,
             html: self.html.clone(),
             json: self.json.clone(),
-            options: crate::report::Options { with_reads: self.with_reads, launch_events },
+            options: crate::report::Options {
+                with_reads: self.with_reads,
+                launch_events,
+                findings: !self.sigma_rules.is_empty(),
+            },
+            rules: self
+                .sigma_rules
+                .iter()
+                .map(|r| r.parse().unwrap_or_else(|e: std::convert::Infallible| match e {}))
+                .collect(),
         })
     }
 }

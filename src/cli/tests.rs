@@ -202,6 +202,7 @@ fn report_takes_backfill_flags_for_files_and_the_cluster_flags_without_source() 
         &["--region", "eu-west-1"],
         &["--any-key"],
         &["--shard", "1/2"],
+        &["--rules", "builtin"],
     ] {
         assert_ne!(files(extra), base, "{extra:?} changes nothing");
     }
@@ -217,6 +218,7 @@ fn report_takes_backfill_flags_for_files_and_the_cluster_flags_without_source() 
         &["--index-prefix", "ct"],
         &["--console-only"],
         &["--since", "3d"],
+        &["--rules", "builtin"],
     ] {
         assert_ne!(cluster(extra), base, "{extra:?} changes nothing");
     }

@@ -74,6 +74,22 @@ pub enum Target {
     Nowhere,
 }
 
+/// The Sigma rules of `--rules`, loaded and compiled (`None` without any): each rule that cannot
+/// be used is named with its file and the reason; an explicitly named one stops the run. Used by
+/// the indexing commands and by `report`, so both evaluate the same rules the same way.
+pub fn load_detector(rules: &[RuleSource], stats: &Stats) -> anyhow::Result<Option<Arc<Detector>>> {
+    if rules.is_empty() {
+        return Ok(None);
+    }
+    let (detector, skipped) = crate::detect::load(rules)?;
+    for s in &skipped {
+        warn!("Sigma rule not loaded: {s}");
+    }
+    info!("{} Sigma rules loaded ({} skipped)", detector.rules().len(), skipped.len());
+    Stats::add(&stats.rules_loaded, detector.rules().len() as u64);
+    Ok(Some(Arc::new(detector)))
+}
+
 impl IndexingSettings {
     /// The transform these settings describe.
     pub fn transform(&mut self) -> anyhow::Result<Transform> {
@@ -83,16 +99,7 @@ impl IndexingSettings {
     /// The Sigma rules, loaded and compiled (`None` without `--rules`). Each rule that cannot be
     /// used is named with its file and the reason; an explicitly named one stops the run.
     pub fn detector(&self, stats: &Stats) -> anyhow::Result<Option<Arc<Detector>>> {
-        if self.rules.is_empty() {
-            return Ok(None);
-        }
-        let (detector, skipped) = crate::detect::load(&self.rules)?;
-        for s in &skipped {
-            warn!("Sigma rule not loaded: {s}");
-        }
-        info!("{} Sigma rules loaded ({} skipped)", detector.rules().len(), skipped.len());
-        Stats::add(&stats.rules_loaded, detector.rules().len() as u64);
-        Ok(Some(Arc::new(detector)))
+        load_detector(&self.rules, stats)
     }
 
     /// The documents' wire format.

@@ -13,6 +13,7 @@ use super::Outcome;
 use crate::aws::AwsSettings;
 use crate::cluster::ClusterSettings;
 use crate::decode::{decode, DecodeError, DecodeSettings, Format, Item};
+use crate::detect::{Detector, RuleSource};
 use crate::private_file::{self, How};
 use crate::progress::Progress;
 use crate::report::cluster::Query;
@@ -42,6 +43,9 @@ pub struct ReportSettings {
     pub json: Option<PathBuf>,
     /// What the report counts.
     pub options: Options,
+    /// Sigma rules (`--rules`): from files, evaluated on each event as `backfill` does; from a
+    /// cluster, the findings section reads `PREFIX-findings-*`.
+    pub rules: Vec<RuleSource>,
 }
 
 /// Where the events come from.
@@ -78,16 +82,22 @@ pub struct FileInput {
 /// Makes the report and writes it.
 pub async fn run(settings: ReportSettings) -> anyhow::Result<Outcome> {
     let started = Instant::now();
+    let options = &settings.options;
     let (mut report, outcome, input) = match settings.input {
         ReportInput::Files(files) => {
             let input = files.sources.iter().map(shown).collect();
             let console_only = files.transform.console_only;
-            let (report, outcome) = from_files(*files, &settings.options, started).await?;
+            let stats = Arc::new(Stats::default());
+            let detector = super::indexing::load_detector(&settings.rules, &stats)?;
+            let (report, outcome) = from_files(*files, options, detector, stats, started).await?;
             (report, outcome, (input, console_only))
         }
         ReportInput::Cluster { cluster, query } => {
             let client = super::cluster::client(&cluster).await?;
-            let report = crate::report::cluster::report(&client, &query, &settings.options).await?;
+            let mut report = crate::report::cluster::report(&client, &query, options).await?;
+            if options.findings {
+                report.findings = Some(crate::report::findings::from_cluster(&client, &query).await?);
+            }
             let input = vec![format!("{} {}-*", crate::cluster::shown(&cluster.url), query.prefix)];
             (report, Outcome::default(), (input, query.console_only))
         }
@@ -102,6 +112,11 @@ pub async fn run(settings: ReportSettings) -> anyhow::Result<Outcome> {
         let mut json = serde_json::to_vec_pretty(&report).context("cannot write the report as JSON")?;
         json.push(b'\n');
         write(path, &json)?;
+    }
+    if let Some(f) = &report.findings {
+        let levels: Vec<String> =
+            f.levels.iter().filter(|(_, n)| **n > 0).map(|(level, n)| format!("{level} {n}")).collect();
+        eprintln!("findings: {} ({})", f.total, levels.join(", "));
     }
     eprintln!("report:  {} events; written to {}", report.events, settings.html.display());
     if let Some(path) = &settings.json {
@@ -129,6 +144,8 @@ fn write(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
 async fn from_files(
     files: FileInput,
     options: &Options,
+    detector: Option<Arc<Detector>>,
+    stats: Arc<Stats>,
     started: Instant,
 ) -> anyhow::Result<(Report, Outcome)> {
     for spec in &files.sources {
@@ -137,7 +154,6 @@ async fn from_files(
         }
     }
     let transform = Arc::new(Transform::noting(files.transform, &spec::fields())?);
-    let stats = Arc::new(Stats::default());
     let cancel = CancellationToken::new();
     shutdown::cancel_on_signal(
         &cancel,
@@ -166,6 +182,8 @@ async fn from_files(
                 cancel: cancel.clone(),
                 aggregator: Aggregator::new(options.clone(), shared.clone()),
                 fields: spec::fields().len(),
+                detector: detector.clone(),
+                hits: Vec::new(),
             };
             let rx = file_rx.clone();
             std::thread::Builder::new().name(format!("report-{i}")).spawn(move || {
@@ -231,6 +249,10 @@ struct Reader {
     aggregator: Aggregator,
     /// How many fields are noted.
     fields: usize,
+    /// The Sigma rules (`--rules`), evaluated as `pipeline.rs` does for backfill.
+    detector: Option<Arc<Detector>>,
+    /// The rules an event matched (reused).
+    hits: Vec<usize>,
 }
 
 impl Reader {
@@ -285,6 +307,16 @@ impl Reader {
                 let event = Event { values, console: noted.console(), time: routing.day.unix };
                 self.aggregator.add(&event);
                 Stats::add(&self.stats.events_indexed, 1);
+                if let Some(detector) = &self.detector {
+                    // On the event as CloudTrail wrote it, as backfill evaluates it.
+                    if detector.evaluate(bytes, &mut self.hits).is_err() {
+                        Stats::add(&self.stats.events_unevaluable, 1);
+                        warn!("{file}: record {index}: the Sigma evaluator failed on it; no finding counted");
+                    }
+                    for &i in &self.hits {
+                        self.aggregator.finding(&detector.rules()[i], &event);
+                    }
+                }
             }
             Ok(Encoded::Filtered) => Stats::add(&self.stats.events_filtered, 1),
             Err(problem) => {

@@ -6,11 +6,13 @@
 //! The predicates here are those of `spec::scope_query`, which computes the same numbers on a
 //! cluster.
 
+use super::findings::FindingTally;
 use super::model::{self, Launch, Report, Span, LAUNCH_ROWS};
 use super::spec::{
     is_denied, is_internal, Scope, DISTINCT, F, FIELDS, READ_PREFIXES, RESOURCES, SCOPES, TABLES,
 };
 use super::tally::{key, Distinct, Tally};
+use crate::detect::RuleInfo;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -21,6 +23,9 @@ pub struct Options {
     pub with_reads: bool,
     /// The event names listed as launches and creations.
     pub launch_events: Vec<String>,
+    /// The findings section (`--rules`): from files, the readers pass each match to
+    /// [`Aggregator::finding`]; from a cluster, `PREFIX-findings-*` is read.
+    pub findings: bool,
 }
 
 /// One event as the report reads it: the values of `spec::fields()`, whether it is a console
@@ -104,13 +109,13 @@ pub struct Aggregator {
     launches: Vec<Launch>,
     pending: Vec<Vec<u64>>,
     key: String,
+    findings: Option<FindingTally>,
 }
 
 impl Aggregator {
     /// An empty aggregator for one reader.
     pub fn new(options: Arc<Options>, shared: Arc<Shared>) -> Self {
         Aggregator {
-            options,
             shared,
             events: 0,
             counts: vec![0; SCOPES.len()],
@@ -119,6 +124,15 @@ impl Aggregator {
             launches: Vec::new(),
             pending: DISTINCT.iter().map(|_| Vec::with_capacity(BUFFERED)).collect(),
             key: String::new(),
+            findings: options.findings.then(FindingTally::default),
+            options,
+        }
+    }
+
+    /// Counts one finding: `rule` matched the event last [added](Aggregator::add), `e`.
+    pub fn finding(&mut self, rule: &RuleInfo, e: &Event) {
+        if let Some(findings) = &mut self.findings {
+            findings.add(rule, e.get(F::Arn), e.time);
         }
     }
 
@@ -209,6 +223,9 @@ impl Aggregator {
         self.launches.extend(other.launches);
         Launch::sort(&mut self.launches);
         self.launches.truncate(LAUNCH_ROWS);
+        if let (Some(a), Some(b)) = (&mut self.findings, other.findings) {
+            a.merge(b);
+        }
     }
 
     fn flush(&mut self) {
@@ -240,7 +257,7 @@ impl Aggregator {
                 .map(|(s, t)| (s.id.to_string(), t.table(s.rows, s.order)))
                 .collect(),
             launches: self.launches,
-            findings: None,
+            findings: self.findings.as_ref().map(FindingTally::findings),
             about: Default::default(),
         }
     }

@@ -1,5 +1,6 @@
 //! The report from a cluster: the same numbers as from files, by aggregations on what `backfill`
-//! or `follow` indexed in `PREFIX-YYYY.MM.DD`, plus one search for the launch rows.
+//! or `follow` indexed in `PREFIX-YYYY.MM.DD`, plus one search for the launch rows (with
+//! `--rules`, `findings.rs` reads the findings in `PREFIX-findings-*` the same way).
 //!
 //! Each count is a `filter` aggregation on its scope's query (`spec::scope_query`). Each table is
 //! a `composite` aggregation on a search of its scope, paged through to the end ([`PAGE`] keys a
@@ -181,7 +182,8 @@ fn bucket(i: usize, b: &Value) -> (String, u64, i64) {
     (k, b["doc_count"].as_u64().unwrap_or(0), first)
 }
 
-async fn search(client: &EsClient, path: &str, body: &Value) -> Result<Value, ClientError> {
+/// One search; its answer, or the cluster's refusal.
+pub(super) async fn search(client: &EsClient, path: &str, body: &Value) -> Result<Value, ClientError> {
     let bytes = Bytes::from(body.to_string());
     let reply = client.send(Method::Post, path, Some((bytes, "application/json"))).await?;
     if reply.status != 200 {
@@ -192,7 +194,7 @@ async fn search(client: &EsClient, path: &str, body: &Value) -> Result<Value, Cl
 }
 
 /// The events the report is about: every indexed one, or those the flags select.
-fn base_query(query: &Query, console: &Value) -> Value {
+pub(super) fn base_query(query: &Query, console: &Value) -> Value {
     let mut filter = Vec::new();
     if query.console_only {
         filter.push(console.clone());

@@ -5,12 +5,14 @@
 //! - `spec.rs`: what is counted, once for both ways: scopes, tables and their cluster queries;
 //! - `aggregate.rs` (+ `tally.rs`): from files, counted by the reader threads in bounded memory;
 //! - `cluster.rs`: from what is indexed, by aggregations;
+//! - `findings.rs`: the Sigma findings (`--rules`), from the readers' matches or `PREFIX-findings-*`;
 //! - `model.rs`: the report as data (`--json`); `page.rs`, `sections.rs`, `html.rs`, `svg.rs`: the page.
 //!
 //! The wiring (sources, readers, writing the files) is `command/report.rs`.
 
 pub mod aggregate;
 pub mod cluster;
+pub mod findings;
 pub mod html;
 pub mod model;
 pub mod page;

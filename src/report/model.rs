@@ -20,9 +20,9 @@ pub struct Report {
     pub tables: BTreeMap<String, Table>,
     /// The launches and creations (`launch_events`), latest first, at most [`LAUNCH_ROWS`].
     pub launches: Vec<Launch>,
-    /// Findings by rule and level, when detection rules were given (not yet: issue 22).
+    /// Findings by rule and level, when detection rules were given (`--rules`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub findings: Option<Vec<Finding>>,
+    pub findings: Option<Findings>,
     /// How the report was made (not part of the numbers).
     pub about: About,
 }
@@ -101,16 +101,28 @@ impl Launch {
     }
 }
 
-/// Findings of one rule.
+/// The Sigma findings (`--rules`): one per (rule, event) matched, as `backfill --rules` indexes
+/// them in `PREFIX-findings-*`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Finding {
-    /// The rule's title.
-    pub rule: String,
-    /// Its level.
-    pub level: String,
-    /// Events it matched.
-    pub count: u64,
+pub struct Findings {
+    /// Findings in all.
+    pub total: u64,
+    /// By level: every Sigma level (`informational` … `critical`), zero included.
+    pub levels: BTreeMap<String, u64>,
+    /// By rule, most first: key `[title, level, author, rule id]` (the author is kept, as the
+    /// Detection Rule License asks of anything based on a match).
+    pub rules: Table,
+    /// By rule and principal, most first: key `[title, userIdentity.arn]` (`(no principal)` when
+    /// the event has none).
+    pub principals: Table,
 }
+
+/// Rule rows kept.
+pub const FINDING_RULES: usize = 50;
+/// (Rule, principal) rows kept.
+pub const FINDING_PRINCIPALS: usize = 20;
+/// The principal of a finding whose event has no `userIdentity.arn`.
+pub const NO_PRINCIPAL: &str = "(no principal)";
 
 /// How the report was made.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -62,6 +62,9 @@ fn header(r: &Report, out: &mut String) {
     for (id, title) in NAV {
         let _ = write!(out, "<a href=\"#{id}\">{title}</a>");
     }
+    if r.findings.is_some() {
+        out.push_str("<a href=\"#findings\">Findings</a>");
+    }
     out.push_str("</nav>");
 }
 
@@ -258,17 +261,28 @@ fn first_seen(r: &Report, out: &mut String) {
 }
 
 fn findings(r: &Report, out: &mut String) {
-    let Some(findings) = &r.findings else { return };
-    section(out, "findings", "Findings", "Detection rules that matched, by rule and level.");
-    out.push_str("<div class=\"scroll\"><table><thead><tr><th>rule</th><th>level</th><th class=\"n\">events</th></tr></thead><tbody>");
-    for f in findings {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
-            esc(&f.rule),
-            esc(&f.level),
-            num(f.count)
-        );
+    let Some(f) = &r.findings else { return };
+    section(
+        out,
+        "findings",
+        "Findings",
+        "Sigma detection rules (<code>--rules</code>) that matched, by level and by rule; each rule with its author, as the Detection Rule License asks.",
+    );
+    out.push_str("<div class=\"kpis\">");
+    kpi(out, &num(f.total), "findings");
+    for level in crate::detect::Level::ALL.iter().rev() {
+        kpi(out, &num(f.levels.get(level.as_str()).copied().unwrap_or(0)), level.as_str());
     }
-    out.push_str("</tbody></table></div></section>");
+    out.push_str("</div>");
+    // The bars are labelled by the rule's title alone; the table beside has the rest.
+    out.push_str("<figure id=\"findings-rules\"><figcaption>By rule</figcaption>");
+    if !f.rules.rows.is_empty() {
+        let bars: Vec<(String, u64)> = f.rules.rows.iter().map(|r| (r.key[0].clone(), r.count)).collect();
+        out.push_str(&super::svg::bars("By rule", &bars));
+    }
+    rows(out, &f.rules, &["rule", "level", "author", "rule id"], false);
+    out.push_str("</figure>");
+    out.push_str("<h3>By rule and principal</h3>");
+    rows(out, &f.principals, &["rule", "principal"], false);
+    out.push_str("</section>");
 }

@@ -20,7 +20,7 @@
 
 use super::{console_filter, inner, FINDINGS_VIEW};
 use crate::util::fake_kibana::fake_kibana;
-use crate::util::{corpus, events, prefix, run_in, Cluster};
+use crate::util::{backfill_findings, corpus, events, prefix, run_in, Cluster};
 use chrono::{DateTime, Days, Utc};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -307,21 +307,6 @@ fn check_search(cluster: &Cluster, pattern: &str, search: &Value, base: &[Value]
     hits
 }
 
-/// The findings `backfill --rules builtin` writes for `source`, read from its `--output` file.
-fn findings_of(dir: &std::path::Path, source: &std::path::Path) -> Vec<Value> {
-    let out = dir.join("findings.ndjson");
-    let args =
-        ["backfill", source.to_str().unwrap(), "--rules", "builtin", "--output", out.to_str().unwrap()];
-    run_in(dir, &args, &[]).expect_code(0);
-    let text = std::fs::read_to_string(&out).unwrap();
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let findings = lines.chunks(2).filter(|pair| {
-        let index = pair[0].as_object().unwrap().values().next().unwrap()["_index"].as_str().unwrap();
-        index.starts_with("cloudtrail-findings-")
-    });
-    findings.map(|pair| pair[1].clone()).collect()
-}
-
 fn panels_show_what_they_say(cluster: &Cluster) {
     let p = prefix("panels");
     let dir = tempfile::tempdir().unwrap();
@@ -339,7 +324,7 @@ fn panels_show_what_they_say(cluster: &Cluster) {
         "builtin",
     ];
     run_in(dir.path(), &backfill, &[]).expect_code(0);
-    let findings = findings_of(dir.path(), &real);
+    let findings = backfill_findings(dir.path(), &real);
     let aggregated = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/corpus/kinds/AWSLogs/111122223333/CloudTrail-Aggregated");
     let backfill =

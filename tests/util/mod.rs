@@ -329,6 +329,22 @@ pub fn output_ids(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The findings `backfill SOURCE --rules builtin --output FILE` writes (run in `dir`): their
+/// documents, in the file's order.
+pub fn backfill_findings(dir: &Path, source: &Path) -> Vec<Value> {
+    let out = dir.join("findings.ndjson");
+    let args =
+        ["backfill", source.to_str().unwrap(), "--rules", "builtin", "--output", out.to_str().unwrap()];
+    run_in(dir, &args, &[]).expect_code(0);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let findings = lines.chunks(2).filter(|pair| {
+        let index = pair[0]["create"]["_index"].as_str().unwrap_or_default();
+        index.starts_with("cloudtrail-findings-")
+    });
+    findings.map(|pair| pair[1].clone()).collect()
+}
+
 /// Writes a gzip file.
 pub fn write_gz(path: &Path, data: &[u8]) {
     use std::io::Write;
