@@ -4,27 +4,15 @@
 //! burst is one message; a receiver that is down for a while gets its alerts afterwards; one down for good
 //! gets its events dead-lettered, without its token anywhere.
 
-use crate::util::aws::{new_bucket, put, runtime, s3, sdk_config};
+use crate::util::alerting::{announce, Alerting};
+use crate::util::aws::{runtime, sdk_config};
 use crate::util::follow::{new_queue, spawn_follow, terminate, wait_for, Queue};
 use crate::util::receiver::Receiver;
-use crate::util::{prefix, write_gz, Cluster};
+use crate::util::{prefix, Cluster};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Child;
 use std::time::Duration;
-
-async fn announce(queue: &Queue, name: &str, events: &[Value]) -> String {
-    let s3 = s3().await;
-    let bucket = new_bucket(&s3, name).await;
-    let key = format!("AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/111122223333_CloudTrail_us-east-1_20240501T1000Z_{name}.json.gz");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("f.json.gz");
-    write_gz(&path, json!({ "Records": events }).to_string().as_bytes());
-    put(&s3, &bucket, &key, std::fs::read(path).unwrap()).await;
-    let note = json!({"s3Bucket": bucket, "s3ObjectKey": [key]}).to_string();
-    queue.send(&note).await;
-    note
-}
 
 fn event(id: &str, name: &str, user: Value, extra: Value) -> Value {
     let mut e = json!({"eventVersion":"1.08","eventID":id,"eventTime":"2024-05-01T10:02:03Z",
@@ -190,41 +178,14 @@ fn follower(dir: &Path, queue: &Queue, receiver: &Receiver, extra: &[&str]) -> C
 
 #[test]
 fn killed_before_alerting_alerts_after_redelivery_and_a_redelivery_after_delivery_does_not() {
-    let receiver = Receiver::start();
-    receiver.down();
-    let rt = runtime();
-    let queue = rt.block_on(new_queue("alert-kill", &[]));
+    let at = Alerting::new("alert-kill", true);
+    let (rt, queue, receiver, cluster, p) = (&at.rt, &at.queue, &at.receiver, &at.cluster, &at.p);
     let note =
-        rt.block_on(announce(&queue, "alert-kill", &[event("kill-1", "DeleteBucket", alice(), json!({}))]));
-    let cluster = Cluster::es();
-    let p = prefix("alert-kill");
-    let dir = tempfile::tempdir().unwrap();
-    let hook = receiver.url("/hook/TOKEN123");
-    let args = [
-        "--queue",
-        &queue.url,
-        "--es",
-        &cluster.url,
-        "--index-prefix",
-        &p,
-        "--alert-webhook",
-        &hook,
-        "--alert-burst-interval",
-        "1",
-        "--visibility-timeout",
-        "2",
-    ];
-    let mut first = spawn_follow(dir.path(), &args);
-    wait_for(Duration::from_secs(60), "the event indexed", || cluster.count(&p) == 1);
-    wait_for(Duration::from_secs(30), "an alert attempt", || receiver.refused() > 0);
-    first.kill().unwrap();
-    first.wait().unwrap();
-    assert!(receiver.posted().is_empty());
-    assert_eq!(rt.block_on(queue.depth()), 1, "not deleted: its alert was not delivered");
-    receiver.up();
-    let second = spawn_follow(dir.path(), &args);
-    wait_for(Duration::from_secs(60), "the alert after redelivery", || receiver.posted().len() == 1);
-    wait_for(Duration::from_secs(30), "the message deleted", || rt.block_on(queue.depth()) == 0);
+        rt.block_on(announce(queue, "alert-kill", &[event("kill-1", "DeleteBucket", alice(), json!({}))]));
+    let args = at.args(&["--visibility-timeout", "2"]);
+    let first = at.spawn(&args);
+    wait_for(Duration::from_secs(60), "the event indexed", || cluster.count(p) == 1);
+    let second = at.kill_and_redeliver(first, &args);
     // The same notification again, as SQS may deliver it: indexed again as a no-op, not announced.
     rt.block_on(queue.send(&note));
     wait_for(Duration::from_secs(30), "the repeat deleted", || rt.block_on(queue.depth()) == 0);
@@ -234,8 +195,8 @@ fn killed_before_alerting_alerts_after_redelivery_and_a_redelivery_after_deliver
     assert_eq!(posted.len(), 1, "{posted:?}");
     assert_eq!(posted[0].body["events"][0]["eventID"], "kill-1");
     assert!(stderr.contains("1 repeats not sent again"), "{stderr}");
-    assert_eq!(cluster.count(&p), 1);
-    cluster.clean(&p);
+    assert_eq!(cluster.count(p), 1);
+    cluster.clean(p);
 }
 
 #[test]

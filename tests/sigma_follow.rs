@@ -3,10 +3,9 @@
 //! seconds and the later trail file with the same event adds no document, finding or alert; a
 //! follower killed -9 after indexing and before alerting alerts exactly once after redelivery.
 
-use crate::util::aws::{new_bucket, put, runtime, s3};
-use crate::util::follow::{new_queue, spawn_follow, terminate, wait_for, Queue};
-use crate::util::receiver::Receiver;
-use crate::util::{prefix, write_gz, Cluster};
+use crate::util::alerting::{announce, Alerting};
+use crate::util::follow::{terminate, wait_for};
+use crate::util::Cluster;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -28,18 +27,6 @@ fn eventbridge(record: &Value) -> String {
     .to_string()
 }
 
-/// The trail file holding `record`, in S3, announced on the queue by CloudTrail's notification.
-async fn trail_file(queue: &Queue, name: &str, record: &Value) {
-    let s3 = s3().await;
-    let bucket = new_bucket(&s3, name).await;
-    let key = format!("AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/111122223333_CloudTrail_us-east-1_20240501T1005Z_{name}.json.gz");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("f.json.gz");
-    write_gz(&path, json!({ "Records": [record] }).to_string().as_bytes());
-    put(&s3, &bucket, &key, std::fs::read(path).unwrap()).await;
-    queue.send(&json!({"s3Bucket": bucket, "s3ObjectKey": [key]}).to_string()).await;
-}
-
 fn count(cluster: &Cluster, index: &str) -> u64 {
     cluster.post(&format!("/{index}/_refresh"), "");
     cluster.get(&format!("/{index}/_count"))["count"].as_u64().unwrap_or(0)
@@ -47,32 +34,17 @@ fn count(cluster: &Cluster, index: &str) -> u64 {
 
 #[test]
 fn an_eventbridge_event_alerts_in_seconds_and_its_trail_file_adds_nothing() {
-    let receiver = Receiver::start();
-    let rt = runtime();
-    let queue = rt.block_on(new_queue("sigma-eb", &[]));
-    let cluster = Cluster::es();
-    let p = prefix("sigma-eb");
-    let dir = tempfile::tempdir().unwrap();
-    let hook = receiver.url("/hook/TOKEN");
-    let args = [
-        "--queue",
-        &queue.url,
-        "--es",
-        &cluster.url,
-        "--index-prefix",
-        &p,
+    let at = Alerting::new("sigma-eb", false);
+    let (rt, queue, receiver, cluster, p) = (&at.rt, &at.queue, &at.receiver, &at.cluster, &at.p);
+    let args = at.args(&[
         "--rules",
         "builtin",
-        "--alert-webhook",
-        &hook,
         "--alert-findings",
         "medium",
-        "--alert-burst-interval",
-        "1",
         "--redact-preset",
         "credentials=remove",
-    ];
-    let child = spawn_follow(dir.path(), &args);
+    ]);
+    let child = at.spawn(&args);
     // The follower is up once its queue is being read; then the event is sent and timed.
     std::thread::sleep(Duration::from_secs(3));
     let record = stop_logging("eb-1");
@@ -82,17 +54,17 @@ fn an_eventbridge_event_alerts_in_seconds_and_its_trail_file_adds_nothing() {
     let took = sent.elapsed();
     assert!(took < Duration::from_secs(10), "alerted {took:?} after the call");
     wait_for(Duration::from_secs(30), "the message deleted", || rt.block_on(queue.depth()) == 0);
-    let findings = count(&cluster, &format!("{p}-findings-*"));
+    let findings = count(cluster, &format!("{p}-findings-*"));
     assert!(findings >= 1);
-    assert_eq!(count(&cluster, &format!("{p}-2024.05.01")), 1);
+    assert_eq!(count(cluster, &format!("{p}-2024.05.01")), 1);
 
-    rt.block_on(trail_file(&queue, "sigma-eb", &record));
+    rt.block_on(announce(queue, "sigma-eb", &[record]));
     wait_for(Duration::from_secs(60), "the trail file's message deleted", || rt.block_on(queue.depth()) == 0);
     std::thread::sleep(Duration::from_secs(2));
     let (code, stderr) = terminate(child, Duration::from_secs(40));
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(count(&cluster, &format!("{p}-2024.05.01")), 1, "one document");
-    assert_eq!(count(&cluster, &format!("{p}-findings-*")), findings, "no second finding");
+    assert_eq!(count(cluster, &format!("{p}-2024.05.01")), 1, "one document");
+    assert_eq!(count(cluster, &format!("{p}-findings-*")), findings, "no second finding");
     let posted = receiver.posted();
     assert_eq!(posted.len(), 1, "no second alert: {posted:?}");
     let finding = &posted[0].body["events"][0];
@@ -103,60 +75,29 @@ fn an_eventbridge_event_alerts_in_seconds_and_its_trail_file_adds_nothing() {
     assert!(summary.contains("author: vitaliy0x1"), "{summary}");
     assert!(!posted[0].body.to_string().contains("AKIAMALLORY"), "redaction holds in findings and alerts");
     assert!(stderr.contains("already present"), "{stderr}");
-    cluster.clean(&p);
+    cluster.clean(p);
 }
 
 #[test]
 fn killed_after_indexing_and_before_alerting_alerts_once_after_redelivery() {
-    let receiver = Receiver::start();
-    receiver.down();
-    let rt = runtime();
-    let queue = rt.block_on(new_queue("sigma-kill", &[]));
-    let cluster = Cluster::es();
-    let p = prefix("sigma-kill");
-    let dir = tempfile::tempdir().unwrap();
-    let hook = receiver.url("/hook/TOKEN");
-    let args = [
-        "--queue",
-        &queue.url,
-        "--es",
-        &cluster.url,
-        "--index-prefix",
-        &p,
-        "--rules",
-        "builtin",
-        "--alert-webhook",
-        &hook,
-        "--alert-findings",
-        "low",
-        "--alert-burst-interval",
-        "1",
-        "--visibility-timeout",
-        "2",
-    ];
-    rt.block_on(queue.send(&eventbridge(&stop_logging("kill-1"))));
-    let mut first = spawn_follow(dir.path(), &args);
+    let at = Alerting::new("sigma-kill", true);
+    let (cluster, p) = (&at.cluster, &at.p);
+    let args = at.args(&["--rules", "builtin", "--alert-findings", "low", "--visibility-timeout", "2"]);
+    at.rt.block_on(at.queue.send(&eventbridge(&stop_logging("kill-1"))));
+    let first = at.spawn(&args);
     wait_for(Duration::from_secs(60), "the event and its finding indexed", || {
-        count(&cluster, &format!("{p}-findings-*")) >= 1 && count(&cluster, &format!("{p}-2024.05.01")) == 1
+        count(cluster, &format!("{p}-findings-*")) >= 1 && count(cluster, &format!("{p}-2024.05.01")) == 1
     });
-    wait_for(Duration::from_secs(30), "an alert attempt", || receiver.refused() > 0);
-    first.kill().unwrap();
-    first.wait().unwrap();
-    assert!(receiver.posted().is_empty());
-    assert_eq!(rt.block_on(queue.depth()), 1, "not deleted: its alert was not delivered");
-    receiver.up();
-    let second = spawn_follow(dir.path(), &args);
-    wait_for(Duration::from_secs(60), "the alert after redelivery", || !receiver.posted().is_empty());
-    wait_for(Duration::from_secs(30), "the message deleted", || rt.block_on(queue.depth()) == 0);
+    let second = at.kill_and_redeliver(first, &args);
     std::thread::sleep(Duration::from_secs(2));
     let (code, stderr) = terminate(second, Duration::from_secs(40));
     assert_eq!(code, 0, "{stderr}");
-    let posted = receiver.posted();
+    let posted = at.receiver.posted();
     let about_kill: Vec<_> = posted
         .iter()
         .flat_map(|p| p.body["events"].as_array().cloned().unwrap_or_default())
         .filter(|e| e["eventID"] == "kill-1" && e["rule"]["title"] == "AWS CloudTrail Important Change")
         .collect();
     assert_eq!(about_kill.len(), 1, "exactly once: {posted:?}");
-    cluster.clean(&p);
+    cluster.clean(p);
 }

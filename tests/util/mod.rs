@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 #![cfg_attr(not(feature = "servers"), allow(unused_imports))]
 
+pub mod alerting;
 pub mod aws;
 pub mod fake_kibana;
 pub mod follow;
