@@ -19,7 +19,8 @@
 //!
 //! Acknowledgements flow back as values ([`ack`]): the source creates a file's ack and awaits its
 //! receipt; the readers and the output settle it. [`backoff`] is the one retry policy; [`stats`]
-//! counts everything for the summary, [`progress`] shows it while a run goes, [`metrics`] serves it,
+//! counts everything, in one table of counters (`stats/table.rs`) from which the summary, the
+//! progress line ([`progress`]) and `/metrics` ([`metrics`]) are produced,
 //! and [`state`] remembers across runs the files finished (and those to replace; the refresh
 //! settings a backfill relaxed are kept in the indices' `_meta`). `scripts/ci/check-imports.py`
 //! (run by CI) fails on an import circle
