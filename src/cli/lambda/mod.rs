@@ -144,5 +144,4 @@ fn subcommand_position(args: &[OsString]) -> Option<usize> {
 }
 
 #[cfg(test)]
-#[path = "lambda_tests.rs"]
 mod tests;
