@@ -6,7 +6,7 @@
 //! main.rs, cli/        the face: flags and --config become plain settings (cli/settings.rs)
 //!   command/           wiring per command (backfill, follow, setup, replay, report), one shutdown, one outcome
 //!     source/          where files come from (local, s3/, sqs/; dead letters for replay); emits each with its FileAck
-//!     pipeline.rs      the reader pool:
+//!     reader_pool.rs   the reader pool:
 //!       decode/          bytes → raw events (gzip, streaming Records)
 //!       transform/       raw event → document + routing (redaction, filters)
 //!       detect/          Sigma rules on the raw event → findings (documents beside it)
@@ -46,9 +46,9 @@ pub mod detect;
 pub mod errors;
 pub mod metrics;
 pub mod output;
-pub mod pipeline;
 pub mod private_file;
 pub mod progress;
+pub mod reader_pool;
 pub mod report;
 pub mod setup;
 pub mod source;

@@ -20,7 +20,7 @@ use crate::decode::DecodeSettings;
 use crate::output::batch::BatchLimits;
 use crate::output::dead_letter_ship::Destination;
 use crate::output::elasticsearch::BulkSettings;
-use crate::pipeline::ReaderSettings;
+use crate::reader_pool::ReaderSettings;
 use crate::setup::templates::Names;
 use crate::setup::Options;
 use crate::source::layout::LayoutFilter;

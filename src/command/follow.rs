@@ -3,7 +3,7 @@
 //!
 //! Wiring, in data order: the SQS source receives notifications and downloads the files they name,
 //! each with its acknowledgement → the reader pool decodes, transforms and frames them
-//! (`pipeline.rs`) → the output delivers (a cluster, retried until it is back; or an NDJSON file) →
+//! (`reader_pool.rs`) → the output delivers (a cluster, retried until it is back; or an NDJSON file) →
 //! each message's task awaits its files' receipts and deletes the message only when all of them are
 //! safe. With alert rules (`output/alert/`), the readers also hand matching events to the alert
 //! output, whose deliveries settle second acks of the same files, so a message also waits for its
@@ -21,7 +21,7 @@ use crate::metrics::Metrics;
 use crate::output::alert::{self, AlertSettings};
 use crate::output::dead_letter::DeadLetters;
 use crate::output::Output;
-use crate::pipeline;
+use crate::reader_pool;
 use crate::progress::{counts, human_duration, Meter};
 use crate::source::s3::fetch::Fetcher;
 use crate::source::sqs::queue::SqsQueue;
@@ -127,7 +127,7 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
     };
     let (_, delivered, ()) =
         tokio::join!(consumer.clone().run(stop, abort, grace), output.run(readers.batches, &stats), alerting);
-    pipeline::join(readers.threads).map_err(anyhow::Error::msg)?;
+    reader_pool::join(readers.threads).map_err(anyhow::Error::msg)?;
     side_tasks.iter().for_each(|t| t.abort());
     eprintln!("{}", queue_line(&stats));
     stats.report(dead.path(), started.elapsed(), "follow");

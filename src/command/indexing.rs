@@ -14,7 +14,7 @@ use crate::output::dead_letter::DeadLetters;
 use crate::output::elasticsearch::{refresh_marker, BulkFraming, BulkOutput, BulkSettings};
 use crate::output::file::FileOutput;
 use crate::output::Output;
-use crate::pipeline::{self, ReaderSettings, Started};
+use crate::reader_pool::{self, ReaderSettings, Started};
 use crate::setup::templates::Names;
 use crate::source::Unit;
 use crate::stats::Stats;
@@ -212,7 +212,7 @@ impl IndexingSettings {
         cancel: &CancellationToken,
     ) -> Started {
         return_large_buffers();
-        pipeline::start(
+        reader_pool::start(
             &self.readers,
             transform.into(),
             self.frame(),

@@ -133,7 +133,7 @@ impl Feed {
         self.tally.invalid.add(n);
     }
 
-    /// Encodes a record as the reader pool does (`pipeline.rs`): framed into the batch, dropped
+    /// Encodes a record as the reader pool does (`reader_pool.rs`): framed into the batch, dropped
     /// by a filter, or dead-lettered again with the transform's reason.
     fn encode(&self, ack: &FileAck, first: &str, record: &[u8], batch: &mut Batch, scratch: &mut Vec<u8>) {
         scratch.clear();
