@@ -28,7 +28,7 @@
 //!
 //! Where a change goes: a new input format → `decode/`; a new output → `output/` (a [`Frame`] for
 //! its wire format and a sender; wired in `command/indexing.rs`); request signing (SigV4) →
-//! `cluster/signing.rs` (the signer: `cluster/sigv4.rs`, built in `command/cluster.rs`); a new
+//! `cluster/signing.rs` (the signer: `cluster/sigv4.rs`, built in `command/client.rs`); a new
 //! document shape → `transform/` (and its mapping in `mappings/`).
 //!
 //! [`Frame`]: output::batch::Frame

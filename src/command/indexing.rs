@@ -128,7 +128,7 @@ impl IndexingSettings {
     /// The cluster's client (no request is sent); `None` for a file or no output.
     pub async fn client(&self) -> anyhow::Result<Option<EsClient>> {
         match &self.target {
-            Target::Cluster { cluster, .. } => Ok(Some(super::cluster::client(cluster).await?)),
+            Target::Cluster { cluster, .. } => Ok(Some(super::client::build(cluster).await?)),
             _ => Ok(None),
         }
     }
