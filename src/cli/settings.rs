@@ -3,7 +3,7 @@
 //! name a flag or an environment variable get the name from [`Labels`].
 
 use super::cluster::{ClusterArgs, ConnectionArgs, FlavorArg, SetupArgs};
-use super::select::{AwsFlags, QueueFlags, SelectArgs};
+use super::source::{AwsFlags, QueueFlags, SelectArgs};
 use super::{BackfillArgs, FollowArgs, IndexingArgs, LambdaArgs, ReplayArgs, ReportArgs};
 use crate::aws::AwsSettings;
 use crate::backoff::Backoff;

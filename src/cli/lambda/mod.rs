@@ -13,7 +13,7 @@
 
 use super::alert::AlertArgs;
 use super::cluster::ClusterArgs;
-use super::select::{AwsFlags, ObjectFlags};
+use super::source::{AwsFlags, ObjectFlags};
 use super::{IndexingArgs, TransformArgs};
 use clap::{ArgAction, Args, CommandFactory};
 use std::ffi::OsString;
