@@ -34,7 +34,7 @@ pub struct Pending {
 }
 
 /// Everything the reading thread needs.
-pub struct Feed {
+pub struct Reader {
     /// The input's name, for messages.
     pub input: String,
     /// The longest line read.
@@ -57,7 +57,7 @@ pub struct Feed {
     pub offline: bool,
 }
 
-impl Feed {
+impl Reader {
     /// Reads every line of `input`; sends batches to the output and pending letters to the
     /// collector. Returns the line it stopped before, if a signal stopped it.
     pub fn run(
