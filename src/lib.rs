@@ -5,13 +5,13 @@
 //! ```text
 //! main.rs, cli/        the face: flags and --config become plain settings (cli/settings.rs)
 //!   command/           wiring per command (backfill, follow, setup, replay, report), one shutdown, one outcome
-//!     source/          where files come from (local, s3/, sqs/; dead letters for replay); emits each with its FileAck
+//!     source/          where files come from (local, s3/, sqs/; dead_letter_reader/ for replay); emits each with its FileAck
 //!     reader_pool.rs   the reader pool:
 //!       decode/          bytes → raw events (gzip, streaming Records)
 //!       transform/       raw event → document + routing (redaction, filters)
 //!       detect/          Sigma rules on the raw event → findings (documents beside it)
 //!       output/…/encode  the output's framing of each document (Frame)
-//!     output/          where documents go (elasticsearch/, file.rs, queue.rs, alert/; dead_letter.rs)
+//!     output/          where documents go (elasticsearch/, file.rs, queue.rs, alert/; dead_letter/ writes dead letters)
 //!   cluster/           the one client to Elasticsearch/OpenSearch/Kibana, used by output/ and setup/
 //!   setup/             templates, lifecycle policies, saved objects (library functions)
 //!   report/            `report`: counts from files (readers) or a cluster (aggregations), the page

@@ -1,7 +1,7 @@
 //! `cloudtrail-es replay DEAD_LETTERS.ndjson`: the way back for dead letters, once their cause is
 //! fixed (a mapping changed, an outage over).
 //!
-//! Wiring, in data order: the input is read letter by letter (`source/dead_letters.rs`) on a
+//! Wiring, in data order: the input is read letter by letter (`source/dead_letter_reader/`) on a
 //! blocking thread (`replay/reader.rs`), which frames each replayable letter into batches → the same
 //! bulk output backfill uses (`output/elasticsearch/`: its retries, backoff, 413 splits and
 //! dead-lettering) → each letter's receipt comes back to the collector here, which writes the

@@ -1,4 +1,4 @@
-//! The reading half of `replay`, on a blocking thread: letters (`source/dead_letters.rs`) →
+//! The reading half of `replay`, on a blocking thread: letters (`source/dead_letter_reader/`) →
 //! batches for the bulk output, each letter with its own acknowledgement.
 //!
 //! A letter that was sent (`action` + `document`) is framed again from its own action line, as it
@@ -14,7 +14,7 @@ use super::tally::{Rewriter, Tally};
 use crate::ack::{Delivery, FileAck, Receipt};
 use crate::output::batch::{ActionLine, Batch, BatchLimits, Destination, Frame};
 use crate::output::dead_letter::{DeadLetter, DeadLetters, Payload};
-use crate::source::dead_letters::{parse, Letter, Line, LineReader, NotALetter, Replay};
+use crate::source::dead_letter_reader::{parse, Letter, Line, LineReader, NotALetter, Replay};
 use crate::stats::Stats;
 use crate::transform::{Encoded, Transform};
 use std::io::{self, BufReader, Read};
