@@ -75,7 +75,7 @@ pub fn load(sources: &[RuleSource]) -> Result<(Detector, Vec<Skipped>), LoadErro
     if let Some((_, e)) = errors.first() {
         return Err(LoadError::Empty(format!("(compiling the rule set: {e})")));
     }
-    Ok((Detector::new(engine, loader.rules), loader.skipped))
+    Ok((Detector::new(&loader.parsed, engine, loader.rules), loader.skipped))
 }
 
 #[derive(Default)]

@@ -5,7 +5,8 @@
 //! - `load.rs`: rules from files, folders and the pack we ship (`builtin.rs`, SigmaHQ's CloudTrail
 //!   rules in rules/sigma/); what cannot be used is named with its file and the reason;
 //! - `event.rs`: the record as the evaluator sees it, parsed lazily, objects also as text;
-//! - `finding.rs`: the finding document and its id.
+//! - `finding.rs`: the finding document and its id;
+//! - `prefilter.rs`: the byte test that spares the evaluator the events no rule can match.
 //!
 //! The evaluator is `rsigma-eval` (compile once, then match each event without allocating):
 //! Sigma's semantics (case-insensitive strings, modifiers, `1 of`, `not`, `|re`, `|fieldref`).
@@ -15,11 +16,14 @@ pub mod builtin;
 pub mod event;
 pub mod finding;
 pub mod load;
+mod prefilter;
+mod regex_literals;
 
 #[cfg(test)]
 mod corpus_tests;
 
 use rsigma_eval::Engine;
+use rsigma_parser::SigmaRule;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -116,15 +120,16 @@ pub struct RuleInfo {
 
 /// The loaded rules, compiled.
 pub struct Detector {
+    prefilter: prefilter::Prefilter,
     engine: Engine,
     rules: Vec<RuleInfo>,
     by_key: HashMap<String, usize>,
 }
 
 impl Detector {
-    pub(crate) fn new(engine: Engine, rules: Vec<RuleInfo>) -> Self {
+    pub(crate) fn new(parsed: &[SigmaRule], engine: Engine, rules: Vec<RuleInfo>) -> Self {
         let by_key = rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
-        Detector { engine, rules, by_key }
+        Detector { prefilter: prefilter::Prefilter::new(parsed), engine, rules, by_key }
     }
 
     /// The rules, in load order (indexes of [`Detector::evaluate`]).
@@ -136,6 +141,15 @@ impl Detector {
     /// an event that is not a JSON object; an evaluator failure on an odd event is contained
     /// (no hits, `Err`), so the event is still indexed.
     pub fn evaluate(&self, raw: &[u8], hits: &mut Vec<usize>) -> Result<(), Unevaluable> {
+        hits.clear();
+        if !self.prefilter.may_match(raw) {
+            return Ok(());
+        }
+        self.evaluate_every_rule(raw, hits)
+    }
+
+    /// [`Detector::evaluate`] without the prefilter: every rule asked about `raw`.
+    fn evaluate_every_rule(&self, raw: &[u8], hits: &mut Vec<usize>) -> Result<(), Unevaluable> {
         hits.clear();
         let Some(view) = event::RecordView::new(raw) else { return Ok(()) };
         let results =
