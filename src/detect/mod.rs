@@ -8,7 +8,8 @@
 //! - `finding.rs`: the finding document and its id;
 //! - `prefilter.rs`: the byte test that spares the evaluator the events no rule can match.
 //!
-//! The evaluator is `rsigma-eval` (compile once, then match each event without allocating):
+//! The evaluator is `rsigma-eval` (each rule compiled once, then asked about the events the
+//! prefilter leaves it):
 //! Sigma's semantics (case-insensitive strings, modifiers, `1 of`, `not`, `|re`, `|fieldref`).
 //! Correlation rules (counting over time) are refused at load.
 
@@ -22,9 +23,8 @@ mod regex_literals;
 #[cfg(test)]
 mod corpus_tests;
 
-use rsigma_eval::Engine;
+use rsigma_eval::CompiledRule;
 use rsigma_parser::SigmaRule;
-use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
@@ -121,15 +121,14 @@ pub struct RuleInfo {
 /// The loaded rules, compiled.
 pub struct Detector {
     prefilter: prefilter::Prefilter,
-    engine: Engine,
+    /// Compiled rules, index-aligned with `rules`.
+    compiled: Vec<CompiledRule>,
     rules: Vec<RuleInfo>,
-    by_key: HashMap<String, usize>,
 }
 
 impl Detector {
-    pub(crate) fn new(parsed: &[SigmaRule], engine: Engine, rules: Vec<RuleInfo>) -> Self {
-        let by_key = rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
-        Detector { prefilter: prefilter::Prefilter::new(parsed), engine, rules, by_key }
+    pub(crate) fn new(parsed: &[SigmaRule], compiled: Vec<CompiledRule>, rules: Vec<RuleInfo>) -> Self {
+        Detector { prefilter: prefilter::Prefilter::new(parsed), compiled, rules }
     }
 
     /// The rules, in load order (indexes of [`Detector::evaluate`]).
@@ -137,32 +136,39 @@ impl Detector {
         &self.rules
     }
 
-    /// Puts into `hits` the rules `raw` (one record, as CloudTrail wrote it) matches. Nothing for
-    /// an event that is not a JSON object; an evaluator failure on an odd event is contained
-    /// (no hits, `Err`), so the event is still indexed.
+    /// Puts into `hits` the rules `raw` (one record, as CloudTrail wrote it) matches, in load
+    /// order. Only the rules the prefilter leaves are asked. Nothing for an event that is not a
+    /// JSON object; an evaluator failure on an odd event is contained (no hits, `Err`), so the
+    /// event is still indexed.
     pub fn evaluate(&self, raw: &[u8], hits: &mut Vec<usize>) -> Result<(), Unevaluable> {
-        hits.clear();
-        if !self.prefilter.may_match(raw) {
+        self.prefilter.candidates(raw, hits);
+        self.keep_matching(raw, hits)
+    }
+
+    /// Keeps in `hits` the rules among them that match `raw`.
+    fn keep_matching(&self, raw: &[u8], hits: &mut Vec<usize>) -> Result<(), Unevaluable> {
+        if hits.is_empty() {
             return Ok(());
         }
-        self.evaluate_every_rule(raw, hits)
+        let Some(view) = event::RecordView::new(raw) else {
+            hits.clear();
+            return Ok(());
+        };
+        let asked = catch_unwind(AssertUnwindSafe(|| {
+            hits.retain(|&i| rsigma_eval::evaluate_rule(&self.compiled[i], &view).is_some())
+        }));
+        asked.map_err(|_| {
+            hits.clear();
+            Unevaluable
+        })
     }
 
     /// [`Detector::evaluate`] without the prefilter: every rule asked about `raw`.
+    #[cfg(test)]
     fn evaluate_every_rule(&self, raw: &[u8], hits: &mut Vec<usize>) -> Result<(), Unevaluable> {
         hits.clear();
-        let Some(view) = event::RecordView::new(raw) else { return Ok(()) };
-        let results =
-            catch_unwind(AssertUnwindSafe(|| self.engine.evaluate(&view))).map_err(|_| Unevaluable)?;
-        for r in results {
-            let key = r.header.rule_id.as_deref().unwrap_or(&r.header.rule_title);
-            if let Some(&i) = self.by_key.get(key) {
-                if !hits.contains(&i) {
-                    hits.push(i);
-                }
-            }
-        }
-        Ok(())
+        hits.extend(0..self.rules.len());
+        self.keep_matching(raw, hits)
     }
 }
 

@@ -4,9 +4,9 @@
 //! of the pipeline's work on that event, while almost every rule names the API call it is about
 //! (`eventName: StopLogging`), so most events cannot match any rule. From each rule's detection
 //! and condition we take a set of *anchors*: strings of which at least one occurs in the text of
-//! every event the rule matches. An event whose bytes contain no anchor of any rule (ASCII case
-//! folded, as Sigma compares) is not evaluated; the others go to the evaluator unchanged. A rule
-//! without such a set (a number, `not` alone, a regular expression without a literal…) makes every event a
+//! every event the rule matches. The anchors of all rules are searched in the event's bytes in
+//! one pass (ASCII case folded, as Sigma compares); only the rules whose anchors occur are
+//! evaluated, and an event with none is not split into fields at all. A rule without such a set (a number, `not` alone, a regular expression without a literal…) makes every event a
 //! candidate: the filter never decides a match, it only skips events that cannot match.
 //!
 //! Why an anchor must occur in the bytes: a value the evaluator compares is a JSON string,
@@ -28,42 +28,82 @@ use rsigma_parser::{
 /// Shorter anchors would pass too many events to be worth the test.
 const MIN_ANCHOR: usize = 3;
 
-/// Which events can match at least one rule.
+/// Which rules an event can match.
 pub struct Prefilter {
-    /// `None` when some rule has no anchors: every event is a candidate.
-    anchors: Option<AhoCorasick>,
+    /// The anchors of every anchored rule, in one automaton (ASCII case folded).
+    anchors: AhoCorasick,
+    /// For each anchor (by pattern index), the rules it stands for.
+    rules_of: Vec<Vec<usize>>,
+    /// Rules without anchors: candidates for every event.
+    always: Vec<usize>,
+    /// How many rules there are.
+    count: usize,
 }
 
 impl Prefilter {
-    /// The filter for a rule set.
+    /// The filter for a rule set (indexes are positions in `rules`).
     pub fn new(rules: &[SigmaRule]) -> Prefilter {
-        let mut all = Vec::new();
-        for rule in rules {
-            match rule_anchors(rule) {
-                Some(set) => all.extend(set.into_iter().map(|a| a.text)),
-                None => return Prefilter { anchors: None },
+        let mut texts: Vec<String> = Vec::new();
+        let mut rules_of: Vec<Vec<usize>> = Vec::new();
+        let mut always = Vec::new();
+        for (i, rule) in rules.iter().enumerate() {
+            let Some(set) = rule_anchors(rule) else {
+                always.push(i);
+                continue;
+            };
+            for anchor in set {
+                let folded = anchor.text.to_ascii_lowercase();
+                match texts.iter().position(|t| *t == folded) {
+                    Some(at) if !rules_of[at].contains(&i) => rules_of[at].push(i),
+                    Some(_) => {}
+                    None => {
+                        texts.push(folded);
+                        rules_of.push(vec![i]);
+                    }
+                }
             }
         }
-        all.sort_unstable();
-        all.dedup();
-        let automaton = AhoCorasickBuilder::new()
+        let anchors = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .build(&all)
-            .ok();
-        Prefilter { anchors: automaton }
+            .build(&texts)
+            .unwrap_or_else(|_| {
+                // Only a size limit can refuse the build: then every rule is a candidate.
+                always = (0..rules.len()).collect();
+                rules_of.clear();
+                AhoCorasick::new(Vec::<String>::new()).expect("an empty automaton builds")
+            });
+        Prefilter { anchors, rules_of, always, count: rules.len() }
     }
 
-    /// False only when no rule can match `raw` (one record as CloudTrail wrote it).
+    /// Puts into `out` the rules that may match `raw` (one record as CloudTrail wrote it), in
+    /// order; the others cannot.
+    pub fn candidates(&self, raw: &[u8], out: &mut Vec<usize>) {
+        out.clear();
+        if memchr::memmem::find(raw, b"\\u").is_some() {
+            out.extend(0..self.count);
+            return;
+        }
+        out.extend_from_slice(&self.always);
+        for m in self.anchors.find_overlapping_iter(raw) {
+            out.extend_from_slice(&self.rules_of[m.pattern().as_usize()]);
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// False only when no rule can match `raw`.
+    #[cfg(test)]
     pub fn may_match(&self, raw: &[u8]) -> bool {
-        let Some(anchors) = &self.anchors else { return true };
-        memchr::memmem::find(raw, b"\\u").is_some() || anchors.is_match(raw)
+        let mut out = Vec::new();
+        self.candidates(raw, &mut out);
+        !out.is_empty()
     }
 
     /// Whether the filter skips anything at all (every rule has anchors).
     #[cfg(test)]
     pub fn is_selective(&self) -> bool {
-        self.anchors.is_some()
+        self.always.is_empty()
     }
 }
 
