@@ -6,6 +6,7 @@
 //! Detection Rule License asks messages based on matches to keep it.
 
 use super::RuleInfo;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -66,6 +67,42 @@ pub fn document(rule: &RuleInfo, document: &Value, event_index: &str, event_id: 
     Value::Object(out)
 }
 
+/// The part of an event's document (as written) that [`document`] reads: its top-level fields
+/// `@timestamp` and those of [`COPIED`], parsed; the rest is skipped without being built (a
+/// finding is made for many events with some rules, and `requestParameters` can be large).
+/// `None` when `document` is not a JSON object.
+pub fn copied_fields(document: &[u8]) -> Option<Value> {
+    let mut de = serde_json::Deserializer::from_slice(document);
+    let map = de.deserialize_map(Wanted).ok()?;
+    de.end().ok()?;
+    Some(Value::Object(map))
+}
+
+/// Keeps the top-level fields a finding copies.
+struct Wanted;
+
+impl<'de> Visitor<'de> for Wanted {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let wanted =
+                key == "@timestamp" || COPIED.iter().any(|p| p.split('.').next() == Some(key.as_str()));
+            if wanted {
+                out.insert(key, map.next_value::<Value>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(out)
+    }
+}
+
 fn lookup<'v>(doc: &'v Value, path: &str) -> Option<&'v Value> {
     path.split('.').try_fold(doc, |v, k| v.get(k))
 }
@@ -113,6 +150,11 @@ mod tests {
         assert!(f["userIdentity"].get("accessKeyId").is_none() && f.get("requestParameters").is_none());
         assert_eq!(f["event"]["index"], "ct-2024.05.01");
         assert_eq!(f["@timestamp"], "2024-05-01T10:00:00Z");
+        assert_eq!(
+            document(&rule(), &copied_fields(doc.to_string().as_bytes()).unwrap(), "ct-2024.05.01", "e-1"),
+            f
+        );
+        assert!(copied_fields(b"[1]").is_none());
         assert_eq!(id(&rule(), "e-1"), "r-1:e-1");
         assert_eq!(id(&rule(), &"x".repeat(600)).len(), 64);
     }
