@@ -322,7 +322,7 @@ impl Readers {
             return Vec::new();
         }
         // Written by the transform: valid JSON.
-        let Some(doc) = finding::copied_fields(document) else { return Vec::new() };
+        let Some(source) = finding::Source::parse(document) else { return Vec::new() };
         let event_id = routing.id.to_text();
         let index = self.frame.index_name(&routing.day);
         let mut found = Vec::new();
@@ -330,7 +330,8 @@ impl Readers {
             let rule = &detector.rules()[rule_index];
             Stats::add(&self.stats.findings[rule.level.index()], 1);
             let id = finding::id(rule, &event_id);
-            let body = finding::document(rule, &doc, &index, &event_id).to_string().into_bytes();
+            let mut body = Vec::with_capacity(512);
+            source.write(detector.rule_json(rule_index), &index, &event_id, &mut body);
             self.frame.append_finding(batch, &id, routing.day, &body, ack.event());
             if self.alerts.is_some() {
                 found.push(Finding { rule: rule.clone(), id, document: body });
