@@ -14,7 +14,8 @@
 # The corpus is the one scripts/bench/throughput.sh generates (cached in $CACHE_DIR/bench/).
 #
 # Environment: BENCH_EVENTS (120000), BENCH_SEED (1), BENCH_FLOOR_PAIRS (15), BENCH_FLAGS (extra
-# flags for cloudtrail-es, split on spaces).
+# flags for cloudtrail-es, split on spaces), BENCH_BIN (a cloudtrail-es binary to measure instead of
+# this tree's release build, e.g. an older one kept aside).
 set -euo pipefail
 # shellcheck source=../common.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
@@ -56,7 +57,7 @@ run() {
 
 main() {
   (cd "$REPO_ROOT" && cargo build --release --quiet --bin cloudtrail-es --example floor) >&2
-  local ours="$CARGO_TARGET_DIR/release/cloudtrail-es" floor="$CARGO_TARGET_DIR/release/examples/floor"
+  local ours=${BENCH_BIN:-$CARGO_TARGET_DIR/release/cloudtrail-es} floor="$CARGO_TARGET_DIR/release/examples/floor"
   generate
   TMP=$(mktemp -d "${TMPDIR:-/tmp}/cloudtrail-floor.XXXXXX")
   trap 'rm -rf "$TMP"' EXIT
