@@ -1,14 +1,15 @@
 //! The saved objects in `kibana/`, checked without Kibana (which cannot run here): every object
 //! parses, every reference resolves and is named as current exports name it, every filter names
-//! its data view, every field a chart uses exists in our template with an aggregatable type, every
-//! chart carries the console rule; and `setup --kibana` imports them once (a second run changes
-//! nothing) into a stand-in Kibana that records requests. `panels.rs` runs each panel's own
-//! aggregation on the real clusters over the corpus; `field_caps.rs` makes the field-list call
-//! both apps make before they open the data view, on the four engines.
+//! its data view, every field a chart uses exists in its data view's template (events' or
+//! findings') with an aggregatable type, every chart of events carries the console rule, the
+//! findings are charted by rule and level on their own data view; and `setup --kibana` imports
+//! them once (a second run changes nothing) into a stand-in Kibana that records requests.
+//! `panels.rs` runs each panel's own aggregation on the real clusters over the corpus (with
+//! `--rules builtin`); `field_caps.rs` makes the field-list call both apps make before they open a
+//! data view, on the four engines.
 // The tests that need a server (and what only they use) exist with the feature `servers`.
 #![cfg_attr(not(feature = "servers"), allow(dead_code, unused_imports))]
 
-#[cfg(feature = "servers")]
 #[cfg(feature = "servers")]
 mod field_caps;
 mod panels;
@@ -20,6 +21,10 @@ use cloudtrail_es::setup::templates::field_types;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
+
+/// The ids of the two data views in `kibana/` (prefix `cloudtrail`).
+const EVENTS_VIEW: &str = "cloudtrail-es_cloudtrail_data-view";
+const FINDINGS_VIEW: &str = "cloudtrail-es_cloudtrail_findings-data-view";
 
 const FILES: [(&str, Flavor); 2] =
     [("kibana-8.ndjson", Flavor::Elasticsearch), ("opensearch-dashboards.ndjson", Flavor::OpenSearch)];
@@ -86,9 +91,22 @@ fn every_reference_resolves() {
         let dashboards: Vec<_> = objects.iter().filter(|o| o["type"] == "dashboard").collect();
         assert_eq!(dashboards.len(), 1);
         assert_eq!(dashboards[0]["attributes"]["title"], "CloudTrail — console activity");
-        let view = objects.iter().find(|o| o["type"] == "index-pattern").unwrap();
-        assert_eq!(view["attributes"]["title"], "cloudtrail-2*");
-        assert_eq!(view["attributes"]["timeFieldName"], "@timestamp");
+        let views: Vec<(&Value, &Value)> = objects
+            .iter()
+            .filter(|o| o["type"] == "index-pattern")
+            .map(|o| (&o["id"], &o["attributes"]["title"]))
+            .collect();
+        assert_eq!(
+            views,
+            [
+                (&EVENTS_VIEW.into(), &"cloudtrail-2*".into()),
+                (&FINDINGS_VIEW.into(), &"cloudtrail-findings-*".into())
+            ],
+            "{file}"
+        );
+        for view in objects.iter().filter(|o| o["type"] == "index-pattern") {
+            assert_eq!(view["attributes"]["timeFieldName"], "@timestamp");
+        }
     }
 }
 
@@ -163,11 +181,22 @@ fn used_names(o: &Value, flavor: Flavor) -> Vec<String> {
 fn every_field_used_is_aggregatable_in_the_template() {
     const AGGREGATABLE: [&str; 9] =
         ["keyword", "date", "ip", "boolean", "long", "integer", "short", "double", "float"];
+    let findings_types = findings_field_types();
     for (file, flavor) in FILES {
         let types: HashMap<String, String> = field_types(flavor).into_iter().collect();
         let objects = objects(file);
         let mut fields: Vec<(String, String)> = Vec::new();
         for chart in charts(&objects) {
+            if chart.view == FINDINGS_VIEW {
+                for field in chart.levels.iter().map(|l| l.field()) {
+                    let ty = findings_types.get(field);
+                    let ty = ty.unwrap_or_else(|| {
+                        panic!("{file}: {}: {field} is not a finding's field", chart.title)
+                    });
+                    assert!(AGGREGATABLE.contains(&ty.as_str()), "{file}: {}: {field} is {ty}", chart.title);
+                }
+                continue;
+            }
             fields.extend(chart.levels.iter().map(|l| (chart.title.clone(), l.field().to_string())));
         }
         for o in objects.iter().filter(|o| o["type"] == "search") {
@@ -189,6 +218,24 @@ fn every_field_used_is_aggregatable_in_the_template() {
             assert!(AGGREGATABLE.contains(&ty.as_str()), "{file}: {title}: {field} is {ty}");
         }
     }
+}
+
+/// The findings' template (`mappings/findings-template.json`): field paths and their types.
+fn findings_field_types() -> HashMap<String, String> {
+    fn walk(prefix: &str, props: &Value, out: &mut HashMap<String, String>) {
+        for (name, def) in props.as_object().into_iter().flatten() {
+            let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+            if let Some(t) = def["type"].as_str() {
+                out.insert(path.clone(), t.to_string());
+            }
+            walk(&path, &def["properties"], out);
+        }
+    }
+    let text = std::fs::read_to_string(repo("mappings/findings-template.json")).unwrap();
+    let template: Value = serde_json::from_str(&text).unwrap();
+    let mut out = HashMap::new();
+    walk("", &template["template"]["mappings"]["properties"], &mut out);
+    out
 }
 
 /// The fields a query-DSL filter reads.
@@ -213,14 +260,41 @@ fn filter_fields(query: &Value) -> Vec<String> {
 }
 
 #[test]
-fn every_chart_carries_the_one_console_rule() {
+fn every_chart_of_events_carries_the_one_console_rule() {
     let rule = console_filter();
     for (file, _) in FILES {
         let charts = charts(&objects(file));
-        assert_eq!(charts.len(), 5, "{file}");
-        for chart in charts {
+        let events: Vec<_> = charts.iter().filter(|c| c.view == EVENTS_VIEW).collect();
+        assert_eq!(events.len(), 5, "{file}");
+        for chart in events {
             assert_eq!(chart.filters, vec![rule.clone()], "{file}: {}", chart.title);
             assert!(chart.title.to_lowercase().contains("console operations"), "{file}: {}", chart.title);
+        }
+    }
+}
+
+/// The findings (`--rules`) have their panels on the dashboard, on their own data view, by
+/// `rule.level` and by `rule.title` with its `rule.level`, and no console rule (a finding is not
+/// an operation).
+#[test]
+fn the_dashboard_charts_the_findings_by_rule_and_level() {
+    for (file, _) in FILES {
+        let objects = objects(file);
+        let dash = objects.iter().find(|o| o["type"] == "dashboard").unwrap();
+        let on_dashboard: Vec<&Value> =
+            dash["references"].as_array().unwrap().iter().map(|r| &r["id"]).collect();
+        let findings: Vec<panels::Chart> = objects
+            .iter()
+            .filter(|o| on_dashboard.contains(&&o["id"]))
+            .filter_map(panels::chart)
+            .filter(|c| c.view == FINDINGS_VIEW)
+            .collect();
+        let levels: Vec<Vec<&str>> =
+            findings.iter().map(|c| c.levels.iter().map(|l| l.field()).collect()).collect();
+        assert_eq!(levels, [vec!["rule.level"], vec!["rule.title", "rule.level"]], "{file}");
+        for chart in &findings {
+            assert!(chart.filters.is_empty() && chart.query.is_none(), "{file}: {}", chart.title);
+            assert!(chart.title.contains("findings"), "{file}: {}", chart.title);
         }
     }
 }
@@ -265,11 +339,11 @@ fn imports_once(cluster: &Cluster, app: &str, objects: usize) {
 #[cfg(feature = "servers")]
 #[test]
 fn setup_imports_into_kibana_once() {
-    imports_once(&Cluster::es(), "Kibana", 8);
+    imports_once(&Cluster::es(), "Kibana", 11);
 }
 
 #[cfg(feature = "servers")]
 #[test]
 fn setup_imports_into_opensearch_dashboards_once() {
-    imports_once(&Cluster::os(), "OpenSearch Dashboards", 8);
+    imports_once(&Cluster::os(), "OpenSearch Dashboards", 11);
 }

@@ -167,6 +167,9 @@ fn assert_searchable(cluster: &Cluster, p: &str) {
     let mut charts = 0;
     for object in kibana.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()) {
         let Some(filters) = object["attributes"]["state"]["filters"].as_array() else { continue };
+        if object["references"].to_string().contains("_findings-data-view") {
+            continue; // a chart of the findings, which are not in these indices
+        }
         let mut filter: Vec<Value> = filters.iter().map(|f| f["query"].clone()).collect();
         assert!(!filter.is_empty(), "{}", object["attributes"]["title"]);
         filter.push(aggregated.clone());

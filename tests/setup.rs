@@ -255,3 +255,42 @@ fn backfill_keeps_a_lifecycle_component_setup_installed() {
     assert_eq!(parts, &json!([format!("{p}@settings"), format!("{p}@mappings"), format!("{p}@lifecycle")]));
     cluster.clean(&p);
 }
+
+/// The findings (`--rules`) are kept as long as the events: on Elasticsearch the lifecycle
+/// component `setup --retention-days` installs is composed into the findings' template too, so
+/// what it sets (ILM's policy and `parse_origination_date`) reaches each `PREFIX-findings-…`
+/// index. The test servers have no ILM, so the component here sets a stand-in setting the server
+/// accepts, and both the events' and the findings' index of the run must carry it. (On OpenSearch
+/// the ISM policy attaches itself by its `ism_template` pattern `PREFIX-*`, which takes the
+/// findings' indices too: `setup/lifecycle.rs` tests the pattern.)
+fn findings_take_the_events_lifecycle(cluster: &Cluster) {
+    let p = prefix("findings-lifecycle");
+    let stand_in = json!({"template": {"settings": {"index.max_result_window": 12345}}});
+    cluster.put(&format!("/_component_template/{p}@lifecycle"), &stand_in.to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let stop = json!({"Records": [{"eventID": "stop-1", "eventTime": "2024-05-01T00:00:00Z",
+        "eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging", "awsRegion": "us-east-1"}]});
+    std::fs::write(dir.path().join("a.json"), stop.to_string()).unwrap();
+    let args = ["backfill", "a.json", "--es", &cluster.url, "--index-prefix", &p, "--rules", "builtin"];
+    let run = run_in(dir.path(), &args, &[]);
+    run.expect_code(0);
+    assert!(run.stderr.contains("findings: 1 "), "{}", run.stderr);
+    let template = cluster.get(&format!("/_index_template/{p}-findings"));
+    let parts = &template["index_templates"][0]["index_template"]["composed_of"];
+    assert_eq!(parts, &json!([format!("{p}@lifecycle")]), "the findings' template");
+    for index in [format!("{p}-2024.05.01"), format!("{p}-findings-2024.05.01")] {
+        let settings = cluster.get(&format!("/{index}/_settings"));
+        let window = &settings[&index]["settings"]["index"]["max_result_window"];
+        assert_eq!(window, "12345", "{index} lacks what the lifecycle component sets: {settings}");
+    }
+    cluster.clean(&p);
+}
+
+#[test]
+fn findings_take_the_events_lifecycle_on_elasticsearch_8_and_9() {
+    on_each_cluster(|cluster| {
+        if cluster.kind == Kind::Elasticsearch {
+            findings_take_the_events_lifecycle(cluster);
+        }
+    });
+}

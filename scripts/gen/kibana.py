@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Write the saved objects in kibana/ from the panel list below and mappings/console-query.json.
 
-  kibana/kibana-8.ndjson                Kibana 8.8+ (and 9.x): data view, Lens charts, a saved
-                                        search, the dashboard
-  kibana/opensearch-dashboards.ndjson   OpenSearch Dashboards (Kibana 7.10 shapes): index pattern,
-                                        legacy visualizations, a saved search, the dashboard
+  kibana/kibana-8.ndjson                Kibana 8.8+ (and 9.x): two data views, Lens charts, a
+                                        saved search, the dashboard
+  kibana/opensearch-dashboards.ndjson   OpenSearch Dashboards (Kibana 7.10 shapes): two index
+                                        patterns, legacy visualizations, a saved search, the dashboard
 
 Both are for the default index prefix `cloudtrail` and import as they are (Stack Management →
 Saved objects → Import); `cloudtrail-es setup --kibana URL` imports them for any prefix by
-rewriting the ids (`cloudtrail-es_<prefix>_<name>`), the data view's pattern and the dashboard's
+rewriting the ids (`cloudtrail-es_<prefix>_<name>`), the data views' patterns and the dashboard's
 time range (from the data it finds).
 
 Shapes follow what current exports write, so that the apps never have to guess:
@@ -21,9 +21,13 @@ Shapes follow what current exports write, so that the apps never have to guess:
   with the year), not another prefix's (`cloudtrail-prod-YYYY.MM.DD`) nor the findings
   (`cloudtrail-findings-YYYY.MM.DD`); one wildcard and no exclusion, because the apps list its
   fields with `_field_caps?allow_no_indices=false`, which answers 404 when any wildcard of the
-  pattern, an exclusion's too, matches nothing (src/setup/kibana.rs, `index_pattern`).
+  pattern, an exclusion's too, matches nothing (src/setup/kibana.rs, `index_pattern`);
+- the findings (`--rules`) have a data view of their own, `cloudtrail-findings-*` (the documents
+  of src/detect/finding.rs, mapped by mappings/findings-template.json), and two panels on it: by
+  rule.level and by rule (rule.title with its rule.level). Until a run with `--rules` has written
+  a finding, that pattern matches no index and those two panels say so.
 
-Every chart is scoped to console operations by the one console rule, mappings/console-query.json
+Every chart of events is scoped to console operations by the one console rule, mappings/console-query.json
 (the same rule as --console-only, tested against it); this script copies it into every chart.
 Charts on a field some events lack show those events as a "missing" slice, so every chart of
 console operations adds up to the same total. After changing the rule or the panels, run
@@ -43,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 KIBANA = ROOT / "kibana"
 PREFIX = "cloudtrail"
 PATTERN = f"{PREFIX}-2*"
+FINDINGS_PATTERN = f"{PREFIX}-findings-*"
 DASHBOARD_TITLE = "CloudTrail — console activity"
 DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -52,6 +57,7 @@ def oid(name):
 
 
 DATA_VIEW = oid("data-view")
+FINDINGS_VIEW = oid("findings-data-view")
 CONSOLE = json.loads((KIBANA.parent / "mappings" / "console-query.json").read_text())
 CONSOLE_LABEL = "console operations (mappings/console-query.json)"
 SIGN_INS = "eventType:AwsConsoleSignIn OR eventName:ConsoleLogin"
@@ -60,8 +66,10 @@ SIGN_INS = "eventType:AwsConsoleSignIn OR eventName:ConsoleLogin"
 SHARD_SIZE = 1000
 
 # The dashboard: (id, title, kind, details, grid x, y, w, h). Kinds: pie (terms on a field), time
-# (count over time split by a field), bars (top terms), table (top terms), search (a saved search).
-# Every chart carries the console filter; `missing` names the slice of events without the field.
+# (count over time split by a field), bars (top terms), table (top terms, then the top terms of
+# `then` within each), search (a saved search). Every chart of events carries the console filter;
+# `missing` names the slice of events without the field. `"findings": True`: a chart of the
+# findings (their data view, no console filter: a finding is not an operation).
 PANELS = [
     ("console-by-event-name", "Console operations by eventName", "pie",
      {"field": "eventName", "size": 10}, 0, 0, 24, 15),
@@ -76,6 +84,11 @@ PANELS = [
     ("console-sign-ins", "Recent console sign-ins", "search",
      {"columns": ["eventName", "userIdentity.arn", "userIdentity.type", "sourceIPAddress", "awsRegion",
                   "recipientAccountName", "errorMessage", "userAgent"], "query": SIGN_INS}, 0, 45, 48, 15),
+    ("findings-by-level", "Sigma findings by rule.level", "pie",
+     {"field": "rule.level", "size": 5, "findings": True}, 0, 60, 16, 15),
+    ("findings-by-rule", "Sigma findings by rule (rule.title, rule.level)", "table",
+     {"field": "rule.title", "size": 20, "then": {"field": "rule.level", "size": 5}, "findings": True},
+     16, 60, 32, 15),
 ]
 
 
@@ -86,8 +99,8 @@ def console_filter(**index):
     return {"$state": {"store": "appState"}, "meta": meta, "query": CONSOLE}
 
 
-def view_ref(name):
-    return {"type": "index-pattern", "id": DATA_VIEW, "name": name}
+def view_ref(name, d=None):
+    return {"type": "index-pattern", "id": FINDINGS_VIEW if (d or {}).get("findings") else DATA_VIEW, "name": name}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,6 +124,9 @@ def lens(pid, title, kind, d):
     layer = "layer1"
     columns = {"count": count_column(), "group": terms_column(d)}
     order = ["group", "count"]
+    if "then" in d:
+        columns["then"] = terms_column(d["then"])
+        order = ["group", "then", "count"]
     if kind == "time":
         columns["time"] = {"label": "@timestamp", "dataType": "date", "operationType": "date_histogram",
                            "isBucketed": True, "scale": "interval", "sourceField": "@timestamp",
@@ -124,7 +140,7 @@ def lens(pid, title, kind, d):
             "nestedLegend": False}]}
     elif kind == "table":
         vis_type = "lnsDatatable"
-        visualization = {"layerId": layer, "layerType": "data", "columns": [{"columnId": "group"}, {"columnId": "count"}]}
+        visualization = {"layerId": layer, "layerType": "data", "columns": [{"columnId": c} for c in order]}
     else:
         vis_type = "lnsXY"
         series = "bar_stacked" if kind == "time" else "bar_horizontal"
@@ -134,16 +150,20 @@ def lens(pid, title, kind, d):
             xy_layer["splitAccessor"] = "group"
         visualization = {"legend": {"isVisible": kind == "time", "position": "right"}, "valueLabels": "hide",
                          "preferredSeriesType": series, "layers": [xy_layer]}
-    # As Kibana's filter extraction names it (a UUID), made deterministic.
-    filter_ref = str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://cloudtrail-es/{pid}/filter/0"))
+    references = [view_ref(f"indexpattern-datasource-layer-{layer}", d)]
+    filters = []
+    if not d.get("findings"):
+        # As Kibana's filter extraction names it (a UUID), made deterministic.
+        filter_ref = str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://cloudtrail-es/{pid}/filter/0"))
+        filters.append(console_filter(index=filter_ref))
+        references.append(view_ref(filter_ref))
     state = {"datasourceStates": {"formBased": {"layers": {layer: {
                  "columns": columns, "columnOrder": order, "incompleteColumns": {}}}}},
              "visualization": visualization, "query": {"query": "", "language": "kuery"},
-             "filters": [console_filter(index=filter_ref)]}
+             "filters": filters}
     return {"id": oid(pid), "type": "lens", "attributes": {"title": title, "description": "",
             "visualizationType": vis_type, "state": state},
-            "references": [view_ref(f"indexpattern-datasource-layer-{layer}"), view_ref(filter_ref)],
-            "coreMigrationVersion": "8.8.0", "typeMigrationVersion": "8.6.0"}
+            "references": references, "coreMigrationVersion": "8.8.0", "typeMigrationVersion": "8.6.0"}
 
 
 SOURCE_INDEX = "kibanaSavedObjectMeta.searchSourceJSON.index"
@@ -164,7 +184,8 @@ def saved_search(pid, title, d, versions):
 def dashboard(panels, references, versions):
     attrs = {"title": DASHBOARD_TITLE,
              "description": "Console operations (rule: mappings/console-query.json): what, who, when, errors, "
-                            "source IPs and sign-ins, from CloudTrail, by cloudtrail-es.",
+                            "source IPs and sign-ins, and the Sigma findings by rule and level (--rules), "
+                            "from CloudTrail, by cloudtrail-es.",
              "timeRestore": True, "timeFrom": "now-7d", "timeTo": "now", "refreshInterval": {"pause": True, "value": 0},
              "optionsJSON": DUMPS({"useMargins": True, "hidePanelTitles": False}),
              "panelsJSON": DUMPS(panels),
@@ -182,9 +203,12 @@ def kibana8():
     # Migration versions as a Kibana 8.8 export writes them (index-pattern 8.0.0, dashboard 8.7.0), or
     # the last migration that defines the shape used (lens 8.6.0: formBased; search 7.9.3): Kibana
     # 8.8+ runs the later migrations on import and refuses versions newer than it knows.
-    objects = [{"id": DATA_VIEW, "type": "index-pattern",
-                "attributes": {"title": PATTERN, "timeFieldName": "@timestamp", "name": f"CloudTrail ({PREFIX}-YYYY.MM.DD)"},
-                "references": [], "coreMigrationVersion": "8.8.0", "typeMigrationVersion": "8.0.0"}]
+    objects = [{"id": view, "type": "index-pattern",
+                "attributes": {"title": pattern, "timeFieldName": "@timestamp", "name": name},
+                "references": [], "coreMigrationVersion": "8.8.0", "typeMigrationVersion": "8.0.0"}
+               for view, pattern, name in [
+                   (DATA_VIEW, PATTERN, f"CloudTrail ({PREFIX}-YYYY.MM.DD)"),
+                   (FINDINGS_VIEW, FINDINGS_PATTERN, f"CloudTrail findings ({PREFIX}-findings-YYYY.MM.DD)")]]
     panels, references = [], []
     for i, (pid, title, kind, d, *xywh) in enumerate(PANELS, 1):
         objects.append(saved_search(pid, title, d, {"coreMigrationVersion": "8.8.0", "typeMigrationVersion": "7.9.3"})
@@ -227,19 +251,24 @@ def visualization(pid, title, kind, d):
         params = {"perPage": 10, "showPartialRows": False, "showMetricsAtAllLevels": False, "showTotal": True,
                   "totalFunc": "sum"}
         aggs = [count, terms_agg("2", "bucket", d)]
+        if "then" in d:
+            aggs.append(terms_agg("3", "bucket", d["then"]))
     vis_state = {"title": title, "type": kind, "params": params, "aggs": aggs}
-    filter_ref = "kibanaSavedObjectMeta.searchSourceJSON.filter[0].meta.index"
+    references, filters = [view_ref(SOURCE_INDEX, d)], []
+    if not d.get("findings"):
+        filter_ref = "kibanaSavedObjectMeta.searchSourceJSON.filter[0].meta.index"
+        filters.append(console_filter(indexRefName=filter_ref))
+        references.append(view_ref(filter_ref))
     attrs = {"title": title, "description": "", "version": 1, "visState": DUMPS(vis_state), "uiStateJSON": "{}",
-             "kibanaSavedObjectMeta": {"searchSourceJSON": search_source("", "kuery", [console_filter(indexRefName=filter_ref)])}}
-    return {"id": oid(pid), "type": "visualization", "attributes": attrs,
-            "references": [view_ref(SOURCE_INDEX), view_ref(filter_ref)],
+             "kibanaSavedObjectMeta": {"searchSourceJSON": search_source("", "kuery", filters)}}
+    return {"id": oid(pid), "type": "visualization", "attributes": attrs, "references": references,
             "migrationVersion": {"visualization": "7.10.0"}}
 
 
 def opensearch_dashboards():
-    objects = [{"id": DATA_VIEW, "type": "index-pattern",
-                "attributes": {"title": PATTERN, "timeFieldName": "@timestamp"},
-                "references": [], "migrationVersion": {"index-pattern": "7.6.0"}}]
+    objects = [{"id": view, "type": "index-pattern", "attributes": {"title": pattern, "timeFieldName": "@timestamp"},
+                "references": [], "migrationVersion": {"index-pattern": "7.6.0"}}
+               for view, pattern in [(DATA_VIEW, PATTERN), (FINDINGS_VIEW, FINDINGS_PATTERN)]]
     panels, references = [], []
     for i, (pid, title, kind, d, *xywh) in enumerate(PANELS):
         objects.append(saved_search(pid, title, d, {"migrationVersion": {"search": "7.9.3"}})

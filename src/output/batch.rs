@@ -1,10 +1,20 @@
-//! A batch of items: the body as it will be sent, plus where each item sits in it and the
-//! acknowledgement it must settle. Readers fill batches through the output's [`Frame`] (its wire
-//! format); outputs drain them.
+//! A batch of items: the body as it will be sent, plus for each item where it sits in the body,
+//! where it goes ([`Route`]) and the acknowledgement it must settle. Readers fill batches through
+//! the output's [`Frame`] (its wire format); outputs drain them.
+//!
+//! Each item keeps its routing as values beside its bytes: the index it goes to (its name and the
+//! day it was named from) and how its action line was made. The output reads those (refresh
+//! relaxation, dead letters) and never parses back the lines it sends. Only the `_id` is not
+//! copied: an eventID is the event's own text, as long as the event makes it, so the item keeps
+//! where its literal was written instead. A batch's routing stays small: items of one index share
+//! its name ([`Batch::destination`]).
 
 use crate::ack::EventAck;
-use crate::transform::{Day, Routing};
+use crate::transform::{Day, DocId, Routing};
+use chrono::NaiveDate;
+use serde_json::value::RawValue;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// An output's wire format: how one document is written into a batch. Called by the reader
 /// threads for every document, so the body is ready to send as it is.
@@ -28,18 +38,125 @@ pub struct BatchLimits {
     pub max_events: usize,
 }
 
+/// The bulk action.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Op {
+    /// Add, or answer 409 if the id exists.
+    #[default]
+    Create,
+    /// Add or replace.
+    Index,
+}
+
+/// An index items go to.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Destination {
+    /// Its name.
+    pub name: String,
+    /// The UTC day of the events (or findings) it holds, when the frame named it from that day;
+    /// `None` when a replayed dead letter named it.
+    pub day: Option<NaiveDate>,
+}
+
+/// Where an item goes and how its action line was made.
+#[derive(Debug)]
+pub struct Route {
+    /// Its index (shared with the batch's other items of that index).
+    pub index: Arc<Destination>,
+    /// Its action line.
+    pub action: RouteAction,
+}
+
+/// How an item's action line was made.
+#[derive(Debug)]
+pub enum RouteAction {
+    /// Framed here from the routing: `{"OP":{"_index":"INDEX","_id":ID}}`.
+    Framed {
+        /// The action.
+        op: Op,
+        /// Where the `_id`'s JSON literal was written, counted from the item's first byte (`None`:
+        /// no `_id`, the cluster picks one).
+        id: Option<Range<usize>>,
+    },
+    /// Sent again as a dead letter kept it (`replay`): its action line, as it was.
+    Resent(Box<RawValue>),
+}
+
+/// A bulk action line, as values: written by [`ActionLine::write`], the one place that spells it.
+pub enum ActionLine<'a> {
+    /// `{"OP":{"_index":"INDEX","_id":ID}}` (no `_id` when `id` is `None`).
+    Bulk {
+        /// The action.
+        op: Op,
+        /// The index name.
+        index: &'a str,
+        /// The `_id`.
+        id: Option<DocId<'a>>,
+    },
+    /// A line kept as it was.
+    Verbatim(&'a RawValue),
+}
+
+impl ActionLine<'_> {
+    /// Appends the line (without a newline) to `out`; returns where in `out` the `_id`'s literal
+    /// went, if it has one.
+    pub fn write(&self, out: &mut Vec<u8>) -> Option<Range<usize>> {
+        match self {
+            ActionLine::Verbatim(raw) => {
+                out.extend_from_slice(raw.get().as_bytes());
+                None
+            }
+            ActionLine::Bulk { op, index, id } => {
+                out.extend_from_slice(match op {
+                    Op::Create => b"{\"create\":{\"_index\":\"",
+                    Op::Index => b"{\"index\":{\"_index\":\"",
+                });
+                out.extend_from_slice(index.as_bytes());
+                out.push(b'"');
+                let at = id.map(|id| {
+                    out.extend_from_slice(b",\"_id\":");
+                    let start = out.len();
+                    id.write_json(out);
+                    start..out.len()
+                });
+                out.extend_from_slice(b"}}");
+                at
+            }
+        }
+    }
+}
+
 /// One event inside a batch body.
 pub struct BatchItem {
     /// Bytes of the action line (with its newline).
     pub action: Range<usize>,
     /// Bytes of the document line (with its newline).
     pub document: Range<usize>,
-    /// Settled by the sink once the event is delivered or dead-lettered.
+    /// Where it goes.
+    pub route: Route,
+    /// Settled by the output once the event is delivered or dead-lettered.
     pub ack: EventAck,
     /// The event's time, Unix seconds (for the indexing lag).
     pub time: i64,
     /// A finding, not an event (counted apart).
     pub finding: bool,
+}
+
+impl BatchItem {
+    /// Its action line as values; `body` is the body of the batch that holds it (where its `_id`
+    /// was written).
+    pub fn action_line<'a>(&'a self, body: &'a [u8]) -> ActionLine<'a> {
+        match &self.route.action {
+            RouteAction::Resent(raw) => ActionLine::Verbatim(raw),
+            RouteAction::Framed { op, id } => ActionLine::Bulk {
+                op: *op,
+                index: &self.route.index.name,
+                id: id
+                    .as_ref()
+                    .map(|id| DocId::Event(&body[self.action.start + id.start..self.action.start + id.end])),
+            },
+        }
+    }
 }
 
 /// NDJSON for `_bulk` and the items it holds, in order.
@@ -51,25 +168,69 @@ pub struct Batch {
     pub items: Vec<BatchItem>,
 }
 
+/// How many of the last items [`Batch::destination`] looks at for an index to share.
+const RECENT: usize = 4;
+
 impl Batch {
-    /// Records that the bytes from `start` to the end of the body are one item (action line, then
-    /// document line), written just before this call.
-    pub fn push_written(&mut self, start: usize, ack: EventAck, time: i64) {
-        self.push_item(start, ack, time, false);
+    /// The index for an event (or, `finding`, a finding) of `day`: a recent item's if it went to
+    /// the same, so that items of one index share its name; else a new one named by `name`.
+    pub fn destination(&self, finding: bool, day: &Day, name: impl FnOnce() -> String) -> Arc<Destination> {
+        let date = NaiveDate::from_ymd_opt(day.year, day.month, day.day);
+        let recent = self.items.iter().rev().take(RECENT);
+        match recent.filter(|i| i.finding == finding).find(|i| date.is_some() && i.route.index.day == date) {
+            Some(item) => item.route.index.clone(),
+            None => Arc::new(Destination { name: name(), day: date }),
+        }
     }
 
-    /// [`Batch::push_written`] for an item that is an event (`false`) or a finding (`true`).
-    pub fn push_item(&mut self, start: usize, ack: EventAck, time: i64, finding: bool) {
+    /// Appends an item: its action line `line`, going to `index`, then `document`, each with its
+    /// newline; `time` is the event's, `finding` tells a finding from an event.
+    pub fn push(
+        &mut self,
+        line: ActionLine<'_>,
+        index: Arc<Destination>,
+        document: &[u8],
+        ack: EventAck,
+        time: i64,
+        finding: bool,
+    ) {
+        let start = self.body.len();
+        let id = line.write(&mut self.body).map(|at| at.start - start..at.end - start);
+        self.body.push(b'\n');
+        let action = match line {
+            ActionLine::Bulk { op, .. } => RouteAction::Framed { op, id },
+            ActionLine::Verbatim(raw) => RouteAction::Resent(raw.to_owned()),
+        };
+        self.body.extend_from_slice(document);
+        self.body.push(b'\n');
+        self.push_item(start, Route { index, action }, ack, time, finding);
+    }
+
+    /// Records that the bytes from `start` to the end of the body are one item (action line, then
+    /// document line), written just before this call, going where `route` says.
+    fn push_item(&mut self, start: usize, route: Route, ack: EventAck, time: i64, finding: bool) {
         let end = self.body.len();
         let split = memchr::memchr(b'\n', &self.body[start..end]).map_or(end, |i| start + i + 1);
-        self.items.push(BatchItem { action: start..split, document: split..end, ack, time, finding });
+        self.items.push(BatchItem { action: start..split, document: split..end, route, ack, time, finding });
     }
 
-    /// Appends a copy of `item`'s lines from `from`, moving its ack here.
+    /// Appends a copy of `item`'s lines from `from`, moving its route and ack here.
     pub fn push_from(&mut self, from: &[u8], item: BatchItem) {
         let start = self.body.len();
         self.body.extend_from_slice(&from[item.action.start..item.document.end]);
-        self.push_item(start, item.ack, item.time, item.finding);
+        self.push_item(start, item.route, item.ack, item.time, item.finding);
+    }
+
+    /// The indices its items go to, each once, in the order of their first item.
+    pub fn destinations(&self) -> Vec<Arc<Destination>> {
+        let mut seen: Vec<Arc<Destination>> = Vec::new();
+        for item in &self.items {
+            let index = &item.route.index;
+            if !seen.iter().any(|s| Arc::ptr_eq(s, index) || s.name == index.name) {
+                seen.push(index.clone());
+            }
+        }
+        seen
     }
 
     /// True when another item should not be added.
@@ -92,16 +253,27 @@ pub fn line<'a>(body: &'a [u8], range: &Range<usize>) -> &'a [u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ack::FileAck;
+    use crate::ack::{Delivery, FileAck};
+
+    fn index(name: &str) -> Arc<Destination> {
+        Arc::new(Destination { name: name.into(), day: None })
+    }
+
+    fn raw(json: &str) -> Box<RawValue> {
+        RawValue::from_string(json.into()).unwrap()
+    }
+
+    fn day(year: i32, month: u32, day: u32) -> Day {
+        Day { year, month, day, unix: 0 }
+    }
 
     #[test]
     fn items_know_their_lines_and_move_between_batches() {
         let (file, _receipt) = FileAck::new("f".into());
         let mut a = Batch::default();
+        let create = raw("{\"create\":{}}");
         for doc in ["{\"a\":1}", "{\"b\":2}"] {
-            let start = a.body.len();
-            a.body.extend_from_slice(format!("{{\"create\":{{}}}}\n{doc}\n").as_bytes());
-            a.push_written(start, file.event(), 0);
+            a.push(ActionLine::Verbatim(&create), index("x"), doc.as_bytes(), file.event(), 0, false);
         }
         assert_eq!(line(&a.body, &a.items[1].document), b"{\"b\":2}");
         let mut b = Batch::default();
@@ -113,7 +285,61 @@ mod tests {
         let limits = BatchLimits { max_bytes: 1000, max_events: 1 };
         assert!(b.is_full(&limits) && !a.is_full(&BatchLimits { max_events: 2, ..limits }));
         for item in a.items.into_iter().chain(b.items) {
-            item.ack.settle(crate::ack::Delivery::Delivered);
+            item.ack.settle(Delivery::Delivered);
+        }
+    }
+
+    #[test]
+    fn the_action_line_is_written_and_read_back_from_values() {
+        let (file, _receipt) = FileAck::new("f".into());
+        let mut batch = Batch::default();
+        let id = DocId::Event(br#""a\u005ab""#);
+        let with_id = ActionLine::Bulk { op: Op::Index, index: "ct-2024.05.01", id: Some(id) };
+        batch.push(with_id, index("ct-2024.05.01"), b"{}", file.event(), 7, false);
+        let no_id = ActionLine::Bulk { op: Op::Create, index: "ct-2024.05.01", id: None };
+        batch.push(no_id, index("ct-2024.05.01"), b"{}", file.event(), 8, true);
+        let expected = "{\"index\":{\"_index\":\"ct-2024.05.01\",\"_id\":\"a\\u005ab\"}}\n{}\n\
+                        {\"create\":{\"_index\":\"ct-2024.05.01\"}}\n{}\n";
+        assert_eq!(String::from_utf8_lossy(&batch.body), expected);
+        // Moved into another batch behind another item, each still spells its own line.
+        let mut other = Batch::default();
+        let first = raw(r#"{"create":{"_index":"old"}}"#);
+        other.push(ActionLine::Verbatim(&first), index("old"), b"{\"n\":1}", file.event(), 0, false);
+        let body = std::mem::take(&mut batch.body);
+        for item in std::mem::take(&mut batch.items) {
+            other.push_from(&body, item);
+        }
+        for item in &other.items {
+            let mut spelt = Vec::new();
+            item.action_line(&other.body).write(&mut spelt);
+            assert_eq!(spelt, line(&other.body, &item.action), "values and bytes agree");
+        }
+        assert!(matches!(other.items[1].route.action, RouteAction::Framed { op: Op::Index, id: Some(_) }));
+        assert_eq!((other.items[1].time, other.items[2].time, other.items[2].finding), (7, 8, true));
+        for item in other.items {
+            item.ack.settle(Delivery::Delivered);
+        }
+    }
+
+    #[test]
+    fn items_of_one_index_share_its_name_and_the_batch_names_each_index_once() {
+        let (file, _receipt) = FileAck::new("f".into());
+        let mut batch = Batch::default();
+        let mut named = 0;
+        for (finding, d) in [(false, 1), (false, 1), (true, 1), (false, 1), (false, 2), (false, 1)] {
+            let index = batch.destination(finding, &day(2024, 5, d), || {
+                named += 1;
+                format!("ct-{}2024.05.0{d}", if finding { "findings-" } else { "" })
+            });
+            let to = ActionLine::Bulk { op: Op::Create, index: &index.name.clone(), id: None };
+            batch.push(to, index, b"{}", file.event(), 0, finding);
+        }
+        assert_eq!(named, 3, "one name per index met, the rest shared");
+        let names: Vec<_> = batch.destinations().iter().map(|d| d.name.clone()).collect();
+        assert_eq!(names, ["ct-2024.05.01", "ct-findings-2024.05.01", "ct-2024.05.02"]);
+        assert_eq!(batch.destinations()[2].day, NaiveDate::from_ymd_opt(2024, 5, 2));
+        for item in batch.items {
+            item.ack.settle(Delivery::Delivered);
         }
     }
 }

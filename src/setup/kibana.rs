@@ -1,12 +1,11 @@
-//! The data view and the "CloudTrail — console activity" dashboard, imported into Kibana (for
-//! Elasticsearch) or OpenSearch Dashboards (for OpenSearch) through the saved-objects API.
+//! The data views (events and findings) and the "CloudTrail — console activity" dashboard,
+//! imported into Kibana (for Elasticsearch) or OpenSearch Dashboards (for OpenSearch) through the
+//! saved-objects API.
 //!
-//! The objects are the NDJSON files in `kibana/` (written by `scripts/gen/kibana.py`, embedded
-//! at build time), made for the prefix `cloudtrail`. For another prefix the ids
-//! (`cloudtrail-es_<prefix>_<name>`), the data view's pattern (`PREFIX-2*`: the daily indices,
-//! not another prefix's nor the findings', see [`index_pattern`]) and the dashboard title are
-//! rewritten, so dashboards for several prefixes live side by side. The dashboard's time range is set from the data
-//! (`time_range.rs`).
+//! The objects are the NDJSON files in `kibana/`, made for the prefix `cloudtrail` and rewritten
+//! for another (`objects.rs`: ids, the events' pattern `PREFIX-2*` — see [`index_pattern`] — and
+//! the findings' `PREFIX-findings-*`, the dashboard title). The dashboard's time range is set
+//! from the data (`time_range.rs`).
 //!
 //! Idempotency: Kibana migrates objects on import, so what it stores is not what we sent and cannot
 //! be compared field by field. Instead the dashboard's description ends with a fingerprint of the
@@ -19,22 +18,17 @@
 //! Requests carry both `kbn-xsrf` (Kibana) and `osd-xsrf` (OpenSearch Dashboards): each requires
 //! its own on writes and ignores the other.
 
+mod objects;
 mod time_range;
 
 use super::reconcile::{Action, SetupError, Step};
-use super::templates::{embedded, MANAGED_BY};
 use super::Options;
 use crate::cluster::{EsClient, Flavor, Reply};
 use bytes::Bytes;
 use elasticsearch::http::Method;
+pub use objects::{findings_pattern, index_pattern, ndjson, saved_objects};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 pub use time_range::TimeRange;
-
-const KIBANA_8: &str = include_str!("../../kibana/kibana-8.ndjson");
-const OPENSEARCH_DASHBOARDS: &str = include_str!("../../kibana/opensearch-dashboards.ndjson");
-/// The prefix the files in `kibana/` are written for.
-const FILE_PREFIX: &str = "cloudtrail";
 const XSRF: [(&str, &str); 2] = [("kbn-xsrf", "true"), ("osd-xsrf", "true")];
 const BOUNDARY: &str = "cloudtrail-es-saved-objects-7c1d9e4b";
 const MULTIPART: &str = "multipart/form-data; boundary=cloudtrail-es-saved-objects-7c1d9e4b";
@@ -46,93 +40,6 @@ pub fn app_name(flavor: Flavor) -> &'static str {
         Flavor::Elasticsearch => "Kibana",
         Flavor::OpenSearch => "OpenSearch Dashboards",
     }
-}
-
-/// The data view's index pattern for `prefix`: its daily indices `PREFIX-YYYY.MM.DD`, whose
-/// names go on with the year after `PREFIX-`, and not what else starts with `PREFIX-`: a longer
-/// prefix's (`PREFIX-prod-YYYY.MM.DD`) or the findings (`PREFIX-findings-YYYY.MM.DD`).
-///
-/// One wildcard and no exclusion, because both apps list a data view's fields with
-/// `GET PATTERN/_field_caps?fields=*&ignore_unavailable=true&allow_no_indices=false`, and with
-/// `allow_no_indices=false` every wildcard must match some index, an exclusion's too: the earlier
-/// `PREFIX-*,-PREFIX-*-*` answered 404 on Elasticsearch 8 and 9 and OpenSearch 2 and 3 whenever no
-/// longer-prefix index existed (the usual case), and the dashboard did not open. Events dated
-/// before the year 2000 (CloudTrail began in 2013) are not in it.
-pub fn index_pattern(prefix: &str) -> String {
-    format!("{prefix}-2*")
-}
-
-/// The saved objects for this app and prefix, the dashboard showing `range` and carrying the
-/// set's fingerprint.
-pub fn saved_objects(flavor: Flavor, prefix: &str, range: &TimeRange) -> Vec<Value> {
-    let text = match flavor {
-        Flavor::Elasticsearch => KIBANA_8,
-        Flavor::OpenSearch => OPENSEARCH_DASHBOARDS,
-    };
-    let mut objects: Vec<Value> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| for_prefix(embedded("kibana/*.ndjson", l), prefix))
-        .collect();
-    for o in objects.iter_mut().filter(|o| o["type"] == "dashboard") {
-        o["attributes"]["timeFrom"] = json!(range.from);
-        o["attributes"]["timeTo"] = json!(range.to);
-    }
-    let mut hash = Sha256::new();
-    for o in &objects {
-        hash.update(o.to_string().as_bytes());
-    }
-    let fingerprint = fingerprint(&hash.finalize()[..6]);
-    for o in objects.iter_mut().filter(|o| o["type"] == "dashboard") {
-        let description = o["attributes"]["description"].as_str().unwrap_or_default();
-        o["attributes"]["description"] = json!(format!("{description} {fingerprint}"));
-    }
-    objects
-}
-
-/// `[cloudtrail-es VERSION #HASH]`.
-fn fingerprint(hash: &[u8]) -> String {
-    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
-    format!("[{MANAGED_BY} {} #{hex}]", env!("CARGO_PKG_VERSION"))
-}
-
-/// Rewrites one object made for `cloudtrail` for `prefix`.
-fn for_prefix(mut object: Value, prefix: &str) -> Value {
-    if prefix == FILE_PREFIX {
-        return object;
-    }
-    let from = format!("{MANAGED_BY}_{FILE_PREFIX}_");
-    let to = format!("{MANAGED_BY}_{prefix}_");
-    let rename = |v: &mut Value| {
-        if let Some(id) = v.as_str().and_then(|id| id.strip_prefix(&from)) {
-            *v = json!(format!("{to}{id}"));
-        }
-    };
-    rename(&mut object["id"]);
-    if let Some(refs) = object["references"].as_array_mut() {
-        refs.iter_mut().for_each(|r| rename(&mut r["id"]));
-    }
-    let kind = object["type"].as_str().unwrap_or_default().to_string();
-    let attributes = &mut object["attributes"];
-    match kind.as_str() {
-        "index-pattern" => {
-            attributes["title"] = json!(index_pattern(prefix));
-            if attributes.get("name").is_some() {
-                attributes["name"] = json!(format!("CloudTrail ({prefix}-YYYY.MM.DD)"));
-            }
-        }
-        "dashboard" => {
-            let title = attributes["title"].as_str().unwrap_or_default();
-            attributes["title"] = json!(format!("{title} [{prefix}]"));
-        }
-        _ => {}
-    }
-    object
-}
-
-/// The objects as an NDJSON file.
-pub fn ndjson(objects: &[Value]) -> String {
-    objects.iter().map(|o| format!("{o}\n")).collect()
 }
 
 /// A `multipart/form-data` body with the NDJSON as the part `file`, as `_import` wants it.
@@ -276,96 +183,6 @@ fn excerpt(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn objects(flavor: Flavor, prefix: &str) -> Vec<Value> {
-        saved_objects(flavor, prefix, &TimeRange::default())
-    }
-
-    #[test]
-    fn both_files_parse_and_share_ids() {
-        let ids = |flavor| objects(flavor, "cloudtrail").iter().map(|o| o["id"].clone()).collect::<Vec<_>>();
-        assert_eq!(ids(Flavor::Elasticsearch), ids(Flavor::OpenSearch));
-        assert!(ids(Flavor::Elasticsearch).len() >= 8);
-    }
-
-    #[test]
-    fn another_prefix_gets_its_own_ids_pattern_and_title() {
-        let objects = objects(Flavor::Elasticsearch, "ct-prod");
-        let text = ndjson(&objects);
-        assert!(!text.contains("cloudtrail-es_cloudtrail_"), "every id is renamed");
-        let view = objects.iter().find(|o| o["type"] == "index-pattern").unwrap();
-        assert_eq!(view["id"], "cloudtrail-es_ct-prod_data-view");
-        assert_eq!(view["attributes"]["title"], "ct-prod-2*");
-        assert_eq!(view["attributes"]["name"], "CloudTrail (ct-prod-YYYY.MM.DD)");
-        let dash = objects.iter().find(|o| o["type"] == "dashboard").unwrap();
-        assert_eq!(dash["attributes"]["title"], "CloudTrail — console activity [ct-prod]");
-        assert!(dash["references"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r["id"].as_str().unwrap().contains("_ct-prod_")));
-    }
-
-    /// Whether an index expression of one or more `*` wildcards matches `name`, as both engines'
-    /// simple matching does.
-    fn matches(pattern: &str, name: &str) -> bool {
-        match pattern.split_once('*') {
-            None => pattern == name,
-            Some((head, rest)) => {
-                name.starts_with(head)
-                    && (0..=name.len() - head.len()).any(|i| matches(rest, &name[head.len() + i..]))
-            }
-        }
-    }
-
-    #[test]
-    fn the_pattern_is_one_wildcard_over_the_daily_indices_only() {
-        use crate::output::elasticsearch::IndexNaming;
-        for prefix in ["cloudtrail", "ct-prod", &IndexNaming::ecs("default").prefix] {
-            let pattern = index_pattern(prefix);
-            // `allow_no_indices=false` needs every wildcard of the field-list call to match: one,
-            // no exclusion.
-            assert_eq!(pattern.matches('*').count(), 1, "{pattern}");
-            assert!(!pattern.contains(','), "{pattern}: one expression, no exclusion");
-            for day in ["2013.11.01", "2024.02.29", "2999.12.31"] {
-                assert!(matches(&pattern, &format!("{prefix}-{day}")), "{pattern} misses {day}");
-            }
-            for other in ["other-2024.01.01", "findings-2024.01.01", "prod-2020.01.01", "retention"] {
-                assert!(!matches(&pattern, &format!("{prefix}-{other}")), "{pattern} takes {other}");
-            }
-        }
-        assert!(matches("a-*,", "a-b,") && !matches("a-2*", "a-x2"), "the matcher itself");
-    }
-
-    #[test]
-    fn the_fingerprint_follows_the_content() {
-        let week = TimeRange::default();
-        let description = |flavor, prefix, range: &TimeRange| {
-            let objects = saved_objects(flavor, prefix, range);
-            let dash = objects.into_iter().find(|o| o["type"] == "dashboard").unwrap();
-            dash["attributes"]["description"].as_str().unwrap().to_string()
-        };
-        let a = description(Flavor::Elasticsearch, "cloudtrail", &week);
-        assert!(a.contains("[cloudtrail-es "), "{a}");
-        assert_eq!(a, description(Flavor::Elasticsearch, "cloudtrail", &week));
-        assert_ne!(a, description(Flavor::Elasticsearch, "other", &week));
-        assert_ne!(a, description(Flavor::OpenSearch, "cloudtrail", &week));
-        let old =
-            TimeRange { from: "2016-04-13T00:00:00.000Z".into(), to: "2026-03-12T00:00:00.000Z".into() };
-        assert_ne!(a, description(Flavor::Elasticsearch, "cloudtrail", &old));
-    }
-
-    #[test]
-    fn the_dashboard_opens_on_the_range_given() {
-        let range = TimeRange { from: "2016-04-13T00:00:00.000Z".into(), to: "now".into() };
-        for flavor in [Flavor::Elasticsearch, Flavor::OpenSearch] {
-            let objects = saved_objects(flavor, "cloudtrail", &range);
-            let dash = objects.iter().find(|o| o["type"] == "dashboard").unwrap();
-            assert_eq!(dash["attributes"]["timeRestore"], true);
-            assert_eq!(dash["attributes"]["timeFrom"], "2016-04-13T00:00:00.000Z");
-            assert_eq!(dash["attributes"]["timeTo"], "now");
-        }
-    }
-
     #[test]
     fn export_refusals_count_missing_objects_only() {
         let reply = |status, body: Value| Reply { status, body: Bytes::from(body.to_string()) };
@@ -387,7 +204,7 @@ mod tests {
         assert!(text.starts_with(&format!("--{BOUNDARY}\r\n")));
         assert!(text.contains("name=\"file\"; filename=\"cloudtrail-es.ndjson\""));
         assert!(text.ends_with(&format!("{{\"a\":1}}\n\r\n--{BOUNDARY}--\r\n")));
-        assert!(!KIBANA_8.contains(BOUNDARY) && !OPENSEARCH_DASHBOARDS.contains(BOUNDARY));
+        assert!(!objects::KIBANA_8.contains(BOUNDARY) && !objects::OPENSEARCH_DASHBOARDS.contains(BOUNDARY));
         assert!(MULTIPART.ends_with(&format!("boundary={BOUNDARY}")));
     }
 

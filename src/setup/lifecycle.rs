@@ -151,6 +151,24 @@ mod tests {
     }
 
     #[test]
+    fn the_ism_policy_takes_the_findings_indices_too() {
+        // ISM attaches a policy to each new index its `ism_template` patterns match: the findings'
+        // daily indices (`PREFIX-findings-YYYY.MM.DD`, output/elasticsearch/encode.rs) are kept
+        // as long as the events'.
+        let p = Api::Ism.policy(&names(), 7);
+        let patterns = p["policy"]["ism_template"][0]["index_patterns"].as_array().unwrap().clone();
+        let takes = |index: &str| {
+            patterns.iter().any(|pattern| {
+                let pattern = pattern.as_str().unwrap();
+                let head = pattern.strip_suffix('*').expect("a prefix pattern");
+                index.starts_with(head)
+            })
+        };
+        assert!(takes("ct-2024.05.01"), "{patterns:?}");
+        assert!(takes(&format!("{}-2024.05.01", names().findings())), "{patterns:?}");
+    }
+
+    #[test]
     fn installed_policies_are_read_from_either_answer() {
         let ilm = json!({"ct-retention": {"version": 3, "policy": {"phases": {}}}});
         assert_eq!(Api::Ilm.installed_policy("ct-retention", &ilm), Some(json!({"policy": {"phases": {}}})));

@@ -11,10 +11,14 @@
 //! corpus: a data view that saw it would count one more. The aggregated events of
 //! `tests/corpus/kinds/` (5-minute summaries of data events, in the dashboard's range) are
 //! backfilled too: the charts count API calls, so their numbers must not move.
+//!
+//! The corpus is backfilled with `--rules builtin`: the findings panels, on the findings' data
+//! view, must count the findings that a `backfill --rules builtin --output FILE` of the same files
+//! writes (351 from 26 rules, so the rule table has an "Other").
 // The tests that need a server (and what only they use) exist with the feature `servers`.
 #![cfg_attr(not(feature = "servers"), allow(dead_code, unused_imports))]
 
-use super::{console_filter, inner};
+use super::{console_filter, inner, FINDINGS_VIEW};
 use crate::util::fake_kibana::fake_kibana;
 use crate::util::{corpus, events, prefix, run_in, Cluster};
 use chrono::{DateTime, Days, Utc};
@@ -40,6 +44,8 @@ impl Level {
 #[derive(Debug)]
 pub struct Chart {
     pub title: String,
+    /// The id of the data view it reads.
+    pub view: String,
     pub levels: Vec<Level>,
     /// The filter pills' query DSL.
     pub filters: Vec<Value>,
@@ -51,6 +57,14 @@ pub struct Chart {
 pub fn chart(o: &Value) -> Option<Chart> {
     let a = &o["attributes"];
     let title = a["title"].as_str().unwrap().to_string();
+    // The data view its data comes from: Lens's layer, a visualization's search source.
+    let source = ["indexpattern-datasource-layer-layer1", "kibanaSavedObjectMeta.searchSourceJSON.index"];
+    let view = o["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| source.contains(&r["name"].as_str().unwrap()))
+        .map(|r| r["id"].as_str().unwrap().to_string());
     let (levels, filters, query) = match o["type"].as_str().unwrap() {
         "lens" => {
             let layers = a["state"]["datasourceStates"]["formBased"]["layers"].as_object().unwrap();
@@ -109,7 +123,8 @@ pub fn chart(o: &Value) -> Option<Chart> {
         }
         _ => return None,
     };
-    Some(Chart { title, levels, filters, query })
+    let view = view.unwrap_or_else(|| panic!("{title}: no data view"));
+    Some(Chart { title, view, levels, filters, query })
 }
 
 /// The query DSL of enabled filter pills.
@@ -238,17 +253,15 @@ fn compare(title: &str, levels: &[Level], answer: &Value, events: &[&Value]) -> 
     got.iter().map(|(_, n)| n).sum()
 }
 
-/// Runs one chart; its total (shown buckets plus "Other").
-fn check_chart(cluster: &Cluster, pattern: &str, chart: &Chart, base: &[Value], shown: &[&Value]) -> usize {
-    assert_eq!(chart.filters, vec![console_filter()], "{}: the console rule", chart.title);
-    let counted: Vec<&Value> = shown.iter().copied().filter(|e| is_console(e)).collect();
+/// Runs one chart; its total (shown buckets plus "Other"). `counted`: the documents it must count.
+fn check_chart(cluster: &Cluster, pattern: &str, chart: &Chart, base: &[Value], counted: &[&Value]) -> usize {
     let mut filter = base.to_vec();
     filter.extend(chart.filters.iter().cloned());
     filter.extend(chart.query.clone());
     let body =
         json!({"size": 0, "query": {"bool": {"filter": filter}}, "aggs": {"1": request(&chart.levels)}});
     let answer = cluster.post(&format!("/{pattern}/_search"), &body.to_string());
-    let in_buckets = compare(&chart.title, &chart.levels, &answer["aggregations"]["1"], &counted);
+    let in_buckets = compare(&chart.title, &chart.levels, &answer["aggregations"]["1"], counted);
     let Level::Terms { field, missing, other, .. } = &chart.levels[0] else { panic!("{}", chart.title) };
     assert!(other, "{}: an Other bucket", chart.title);
     // "Other" as the apps ask for it: what is not in the shown keys (nor missing, unless missing
@@ -294,14 +307,39 @@ fn check_search(cluster: &Cluster, pattern: &str, search: &Value, base: &[Value]
     hits
 }
 
+/// The findings `backfill --rules builtin` writes for `source`, read from its `--output` file.
+fn findings_of(dir: &std::path::Path, source: &std::path::Path) -> Vec<Value> {
+    let out = dir.join("findings.ndjson");
+    let args =
+        ["backfill", source.to_str().unwrap(), "--rules", "builtin", "--output", out.to_str().unwrap()];
+    run_in(dir, &args, &[]).expect_code(0);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let findings = lines.chunks(2).filter(|pair| {
+        let index = pair[0].as_object().unwrap().values().next().unwrap()["_index"].as_str().unwrap();
+        index.starts_with("cloudtrail-findings-")
+    });
+    findings.map(|pair| pair[1].clone()).collect()
+}
+
 fn panels_show_what_they_say(cluster: &Cluster) {
     let p = prefix("panels");
     let dir = tempfile::tempdir().unwrap();
     let real = corpus();
     run_in(dir.path(), &["setup", "--es", &cluster.url, "--index-prefix", &p], &[]).expect_code(0);
-    let backfill =
-        ["backfill", real.to_str().unwrap(), "--es", &cluster.url, "--index-prefix", &p, "--no-setup"];
+    let backfill = [
+        "backfill",
+        real.to_str().unwrap(),
+        "--es",
+        &cluster.url,
+        "--index-prefix",
+        &p,
+        "--no-setup",
+        "--rules",
+        "builtin",
+    ];
     run_in(dir.path(), &backfill, &[]).expect_code(0);
+    let findings = findings_of(dir.path(), &real);
     let aggregated = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/corpus/kinds/AWSLogs/111122223333/CloudTrail-Aggregated");
     let backfill =
@@ -314,9 +352,10 @@ fn panels_show_what_they_say(cluster: &Cluster) {
     events.extend(crate::util::events(&aggregated));
     assert_eq!(
         cluster.count(&p),
-        events.len() as u64 + 1,
-        "{p}-* holds the corpus and the other prefix's event"
+        events.len() as u64 + 1 + findings.len() as u64,
+        "{p}-* holds the corpus, its findings and the other prefix's event"
     );
+    assert_eq!(cluster.count(&format!("{p}-findings")), findings.len() as u64);
 
     let kibana = fake_kibana();
     let run = run_in(
@@ -329,6 +368,10 @@ fn panels_show_what_they_say(cluster: &Cluster) {
     let find = |r: &Value| objects.iter().find(|o| o["type"] == r["type"] && o["id"] == r["id"]).unwrap();
     let view = objects.iter().find(|o| o["type"] == "index-pattern").unwrap();
     let pattern = view["attributes"]["title"].as_str().unwrap();
+    let findings_view =
+        objects.iter().find(|o| o["type"] == "index-pattern" && o["id"] != view["id"]).unwrap();
+    let findings_pattern = findings_view["attributes"]["title"].as_str().unwrap();
+    assert_eq!(findings_pattern, format!("{p}-findings-*"));
     let dash = objects.iter().find(|o| o["type"] == "dashboard").unwrap();
 
     // The stored range shows every event, and no more than their first and last days.
@@ -352,19 +395,32 @@ fn panels_show_what_they_say(cluster: &Cluster) {
     base.extend(pills(&source["filter"]));
     base.extend(query_dsl(&source["query"]));
     cluster.post(&format!("/{p}-*/_refresh"), "");
+    let console: Vec<&Value> = shown.iter().copied().filter(|e| is_console(e)).collect();
+    let findings: Vec<&Value> =
+        findings.iter().filter(|f| (absolute(from)..=absolute(to)).contains(&time_of(f))).collect();
+    assert_eq!(findings.len(), 351, "the corpus's findings, all in the range");
     let mut checked = Vec::new();
     for r in dash["references"].as_array().unwrap() {
         let o = find(r);
         let n = match chart(o) {
-            Some(c) => check_chart(cluster, pattern, &c, &base, &shown),
+            Some(c) if c.view.ends_with("_findings-data-view") => {
+                assert_eq!(c.view.replace(&p, "cloudtrail"), FINDINGS_VIEW);
+                assert!(c.filters.is_empty(), "{}: no console rule on findings", c.title);
+                check_chart(cluster, findings_pattern, &c, &base, &findings)
+            }
+            Some(c) => {
+                assert_eq!(c.filters, vec![console_filter()], "{}: the console rule", c.title);
+                check_chart(cluster, pattern, &c, &base, &console)
+            }
             None => check_search(cluster, pattern, o, &base, &shown),
         };
         checked.push((o["attributes"]["title"].as_str().unwrap().to_string(), n));
     }
-    assert_eq!(checked.len(), 6, "{checked:?}");
-    // Both pies add up to every console operation.
+    assert_eq!(checked.len(), 8, "{checked:?}");
+    // Both pies add up to every console operation; both findings panels to every finding.
     assert_eq!(checked[0].1, 7434, "{checked:?}");
     assert_eq!(checked[1].1, 7434, "{checked:?}");
+    assert_eq!((checked[6].1, checked[7].1), (351, 351), "{checked:?}");
     cluster.clean(&p);
 }
 

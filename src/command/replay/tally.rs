@@ -2,8 +2,9 @@
 //! the writing back of letters that could not be delivered: whole, into the new dead-letter file,
 //! so that nothing the input held is only in the input.
 
+use crate::output::batch::ActionLine;
 use crate::output::dead_letter::{DeadLetter, DeadLetters, Payload};
-use crate::source::dead_letters::{Kept, Letter};
+use crate::source::dead_letter_reader::{Kept, Letter};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use tracing::error;
@@ -103,7 +104,7 @@ impl Rewriter {
             file: &l.file,
             reason: &l.reason,
             status: l.status,
-            action: l.action.as_deref(),
+            action: l.action.as_deref().map(ActionLine::Verbatim),
             event: match &l.event {
                 Kept::Document(document) => Payload::Json(document),
                 Kept::Raw(bytes) => Payload::Raw(bytes),

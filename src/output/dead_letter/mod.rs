@@ -38,6 +38,7 @@
 //! use, readable by its owner only (`private_file.rs`).
 
 use crate::ack::Delivery;
+use crate::output::batch::ActionLine;
 use crate::private_file::{self, How};
 use crate::stats::Stats;
 use serde_json::value::RawValue;
@@ -63,7 +64,7 @@ pub struct DeadLetter<'a> {
     /// HTTP status of the rejection, if Elasticsearch rejected it.
     pub status: Option<u16>,
     /// The bulk action line, when the event got that far.
-    pub action: Option<&'a RawValue>,
+    pub action: Option<ActionLine<'a>>,
     /// The document or the raw record.
     pub event: Payload<'a>,
 }
@@ -205,9 +206,9 @@ impl DeadLetters {
         if let Some(status) = letter.status {
             out.extend_from_slice(format!(",\"status\":{status}").as_bytes());
         }
-        if let Some(action) = letter.action {
+        if let Some(action) = &letter.action {
             out.extend_from_slice(b",\"action\":");
-            out.extend_from_slice(action.get().as_bytes());
+            action.write(out);
         }
         let event = &letter.event;
         match event {

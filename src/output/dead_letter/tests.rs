@@ -22,7 +22,7 @@ fn letters_are_json_lines_with_reason_and_event() {
             file: "a.json.gz",
             reason: "mapper_parsing_exception: x",
             status: Some(400),
-            action: Some(action),
+            action: Some(ActionLine::Verbatim(action)),
             event: Payload::from_bytes(br#"{"eventID":"1"}"#),
         },
         letter(Payload::from_bytes(b"{nope")),

@@ -15,9 +15,9 @@
 //! have sent wrong).
 
 use crate::ack::EventAck;
-use crate::output::batch::{Batch, Frame};
-use crate::transform::{Day, Routing};
-use std::io::Write;
+pub use crate::output::batch::Op;
+use crate::output::batch::{ActionLine, Batch, Frame};
+use crate::transform::{Day, DocId, Routing};
 
 /// How index names are formed: `PREFIX-YYYY.MM.DD`.
 #[derive(Clone, Debug)]
@@ -37,16 +37,16 @@ impl IndexNaming {
     pub fn ecs(namespace: &str) -> Self {
         IndexNaming { prefix: format!("logs-{}-{namespace}", crate::transform::ecs::DATASET) }
     }
-}
 
-/// The bulk action.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Op {
-    /// Add, or answer 409 if the id exists.
-    #[default]
-    Create,
-    /// Add or replace.
-    Index,
+    /// The index of the events of `day`: `PREFIX-YYYY.MM.DD`.
+    pub fn events(&self, day: &Day) -> String {
+        format!("{}-{:04}.{:02}.{:02}", self.prefix, day.year, day.month, day.day)
+    }
+
+    /// The index of the findings on events of `day`: `PREFIX-findings-YYYY.MM.DD`.
+    pub fn findings(&self, day: &Day) -> String {
+        format!("{}-findings-{:04}.{:02}.{:02}", self.prefix, day.year, day.month, day.day)
+    }
 }
 
 /// Frames documents as `_bulk` items.
@@ -74,62 +74,33 @@ impl BulkFraming {
 
     /// Appends the action line (with its newline) for a document routed by `routing`.
     pub fn action(&self, routing: &Routing, out: &mut Vec<u8>) {
-        self.action_with(self.op, routing, out);
-    }
-
-    /// [`BulkFraming::action`] with the action `op`.
-    fn action_with(&self, op: Op, routing: &Routing, out: &mut Vec<u8>) {
-        let op = match op {
-            Op::Create => "create",
-            Op::Index => "index",
-        };
-        let d = routing.day;
-        // Writes into a Vec cannot fail.
-        let _ = write!(
-            out,
-            "{{\"{op}\":{{\"_index\":\"{}-{:04}.{:02}.{:02}\"",
-            self.naming.prefix, d.year, d.month, d.day
-        );
-        if self.ids {
-            out.extend_from_slice(b",\"_id\":");
-            routing.id.write_json(out);
-        }
-        out.extend_from_slice(b"}}\n");
+        let index = self.naming.events(&routing.day);
+        ActionLine::Bulk { op: self.op, index: &index, id: self.ids.then_some(routing.id) }.write(out);
+        out.push(b'\n');
     }
 }
 
 impl Frame for BulkFraming {
     fn append_finding(&self, batch: &mut Batch, id: &str, day: Day, document: &[u8], ack: EventAck) {
-        let start = batch.body.len();
+        let index = batch.destination(true, &day, || self.naming.findings(&day));
+        // A string always serializes.
+        let literal = serde_json::to_vec(id).unwrap_or_default();
+        let id = self.ids.then_some(DocId::Event(&literal));
         // Always `create`: a finding never changes, and a re-run's copy is a 409.
-        let _ = write!(
-            batch.body,
-            "{{\"create\":{{\"_index\":\"{}-findings-{:04}.{:02}.{:02}\"",
-            self.naming.prefix, day.year, day.month, day.day
-        );
-        if self.ids {
-            batch.body.extend_from_slice(b",\"_id\":");
-            // A string always serializes.
-            let _ = serde_json::to_writer(&mut batch.body, id);
-        }
-        batch.body.extend_from_slice(b"}}\n");
-        batch.body.extend_from_slice(document);
-        batch.body.push(b'\n');
-        batch.push_item(start, ack, day.unix, true);
+        let line = ActionLine::Bulk { op: Op::Create, index: &index.name, id };
+        batch.push(line, index.clone(), document, ack, day.unix, true);
     }
 
     fn index_name(&self, day: &Day) -> String {
-        format!("{}-{:04}.{:02}.{:02}", self.naming.prefix, day.year, day.month, day.day)
+        self.naming.events(day)
     }
 
     fn append(&self, batch: &mut Batch, routing: &Routing, document: &[u8], ack: EventAck) {
-        let start = batch.body.len();
         // A file an earlier run sent unverified events of: its events replace them.
         let op = if ack.replaces() { Op::Index } else { self.op };
-        self.action_with(op, routing, &mut batch.body);
-        batch.body.extend_from_slice(document);
-        batch.body.push(b'\n');
-        batch.push_written(start, ack, routing.day.unix);
+        let index = batch.destination(false, &routing.day, || self.naming.events(&routing.day));
+        let line = ActionLine::Bulk { op, index: &index.name, id: self.ids.then_some(routing.id) };
+        batch.push(line, index.clone(), document, ack, routing.day.unix, false);
     }
 }
 

@@ -21,7 +21,7 @@
 pub use super::refresh_marker::RefreshError;
 use super::refresh_marker::{self, put_interval, refused};
 use crate::cluster::EsClient;
-use crate::output::batch::{line, Batch};
+use crate::output::batch::{Batch, Destination};
 use crate::state::{RefreshRecord, Relaxed};
 use elasticsearch::http::Method;
 use serde_json::{json, Value};
@@ -31,8 +31,6 @@ use tracing::{info, warn};
 /// Relaxes the indices a backfill writes to and restores them.
 pub struct RefreshRelax {
     client: EsClient,
-    /// Index names are `PREFIX-YYYY.MM.DD`: today's is told by its name.
-    prefix: String,
     /// Relax today's index (and later days') too.
     relax_today: bool,
     state: Mutex<State>,
@@ -48,28 +46,11 @@ struct State {
     refused: bool,
 }
 
-/// The `_index` of each item of `batch`, each name once.
-pub fn indices(batch: &Batch) -> Vec<String> {
-    const KEY: &[u8] = b"\"_index\":\"";
-    let mut names: Vec<String> = Vec::new();
-    for item in &batch.items {
-        let action = line(&batch.body, &item.action);
-        let Some(at) = action.windows(KEY.len()).position(|w| w == KEY) else { continue };
-        let rest = &action[at + KEY.len()..];
-        let Some(end) = rest.iter().position(|b| *b == b'"') else { continue };
-        let name = String::from_utf8_lossy(&rest[..end]);
-        if !names.iter().any(|n| *n == name) {
-            names.push(name.into_owned());
-        }
-    }
-    names
-}
-
 impl RefreshRelax {
-    /// Relaxes the indices named `PREFIX-YYYY.MM.DD` as batches go to them (today's and later days'
-    /// only with `relax_today`).
-    pub fn new(client: EsClient, prefix: &str, relax_today: bool) -> Self {
-        RefreshRelax { client, prefix: prefix.to_string(), relax_today, state: Mutex::default() }
+    /// Relaxes the indices batches go to, as they go (today's and later days' only with
+    /// `relax_today`).
+    pub fn new(client: EsClient, relax_today: bool) -> Self {
+        RefreshRelax { client, relax_today, state: Mutex::default() }
     }
 
     /// Relaxes the indices of `batch` not relaxed yet. Never fails the batch: a refusal is logged
@@ -79,11 +60,12 @@ impl RefreshRelax {
         if state.refused {
             return;
         }
-        for index in indices(batch) {
+        for destination in batch.destinations() {
+            let index = destination.name.clone();
             if !state.seen.insert(index.clone()) {
                 continue;
             }
-            if !self.relax_today && is_today_or_later(&self.prefix, &index, chrono::Utc::now().date_naive()) {
+            if !self.relax_today && is_today_or_later(&destination, chrono::Utc::now().date_naive()) {
                 info!(
                     index,
                     "refresh left on in today's index (a follower may be writing it; --relax-today)"
@@ -155,12 +137,10 @@ impl RefreshRelax {
     }
 }
 
-/// True when `index` is `PREFIX-…YYYY.MM.DD` (the events' or the findings' index) of `today` or a
-/// later day.
-fn is_today_or_later(prefix: &str, index: &str, today: chrono::NaiveDate) -> bool {
-    let Some(rest) = index.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('-')) else { return false };
-    let day = rest.rsplit('-').next().unwrap_or(rest);
-    chrono::NaiveDate::parse_from_str(day, "%Y.%m.%d").is_ok_and(|d| d >= today)
+/// True when `index` holds events (or findings) of `today` or a later day. An index whose day is
+/// not known (named by a replayed dead letter) counts as today's: left refreshing.
+fn is_today_or_later(index: &Destination, today: chrono::NaiveDate) -> bool {
+    index.day.is_none_or(|day| day >= today)
 }
 
 /// Restores what a version that kept the record in `STATE.refresh` left there.
@@ -219,31 +199,60 @@ async fn current(client: &EsClient, index: &str) -> Result<Option<Option<String>
 mod tests {
     use super::*;
     use crate::ack::{Delivery, FileAck};
+    use crate::output::batch::Frame;
+    use crate::output::elasticsearch::BulkFraming;
+    use crate::transform::{Day, DocId, Routing};
+
+    fn day(year: i32, month: u32, day: u32) -> Day {
+        Day { year, month, day, unix: 0 }
+    }
 
     #[test]
     fn the_indices_of_a_batch_each_once() {
         let (file, _receipt) = FileAck::new("f".into());
         let mut batch = Batch::default();
-        for index in ["ct-2024.05.01", "ct-2024.05.02", "ct-2024.05.01"] {
-            let start = batch.body.len();
-            let action = format!("{{\"create\":{{\"_index\":\"{index}\",\"_id\":\"x\"}}}}\n{{}}\n");
-            batch.body.extend_from_slice(action.as_bytes());
-            batch.push_written(start, file.event(), 0);
+        let frame = BulkFraming::create("ct");
+        for d in [1, 2, 1] {
+            let routing = Routing { id: DocId::Event(b"\"x\""), day: day(2024, 5, d), omitted: false };
+            frame.append(&mut batch, &routing, b"{}", file.event());
         }
-        assert_eq!(indices(&batch), ["ct-2024.05.01", "ct-2024.05.02"]);
+        let names: Vec<_> = batch.destinations().iter().map(|d| d.name.clone()).collect();
+        assert_eq!(names, ["ct-2024.05.01", "ct-2024.05.02"]);
         for item in batch.items {
             item.ack.settle(Delivery::Delivered);
         }
     }
 
     #[test]
-    fn today_is_told_by_the_index_name() {
+    fn today_is_told_by_the_day_the_index_was_named_from() {
         let today = chrono::NaiveDate::from_ymd_opt(2024, 5, 2).unwrap();
-        assert!(is_today_or_later("ct", "ct-2024.05.02", today));
-        assert!(is_today_or_later("ct", "ct-2024.06.01", today), "a later day (a clock ahead)");
-        assert!(!is_today_or_later("ct", "ct-2024.05.01", today));
-        assert!(is_today_or_later("ct", "ct-findings-2024.05.02", today), "today's findings");
-        assert!(!is_today_or_later("cx", "ct-2024.05.02", today), "another prefix's");
-        assert!(!is_today_or_later("ct", "ct-2024.05.02-x", today));
+        let (file, _receipt) = FileAck::new("f".into());
+        let mut batch = Batch::default();
+        let frame = BulkFraming::create("ct");
+        for (d, finding) in
+            [((2024, 5, 2), false), ((2024, 6, 1), false), ((2024, 5, 1), false), ((2024, 5, 2), true)]
+        {
+            let d = day(d.0, d.1, d.2);
+            if finding {
+                frame.append_finding(&mut batch, "f1", d, b"{}", file.event());
+            } else {
+                let routing = Routing { id: DocId::Event(b"\"x\""), day: d, omitted: false };
+                frame.append(&mut batch, &routing, b"{}", file.event());
+            }
+        }
+        let told: Vec<_> =
+            batch.destinations().iter().map(|d| (d.name.clone(), is_today_or_later(d, today))).collect();
+        let expected = [
+            ("ct-2024.05.02", true),
+            ("ct-2024.06.01", true), // a later day (a clock ahead)
+            ("ct-2024.05.01", false),
+            ("ct-findings-2024.05.02", true), // today's findings
+        ];
+        assert_eq!(told, expected.map(|(n, t)| (n.to_string(), t)));
+        let replayed = Destination { name: "ct-2024.05.01".into(), day: None };
+        assert!(is_today_or_later(&replayed, today), "a day not known is left refreshing");
+        for item in batch.items {
+            item.ack.settle(Delivery::Delivered);
+        }
     }
 }

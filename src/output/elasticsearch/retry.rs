@@ -69,16 +69,19 @@ pub fn halves(batch: Batch) -> (Batch, Batch) {
 mod tests {
     use super::*;
     use crate::ack::{Delivery, FileAck};
+    use crate::output::batch::{ActionLine, Destination};
     use futures::FutureExt;
+    use std::sync::Arc;
 
     #[test]
     fn halves_keep_every_item_and_its_lines() {
         let (file, _receipt) = FileAck::new("f".into());
         let mut batch = Batch::default();
+        let create = serde_json::value::RawValue::from_string("{\"create\":{}}".into()).unwrap();
+        let index = Arc::new(Destination { name: "x".into(), day: None });
         for n in 0..5 {
-            let start = batch.body.len();
-            batch.body.extend_from_slice(format!("{{\"create\":{{}}}}\n{{\"n\":{n}}}\n").as_bytes());
-            batch.push_written(start, file.event(), 0);
+            let doc = format!("{{\"n\":{n}}}");
+            batch.push(ActionLine::Verbatim(&create), index.clone(), doc.as_bytes(), file.event(), 0, false);
         }
         let (a, b) = halves(batch);
         assert_eq!((a.items.len(), b.items.len()), (2, 3));

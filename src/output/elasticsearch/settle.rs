@@ -123,7 +123,7 @@ impl BulkOutput {
             file: item.ack.file(),
             reason,
             status: (*status != 0).then_some(*status),
-            action: serde_json::from_slice(line(&batch.body, &item.action)).ok(),
+            action: Some(item.action_line(&batch.body)),
             event: Payload::from_bytes(line(&batch.body, &item.document)),
         });
         let written = self.dead.write_all(letters);

@@ -1,4 +1,4 @@
-//! The letter parser reads every shape `output/dead_letter.rs` writes, and says what is wrong
+//! The letter parser reads every shape `output/dead_letter/` writes, and says what is wrong
 //! with anything else without quoting it.
 
 use super::*;
@@ -15,7 +15,7 @@ fn written(limit: usize, letters: Vec<(Option<&str>, Payload)>) -> Vec<Vec<u8>> 
         file: "s3://b/k.json.gz",
         reason: "why",
         status: action.as_ref().map(|_| 400),
-        action: action.as_deref(),
+        action: action.as_deref().map(crate::output::batch::ActionLine::Verbatim),
         event,
     });
     dead.write_all(items).unwrap();
@@ -53,8 +53,9 @@ fn every_shape_the_writer_writes_is_read_back() {
         ("s3://b/k.json.gz", "why", Some(400))
     );
     match letters[0].replay() {
-        Replay::Resend { action: a, document } => {
+        Replay::Resend { action: a, index, document } => {
             assert_eq!(a.get(), action);
+            assert_eq!(index, "ct-2024.05.01", "the index the action names, read once");
             assert_eq!(document.get(), doc.get());
         }
         other => panic!("{other:?}"),

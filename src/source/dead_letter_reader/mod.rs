@@ -3,7 +3,7 @@
 //!
 //! The file is read line by line with a bound on each line ([`LineReader`]): a line longer than the
 //! bound is skipped while it streams, never held whole. Each line is parsed into a [`Letter`]
-//! (the format is documented at the top of `output/dead_letter.rs`): what is wrong with a line
+//! (the format is documented at the top of `output/dead_letter/`): what is wrong with a line
 //! that is not a letter is said in words that never quote it ([`NotALetter`]), since a letter
 //! holds an event. Keys this reader does not know are ignored, as the format asks.
 
@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::io::{self, BufRead};
 
-/// One dead letter, as written by `output/dead_letter.rs`.
+/// One dead letter, as written by `output/dead_letter/`.
 #[derive(Debug)]
 pub struct Letter {
     /// The log file the event came from.
@@ -22,6 +22,8 @@ pub struct Letter {
     pub status: Option<u16>,
     /// The bulk action line sent, if it got that far.
     pub action: Option<Box<RawValue>>,
+    /// The `_index` that action line names.
+    pub index: Option<String>,
     /// The event as it was kept.
     pub event: Kept,
 }
@@ -46,6 +48,8 @@ pub enum Replay<'a> {
     Resend {
         /// The bulk action line.
         action: &'a RawValue,
+        /// The index it names.
+        index: &'a str,
         /// The document, as sent.
         document: &'a RawValue,
     },
@@ -59,12 +63,14 @@ impl Letter {
     /// What to do with it: a document that was sent (it has its action line) is sent again as it
     /// is; a record, or a document refused before it was sent, is encoded again.
     pub fn replay(&self) -> Replay<'_> {
-        match (&self.event, &self.action) {
-            (Kept::Document(document), Some(action)) => Replay::Resend { action, document },
-            (Kept::Document(document), None) => Replay::Encode(document.get().as_bytes()),
-            (Kept::Raw(bytes), _) => Replay::Encode(bytes),
-            (Kept::Withheld, _) => Replay::NotReplayable("raw_withheld"),
-            (Kept::Truncated, _) => Replay::NotReplayable("truncated"),
+        match (&self.event, &self.action, &self.index) {
+            (Kept::Document(document), Some(action), Some(index)) => {
+                Replay::Resend { action, index, document }
+            }
+            (Kept::Document(document), _, _) => Replay::Encode(document.get().as_bytes()),
+            (Kept::Raw(bytes), _, _) => Replay::Encode(bytes),
+            (Kept::Withheld, _, _) => Replay::NotReplayable("raw_withheld"),
+            (Kept::Truncated, _, _) => Replay::NotReplayable("truncated"),
         }
     }
 }
@@ -131,9 +137,7 @@ pub fn parse(line: &[u8]) -> Result<Letter, NotALetter> {
         }
     };
     let action = keys.get("action").filter(|raw| raw.get() != "null").cloned();
-    if let Some(action) = &action {
-        check_action(action)?;
-    }
+    let index = action.as_deref().map(index_of).transpose()?;
     let present: Vec<&str> = ["document", "raw", "raw_base64", "raw_withheld", "truncated"]
         .into_iter()
         .filter(|k| keys.contains_key(*k))
@@ -153,23 +157,25 @@ pub fn parse(line: &[u8]) -> Result<Letter, NotALetter> {
         ["truncated"] => Kept::Truncated,
         _ => return Err(NotALetter::TwoEvents),
     };
-    Ok(Letter { file, reason, status, action, event })
+    Ok(Letter { file, reason, status, action, index, event })
 }
 
-/// `{"create":{"_index":"…",…}}` or `{"index":{…}}`: one key, naming a string `_index`.
-fn check_action(action: &RawValue) -> Result<(), NotALetter> {
+/// The `_index` of a bulk action line: `{"create":{"_index":"…",…}}` or `{"index":{…}}`, one key,
+/// naming a string `_index`.
+fn index_of(action: &RawValue) -> Result<String, NotALetter> {
     let map: HashMap<String, &RawValue> =
         serde_json::from_str(action.get()).map_err(|_| NotALetter::BadAction)?;
     match map.iter().next() {
         Some((op, target)) if map.len() == 1 && (op == "create" || op == "index") => {
-            serde_json::from_str::<ActionTarget>(target.get()).map_err(|_| NotALetter::BadAction)?;
-            Ok(())
+            let target =
+                serde_json::from_str::<ActionTarget>(target.get()).map_err(|_| NotALetter::BadAction)?;
+            Ok(target._index.into_owned())
         }
         _ => Err(NotALetter::BadAction),
     }
 }
 
-/// Standard base64 with padding (as `output/dead_letter.rs` writes it); `None` if it is not.
+/// Standard base64 with padding (as `output/dead_letter/` writes it); `None` if it is not.
 pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.decode(text).ok()

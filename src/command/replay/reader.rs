@@ -1,4 +1,4 @@
-//! The reading half of `replay`, on a blocking thread: letters (`source/dead_letters.rs`) →
+//! The reading half of `replay`, on a blocking thread: letters (`source/dead_letter_reader/`) →
 //! batches for the bulk output, each letter with its own acknowledgement.
 //!
 //! A letter that was sent (`action` + `document`) is framed again from its own action line, as it
@@ -12,9 +12,9 @@
 
 use super::tally::{Rewriter, Tally};
 use crate::ack::{Delivery, FileAck, Receipt};
-use crate::output::batch::{Batch, BatchLimits, Frame};
+use crate::output::batch::{ActionLine, Batch, BatchLimits, Destination, Frame};
 use crate::output::dead_letter::{DeadLetter, DeadLetters, Payload};
-use crate::source::dead_letters::{parse, Letter, Line, LineReader, NotALetter, Replay};
+use crate::source::dead_letter_reader::{parse, Letter, Line, LineReader, NotALetter, Replay};
 use crate::stats::Stats;
 use crate::transform::{Encoded, Transform};
 use std::io::{self, BufReader, Read};
@@ -34,7 +34,7 @@ pub struct Pending {
 }
 
 /// Everything the reading thread needs.
-pub struct Feed {
+pub struct Reader {
     /// The input's name, for messages.
     pub input: String,
     /// The longest line read.
@@ -57,7 +57,7 @@ pub struct Feed {
     pub offline: bool,
 }
 
-impl Feed {
+impl Reader {
     /// Reads every line of `input`; sends batches to the output and pending letters to the
     /// collector. Returns the line it stopped before, if a signal stopped it.
     pub fn run(
@@ -103,13 +103,11 @@ impl Feed {
             }
             let (ack, receipt) = FileAck::new(letter.file.as_str().into());
             match letter.replay() {
-                Replay::Resend { action, document } => {
-                    let start = batch.body.len();
-                    batch.body.extend_from_slice(action.get().as_bytes());
-                    batch.body.push(b'\n');
-                    batch.body.extend_from_slice(document.get().as_bytes());
-                    batch.body.push(b'\n');
-                    batch.push_written(start, ack.event(), 0);
+                Replay::Resend { action, index, document } => {
+                    // Its day is not known here (the name is the letter's): refresh is left as it is.
+                    let index = Arc::new(Destination { name: index.to_string(), day: None });
+                    let document = document.get().as_bytes();
+                    batch.push(ActionLine::Verbatim(action), index, document, ack.event(), 0, false);
                 }
                 Replay::Encode(bytes) => self.encode(&ack, &letter.reason, bytes, &mut batch, &mut scratch),
                 // Counted and skipped above; were one to come here, its ack fails it, loudly.
@@ -135,7 +133,7 @@ impl Feed {
         self.tally.invalid.add(n);
     }
 
-    /// Encodes a record as the reader pool does (`pipeline.rs`): framed into the batch, dropped
+    /// Encodes a record as the reader pool does (`reader_pool.rs`): framed into the batch, dropped
     /// by a filter, or dead-lettered again with the transform's reason.
     fn encode(&self, ack: &FileAck, first: &str, record: &[u8], batch: &mut Batch, scratch: &mut Vec<u8>) {
         scratch.clear();
