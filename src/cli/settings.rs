@@ -3,7 +3,7 @@
 //! name a flag or an environment variable get the name from [`Labels`].
 
 use super::cluster::{ClusterArgs, ConnectionArgs, FlavorArg, SetupArgs};
-use super::select::{AwsFlags, QueueFlags, SelectArgs};
+use super::source::{AwsFlags, QueueFlags, SelectArgs};
 use super::{BackfillArgs, FollowArgs, IndexingArgs, LambdaArgs, ReplayArgs, ReportArgs};
 use crate::aws::AwsSettings;
 use crate::backoff::Backoff;
@@ -20,7 +20,7 @@ use crate::decode::DecodeSettings;
 use crate::output::batch::BatchLimits;
 use crate::output::dead_letter_ship::Destination;
 use crate::output::elasticsearch::BulkSettings;
-use crate::pipeline::ReaderSettings;
+use crate::reader_pool::ReaderSettings;
 use crate::setup::templates::Names;
 use crate::setup::Options;
 use crate::source::layout::LayoutFilter;

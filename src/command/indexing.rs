@@ -14,7 +14,7 @@ use crate::output::dead_letter::DeadLetters;
 use crate::output::elasticsearch::{refresh_marker, BulkFraming, BulkOutput, BulkSettings};
 use crate::output::file::FileOutput;
 use crate::output::Output;
-use crate::pipeline::{self, ReaderSettings, Started};
+use crate::reader_pool::{self, ReaderSettings, Started};
 use crate::setup::templates::Names;
 use crate::source::Unit;
 use crate::stats::Stats;
@@ -128,7 +128,7 @@ impl IndexingSettings {
     /// The cluster's client (no request is sent); `None` for a file or no output.
     pub async fn client(&self) -> anyhow::Result<Option<EsClient>> {
         match &self.target {
-            Target::Cluster { cluster, .. } => Ok(Some(super::cluster::client(cluster).await?)),
+            Target::Cluster { cluster, .. } => Ok(Some(super::client::build(cluster).await?)),
             _ => Ok(None),
         }
     }
@@ -212,7 +212,7 @@ impl IndexingSettings {
         cancel: &CancellationToken,
     ) -> Started {
         return_large_buffers();
-        pipeline::start(
+        reader_pool::start(
             &self.readers,
             transform.into(),
             self.frame(),

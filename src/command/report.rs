@@ -86,7 +86,7 @@ pub async fn run(settings: ReportSettings) -> anyhow::Result<Outcome> {
             (report, outcome, (input, console_only))
         }
         ReportInput::Cluster { cluster, query } => {
-            let client = super::cluster::client(&cluster).await?;
+            let client = super::client::build(&cluster).await?;
             let report = crate::report::cluster::report(&client, &query, &settings.options).await?;
             let input = vec![format!("{} {}-*", crate::cluster::shown(&cluster.url), query.prefix)];
             (report, Outcome::default(), (input, query.console_only))

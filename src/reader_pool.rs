@@ -1,4 +1,4 @@
-//! The reader pool, the pipeline's CPU half: decode → transform → output framing, into batches.
+//! The reader pool: the CPU half of a run, decode → transform → output framing, into batches.
 //!
 //! A few reader threads (decompression and JSON scanning are CPU work) each take the next
 //! [`Unit`] from the sources, stream its events (`decode`), turn each into a document
@@ -93,7 +93,7 @@ pub fn start(
     Started { threads, batches }
 }
 
-/// Waits for reader threads to end (they do once their files and the sink are done).
+/// Waits for reader threads to end (they do once their files and the output are done).
 pub fn join(threads: Vec<JoinHandle<()>>) -> Result<(), &'static str> {
     for t in threads {
         t.join().map_err(|_| "a reader thread panicked")?;
@@ -179,7 +179,7 @@ impl Readers {
         }
     }
 
-    /// Reads one file into batches. `Break` means the run is stopping (sink gone or cancelled).
+    /// Reads one file into batches. `Break` means the run is stopping (the output gone, or cancelled).
     fn read_file(
         &self,
         unit: Unit,
