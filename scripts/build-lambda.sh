@@ -55,7 +55,7 @@ newest_glibc() {
 }
 
 build() {
-  local arch=$1 triple cc bin dir upper glibc
+  local arch=$1 triple cc built dir upper glibc
   triple=$(triple_of "$arch") || { log "unknown architecture $arch (x86_64 or arm64)"; return 1; }
   ensure_cross "$arch" || return 1
   cc=$(cc_of "$arch")
@@ -64,12 +64,15 @@ build() {
   if [[ -n $cc ]]; then
     env "CARGO_TARGET_${upper}_LINKER=$cc" "CC_${triple//-/_}=$cc" \
       cargo build --locked --release --quiet --bin cloudtrail-es --target "$triple"
+    built="$CARGO_TARGET_DIR/$triple/release/cloudtrail-es"
   else
-    cargo build --locked --release --quiet --bin cloudtrail-es --target "$triple"
+    # The host's own architecture: the ordinary release build (shared with the benches), not a second one.
+    cargo build --locked --release --quiet --bin cloudtrail-es
+    built="$CARGO_TARGET_DIR/release/cloudtrail-es"
   fi
   dir="$OUT/$arch"
   rm -rf "$dir" && mkdir -p "$dir"
-  cp "$CARGO_TARGET_DIR/$triple/release/cloudtrail-es" "$dir/bootstrap"
+  cp "$built" "$dir/bootstrap"
   "$(strip_of "$arch")" "$dir/bootstrap"
   glibc=$(newest_glibc "$dir/bootstrap")
   if [[ $(printf '%s\n%s\n' "$glibc" "$MAX_GLIBC" | sort -V | tail -n 1) != "$MAX_GLIBC" ]]; then

@@ -9,10 +9,9 @@
 //! scraper storm or an fd shortage costs neither memory nor a spinning core.
 
 use crate::backoff::Backoff;
-use crate::source::sqs::QueueStats;
-use crate::stats::{Health, Stats};
+use crate::stats::{Health, Kind, Stats, TABLE};
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,10 +21,8 @@ use tracing::{debug, warn};
 
 /// What the endpoints report on.
 pub struct Metrics {
-    /// Pipeline counters.
+    /// The run's counters.
     pub stats: Arc<Stats>,
-    /// Queue counters.
-    pub queue: Arc<QueueStats>,
     /// How long a service may fail before `/healthz` says so.
     pub unhealthy_after: Duration,
 }
@@ -128,86 +125,31 @@ impl Metrics {
         }
     }
 
-    /// The counters in Prometheus' text format.
+    /// The counters in Prometheus' text format: each row of the table with a metric
+    /// (`stats/table.rs`), in table order.
     pub fn prometheus(&self) -> String {
-        let (s, q) = (&self.stats, &self.queue);
-        let counters: [(&str, &str, &AtomicU64); 15] = [
-            ("messages_received_total", "SQS messages received", &q.received),
-            ("messages_deleted_total", "SQS messages deleted after their files were safe", &q.deleted),
-            ("messages_kept_total", "SQS messages left in the queue because a file failed", &q.kept),
-            ("messages_invalid_total", "SQS messages that are not notifications", &q.invalid),
-            ("files_read_total", "log files read to the end", &s.files_read),
-            ("files_failed_total", "log files that could not be read", &s.files_failed),
-            ("bytes_read_total", "bytes read from sources", &s.bytes_read),
-            ("events_read_total", "events read", &s.events_read),
-            ("events_indexed_total", "events indexed", &s.events_indexed),
-            ("events_present_total", "events already in the index", &s.events_present),
-            ("events_dead_lettered_total", "events written to the dead-letter file", &s.events_dead),
-            ("events_failed_total", "events neither delivered nor dead-lettered", &s.events_failed),
-            ("events_omitted_total", "events CloudTrail truncated (\"omitted\": true)", &s.events_omitted),
-            (
-                "events_unavailable_total",
-                "events left undelivered: the cluster was unavailable past the patience",
-                &s.events_unavailable,
-            ),
-            (
-                "bulk_pushbacks_total",
-                "cluster answers that cut the bulk concurrency (429/503, items refused with 429, no answer)",
-                &s.bulk_pushbacks,
-            ),
-        ];
+        let s = &self.stats;
         let mut out = String::new();
-        for (name, help, value) in counters {
-            let _ = writeln!(out, "# HELP cloudtrail_es_{name} {help}\n# TYPE cloudtrail_es_{name} counter");
-            let _ = writeln!(out, "cloudtrail_es_{name} {}", value.load(Relaxed));
-        }
-        if s.rules_loaded.load(Relaxed) > 0 {
-            let _ = writeln!(
-                out,
-                "# HELP cloudtrail_es_findings_total Sigma rule matches, by the rule's level\n\
-                 # TYPE cloudtrail_es_findings_total counter"
-            );
-            for (level, n) in crate::detect::Level::ALL.iter().zip(&s.findings) {
-                let _ =
-                    writeln!(out, "cloudtrail_es_findings_total{{level=\"{level}\"}} {}", n.load(Relaxed));
+        for row in TABLE {
+            let Some(metric) = row.metric else { continue };
+            let Some(value) = (row.read)(s) else { continue };
+            if !metric.when.holds(s, value) {
+                continue;
             }
-            for (name, help, value) in [
-                ("findings_indexed_total", "findings written", &s.findings_indexed),
-                ("findings_present_total", "findings already in the index", &s.findings_present),
-            ] {
-                let _ =
-                    writeln!(out, "# HELP cloudtrail_es_{name} {help}\n# TYPE cloudtrail_es_{name} counter");
-                let _ = writeln!(out, "cloudtrail_es_{name} {}", value.load(Relaxed));
+            let kind = match row.kind {
+                Kind::Counter => "counter",
+                Kind::Gauge => "gauge",
+            };
+            let name = metric.name;
+            let _ =
+                writeln!(out, "# HELP cloudtrail_es_{name} {}\n# TYPE cloudtrail_es_{name} {kind}", row.help);
+            if metric.by_level {
+                for (level, n) in crate::detect::Level::ALL.iter().zip(&s.findings) {
+                    let _ = writeln!(out, "cloudtrail_es_{name}{{level=\"{level}\"}} {}", n.load(Relaxed));
+                }
+            } else {
+                let _ = writeln!(out, "cloudtrail_es_{name} {value}");
             }
-        }
-        if let Some(lag) = s.lag() {
-            let _ = writeln!(
-                out,
-                "# HELP cloudtrail_es_lag_seconds now minus the newest event time delivered\n\
-                 # TYPE cloudtrail_es_lag_seconds gauge\ncloudtrail_es_lag_seconds {}",
-                lag.as_secs()
-            );
-        }
-        if s.bulk_limit_max.load(Relaxed) > 0 {
-            let _ = writeln!(
-                out,
-                "# HELP cloudtrail_es_bulk_concurrency bulk requests allowed in flight now (adaptive)\n\
-                 # TYPE cloudtrail_es_bulk_concurrency gauge\ncloudtrail_es_bulk_concurrency {}\n\
-                 # HELP cloudtrail_es_bulk_concurrency_max its upper bound, --bulk-concurrency\n\
-                 # TYPE cloudtrail_es_bulk_concurrency_max gauge\ncloudtrail_es_bulk_concurrency_max {}",
-                s.bulk_limit.load(Relaxed),
-                s.bulk_limit_max.load(Relaxed)
-            );
-        }
-        let h = &s.health;
-        let waiting = h.waiting.load(Relaxed);
-        let _ = writeln!(
-            out,
-            "# TYPE cloudtrail_es_events_waiting gauge\ncloudtrail_es_events_waiting {waiting}"
-        );
-        for (name, since) in [("elasticsearch", &h.es_failing_since), ("sqs", &h.sqs_failing_since)] {
-            let up = u8::from(Health::failing_for(since).is_none());
-            let _ = writeln!(out, "# TYPE cloudtrail_es_{name}_up gauge\ncloudtrail_es_{name}_up {up}");
         }
         out
     }
@@ -216,9 +158,10 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicU64;
 
     fn metrics() -> Metrics {
-        Metrics { stats: Arc::default(), queue: Arc::default(), unhealthy_after: Duration::from_secs(60) }
+        Metrics { stats: Arc::default(), unhealthy_after: Duration::from_secs(60) }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! escapes control characters ([`escape_controls`]), so an S3 key or file name holding `\n` (or a
 //! terminal escape) stays inside its line. The JSON format escapes them already.
 
-use crate::stats::Stats;
+use crate::stats::{Stats, TABLE};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -172,29 +172,13 @@ pub fn line(stats: &Stats, pace: Pace) -> String {
 }
 
 /// Bytes, the current event rate, and what became of the events; with a cluster output, the bulk
-/// requests allowed in flight now, of the most (`--bulk-concurrency`).
+/// requests allowed in flight now, of the most (`--bulk-concurrency`): the rows of the table with
+/// a progress phrase (`stats/table.rs`), the rate after the first.
 pub fn counts(stats: &Stats, pace: Pace) -> String {
-    let get = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
-    let rate = pace.events_per_sec;
-    let mut text = format!(
-        "{:.1} MB · {rate:.0} events/s · {} indexed · {} present · {} dead-lettered · {} failed files",
-        get(&stats.bytes_read) as f64 / 1e6,
-        get(&stats.events_indexed),
-        get(&stats.events_present),
-        get(&stats.events_dead),
-        get(&stats.files_failed),
-    );
-    if get(&stats.rules_loaded) > 0 {
-        text.push_str(&format!(" · findings {}", stats.findings_by_level()));
-    }
-    if get(&stats.bulk_limit_max) > 0 {
-        text.push_str(&format!(
-            " · bulk concurrency {}/{}",
-            get(&stats.bulk_limit),
-            get(&stats.bulk_limit_max)
-        ));
-    }
-    text
+    let mut parts: Vec<String> =
+        TABLE.iter().filter_map(|row| row.progress.as_ref()?.render(stats, (row.read)(stats)?)).collect();
+    parts.insert(1.min(parts.len()), format!("{:.0} events/s", pace.events_per_sec));
+    parts.join(" · ")
 }
 
 /// `5s`, `2m05s`, `2h01m`, `944d03h`: a duration as people read it.

@@ -1,4 +1,4 @@
-//! `report --rules` (issues 22 and 23), no server: the findings section counts exactly the findings
+//! `report --rules` (docs/guides/report.md), no server: the findings section counts exactly the findings
 //! `backfill --rules` writes for the same files (the same evaluator, by rule and level, each rule
 //! with its author); markup planted in a matched event or in a rule shows as text; the rules come
 //! from the flag or the config file; a rule that cannot be used, or `--rules` with

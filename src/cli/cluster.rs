@@ -1,7 +1,7 @@
 //! How to reach the cluster (shared by every command that talks to it), how to send to it, and
 //! Kibana for `setup`.
 
-use super::select::AwsFlags;
+use super::source::AwsFlags;
 use super::{parse_index_prefix, EcsArgs};
 use crate::cluster::sigv4::Service;
 use clap::{Args, ValueEnum};

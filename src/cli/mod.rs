@@ -12,8 +12,8 @@ mod ecs;
 pub mod lambda;
 mod replay;
 mod report;
-mod select;
 mod settings;
+mod source;
 mod transform;
 
 pub use alert::AlertArgs;
@@ -22,7 +22,7 @@ pub use ecs::{parse_namespace, EcsArgs, EcsDocumentArgs};
 pub use lambda::LambdaArgs;
 pub use replay::ReplayArgs;
 pub use report::ReportArgs;
-pub use select::{AwsFlags, ObjectFlags, QueueFlags, SelectArgs};
+pub use source::{AwsFlags, ObjectFlags, QueueFlags, SelectArgs};
 pub use transform::{TransformArgs, REDACT_KEY_ENV};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -2,7 +2,7 @@
 //!
 //! Wiring, in data order: the sources (local folders, S3 prefixes) feed files, each with its
 //! acknowledgement → the reader pool decodes, transforms and frames them into batches
-//! (`pipeline.rs`) → one output delivers the batches (a cluster or an NDJSON file) → each file's
+//! (`reader_pool.rs`) → one output delivers the batches (a cluster or an NDJSON file) → each file's
 //! receipt resolves back at the journal, which records finished files in `--state` as soon as they
 //! are settled. A signal stops the sources, lets what is in flight finish, saves the state and
 //! prints the summary. When every stage has drained, the outcome decides the exit status.
@@ -16,8 +16,8 @@ use crate::output::dead_letter::DeadLetters;
 use crate::output::elasticsearch::refresh::{self, RefreshRelax};
 use crate::output::queue::Enqueuer;
 use crate::output::Output;
-use crate::pipeline;
 use crate::progress::Progress;
+use crate::reader_pool;
 use crate::source::admit::{Admit, Shard};
 use crate::source::feed::Feed;
 use crate::source::layout::LayoutFilter;
@@ -116,7 +116,7 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
     let sources =
         feed_sources(&settings.sources, &settings.select, &settings.aws, settings.to_queue.as_ref(), feed);
     let (fed, delivered) = tokio::join!(sources, output.run(readers.batches, &stats));
-    pipeline::join(readers.threads).map_err(anyhow::Error::msg)?;
+    reader_pool::join(readers.threads).map_err(anyhow::Error::msg)?;
     let files_not_done = journal.await??;
     if let Some(relaxed) = relaxed {
         relaxed.restore().await;

@@ -3,7 +3,7 @@
 //!
 //! Wiring, in data order: the SQS source receives notifications and downloads the files they name,
 //! each with its acknowledgement → the reader pool decodes, transforms and frames them
-//! (`pipeline.rs`) → the output delivers (a cluster, retried until it is back; or an NDJSON file) →
+//! (`reader_pool.rs`) → the output delivers (a cluster, retried until it is back; or an NDJSON file) →
 //! each message's task awaits its files' receipts and deletes the message only when all of them are
 //! safe. With alert rules (`output/alert/`), the readers also hand matching events to the alert
 //! output, whose deliveries settle second acks of the same files, so a message also waits for its
@@ -21,12 +21,12 @@ use crate::metrics::Metrics;
 use crate::output::alert::{self, AlertSettings};
 use crate::output::dead_letter::DeadLetters;
 use crate::output::Output;
-use crate::pipeline;
 use crate::progress::{counts, human_duration, Meter};
+use crate::reader_pool;
 use crate::source::s3::fetch::Fetcher;
 use crate::source::sqs::queue::SqsQueue;
-use crate::source::sqs::{Consumer, QueueSettings, QueueStats};
-use crate::stats::Stats;
+use crate::source::sqs::{Consumer, QueueSettings};
+use crate::stats::{Line, Stats};
 use anyhow::{anyhow, Context};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -110,7 +110,7 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
     let readers = settings.indexing.start_readers(transform, tap, detector, file_rx, &dead, &stats, &abort);
     let queue = SqsQueue::new(sqs, settings.queue.queue_url.clone());
     let consumer = Consumer::new(queue, fetcher, settings.queue.clone(), file_tx, stats.clone());
-    let side_tasks = start_side_tasks(&settings.service, &stats, &consumer.queue).await?;
+    let side_tasks = start_side_tasks(&settings.service, &stats).await?;
     info!("following {}", settings.queue.queue_url);
     if settings.queue.allow_buckets.is_empty() {
         warn!(
@@ -127,9 +127,9 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
     };
     let (_, delivered, ()) =
         tokio::join!(consumer.clone().run(stop, abort, grace), output.run(readers.batches, &stats), alerting);
-    pipeline::join(readers.threads).map_err(anyhow::Error::msg)?;
+    reader_pool::join(readers.threads).map_err(anyhow::Error::msg)?;
     side_tasks.iter().for_each(|t| t.abort());
-    eprintln!("{}", queue_line(&consumer.queue));
+    eprintln!("{}", queue_line(&stats));
     stats.report(dead.path(), started.elapsed(), "follow");
     delivered?;
     Ok(Outcome::default())
@@ -190,7 +190,6 @@ async fn check_queue(sqs: &aws_sdk_sqs::Client, queue: &str) -> anyhow::Result<(
 async fn start_side_tasks(
     service: &ServiceSettings,
     stats: &Arc<Stats>,
-    queue: &Arc<QueueStats>,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let mut tasks = Vec::new();
     if let Some(addr) = service.metrics_addr {
@@ -198,14 +197,10 @@ async fn start_side_tasks(
             .await
             .with_context(|| format!("cannot listen on --metrics-addr {addr}"))?;
         info!("metrics on http://{addr}/metrics, health on http://{addr}/healthz");
-        let metrics = Arc::new(Metrics {
-            stats: stats.clone(),
-            queue: queue.clone(),
-            unhealthy_after: service.unhealthy_after,
-        });
+        let metrics = Arc::new(Metrics { stats: stats.clone(), unhealthy_after: service.unhealthy_after });
         tasks.push(tokio::spawn(metrics.serve(listener)));
     }
-    let (stats, queue) = (stats.clone(), queue.clone());
+    let stats = stats.clone();
     let every = service.status_interval.max(Duration::from_secs(1));
     let (started, mut meter) = (Instant::now(), Meter::new());
     tasks.push(tokio::spawn(async move {
@@ -214,19 +209,13 @@ async fn start_side_tasks(
             let files = stats.files_read.load(Relaxed);
             let lag = stats.lag().map_or_else(|| "none yet".into(), |l| human_duration(l.as_secs_f64()));
             let counts = counts(&stats, meter.observe(started.elapsed(), &stats));
-            info!("status: {}; files {files} read · {counts} · lag {lag}", queue_line(&queue));
+            info!("status: {}; files {files} read · {counts} · lag {lag}", queue_line(&stats));
         }
     }));
     Ok(tasks)
 }
 
-fn queue_line(q: &QueueStats) -> String {
-    format!(
-        "messages: {} received, {} deleted, {} left in the queue after a failure, {} not notifications, {} refused",
-        q.received.load(Relaxed),
-        q.deleted.load(Relaxed),
-        q.kept.load(Relaxed),
-        q.invalid.load(Relaxed),
-        q.refused.load(Relaxed)
-    )
+/// `messages: N received, …`: the queue's rows of the table.
+fn queue_line(stats: &Stats) -> String {
+    stats.line(Line::Messages).unwrap_or_default()
 }

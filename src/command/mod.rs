@@ -6,12 +6,12 @@
 //!   `lambda/` the AWS Lambda function (the runtime loop, and one invocation);
 //! - `indexing.rs`: what backfill and follow share — the transform, the output (probing the
 //!   cluster and installing templates before the output is built) and the readers;
-//! - `cluster.rs`: the cluster client, with its SigV4 signer when asked for;
+//! - `client.rs`: the cluster client, with its SigV4 signer when asked for;
 //! - `shutdown.rs`: the one place signals are watched;
 //! - [`Outcome`]: how a run ended, which `main.rs` turns into the exit status.
 
 pub mod backfill;
-pub mod cluster;
+pub mod client;
 pub mod follow;
 pub mod indexing;
 pub mod lambda;

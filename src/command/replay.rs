@@ -1,8 +1,8 @@
 //! `cloudtrail-es replay DEAD_LETTERS.ndjson`: the way back for dead letters, once their cause is
 //! fixed (a mapping changed, an outage over).
 //!
-//! Wiring, in data order: the input is read letter by letter (`source/dead_letters.rs`) on a
-//! blocking thread (`replay/feed.rs`), which frames each replayable letter into batches → the same
+//! Wiring, in data order: the input is read letter by letter (`source/dead_letter_reader/`) on a
+//! blocking thread (`replay/reader.rs`), which frames each replayable letter into batches → the same
 //! bulk output backfill uses (`output/elasticsearch/`: its retries, backoff, 413 splits and
 //! dead-lettering) → each letter's receipt comes back to the collector here, which writes the
 //! letters that could not be delivered, whole, into the new dead-letter file (`replay/tally.rs`).
@@ -14,7 +14,7 @@
 //! cannot be reached at all, every replayable letter is written to the new file as it is, so that
 //! the new file alone holds everything that is still not in.
 
-mod feed;
+mod reader;
 mod tally;
 
 use super::indexing::IndexingSettings;
@@ -24,8 +24,8 @@ use crate::ack::Delivery;
 use crate::output::dead_letter::{DeadLetters, DEFAULT_MAX_DOCUMENT};
 use crate::stats::Stats;
 use anyhow::{bail, Context};
-use feed::{Feed, Pending};
 use futures::StreamExt;
+use reader::{Pending, Reader};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -87,7 +87,7 @@ pub async fn run(mut settings: ReplaySettings) -> anyhow::Result<Outcome> {
     }
     let tally = Arc::new(Tally::default());
     let offline = output.is_none();
-    let feed = Feed {
+    let reader = Reader {
         input: input_path.display().to_string(),
         max_line: settings.max_line_bytes.max(1),
         transform,
@@ -101,7 +101,7 @@ pub async fn run(mut settings: ReplaySettings) -> anyhow::Result<Outcome> {
     };
     let (batch_tx, batches) = mpsc::channel(settings.indexing.readers.queued_batches.max(1));
     let (pending_tx, pending) = mpsc::unbounded_channel();
-    let reading = tokio::task::spawn_blocking(move || feed.run(input, batch_tx, pending_tx));
+    let reading = tokio::task::spawn_blocking(move || reader.run(input, batch_tx, pending_tx));
     let collecting = tokio::spawn(collect(pending, Rewriter::new(dead.clone(), tally.clone())));
     let delivered = match output {
         Some(output) => output.run(batches, &stats).await,

@@ -93,7 +93,7 @@ pub async fn run(settings: ReportSettings) -> anyhow::Result<Outcome> {
             (report, outcome, (input, console_only))
         }
         ReportInput::Cluster { cluster, query } => {
-            let client = super::cluster::client(&cluster).await?;
+            let client = super::client::build(&cluster).await?;
             let mut report = crate::report::cluster::report(&client, &query, options).await?;
             if options.findings {
                 report.findings = Some(crate::report::findings::from_cluster(&client, &query).await?);

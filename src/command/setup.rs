@@ -19,7 +19,7 @@ pub struct SetupSettings {
 
 /// `cloudtrail-es setup`: prints one line per item and a last line saying whether anything changed.
 pub async fn run(settings: SetupSettings) -> anyhow::Result<()> {
-    let client = super::cluster::client(&settings.cluster).await?;
+    let client = super::client::build(&settings.cluster).await?;
     let cluster = client.info().await?;
     if cluster.serverless {
         println!(
@@ -41,7 +41,7 @@ pub async fn run(settings: SetupSettings) -> anyhow::Result<()> {
     };
     install(&client, &cluster, &options, &mut report).await?;
     if let Some(kibana) = &settings.kibana {
-        let kibana = super::cluster::client(kibana).await?;
+        let kibana = super::client::build(kibana).await?;
         report(&kibana::install(&kibana, &client, cluster.flavor, &options).await?);
     }
     if !cluster.serverless {

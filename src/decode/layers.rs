@@ -3,9 +3,9 @@
 //! The layers also turn an I/O error into words: a failing source (trying again may work), a
 //! truncated or a corrupt gzip member, and where.
 
+use super::context::WalkError;
 use super::gzip::{GzState, Members, Source, Trailing, MAGIC};
 use super::scanner::ScanError;
-use super::walk::WalkError;
 use super::DecodeError;
 use flate2::bufread::GzDecoder;
 use std::cell::Cell;

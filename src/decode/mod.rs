@@ -18,11 +18,11 @@
 
 mod bytes;
 mod cloudwatch;
+mod context;
 mod gzip;
 mod layers;
 mod records;
 mod scanner;
-mod walk;
 
 pub use bytes::{json_kind, value_kind, Strings};
 pub use gzip::Trailing;

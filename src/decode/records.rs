@@ -10,9 +10,9 @@
 
 use super::bytes::{describe_start, value_kind};
 use super::cloudwatch::{self, MessageType};
+use super::context::{Ctx, WalkError};
 use super::layers;
 use super::scanner::{ScanError, Scanner};
-use super::walk::{Ctx, WalkError};
 use super::{DecodeError, DecodeSettings, Decoded, Failure, FileKind, Format, Item};
 use std::io::Read;
 use std::ops::ControlFlow;

@@ -10,7 +10,7 @@
 //! kept once.
 
 use super::{builtin, Detector, Level, RuleInfo, RuleSource};
-use rsigma_eval::Engine;
+use rsigma_eval::{compile_rule, CompiledRule};
 use rsigma_parser::{parse_sigma_yaml, SigmaRule};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -69,18 +69,13 @@ pub fn load(sources: &[RuleSource]) -> Result<(Detector, Vec<Skipped>), LoadErro
             RuleSource::Path(path) => loader.add_path(path)?,
         }
     }
-    let mut engine = Engine::new();
-    let errors = engine.add_rules(loader.parsed.iter());
-    // Compiled once more in a batch (one index build); a rule that compiled alone compiles here.
-    if let Some((_, e)) = errors.first() {
-        return Err(LoadError::Empty(format!("(compiling the rule set: {e})")));
-    }
-    Ok((Detector::new(engine, loader.rules), loader.skipped))
+    Ok((Detector::new(&loader.parsed, loader.compiled, loader.rules), loader.skipped))
 }
 
 #[derive(Default)]
 struct Loader {
     parsed: Vec<SigmaRule>,
+    compiled: Vec<CompiledRule>,
     rules: Vec<RuleInfo>,
     skipped: Vec<Skipped>,
     ids: HashSet<String>,
@@ -150,8 +145,7 @@ impl Loader {
                 show(&ls.service)
             ));
         }
-        // Compiled alone first, so that a rule the evaluator refuses is named with its file.
-        Engine::new().add_rule(&rule).map_err(|e| format!("cannot be evaluated: {e}"))?;
+        let compiled = compile_rule(&rule).map_err(|e| format!("cannot be evaluated: {e}"))?;
         let id = rule.id.clone().unwrap_or_else(|| rule.title.clone());
         if !self.ids.insert(id.clone()) {
             // The same rule given twice (`--rules builtin` and a copy of one of its files): once.
@@ -169,6 +163,7 @@ impl Loader {
             file: file.to_string(),
         });
         self.parsed.push(rule);
+        self.compiled.push(compiled);
         Ok(())
     }
 }

@@ -5,9 +5,11 @@
 //! - `load.rs`: rules from files, folders and the pack we ship (`builtin.rs`, SigmaHQ's CloudTrail
 //!   rules in rules/sigma/); what cannot be used is named with its file and the reason;
 //! - `event.rs`: the record as the evaluator sees it, parsed lazily, objects also as text;
-//! - `finding.rs`: the finding document and its id.
+//! - `finding.rs`: the finding document and its id;
+//! - `prefilter.rs`: the byte test that spares the evaluator the events no rule can match.
 //!
-//! The evaluator is `rsigma-eval` (compile once, then match each event without allocating):
+//! The evaluator is `rsigma-eval` (each rule compiled once, then asked about the events the
+//! prefilter leaves it):
 //! Sigma's semantics (case-insensitive strings, modifiers, `1 of`, `not`, `|re`, `|fieldref`).
 //! Correlation rules (counting over time) are refused at load.
 
@@ -15,12 +17,14 @@ pub mod builtin;
 pub mod event;
 pub mod finding;
 pub mod load;
+mod prefilter;
+mod regex_literals;
 
 #[cfg(test)]
 mod corpus_tests;
 
-use rsigma_eval::Engine;
-use std::collections::HashMap;
+use rsigma_eval::CompiledRule;
+use rsigma_parser::SigmaRule;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
@@ -116,15 +120,23 @@ pub struct RuleInfo {
 
 /// The loaded rules, compiled.
 pub struct Detector {
-    engine: Engine,
+    prefilter: prefilter::Prefilter,
+    /// Compiled rules, index-aligned with `rules`.
+    compiled: Vec<CompiledRule>,
     rules: Vec<RuleInfo>,
-    by_key: HashMap<String, usize>,
+    /// Each rule's part of a finding ([`finding::rule_json`]), index-aligned with `rules`.
+    rule_json: Vec<String>,
 }
 
 impl Detector {
-    pub(crate) fn new(engine: Engine, rules: Vec<RuleInfo>) -> Self {
-        let by_key = rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
-        Detector { engine, rules, by_key }
+    pub(crate) fn new(parsed: &[SigmaRule], compiled: Vec<CompiledRule>, rules: Vec<RuleInfo>) -> Self {
+        let rule_json = rules.iter().map(finding::rule_json).collect();
+        Detector { prefilter: prefilter::Prefilter::new(parsed), compiled, rules, rule_json }
+    }
+
+    /// Rule `i`'s part of a finding, as JSON.
+    pub fn rule_json(&self, i: usize) -> &str {
+        &self.rule_json[i]
     }
 
     /// The rules, in load order (indexes of [`Detector::evaluate`]).
@@ -132,23 +144,39 @@ impl Detector {
         &self.rules
     }
 
-    /// Puts into `hits` the rules `raw` (one record, as CloudTrail wrote it) matches. Nothing for
-    /// an event that is not a JSON object; an evaluator failure on an odd event is contained
-    /// (no hits, `Err`), so the event is still indexed.
+    /// Puts into `hits` the rules `raw` (one record, as CloudTrail wrote it) matches, in load
+    /// order. Only the rules the prefilter leaves are asked. Nothing for an event that is not a
+    /// JSON object; an evaluator failure on an odd event is contained (no hits, `Err`), so the
+    /// event is still indexed.
     pub fn evaluate(&self, raw: &[u8], hits: &mut Vec<usize>) -> Result<(), Unevaluable> {
-        hits.clear();
-        let Some(view) = event::RecordView::new(raw) else { return Ok(()) };
-        let results =
-            catch_unwind(AssertUnwindSafe(|| self.engine.evaluate(&view))).map_err(|_| Unevaluable)?;
-        for r in results {
-            let key = r.header.rule_id.as_deref().unwrap_or(&r.header.rule_title);
-            if let Some(&i) = self.by_key.get(key) {
-                if !hits.contains(&i) {
-                    hits.push(i);
-                }
-            }
+        self.prefilter.candidates(raw, hits);
+        self.keep_matching(raw, hits)
+    }
+
+    /// Keeps in `hits` the rules among them that match `raw`.
+    fn keep_matching(&self, raw: &[u8], hits: &mut Vec<usize>) -> Result<(), Unevaluable> {
+        if hits.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let Some(view) = event::RecordView::new(raw) else {
+            hits.clear();
+            return Ok(());
+        };
+        let asked = catch_unwind(AssertUnwindSafe(|| {
+            hits.retain(|&i| rsigma_eval::evaluate_rule(&self.compiled[i], &view).is_some())
+        }));
+        asked.map_err(|_| {
+            hits.clear();
+            Unevaluable
+        })
+    }
+
+    /// [`Detector::evaluate`] without the prefilter: every rule asked about `raw`.
+    #[cfg(test)]
+    fn evaluate_every_rule(&self, raw: &[u8], hits: &mut Vec<usize>) -> Result<(), Unevaluable> {
+        hits.clear();
+        hits.extend(0..self.rules.len());
+        self.keep_matching(raw, hits)
     }
 }
 

@@ -2,7 +2,7 @@
 //! `/tmp` goes with its execution environment): objects under an S3 prefix, or messages on an
 //! SQS queue.
 //!
-//! Letters are first written as always (`dead_letter.rs`: whole lines, synced) to a spool file of
+//! Letters are first written as always (`dead_letter/`: whole lines, synced) to a spool file of
 //! one invocation, then shipped whole before the invocation answers: to S3 as one object
 //! (`PREFIX/YYYY/MM/DD/TIME-NAME.ndjson`, a put is all or nothing), to SQS as one message per
 //! letter. Until shipping succeeded nothing dead-lettered counts as done: the caller fails the

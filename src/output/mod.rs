@@ -1,6 +1,6 @@
 //! Outputs: where documents go. Each output owns its wire format (its [`batch::Frame`]) and
 //! settles every event's acknowledgement; what cannot be delivered goes to the dead-letter file
-//! (`dead_letter.rs`), which every stage shares; `dead_letter_ship.rs` carries them on to S3 or SQS
+//! (`dead_letter/`, the writer), which every stage shares; `dead_letter_ship.rs` carries them on to S3 or SQS
 //! where a local file would not last (the Lambda function).
 //!
 //! - `elasticsearch/`: a cluster's `_bulk` API (framing in `encode.rs`, replies in `response.rs`,

@@ -5,12 +5,12 @@
 //! Local files and folders (`local.rs`) and S3 prefixes (`s3/`) feed the same channel of files.
 //! `layout.rs` knows CloudTrail's folder layout; `admit.rs` decides which files this run takes
 //! (not already done according to `--state`, in this machine's `--shard`).
-//! `dead_letters.rs` reads a dead-letter file back, letter by letter, for `replay`.
+//! `dead_letter_reader/` reads a dead-letter file back, letter by letter, for `replay`.
 //! `notice.rs` turns a notification into files for `lambda` (`follow`'s consumer keeps its own loop);
 //! `lambda.rs` reads what a Lambda function is invoked with.
 
 pub mod admit;
-pub mod dead_letters;
+pub mod dead_letter_reader;
 pub mod feed;
 pub mod lambda;
 pub mod layout;

@@ -17,7 +17,7 @@ use super::Function;
 use crate::ack::Delivery;
 use crate::output::alert;
 use crate::output::dead_letter::DeadLetters;
-use crate::pipeline::{self, Started};
+use crate::reader_pool::{self, Started};
 use crate::source::lambda::{self as event, Message, Trigger, Work};
 use crate::source::notice::{self, Emitted};
 use crate::source::sqs::notification::Notice;
@@ -117,7 +117,7 @@ impl Function {
                 }
             }
         };
-        pipeline::join(threads).map_err(|e| format!("invocation {request}: {e}"))?;
+        reader_pool::join(threads).map_err(|e| format!("invocation {request}: {e}"))?;
         delivered.map_err(|e| format!("{e:#}"))?;
         self.ship_dead_letters(&spool, &request, &mut finished).await;
         self.answer(invocation.trigger, &request, messages, finished, &stats, started.elapsed())

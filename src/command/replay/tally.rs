@@ -4,7 +4,7 @@
 
 use crate::output::batch::ActionLine;
 use crate::output::dead_letter::{DeadLetter, DeadLetters, Payload};
-use crate::source::dead_letters::{Kept, Letter};
+use crate::source::dead_letter_reader::{Kept, Letter};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use tracing::error;

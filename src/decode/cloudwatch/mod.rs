@@ -13,8 +13,8 @@
 //! whether they are data (up to `max_event_bytes` of them; past that they are taken as data).
 
 use super::bytes::value_kind;
+use super::context::{Ctx, WalkError};
 use super::scanner::{Bounded, ScanError, Scanner};
-use super::walk::{Ctx, WalkError};
 use super::{DecodeError, Format, Part};
 use std::io::Read;
 

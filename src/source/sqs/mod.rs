@@ -25,7 +25,6 @@ use crate::stats::{Health, Stats};
 use notification::Notice;
 use queue::{Queue, Received};
 use std::future::Future;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -83,21 +82,6 @@ impl Fetch for Arc<Fetcher> {
     }
 }
 
-/// Counters about the queue.
-#[derive(Debug, Default)]
-pub struct QueueStats {
-    /// Messages received.
-    pub received: AtomicU64,
-    /// Messages deleted after their files were safe (or that needed no work).
-    pub deleted: AtomicU64,
-    /// Messages left in the queue because a file failed.
-    pub kept: AtomicU64,
-    /// Messages that are not notifications we understand, left for the dead-letter queue.
-    pub invalid: AtomicU64,
-    /// Messages naming an object this follower must not read, left for the dead-letter queue.
-    pub refused: AtomicU64,
-}
-
 /// Consumes one queue.
 pub struct Consumer<Q: Queue, F: Fetch = Arc<Fetcher>> {
     sqs: Q,
@@ -105,8 +89,6 @@ pub struct Consumer<Q: Queue, F: Fetch = Arc<Fetcher>> {
     settings: QueueSettings,
     files: Mutex<Option<flume::Sender<Unit>>>,
     slots: Arc<Semaphore>,
-    /// Counters about the queue.
-    pub queue: Arc<QueueStats>,
     stats: Arc<Stats>,
 }
 
@@ -120,15 +102,7 @@ impl<Q: Queue, F: Fetch> Consumer<Q, F> {
         stats: Arc<Stats>,
     ) -> Arc<Self> {
         let slots = Arc::new(Semaphore::new(settings.max_in_flight.max(1)));
-        Arc::new(Consumer {
-            sqs: queue,
-            fetcher,
-            settings,
-            files: Mutex::new(Some(files)),
-            slots,
-            queue: Arc::new(QueueStats::default()),
-            stats,
-        })
+        Arc::new(Consumer { sqs: queue, fetcher, settings, files: Mutex::new(Some(files)), slots, stats })
     }
 
     /// Runs until `stop`; then finishes the messages in flight within `grace`, and if they do not
@@ -191,7 +165,7 @@ impl<Q: Queue, F: Fetch> Consumer<Q, F> {
                     Health::ok(&self.stats.health.sqs_failing_since);
                     for message in messages {
                         let Some(slot) = slots.pop() else { break };
-                        Stats::add(&self.queue.received, 1);
+                        Stats::add(&self.stats.messages_received, 1);
                         tokio::spawn(self.clone().handle(message, slot));
                     }
                 }
@@ -211,7 +185,7 @@ impl<Q: Queue, F: Fetch> Consumer<Q, F> {
         let Received { id, receipt, body } = message;
         let objects = match notification::parse(&body) {
             Err(why) => {
-                Stats::add(&self.queue.invalid, 1);
+                Stats::add(&self.stats.messages_invalid, 1);
                 let excerpt: String = body.chars().take(200).collect();
                 warn!("SQS message {id}: {why}; left in the queue for its dead-letter queue: {excerpt:?}");
                 return;
@@ -226,7 +200,7 @@ impl<Q: Queue, F: Fetch> Consumer<Q, F> {
         if let Some((o, why)) =
             objects.iter().find_map(|o| Some((o, self.settings.refusal(&o.bucket, &o.key)?)))
         {
-            Stats::add(&self.queue.refused, 1);
+            Stats::add(&self.stats.messages_refused, 1);
             warn!(
                 "SQS message {id}: s3://{}/{} refused: {why}; the message is left for its dead-letter queue",
                 o.bucket, o.key
@@ -276,7 +250,7 @@ impl<Q: Queue, F: Fetch> Consumer<Q, F> {
         match verdict::decide(&done, failures) {
             Verdict::Delete => self.delete(&id, &receipt).await,
             Verdict::Keep(reason) => {
-                Stats::add(&self.queue.kept, 1);
+                Stats::add(&self.stats.messages_kept, 1);
                 warn!("SQS message {id} left in the queue (it will be received again): {reason}");
             }
         }
@@ -308,7 +282,7 @@ impl<Q: Queue, F: Fetch> Consumer<Q, F> {
         match verdict::decide(&done, failures) {
             Verdict::Delete => self.delete(&id, &receipt).await,
             Verdict::Keep(reason) => {
-                Stats::add(&self.queue.kept, 1);
+                Stats::add(&self.stats.messages_kept, 1);
                 warn!("SQS message {id} left in the queue (it will be received again): {reason}");
             }
         }
@@ -340,7 +314,7 @@ impl<Q: Queue, F: Fetch> Consumer<Q, F> {
         match self.sqs.delete(receipt).await {
             Ok(()) => {
                 debug!("SQS message {id} deleted");
-                Stats::add(&self.queue.deleted, 1);
+                Stats::add(&self.stats.messages_deleted, 1);
             }
             // It will be received again; its events are already in, and re-sending them is a no-op.
             Err(e) => error!("SQS message {id}: cannot delete: {e}"),

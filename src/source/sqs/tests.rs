@@ -11,6 +11,7 @@ use crate::ack::Delivery;
 use crate::source::Location;
 use bytes::Bytes;
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 
 /// A queue in memory: hands out what is in `inbox` (only once `open`), records every call. A
@@ -161,8 +162,11 @@ async fn run(messages: &[String], settings: QueueSettings, hold: Duration) -> Ru
     let (stop, abort) = (CancellationToken::new(), CancellationToken::new());
     let running = tokio::spawn(consumer.clone().run(stop.clone(), abort, Duration::from_secs(10)));
     let handled = |c: &Consumer<MemoryQueue, MemoryObjects>| {
-        let q = &c.queue;
-        [&q.deleted, &q.kept, &q.invalid, &q.refused].iter().map(|n| n.load(SeqCst)).sum::<u64>()
+        let q = &c.stats;
+        [&q.messages_deleted, &q.messages_kept, &q.messages_invalid, &q.messages_refused]
+            .iter()
+            .map(|n| n.load(SeqCst))
+            .sum::<u64>()
     };
     let started = tokio::time::Instant::now();
     while handled(&consumer) < messages.len() as u64 {
@@ -180,7 +184,10 @@ async fn run(messages: &[String], settings: QueueSettings, hold: Duration) -> Ru
 async fn a_message_whose_files_are_all_safe_is_deleted() {
     let r = run(&[s3_event("trail", &["a", "b"])], settings(&[]), Duration::ZERO).await;
     assert_eq!(r.deleted(), ["r0"]);
-    assert_eq!((r.count(&r.consumer.queue.received), r.count(&r.consumer.queue.deleted)), (1, 1));
+    assert_eq!(
+        (r.count(&r.consumer.stats.messages_received), r.count(&r.consumer.stats.messages_deleted)),
+        (1, 1)
+    );
     assert_eq!(r.fetched, 2);
 }
 
@@ -193,7 +200,7 @@ async fn a_broken_file_an_undelivered_event_or_a_failed_fetch_keeps_the_message(
     ];
     let r = run(&messages, settings(&[]), Duration::ZERO).await;
     assert!(r.deleted().is_empty(), "nothing deleted: {:?}", r.deleted());
-    assert_eq!(r.count(&r.consumer.queue.kept), 3);
+    assert_eq!(r.count(&r.consumer.stats.messages_kept), 3);
     assert_eq!(r.count(&r.stats.files_failed), 1, "the fetch that failed");
 }
 
@@ -202,7 +209,7 @@ async fn a_refused_bucket_or_key_is_left_for_the_redrive_policy_and_nothing_is_r
     let messages = [s3_event("other-bucket", &["a"]), s3_event("trail", &["firehose/2024/05/01/x.gz"])];
     let r = run(&messages, settings(&["trail"]), Duration::ZERO).await;
     assert!(r.deleted().is_empty());
-    assert_eq!(r.count(&r.consumer.queue.refused), 2);
+    assert_eq!(r.count(&r.consumer.stats.messages_refused), 2);
     assert_eq!(r.fetched, 0, "a refused message is not read at all");
     assert!(r.memory.visibility.lock().unwrap().is_empty(), "left as it is, for its redrive policy");
 }
@@ -216,7 +223,7 @@ async fn what_is_not_a_notification_is_left_and_test_events_and_digests_are_dele
         s3_event("trail", &[digest]),
     ];
     let r = run(&messages, settings(&[]), Duration::ZERO).await;
-    assert_eq!(r.count(&r.consumer.queue.invalid), 1);
+    assert_eq!(r.count(&r.consumer.stats.messages_invalid), 1);
     let mut deleted = r.deleted();
     deleted.sort();
     assert_eq!(deleted, ["r1", "r2"], "the test event and the digest-only message");
@@ -259,7 +266,7 @@ async fn what_a_long_poll_brings_in_while_stopping_is_given_back_at_once() {
     readers.await.unwrap();
     assert_eq!(*memory.visibility.lock().unwrap(), [("r0".to_string(), Duration::ZERO)]);
     assert!(memory.deleted.lock().unwrap().is_empty());
-    assert_eq!(consumer.queue.received.load(SeqCst), 0, "never worked on");
+    assert_eq!(consumer.stats.messages_received.load(SeqCst), 0, "never worked on");
 }
 
 #[test]

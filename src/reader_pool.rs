@@ -1,4 +1,4 @@
-//! The reader pool, the pipeline's CPU half: decode → transform → output framing, into batches.
+//! The reader pool: the CPU half of a run, decode → transform → output framing, into batches.
 //!
 //! A few reader threads (decompression and JSON scanning are CPU work) each take the next
 //! [`Unit`] from the sources, stream its events (`decode`), turn each into a document
@@ -93,7 +93,7 @@ pub fn start(
     Started { threads, batches }
 }
 
-/// Waits for reader threads to end (they do once their files and the sink are done).
+/// Waits for reader threads to end (they do once their files and the output are done).
 pub fn join(threads: Vec<JoinHandle<()>>) -> Result<(), &'static str> {
     for t in threads {
         t.join().map_err(|_| "a reader thread panicked")?;
@@ -179,7 +179,7 @@ impl Readers {
         }
     }
 
-    /// Reads one file into batches. `Break` means the run is stopping (sink gone or cancelled).
+    /// Reads one file into batches. `Break` means the run is stopping (the output gone, or cancelled).
     fn read_file(
         &self,
         unit: Unit,
@@ -302,8 +302,8 @@ impl Readers {
     }
 
     /// Evaluates the Sigma rules on `event` (as CloudTrail wrote it) and adds a finding to the batch
-    /// for each match, made from `document` (the event as written, redacted). Returns them, for
-    /// the alerts.
+    /// for each match, made from `document` (the event as written, redacted). Returns them when
+    /// there are alerts to offer them to.
     fn findings(
         &self,
         detector: &Detector,
@@ -322,17 +322,20 @@ impl Readers {
             return Vec::new();
         }
         // Written by the transform: valid JSON.
-        let Ok(doc) = serde_json::from_slice::<serde_json::Value>(document) else { return Vec::new() };
+        let Some(source) = finding::Source::parse(document) else { return Vec::new() };
         let event_id = routing.id.to_text();
         let index = self.frame.index_name(&routing.day);
-        let mut found = Vec::with_capacity(hits.len());
+        let mut found = Vec::new();
         for rule_index in hits {
             let rule = &detector.rules()[rule_index];
             Stats::add(&self.stats.findings[rule.level.index()], 1);
             let id = finding::id(rule, &event_id);
-            let body = finding::document(rule, &doc, &index, &event_id).to_string().into_bytes();
+            let mut body = Vec::with_capacity(512);
+            source.write(detector.rule_json(rule_index), &index, &event_id, &mut body);
             self.frame.append_finding(batch, &id, routing.day, &body, ack.event());
-            found.push(Finding { rule: rule.clone(), id, document: body });
+            if self.alerts.is_some() {
+                found.push(Finding { rule: rule.clone(), id, document: body });
+            }
         }
         found
     }

@@ -13,7 +13,7 @@
 
 use super::alert::AlertArgs;
 use super::cluster::ClusterArgs;
-use super::select::{AwsFlags, ObjectFlags};
+use super::source::{AwsFlags, ObjectFlags};
 use super::{IndexingArgs, TransformArgs};
 use clap::{ArgAction, Args, CommandFactory};
 use std::ffi::OsString;
@@ -144,5 +144,4 @@ fn subcommand_position(args: &[OsString]) -> Option<usize> {
 }
 
 #[cfg(test)]
-#[path = "lambda_tests.rs"]
 mod tests;

@@ -1,4 +1,5 @@
-//! Which files a backfill reads, AWS access, and how `follow` works its queue.
+//! The flags of the source side: which files a backfill reads, AWS access, and how `follow` works
+//! its queue.
 
 use crate::source::admit::Shard;
 use chrono::NaiveDate;

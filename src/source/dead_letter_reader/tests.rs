@@ -1,4 +1,4 @@
-//! The letter parser reads every shape `output/dead_letter.rs` writes, and says what is wrong
+//! The letter parser reads every shape `output/dead_letter/` writes, and says what is wrong
 //! with anything else without quoting it.
 
 use super::*;

@@ -3,7 +3,7 @@
 //!
 //! The file is read line by line with a bound on each line ([`LineReader`]): a line longer than the
 //! bound is skipped while it streams, never held whole. Each line is parsed into a [`Letter`]
-//! (the format is documented at the top of `output/dead_letter.rs`): what is wrong with a line
+//! (the format is documented at the top of `output/dead_letter/`): what is wrong with a line
 //! that is not a letter is said in words that never quote it ([`NotALetter`]), since a letter
 //! holds an event. Keys this reader does not know are ignored, as the format asks.
 
@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::io::{self, BufRead};
 
-/// One dead letter, as written by `output/dead_letter.rs`.
+/// One dead letter, as written by `output/dead_letter/`.
 #[derive(Debug)]
 pub struct Letter {
     /// The log file the event came from.
@@ -175,7 +175,7 @@ fn index_of(action: &RawValue) -> Result<String, NotALetter> {
     }
 }
 
-/// Standard base64 with padding (as `output/dead_letter.rs` writes it); `None` if it is not.
+/// Standard base64 with padding (as `output/dead_letter/` writes it); `None` if it is not.
 pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.decode(text).ok()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tracing::info;
 
 /// A client for `settings`; with SigV4 settings, one that signs every request.
-pub async fn client(settings: &ClusterSettings) -> anyhow::Result<EsClient> {
+pub async fn build(settings: &ClusterSettings) -> anyhow::Result<EsClient> {
     let Some(sigv4) = &settings.sigv4 else { return Ok(EsClient::new(settings)?) };
     let config = crate::aws::sdk_config(&sigv4.aws).await;
     let signer = Signer::from_sdk_config(&config, sigv4.region.as_deref(), sigv4.service)?;

@@ -1,4 +1,4 @@
-//! The reading half of `replay`, on a blocking thread: letters (`source/dead_letters.rs`) →
+//! The reading half of `replay`, on a blocking thread: letters (`source/dead_letter_reader/`) →
 //! batches for the bulk output, each letter with its own acknowledgement.
 //!
 //! A letter that was sent (`action` + `document`) is framed again from its own action line, as it
@@ -14,7 +14,7 @@ use super::tally::{Rewriter, Tally};
 use crate::ack::{Delivery, FileAck, Receipt};
 use crate::output::batch::{ActionLine, Batch, BatchLimits, Destination, Frame};
 use crate::output::dead_letter::{DeadLetter, DeadLetters, Payload};
-use crate::source::dead_letters::{parse, Letter, Line, LineReader, NotALetter, Replay};
+use crate::source::dead_letter_reader::{parse, Letter, Line, LineReader, NotALetter, Replay};
 use crate::stats::Stats;
 use crate::transform::{Encoded, Transform};
 use std::io::{self, BufReader, Read};
@@ -34,7 +34,7 @@ pub struct Pending {
 }
 
 /// Everything the reading thread needs.
-pub struct Feed {
+pub struct Reader {
     /// The input's name, for messages.
     pub input: String,
     /// The longest line read.
@@ -57,7 +57,7 @@ pub struct Feed {
     pub offline: bool,
 }
 
-impl Feed {
+impl Reader {
     /// Reads every line of `input`; sends batches to the output and pending letters to the
     /// collector. Returns the line it stopped before, if a signal stopped it.
     pub fn run(
@@ -133,7 +133,7 @@ impl Feed {
         self.tally.invalid.add(n);
     }
 
-    /// Encodes a record as the reader pool does (`pipeline.rs`): framed into the batch, dropped
+    /// Encodes a record as the reader pool does (`reader_pool.rs`): framed into the batch, dropped
     /// by a filter, or dead-lettered again with the transform's reason.
     fn encode(&self, ack: &FileAck, first: &str, record: &[u8], batch: &mut Batch, scratch: &mut Vec<u8>) {
         scratch.clear();
