@@ -112,7 +112,7 @@ impl IndexingSettings {
         abort: &CancellationToken,
     ) -> anyhow::Result<Output> {
         let connected = self.connect().await?;
-        self.output(connected.as_ref(), dead, stats, abort)
+        self.output(connected.as_ref(), dead, stats, abort).await
     }
 
     /// For a cluster: makes the client, asks the cluster what it is and installs the template
@@ -167,8 +167,9 @@ impl IndexingSettings {
         Ok(Connected { client, info })
     }
 
-    /// The output, for a cluster already `connected` (required for a cluster target).
-    pub fn output(
+    /// The output, for a cluster already `connected` (required for a cluster target). A cluster's
+    /// restores what its refresh settings say an older version left relaxed (`refresh.rs`).
+    pub async fn output(
         &self,
         connected: Option<&Connected>,
         dead: &Arc<DeadLetters>,
@@ -183,14 +184,15 @@ impl IndexingSettings {
             }
             (Target::Nowhere, _) => Ok(Output::Discard),
             (Target::Cluster { bulk, .. }, Some(c)) => {
-                let bulk = BulkOutput::new(
+                let bulk = BulkOutput::open(
                     c.client.clone(),
                     &c.info,
-                    *bulk,
+                    bulk.clone(),
                     dead.clone(),
                     stats.clone(),
                     abort.clone(),
-                );
+                )
+                .await?;
                 Ok(Output::Cluster(Box::new(bulk)))
             }
             (Target::Cluster { .. }, None) => {

@@ -75,7 +75,8 @@ impl Function {
         let spool = self.spool(&request);
         let dead = Arc::new(DeadLetters::with_limit(spool.clone(), self.settings.indexing.dead_letter_max));
         let abort = CancellationToken::new();
-        let output = self.settings.indexing.output(prepared.connected.as_ref(), &dead, &stats, &abort)?;
+        let output =
+            self.settings.indexing.output(prepared.connected.as_ref(), &dead, &stats, &abort).await?;
         let (tap, alerts) = if self.settings.alerts.rules.is_empty() {
             (None, None)
         } else {
