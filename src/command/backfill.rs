@@ -7,7 +7,7 @@
 //! are settled. A signal stops the sources, lets what is in flight finish, saves the state and
 //! prints the summary. When every stage has drained, the outcome decides the exit status.
 
-use super::indexing::IndexingSettings;
+use super::indexing::{IndexingSettings, Opened};
 use super::shutdown::{self, Messages};
 use super::Outcome;
 use crate::ack::Receipt;
@@ -80,7 +80,7 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
         settings.indexing.dead_letter_max,
     ));
     let cancel = CancellationToken::new();
-    let output = settings.indexing.open_output(&dead, &stats, &cancel).await?;
+    let Opened { output, frame } = settings.indexing.open_output(&dead, &stats, &cancel).await?;
     transform.move_long_values(output.refuses_long_leaves());
     if output.refuses_long_leaves() {
         transform.copy_keyword_leaves()?;
@@ -102,7 +102,8 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
         stats: stats.clone(),
         cancel: cancel.clone(),
     };
-    let readers = settings.indexing.start_readers(transform, None, detector, file_rx, &dead, &stats, &cancel);
+    let readers =
+        settings.indexing.start_readers(transform, frame, None, detector, file_rx, &dead, &stats, &cancel);
     let journal = tokio::spawn(journal(receipts, state));
     let progress = Progress::start(stats.clone());
 
