@@ -20,8 +20,8 @@ use crate::decode::DecodeSettings;
 use crate::output::batch::BatchLimits;
 use crate::output::dead_letter_ship::Destination;
 use crate::output::elasticsearch::BulkSettings;
+use crate::output::elasticsearch::IndexNames;
 use crate::reader_pool::ReaderSettings;
-use crate::setup::templates::Names;
 use crate::setup::Options;
 use crate::source::layout::LayoutFilter;
 use crate::source::notice::ObjectPolicy;
@@ -93,8 +93,8 @@ impl SetupArgs {
         SetupSettings {
             options: Options {
                 names: match self.ecs.namespace() {
-                    Some(namespace) => Names::ecs(namespace),
-                    None => Names::new(&self.index_prefix),
+                    Some(namespace) => IndexNames::ecs(namespace),
+                    None => IndexNames::new(&self.index_prefix),
                 },
                 retention_days: self.retention_days,
                 dry_run: self.dry_run,
@@ -163,8 +163,8 @@ fn indexing(
         dead_letter: ix.dead_letter.clone(),
         dead_letter_max: ix.dead_letter_max_bytes as usize,
         names: match namespace {
-            Some(namespace) => Names::ecs(namespace),
-            None => Names::new(&ix.index_prefix),
+            Some(namespace) => IndexNames::ecs(namespace),
+            None => IndexNames::new(&ix.index_prefix),
         },
         readers: ReaderSettings {
             readers: ix.readers.unwrap_or_else(ReaderSettings::default_readers).max(1),

@@ -11,11 +11,11 @@ use crate::detect::{Detector, RuleSource};
 use crate::output::alert::AlertTap;
 use crate::output::batch::Frame;
 use crate::output::dead_letter::DeadLetters;
+use crate::output::elasticsearch::IndexNames;
 use crate::output::elasticsearch::{refresh_marker, BulkFraming, BulkOutput, BulkSettings};
 use crate::output::file::FileOutput;
 use crate::output::Output;
 use crate::reader_pool::{self, ReaderSettings, Started};
-use crate::setup::templates::Names;
 use crate::source::Unit;
 use crate::stats::Stats;
 use crate::transform::{Transform, TransformSpec};
@@ -38,7 +38,7 @@ pub struct IndexingSettings {
     pub dead_letter_max: usize,
     /// Index names are `PREFIX-YYYY.MM.DD` (with `--ecs`, the prefix is
     /// `logs-aws.cloudtrail-NAMESPACE`); the template installed at start is for them.
-    pub names: Names,
+    pub names: IndexNames,
     /// The reader pool.
     pub readers: ReaderSettings,
     /// Sigma rules evaluated on every event (`--rules`; none: no detection).
@@ -97,7 +97,7 @@ impl IndexingSettings {
 
     /// The documents' wire format.
     pub fn frame(&self) -> Arc<dyn Frame> {
-        let framing = BulkFraming::create(&self.names.prefix);
+        let framing = BulkFraming::for_names(self.names.clone());
         match &self.target {
             Target::Cluster { allow_duplicates: true, .. } => Arc::new(framing.without_ids()),
             _ => Arc::new(framing),

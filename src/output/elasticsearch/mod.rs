@@ -15,6 +15,7 @@
 //!
 //! - `concurrency.rs`: the adaptive limit on requests in flight, and the wait of a pushback streak;
 //! - `encode.rs`: the wire format (action lines), used by the readers through [`BulkFraming`];
+//! - `names.rs`: the names of the daily indices (and of what `setup` installs for them);
 //! - `refresh.rs`: refresh off while a backfill writes to an index, and back afterwards;
 //! - `response.rs`: what a `_bulk` reply says about each item (pure);
 //! - `settle.rs`: what becomes of each item once answered (delivered, dead-lettered, given up);
@@ -22,13 +23,15 @@
 
 pub mod concurrency;
 pub mod encode;
+pub mod names;
 pub mod refresh;
 pub mod refresh_marker;
 pub mod response;
 pub mod retry;
 mod settle;
 
-pub use encode::{BulkFraming, IndexNaming, Op};
+pub use encode::{BulkFraming, Op};
+pub use names::IndexNames;
 
 use super::batch::Batch;
 use super::dead_letter::DeadLetters;
