@@ -1,6 +1,6 @@
 //! Acknowledgements: when is a log file finished?
 //!
-//! A file is finished only when every one of its events has been settled by the sink: accepted by
+//! A file is finished only when every one of its events has been settled by the output: accepted by
 //! Elasticsearch (or already there), written to the output, or written as a dead letter. Nothing
 //! else may move a checkpoint or delete an SQS message.
 //!

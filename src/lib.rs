@@ -27,7 +27,7 @@
 //! among these files or a use of `cli` below the face.
 //!
 //! Where a change goes: a new input format → `decode/`; a new output → `output/` (a [`Frame`] for
-//! its wire format and a sender; wired in `command/indexing.rs`); request signing (SigV4) →
+//! its wire format and a sender, opened together in `command/indexing.rs`); request signing (SigV4) →
 //! `cluster/signing.rs` (the signer: `cluster/sigv4.rs`, built in `command/client.rs`); a new
 //! document shape → `transform/` (and its mapping in `mappings/`).
 //!

@@ -302,8 +302,8 @@ impl Readers {
     }
 
     /// Evaluates the Sigma rules on `event` (as CloudTrail wrote it) and adds a finding to the batch
-    /// for each match, made from `document` (the event as written, redacted). Returns them, for
-    /// the alerts.
+    /// for each match, made from `document` (the event as written, redacted). Returns them when
+    /// there are alerts to offer them to.
     fn findings(
         &self,
         detector: &Detector,
@@ -322,17 +322,20 @@ impl Readers {
             return Vec::new();
         }
         // Written by the transform: valid JSON.
-        let Ok(doc) = serde_json::from_slice::<serde_json::Value>(document) else { return Vec::new() };
+        let Some(source) = finding::Source::parse(document) else { return Vec::new() };
         let event_id = routing.id.to_text();
         let index = self.frame.index_name(&routing.day);
-        let mut found = Vec::with_capacity(hits.len());
+        let mut found = Vec::new();
         for rule_index in hits {
             let rule = &detector.rules()[rule_index];
             Stats::add(&self.stats.findings[rule.level.index()], 1);
             let id = finding::id(rule, &event_id);
-            let body = finding::document(rule, &doc, &index, &event_id).to_string().into_bytes();
+            let mut body = Vec::with_capacity(512);
+            source.write(detector.rule_json(rule_index), &index, &event_id, &mut body);
             self.frame.append_finding(batch, &id, routing.day, &body, ack.event());
-            found.push(Finding { rule: rule.clone(), id, document: body });
+            if self.alerts.is_some() {
+                found.push(Finding { rule: rule.clone(), id, document: body });
+            }
         }
         found
     }

@@ -193,7 +193,7 @@ fn a_poisoned_message_comes_back_alone() {
     let answer = function.invoke(&sqs_event(&[("a", &good1), ("poison", &missing), ("b", &good2)]));
     assert_eq!(batch_failures(&answer), ["poison"], "{}", function.log());
     assert_eq!(cluster.count(&p), 4);
-    assert!(function.log().contains("no such key"), "{}", function.log());
+    assert!(function.logged("no such key"), "{}", function.log());
     // A body that is no notification, and one naming a bucket not allowed, come back too.
     let other = json!({"Records": [s3_record("someone-elses-bucket", &key("good1"))]}).to_string();
     let answer = function.invoke(&sqs_event(&[("a", &good1), ("junk", "hello"), ("elsewhere", &other)]));
@@ -263,7 +263,7 @@ fn dead_letters_are_stored_in_s3_or_sqs_before_a_message_is_done() {
     let nowhere = format!("s3://{}-missing/dl", bucket);
     let function = Function::start(&vars(&cluster.url, &p, &bucket, &nowhere), 60);
     assert_eq!(batch_failures(&function.invoke(&event)), ["m"], "{}", function.log());
-    assert!(function.log().contains("dead letters were not stored"), "{}", function.log());
+    assert!(function.logged("dead letters were not stored"), "{}", function.log());
     cluster.clean(&p);
 }
 

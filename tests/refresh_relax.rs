@@ -1,4 +1,4 @@
-//! Refresh off while a backfill writes (docs/design/refresh.md; issues 15 and 25): by default (no `--state` needed), the
+//! Refresh off while a backfill writes (docs/design/refresh.md): by default (no `--state` needed), the
 //! indices written get `index.refresh_interval: -1` during the run, with the value to restore in
 //! their `_meta`, and their previous value back afterwards — after a normal run, after SIGINT, and
 //! after kill -9 once any command runs against the cluster (`setup`, a backfill of other files),

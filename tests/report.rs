@@ -1,4 +1,4 @@
-//! `report` from files (issue 23), no server: the numbers of the corpus against counts made here
+//! `report` from files (docs/guides/report.md), no server: the numbers of the corpus against counts made here
 //! from the parsed events, the page self-contained with planted markup shown as text, the flags
 //! (filters, redaction, `--with-reads`, `--launch-event`, the config file) and files written 0600.
 

@@ -1,4 +1,4 @@
-//! The report page in a real browser (issue 23): headless Chromium (Debian's `chromium`, which
+//! The report page in a real browser (docs/guides/report.md): headless Chromium (Debian's `chromium`, which
 //! scripts/test.sh installs) loads it through the DevTools protocol (scripts/dev/check-report-page.py)
 //! with no console error and no request but the page's own file; planted markup in event values
 //! is text in the DOM, never an element; and a screenshot of the console operations charts is

@@ -1,4 +1,4 @@
-//! `report` from a cluster (issue 23): after a backfill of the corpus, the report made through
+//! `report` from a cluster (docs/guides/report.md): after a backfill of the corpus, the report made through
 //! aggregations equals the report made from the files, number for number, and its numbers equal
 //! aggregations run here directly on the cluster; on Elasticsearch 8 and 9 and OpenSearch 3 and 2.
 

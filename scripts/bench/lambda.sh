@@ -140,6 +140,8 @@ if os.environ.get("ZIP"):
     print(f"; bootstrap.zip {os.path.getsize(os.environ['ZIP']) / 1e6:.1f} MB")
 else:
     print()
+# Refreshed first: the last invocations' documents may not be searchable yet.
+urllib.request.urlopen(urllib.request.Request(f"{es}/{run}-*/_refresh", method="POST"))
 count = json.load(urllib.request.urlopen(urllib.request.Request(f"{es}/{run}-*/_count")))["count"]
 expected = (cold + 1 + 10 * rounds + rounds) * 100
 print(f"indexed {count} of {expected} events")

@@ -19,9 +19,10 @@ use crate::command::setup::SetupSettings;
 use crate::decode::DecodeSettings;
 use crate::output::batch::BatchLimits;
 use crate::output::dead_letter_ship::Destination;
+use crate::output::elasticsearch::refresh::{RefreshRule, RefreshSettings};
 use crate::output::elasticsearch::BulkSettings;
+use crate::output::elasticsearch::IndexNames;
 use crate::reader_pool::ReaderSettings;
-use crate::setup::templates::Names;
 use crate::setup::Options;
 use crate::source::layout::LayoutFilter;
 use crate::source::notice::ObjectPolicy;
@@ -93,8 +94,8 @@ impl SetupArgs {
         SetupSettings {
             options: Options {
                 names: match self.ecs.namespace() {
-                    Some(namespace) => Names::ecs(namespace),
-                    None => Names::new(&self.index_prefix),
+                    Some(namespace) => IndexNames::ecs(namespace),
+                    None => IndexNames::new(&self.index_prefix),
                 },
                 retention_days: self.retention_days,
                 dry_run: self.dry_run,
@@ -147,6 +148,8 @@ fn indexing(
                 item_patience: Duration::from_secs(
                     cluster.item_retry_timeout.or(cluster.retry_timeout).unwrap_or(ITEM_PATIENCE),
                 ),
+                // Kept unless a backfill says otherwise.
+                refresh: RefreshSettings::default(),
             },
             install_template: !cluster.no_setup,
             allow_duplicates: cluster.allow_duplicates,
@@ -163,8 +166,8 @@ fn indexing(
         dead_letter: ix.dead_letter.clone(),
         dead_letter_max: ix.dead_letter_max_bytes as usize,
         names: match namespace {
-            Some(namespace) => Names::ecs(namespace),
-            None => Names::new(&ix.index_prefix),
+            Some(namespace) => IndexNames::ecs(namespace),
+            None => IndexNames::new(&ix.index_prefix),
         },
         readers: ReaderSettings {
             readers: ix.readers.unwrap_or_else(ReaderSettings::default_readers).max(1),
@@ -228,20 +231,24 @@ impl BackfillArgs {
     /// What this backfill reads and where it goes (reads the redaction key, if any).
     pub fn settings(&self) -> anyhow::Result<BackfillSettings> {
         local_dead_letter(&self.indexing)?;
+        let select = self.select.settings();
+        let mut indexing =
+            indexing(&self.indexing, &self.cluster, &self.aws, &self.transform, Duration::from_secs(300))?;
+        if let Target::Cluster { bulk, .. } = &mut indexing.target {
+            bulk.refresh = RefreshSettings {
+                rule: match self.keep_refresh {
+                    true => RefreshRule::Keep,
+                    false => RefreshRule::Relax { today: self.relax_today },
+                },
+                legacy_state: select.state.clone(),
+            };
+        }
         Ok(BackfillSettings {
             sources: self.sources.iter().map(|s| SourceSpec::parse(s)).collect(),
-            select: self.select.settings(),
+            select,
             to_queue: self.to_queue.clone(),
-            keep_refresh: self.keep_refresh,
-            relax_today: self.relax_today,
             aws: self.aws.settings(),
-            indexing: indexing(
-                &self.indexing,
-                &self.cluster,
-                &self.aws,
-                &self.transform,
-                Duration::from_secs(300),
-            )?,
+            indexing,
         })
     }
 }

@@ -7,15 +7,13 @@
 //! are settled. A signal stops the sources, lets what is in flight finish, saves the state and
 //! prints the summary. When every stage has drained, the outcome decides the exit status.
 
-use super::indexing::IndexingSettings;
+use super::indexing::{IndexingSettings, Opened};
 use super::shutdown::{self, Messages};
 use super::Outcome;
 use crate::ack::Receipt;
 use crate::aws::{s3_client, sdk_config, AwsSettings};
 use crate::output::dead_letter::DeadLetters;
-use crate::output::elasticsearch::refresh::{self, RefreshRelax};
 use crate::output::queue::Enqueuer;
-use crate::output::Output;
 use crate::progress::Progress;
 use crate::reader_pool;
 use crate::source::admit::{Admit, Shard};
@@ -23,7 +21,7 @@ use crate::source::feed::Feed;
 use crate::source::layout::LayoutFilter;
 use crate::source::s3::{crawl::Crawler, feed_prefix, fetch::Fetcher};
 use crate::source::{local, SourceSpec};
-use crate::state::{RefreshRecord, StateFile};
+use crate::state::StateFile;
 use crate::stats::Stats;
 use anyhow::{bail, Context};
 use futures::StreamExt;
@@ -43,14 +41,10 @@ pub struct BackfillSettings {
     pub select: SelectSettings,
     /// Announce S3 objects on this queue instead of reading them.
     pub to_queue: Option<String>,
-    /// Leave refresh alone (otherwise it is off on the indices written, and restored at the end:
-    /// `output/elasticsearch/refresh.rs`).
-    pub keep_refresh: bool,
-    /// Switch refresh off on today's (UTC) index too, where a follower may be writing.
-    pub relax_today: bool,
     /// AWS access for `s3://` sources.
     pub aws: AwsSettings,
-    /// Transform, output, readers.
+    /// Transform, output (into a cluster, with refresh relaxed unless `--keep-refresh`:
+    /// `output/elasticsearch/refresh.rs`), readers.
     pub indexing: IndexingSettings,
 }
 
@@ -86,12 +80,11 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
         settings.indexing.dead_letter_max,
     ));
     let cancel = CancellationToken::new();
-    let mut output = settings.indexing.open_output(&dead, &stats, &cancel).await?;
+    let Opened { output, frame } = settings.indexing.open_output(&dead, &stats, &cancel).await?;
     transform.move_long_values(output.refuses_long_leaves());
     if output.refuses_long_leaves() {
         transform.copy_keyword_leaves()?;
     }
-    let relaxed = relax_refresh(&settings, &mut output).await?;
     watch_signals(&cancel)?;
 
     let (file_tx, file_rx) = flume::bounded(64);
@@ -109,7 +102,8 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
         stats: stats.clone(),
         cancel: cancel.clone(),
     };
-    let readers = settings.indexing.start_readers(transform, None, detector, file_rx, &dead, &stats, &cancel);
+    let readers =
+        settings.indexing.start_readers(transform, frame, None, detector, file_rx, &dead, &stats, &cancel);
     let journal = tokio::spawn(journal(receipts, state));
     let progress = Progress::start(stats.clone());
 
@@ -118,36 +112,12 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
     let (fed, delivered) = tokio::join!(sources, output.run(readers.batches, &stats));
     reader_pool::join(readers.threads).map_err(anyhow::Error::msg)?;
     let files_not_done = journal.await??;
-    if let Some(relaxed) = relaxed {
-        relaxed.restore().await;
-    }
     progress.finish();
     stats.report(dead.path(), started.elapsed(), "backfill");
     delivered?;
     fed?;
     let interrupted = cancel.is_cancelled();
     Ok(Outcome { problems: stats.has_problems() || files_not_done > 0, interrupted })
-}
-
-/// Into a cluster: restores the refresh a run of an older version recorded in `STATE.refresh`
-/// (with `--state`), then (unless `--keep-refresh`, or on OpenSearch Serverless, which has no index
-/// settings) has the output switch it off on each index it writes. What an interrupted run left
-/// relaxed was restored when the output was opened (`indexing.rs`).
-async fn relax_refresh(
-    settings: &BackfillSettings,
-    output: &mut Output,
-) -> anyhow::Result<Option<Arc<RefreshRelax>>> {
-    let Output::Cluster(bulk) = output else { return Ok(None) };
-    let client = bulk.client().clone();
-    if let Some(state) = &settings.select.state {
-        refresh::restore_leftovers(&client, &RefreshRecord::beside(state)).await?;
-    }
-    if settings.keep_refresh || client.serverless() {
-        return Ok(None);
-    }
-    let relax = Arc::new(RefreshRelax::new(client, settings.relax_today));
-    bulk.relax_refresh(relax.clone());
-    Ok(Some(relax))
 }
 
 /// First signal: stop taking files and finish what is in flight. Second: leave at once.

@@ -10,7 +10,7 @@
 //! alerts; `--no-index` replaces the cluster by an output that settles at once. SIGTERM/SIGINT stop the receiving; what is in flight gets `--shutdown-timeout` to finish,
 //! and the rest is left to reappear in the queue.
 
-use super::indexing::IndexingSettings;
+use super::indexing::{IndexingSettings, Opened};
 use super::shutdown::{self, Messages};
 use super::Outcome;
 use crate::aws::{sdk_config, AwsSettings};
@@ -20,7 +20,6 @@ use crate::errors::chain;
 use crate::metrics::Metrics;
 use crate::output::alert::{self, AlertSettings};
 use crate::output::dead_letter::DeadLetters;
-use crate::output::Output;
 use crate::progress::{counts, human_duration, Meter};
 use crate::reader_pool;
 use crate::source::s3::fetch::Fetcher;
@@ -85,7 +84,7 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
         quitting: "stopping at once: messages in flight will reappear in the queue",
     })?;
     let abort = CancellationToken::new();
-    let Some(output) = connect(&settings, &dead, &stats, &stop, &abort).await? else {
+    let Some(Opened { output, frame }) = connect(&settings, &dead, &stats, &stop, &abort).await? else {
         return Ok(Outcome::default());
     };
     transform.move_long_values(output.refuses_long_leaves());
@@ -107,7 +106,8 @@ pub async fn run(mut settings: FollowSettings) -> anyhow::Result<Outcome> {
         (Some(tap), Some(output))
     };
     let (file_tx, file_rx) = flume::bounded(settings.queue.max_in_flight.max(1));
-    let readers = settings.indexing.start_readers(transform, tap, detector, file_rx, &dead, &stats, &abort);
+    let readers =
+        settings.indexing.start_readers(transform, frame, tap, detector, file_rx, &dead, &stats, &abort);
     let queue = SqsQueue::new(sqs, settings.queue.queue_url.clone());
     let consumer = Consumer::new(queue, fetcher, settings.queue.clone(), file_tx, stats.clone());
     let side_tasks = start_side_tasks(&settings.service, &stats).await?;
@@ -144,7 +144,7 @@ async fn connect(
     stats: &Arc<Stats>,
     stop: &CancellationToken,
     abort: &CancellationToken,
-) -> anyhow::Result<Option<Output>> {
+) -> anyhow::Result<Option<Opened>> {
     let mut attempt = 0;
     loop {
         match settings.indexing.open_output(dead, stats, abort).await {

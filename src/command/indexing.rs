@@ -1,21 +1,23 @@
-//! What `backfill` and `follow` share: the transform, the output and the reader pool, built from
-//! [`IndexingSettings`].
+//! What `backfill`, `follow`, `replay` and the Lambda function share: the transform, the output
+//! and the reader pool, built from [`IndexingSettings`].
 //!
-//! The output is built here, not by the output itself: for a cluster, the client is made, the
-//! cluster is asked what it is (an unreachable or unauthenticated cluster is an error here), and
-//! the index template is installed (unless switched off), the refresh an interrupted backfill left
-//! off is restored, then the bulk output is made to send.
+//! The output is opened here, in one place, together with its framing ([`Opened`]): the readers
+//! frame documents as that output expects them. For a cluster, the client is made, the cluster is
+//! asked what it is (an unreachable or unauthenticated cluster is an error here), the index
+//! template is installed (unless switched off) and the refresh an interrupted backfill left off is
+//! restored; then the bulk output is opened, with its refresh settings (a backfill's relaxes
+//! refresh itself: `output/elasticsearch/refresh.rs`).
 
 use crate::cluster::{ClusterInfo, ClusterSettings, EsClient};
 use crate::detect::{Detector, RuleSource};
 use crate::output::alert::AlertTap;
 use crate::output::batch::Frame;
 use crate::output::dead_letter::DeadLetters;
+use crate::output::elasticsearch::IndexNames;
 use crate::output::elasticsearch::{refresh_marker, BulkFraming, BulkOutput, BulkSettings};
 use crate::output::file::FileOutput;
 use crate::output::Output;
 use crate::reader_pool::{self, ReaderSettings, Started};
-use crate::setup::templates::Names;
 use crate::source::Unit;
 use crate::stats::Stats;
 use crate::transform::{Transform, TransformSpec};
@@ -38,7 +40,7 @@ pub struct IndexingSettings {
     pub dead_letter_max: usize,
     /// Index names are `PREFIX-YYYY.MM.DD` (with `--ecs`, the prefix is
     /// `logs-aws.cloudtrail-NAMESPACE`); the template installed at start is for them.
-    pub names: Names,
+    pub names: IndexNames,
     /// The reader pool.
     pub readers: ReaderSettings,
     /// Sigma rules evaluated on every event (`--rules`; none: no detection).
@@ -52,6 +54,15 @@ pub struct Connected {
     pub client: EsClient,
     /// What the cluster said it is.
     pub info: ClusterInfo,
+}
+
+/// An output opened with its wire format: the readers frame documents with `frame` (with or
+/// without `_id`, into the daily indices), `output` delivers them.
+pub struct Opened {
+    /// Delivers the batches.
+    pub output: Output,
+    /// Frames each document into a batch, as `output` expects it.
+    pub frame: Arc<dyn Frame>,
 }
 
 /// Where documents are delivered.
@@ -95,24 +106,15 @@ impl IndexingSettings {
         Ok(Some(Arc::new(detector)))
     }
 
-    /// The documents' wire format.
-    pub fn frame(&self) -> Arc<dyn Frame> {
-        let framing = BulkFraming::create(&self.names.prefix);
-        match &self.target {
-            Target::Cluster { allow_duplicates: true, .. } => Arc::new(framing.without_ids()),
-            _ => Arc::new(framing),
-        }
-    }
-
-    /// Opens the output: for a cluster, checks it and installs the template first.
+    /// Opens the output with its framing: for a cluster, checks it and installs the template first.
     pub async fn open_output(
         &self,
         dead: &Arc<DeadLetters>,
         stats: &Arc<Stats>,
         abort: &CancellationToken,
-    ) -> anyhow::Result<Output> {
+    ) -> anyhow::Result<Opened> {
         let connected = self.connect().await?;
-        self.output(connected.as_ref(), dead, stats, abort)
+        self.output(connected.as_ref(), dead, stats, abort).await
     }
 
     /// For a cluster: makes the client, asks the cluster what it is and installs the template
@@ -167,31 +169,37 @@ impl IndexingSettings {
         Ok(Connected { client, info })
     }
 
-    /// The output, for a cluster already `connected` (required for a cluster target).
-    pub fn output(
+    /// The output with its framing, for a cluster already `connected` (required for a cluster
+    /// target). A cluster's restores what its refresh settings say an older version left relaxed
+    /// (`refresh.rs`).
+    pub async fn output(
         &self,
         connected: Option<&Connected>,
         dead: &Arc<DeadLetters>,
         stats: &Arc<Stats>,
         abort: &CancellationToken,
-    ) -> anyhow::Result<Output> {
+    ) -> anyhow::Result<Opened> {
+        let framing = BulkFraming::for_names(self.names.clone());
         match (&self.target, connected) {
             (Target::File(path), _) => {
                 let file = FileOutput::open(path)
                     .with_context(|| format!("cannot create --output {}", path.display()))?;
-                Ok(Output::File(file))
+                Ok(Opened { output: Output::File(file), frame: Arc::new(framing) })
             }
-            (Target::Nowhere, _) => Ok(Output::Discard),
-            (Target::Cluster { bulk, .. }, Some(c)) => {
-                let bulk = BulkOutput::new(
+            (Target::Nowhere, _) => Ok(Opened { output: Output::Discard, frame: Arc::new(framing) }),
+            (Target::Cluster { bulk, allow_duplicates, .. }, Some(c)) => {
+                let bulk = BulkOutput::open(
                     c.client.clone(),
                     &c.info,
-                    *bulk,
+                    bulk.clone(),
                     dead.clone(),
                     stats.clone(),
                     abort.clone(),
-                );
-                Ok(Output::Cluster(Box::new(bulk)))
+                )
+                .await?;
+                let frame: Arc<dyn Frame> =
+                    if *allow_duplicates { Arc::new(framing.without_ids()) } else { Arc::new(framing) };
+                Ok(Opened { output: Output::Cluster(Box::new(bulk)), frame })
             }
             (Target::Cluster { .. }, None) => {
                 anyhow::bail!("the cluster output needs the cluster connected first")
@@ -199,11 +207,13 @@ impl IndexingSettings {
         }
     }
 
-    /// Starts the reader pool on `files`.
+    /// Starts the reader pool on `files`, framing documents with `frame` (the output's:
+    /// [`Opened::frame`]).
     #[allow(clippy::too_many_arguments)]
     pub fn start_readers(
         &self,
         transform: impl Into<Arc<Transform>>,
+        frame: Arc<dyn Frame>,
         alerts: Option<AlertTap>,
         detector: Option<Arc<Detector>>,
         files: flume::Receiver<Unit>,
@@ -215,7 +225,7 @@ impl IndexingSettings {
         reader_pool::start(
             &self.readers,
             transform.into(),
-            self.frame(),
+            frame,
             alerts,
             detector,
             files,

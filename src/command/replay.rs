@@ -70,15 +70,15 @@ pub async fn run(mut settings: ReplaySettings) -> anyhow::Result<Outcome> {
     let dead = Arc::new(DeadLetters::with_limit(out, limit));
     let cancel = CancellationToken::new();
     watch_signals(&cancel)?;
-    let output = match settings.indexing.open_output(&dead, &stats, &cancel).await {
-        Ok(output) => Some(output),
+    let (output, frame) = match settings.indexing.open_output(&dead, &stats, &cancel).await {
+        Ok(opened) => (Some(opened.output), Some(opened.frame)),
         Err(e) => {
             error!(
                 "cannot replay: {e:#}; every replayable letter is written as it is to {} (and stays in {})",
                 dead.path().display(),
                 input_path.display()
             );
-            None
+            (None, None)
         }
     };
     transform.move_long_values(output.as_ref().is_some_and(crate::output::Output::refuses_long_leaves));
@@ -91,13 +91,12 @@ pub async fn run(mut settings: ReplaySettings) -> anyhow::Result<Outcome> {
         input: input_path.display().to_string(),
         max_line: settings.max_line_bytes.max(1),
         transform,
-        frame: settings.indexing.frame(),
+        frame,
         limits: settings.indexing.readers.batch,
         dead: dead.clone(),
         stats: stats.clone(),
         tally: tally.clone(),
         cancel: cancel.clone(),
-        offline,
     };
     let (batch_tx, batches) = mpsc::channel(settings.indexing.readers.queued_batches.max(1));
     let (pending_tx, pending) = mpsc::unbounded_channel();

@@ -197,7 +197,7 @@ impl<'de> Visitor<'de> for TopLevel {
 }
 
 /// A key, borrowed unless it had escapes.
-struct Key<'a>(Cow<'a, str>);
+pub(super) struct Key<'a>(pub(super) Cow<'a, str>);
 
 impl<'de> serde::Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -1,16 +1,22 @@
 //! The finding document: one per (rule, event), in `PREFIX-findings-YYYY.MM.DD` (the event's day).
 //!
+//! Written straight from the event document's bytes (`Source`), with each rule's part made once
+//! (`rule_json`): some rules match a large share of all events.
+//!
 //! Its `_id` is the rule id and the event's id together, so a re-run or a redelivered message adds
 //! nothing. Its event fields are copied from the event's document as written, after the run's
 //! redaction, so a redacted value never reaches a finding. It carries the rule's `author`: the
 //! Detection Rule License asks messages based on matches to keep it.
 
+use super::event::Key;
 use super::RuleInfo;
-use serde_json::{json, Map, Value};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::json;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-/// The event fields a finding copies (who, what, where, when), as paths of the document.
-const COPIED: &[&str] = &[
+/// The top-level event fields a finding copies (who, what, where, when), in the finding's order.
+const COPIED: [&str; 10] = [
     "eventTime",
     "eventName",
     "eventSource",
@@ -21,12 +27,10 @@ const COPIED: &[&str] = &[
     "awsRegion",
     "errorCode",
     "errorMessage",
-    "userIdentity.type",
-    "userIdentity.arn",
-    "userIdentity.userName",
-    "userIdentity.principalId",
-    "userIdentity.accountId",
 ];
+
+/// The fields of `userIdentity` a finding copies, under `userIdentity`.
+const IDENTITY: [&str; 5] = ["type", "arn", "userName", "principalId", "accountId"];
 
 /// Elasticsearch's limit on `_id`, in bytes.
 const MAX_ID: usize = 512;
@@ -40,47 +44,119 @@ pub fn id(rule: &RuleInfo, event_id: &str) -> String {
     Sha256::digest(id.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The finding for `rule` on the event whose document (as written) is `document`, indexed as
-/// `event_id` in `event_index`.
-pub fn document(rule: &RuleInfo, document: &Value, event_index: &str, event_id: &str) -> Value {
-    let mut out = Map::new();
-    let time = document.get("@timestamp").or_else(|| document.get("eventTime")).cloned();
-    out.insert("@timestamp".into(), time.unwrap_or(Value::Null));
-    out.insert(
-        "rule".into(),
-        json!({
-            "id": rule.id,
-            "title": rule.title,
-            "level": rule.level.as_str(),
-            "tags": rule.tags,
-            "author": rule.author,
-        }),
-    );
-    out.insert("eventID".into(), Value::String(event_id.to_string()));
-    for path in COPIED {
-        if let Some(v) = lookup(document, path).filter(|v| !v.is_null()) {
-            put(&mut out, path, v.clone());
-        }
+/// What a finding says of its rule, as JSON: made once per rule, written into each finding.
+pub fn rule_json(rule: &RuleInfo) -> String {
+    json!({
+        "id": rule.id,
+        "title": rule.title,
+        "level": rule.level.as_str(),
+        "tags": rule.tags,
+        "author": rule.author,
+    })
+    .to_string()
+}
+
+/// The fields of an event's document (as written, redacted) that its findings copy, borrowed
+/// from it: read once per event, however many rules it matched. The rest of the document is
+/// skipped, not built (`requestParameters` can be large, and some rules match many events).
+pub struct Source<'a> {
+    timestamp: Option<&'a RawValue>,
+    copied: [Option<&'a RawValue>; COPIED.len()],
+    identity: [Option<&'a RawValue>; IDENTITY.len()],
+}
+
+impl<'a> Source<'a> {
+    /// `None` when `document` is not a JSON object.
+    pub fn parse(document: &'a [u8]) -> Option<Source<'a>> {
+        let top = fields(document, &{
+            let mut keys = vec!["@timestamp", "userIdentity"];
+            keys.extend(COPIED);
+            keys
+        })?;
+        let identity = top[1]
+            .and_then(|raw| fields(raw.get().as_bytes(), &IDENTITY))
+            .map_or([None; IDENTITY.len()], |v| std::array::from_fn(|i| v[i]));
+        Some(Source { timestamp: top[0], copied: std::array::from_fn(|i| top[i + 2]), identity })
     }
-    out.insert("event".into(), json!({ "index": event_index, "id": event_id }));
-    Value::Object(out)
-}
 
-fn lookup<'v>(doc: &'v Value, path: &str) -> Option<&'v Value> {
-    path.split('.').try_fold(doc, |v, k| v.get(k))
-}
-
-fn put(out: &mut Map<String, Value>, path: &str, v: Value) {
-    match path.split_once('.') {
-        None => {
-            out.insert(path.to_string(), v);
+    /// Writes the finding of the rule whose [`rule_json`] is `rule` on this event, indexed as
+    /// `event_id` in `event_index`: `@timestamp` (the event's), `rule`, `eventID`, the copied
+    /// fields that are there and not null, and `event` (where the event is).
+    pub fn write(&self, rule: &str, event_index: &str, event_id: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"@timestamp\":");
+        let time = self.timestamp.or(self.copied[0]);
+        out.extend_from_slice(time.map_or("null", |t| t.get()).as_bytes());
+        out.extend_from_slice(b",\"rule\":");
+        out.extend_from_slice(rule.as_bytes());
+        out.extend_from_slice(b",\"eventID\":");
+        string(out, event_id);
+        member_list(out, &COPIED, &self.copied, true);
+        if self.identity.iter().flatten().any(|v| v.get() != "null") {
+            out.extend_from_slice(b",\"userIdentity\":{");
+            member_list(out, &IDENTITY, &self.identity, false);
+            out.push(b'}');
         }
-        Some((head, rest)) => {
-            let inner = out.entry(head).or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(m) = inner {
-                put(m, rest, v);
+        out.extend_from_slice(b",\"event\":{\"index\":");
+        string(out, event_index);
+        out.extend_from_slice(b",\"id\":");
+        string(out, event_id);
+        out.extend_from_slice(b"}}");
+    }
+}
+
+/// `"key":value` for each present, non-null value, comma-separated (after a comma first if
+/// `after_comma`).
+fn member_list(out: &mut Vec<u8>, keys: &[&str], values: &[Option<&RawValue>], after_comma: bool) {
+    let mut first = !after_comma;
+    for (key, value) in keys.iter().zip(values) {
+        let Some(v) = value.filter(|v| v.get() != "null") else { continue };
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        string(out, key);
+        out.push(b':');
+        out.extend_from_slice(v.get().as_bytes());
+    }
+}
+
+fn string(out: &mut Vec<u8>, s: &str) {
+    // Writing a str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// The raw values of `keys` among the top-level members of the object `json` (the last one of
+/// a repeated key, as a JSON parser keeps); `None` when `json` is not an object.
+fn fields<'a>(json: &'a [u8], keys: &[&'static str]) -> Option<Vec<Option<&'a RawValue>>> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let found = de.deserialize_map(Members { keys, found: vec![None; keys.len()] }).ok()?;
+    de.end().ok()?;
+    Some(found)
+}
+
+/// Picks the wanted members of an object, borrowing their raw values.
+struct Members<'k, 'a> {
+    keys: &'k [&'static str],
+    found: Vec<Option<&'a RawValue>>,
+}
+
+impl<'de> Visitor<'de> for Members<'_, 'de> {
+    type Value = Vec<Option<&'de RawValue>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Self::Value, A::Error> {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match self.keys.iter().position(|k| *k == key) {
+                Some(i) => self.found[i] = Some(map.next_value()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
+        Ok(self.found)
     }
 }
 
@@ -88,6 +164,7 @@ fn put(out: &mut Map<String, Value>, path: &str, v: Value) {
 mod tests {
     use super::*;
     use crate::detect::Level;
+    use serde_json::Value;
 
     fn rule() -> RuleInfo {
         RuleInfo {
@@ -100,20 +177,40 @@ mod tests {
         }
     }
 
+    fn finding(doc: &str) -> Value {
+        let mut out = Vec::new();
+        Source::parse(doc.as_bytes()).unwrap().write(&rule_json(&rule()), "ct-2024.05.01", "e-1", &mut out);
+        serde_json::from_slice(&out).expect("a finding is JSON")
+    }
+
     #[test]
     fn a_finding_names_rule_author_and_event() {
-        let doc = json!({"@timestamp":"2024-05-01T10:00:00Z","eventTime":"2024-05-01T10:00:00Z",
+        let f = finding(
+            r#"{"@timestamp":"2024-05-01T10:00:00Z","eventTime":"2024-05-01T10:00:00Z",
             "eventName":"StopLogging","eventSource":"cloudtrail.amazonaws.com","awsRegion":"us-east-1",
-            "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/a","accessKeyId":"AKIA..."},
-            "requestParameters":{"name":"t"}});
-        let f = document(&rule(), &doc, "ct-2024.05.01", "e-1");
-        assert_eq!(f["rule"]["author"], "Jane");
-        assert_eq!(f["rule"]["level"], "high");
-        assert_eq!(f["userIdentity"]["arn"], "arn:aws:iam::1:user/a");
-        assert!(f["userIdentity"].get("accessKeyId").is_none() && f.get("requestParameters").is_none());
-        assert_eq!(f["event"]["index"], "ct-2024.05.01");
-        assert_eq!(f["@timestamp"], "2024-05-01T10:00:00Z");
+            "errorCode":null,"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/a","accessKeyId":"AKIA..."},
+            "requestParameters":{"name":"t"}}"#,
+        );
+        let want = json!({"@timestamp":"2024-05-01T10:00:00Z",
+            "rule":{"id":"r-1","title":"Trail stopped","level":"high","tags":["attack.t1562.008"],"author":"Jane"},
+            "eventID":"e-1","eventTime":"2024-05-01T10:00:00Z","eventName":"StopLogging",
+            "eventSource":"cloudtrail.amazonaws.com","awsRegion":"us-east-1",
+            "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/a"},
+            "event":{"index":"ct-2024.05.01","id":"e-1"}});
+        assert_eq!(f, want);
         assert_eq!(id(&rule(), "e-1"), "r-1:e-1");
         assert_eq!(id(&rule(), &"x".repeat(600)).len(), 64);
+    }
+
+    #[test]
+    fn odd_documents_still_make_valid_findings() {
+        // No @timestamp: the event's time; no userIdentity object: none; the last of a repeated key.
+        let f = finding(r#"{"eventTime":"t","userIdentity":"x","eventName":"A","eventName":"B"}"#);
+        assert_eq!(f["@timestamp"], "t");
+        assert_eq!(f["eventName"], "B");
+        assert!(f.get("userIdentity").is_none());
+        let f = finding(r#"{"userIdentity":{"type":null}}"#);
+        assert!(f["@timestamp"].is_null() && f.get("userIdentity").is_none());
+        assert!(Source::parse(b"[1]").is_none() && Source::parse(b"{\"a\":").is_none());
     }
 }

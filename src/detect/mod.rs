@@ -124,11 +124,19 @@ pub struct Detector {
     /// Compiled rules, index-aligned with `rules`.
     compiled: Vec<CompiledRule>,
     rules: Vec<RuleInfo>,
+    /// Each rule's part of a finding ([`finding::rule_json`]), index-aligned with `rules`.
+    rule_json: Vec<String>,
 }
 
 impl Detector {
     pub(crate) fn new(parsed: &[SigmaRule], compiled: Vec<CompiledRule>, rules: Vec<RuleInfo>) -> Self {
-        Detector { prefilter: prefilter::Prefilter::new(parsed), compiled, rules }
+        let rule_json = rules.iter().map(finding::rule_json).collect();
+        Detector { prefilter: prefilter::Prefilter::new(parsed), compiled, rules, rule_json }
+    }
+
+    /// Rule `i`'s part of a finding, as JSON.
+    pub fn rule_json(&self, i: usize) -> &str {
+        &self.rule_json[i]
     }
 
     /// The rules, in load order (indexes of [`Detector::evaluate`]).

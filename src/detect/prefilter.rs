@@ -11,9 +11,9 @@
 //!
 //! Why an anchor must occur in the bytes: a value the evaluator compares is a JSON string,
 //! number or boolean of the event, or an object shown as its text (`event.rs`). An anchor holds
-//! only ASCII letters, digits and `.`, `-`, `_`, `@`, `=`, `+`, `%`, `#`: characters JSON never
-//! escapes, so it is written as it is unless the writer used `\u` escapes: an
-//! event that contains `\u` anywhere is always evaluated. Numbers, `null`, booleans and every
+//! only ASCII letters, digits and `.`, `-`, `_`, `@`, `=`, `+`, `%`, `#`, `:`, `/`: characters
+//! JSON writes as they are, unless the writer used `\u` escapes or `\/`: an event that contains
+//! either anywhere is always evaluated. Numbers, `null`, booleans and every
 //! modifier that transforms the value (`base64`, `cidr`, `fieldref`, comparisons…) give no
 //! anchor. A wildcard value contributes its longest plain piece; a `|re` value, the longest piece
 //! of what its pattern requires (`regex_literals.rs`).
@@ -80,7 +80,7 @@ impl Prefilter {
     /// order; the others cannot.
     pub fn candidates(&self, raw: &[u8], out: &mut Vec<usize>) {
         out.clear();
-        if memchr::memmem::find(raw, b"\\u").is_some() {
+        if memchr::memmem::find(raw, b"\\u").is_some() || memchr::memmem::find(raw, b"\\/").is_some() {
             out.extend(0..self.count);
             return;
         }
@@ -226,7 +226,10 @@ fn pattern(v: &SigmaValue, rank: u8) -> Set {
 
 /// The longest piece of `texts` that JSON writes as it is, if long enough to narrow.
 fn anchor<'a>(texts: impl Iterator<Item = &'a str>, rank: u8) -> Option<Anchor> {
-    let longest = texts.flat_map(|t| t.split(|c: char| !plain(c))).max_by_key(|p| p.len())?;
+    // A leading `:` could be the one between a key and its value in an object shown as text
+    // (`"Enabled":true`), which the event may write with a space after it.
+    let pieces = texts.flat_map(|t| t.split(|c: char| !plain(c))).map(|p| p.trim_start_matches(':'));
+    let longest = pieces.max_by_key(|p| p.len())?;
     // A number-like value may be compared with a JSON number written differently (`1` and `1.0`).
     if longest.len() < MIN_ANCHOR || longest.parse::<f64>().is_ok() {
         return None;
@@ -234,9 +237,9 @@ fn anchor<'a>(texts: impl Iterator<Item = &'a str>, rank: u8) -> Option<Anchor> 
     Some(Anchor { text: longest.to_string(), rank: (rank, longest.len()) })
 }
 
-/// A character JSON writers put as it is (no escape, no case folding beyond ASCII).
+/// A character JSON writers put as it is (no escape but `\/`, no case folding beyond ASCII).
 fn plain(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@' | '=' | '+' | '%' | '#')
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@' | '=' | '+' | '%' | '#' | ':' | '/')
 }
 
 /// Every part must hold: the one whose anchors narrow most will do.
@@ -301,6 +304,13 @@ mod tests {
         // The embedded policy is an escaped string in the event: the quotes differ, the word does not.
         assert!(f.may_match(br#"{"requestParameters":{"policy":"{\"Effect\": \"Allow\"}"}}"#));
         assert!(!f.may_match(br#"{"requestParameters":{"policy":"{}"}}"#));
+        let f = Prefilter::new(&rule(
+            "  selection:\n    userIdentity.arn|re: '.+:assumed-role/aws:.+'\n  condition: selection\n",
+        ));
+        assert!(
+            f.may_match(br#"{"userIdentity":{"arn":"arn:aws:sts::1:assumed-role/aws:ec2-instance/i-1"}}"#)
+        );
+        assert!(!f.may_match(br#"{"userIdentity":{"arn":"arn:aws:sts::1:assumed-role/admin/jane"}}"#));
         let f =
             Prefilter::new(&rule("  selection:\n    userAgent: '*Boto3Agent?x*'\n  condition: selection\n"));
         assert!(f.may_match(br#"{"userAgent":"my boto3agent/x"}"#));

@@ -10,8 +10,9 @@
 //! - `alert/`: messages about matching events (chat, webhook, SNS), beside the index or instead
 //!   of it (`--no-index`: [`Output::Discard`]).
 //!
-//! The command's wiring builds the output: it probes the cluster and installs templates first,
-//! so an output only ever sends.
+//! The command's wiring opens the output with its framing (`command/indexing.rs`): it probes the
+//! cluster and installs templates first, so an output only sends (and, for a backfill, relaxes
+//! and restores the refresh of the indices it writes: `elasticsearch/refresh.rs`).
 
 pub mod alert;
 pub mod batch;

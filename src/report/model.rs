@@ -20,7 +20,8 @@ pub struct Report {
     pub tables: BTreeMap<String, Table>,
     /// The launches and creations (`launch_events`), latest first, at most [`LAUNCH_ROWS`].
     pub launches: Vec<Launch>,
-    /// Findings by rule and level, when detection rules were given (not yet: issue 22).
+    /// Findings by rule and level, when detection rules were given (not filled yet: the report
+    /// counts events only, so the page shows this section only once something fills it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub findings: Option<Vec<Finding>>,
     /// How the report was made (not part of the numbers).

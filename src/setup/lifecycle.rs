@@ -13,8 +13,9 @@
 //! Elasticsearch integration-test distribution has no ILM, plain OpenSearch has no ISM plugin, and
 //! both then answer "no handler found" (or 405) instead of 404.
 
-use super::templates::{embedded, fill, meta, priority, Names};
+use super::templates::{embedded, fill, meta, priority};
 use crate::cluster::Flavor;
+use crate::output::elasticsearch::IndexNames;
 use serde_json::{json, Value};
 
 const ILM_POLICY: &str = include_str!("../../mappings/ilm-policy.json");
@@ -56,7 +57,7 @@ impl Api {
 
     /// The policy body that deletes indices `retention_days` after their day (ILM) or their
     /// creation (ISM).
-    pub fn policy(self, names: &Names, retention_days: u32) -> Value {
+    pub fn policy(self, names: &IndexNames, retention_days: u32) -> Value {
         let days = retention_days.to_string();
         match self {
             Api::Ilm => {
@@ -124,8 +125,8 @@ pub fn probe(status: u16, body: &[u8]) -> Probe {
 mod tests {
     use super::*;
 
-    fn names() -> Names {
-        Names::new("ct")
+    fn names() -> IndexNames {
+        IndexNames::new("ct")
     }
 
     #[test]

@@ -26,18 +26,18 @@ pub mod templates;
 pub use reconcile::{Action, SetupError, Step};
 
 use crate::cluster::{ClusterInfo, EsClient, Flavor};
+use crate::output::elasticsearch::IndexNames;
 use elasticsearch::http::Method;
 use lifecycle::{Api, Probe};
 use reconcile::{reconcile, Item, Kind};
 use serde_json::Value;
-use templates::Names;
 use tracing::{info, warn};
 
 /// What `setup` is asked to install.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// Names derived from the index prefix.
-    pub names: Names,
+    /// IndexNames derived from the index prefix.
+    pub names: IndexNames,
     /// Days to keep each daily index; `None`: no lifecycle policy.
     pub retention_days: Option<u32>,
     /// Report only; write nothing.
@@ -97,7 +97,7 @@ pub async fn install(
 pub async fn install_template(
     client: &EsClient,
     cluster: &ClusterInfo,
-    names: &Names,
+    names: &IndexNames,
 ) -> Result<(), SetupError> {
     if let Some(warning) = check_supported(cluster)? {
         warn!("{warning}");
@@ -150,7 +150,7 @@ fn skipped(what: &str, why: &str) -> Step {
     Step { what: what.into(), action: Action::Skipped(why.into()), applied: false, note: None }
 }
 
-fn policy_item(api: Api, names: &Names, days: u32) -> Item {
+fn policy_item(api: Api, names: &IndexNames, days: u32) -> Item {
     let name = names.policy();
     Item {
         what: format!("{} policy {name} ({days} days)", api.name()),
@@ -170,7 +170,7 @@ enum Lifecycle {
 }
 
 /// The component templates, then the index template that composes them.
-fn template_items(flavor: Flavor, names: &Names, lifecycle: Option<Lifecycle>) -> Vec<Item> {
+fn template_items(flavor: Flavor, names: &IndexNames, lifecycle: Option<Lifecycle>) -> Vec<Item> {
     let component = |name: String, body: Value| Item {
         what: format!("component template {name}"),
         path: format!("/_component_template/{name}"),
@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn template_items_are_in_install_order() {
-        let names = Names::new("ct");
+        let names = IndexNames::new("ct");
         let items = template_items(Flavor::Elasticsearch, &names, Some(Lifecycle::Install));
         let paths: Vec<_> = items.iter().map(|i| i.path.as_str()).collect();
         assert_eq!(
@@ -246,7 +246,7 @@ mod tests {
         assert_eq!(kept.len(), 4, "a kept lifecycle component is not rewritten");
         assert_eq!(kept[2].body["composed_of"][2], "ct@lifecycle");
         assert_eq!(template_items(Flavor::OpenSearch, &names, None).len(), 4);
-        let ecs = template_items(Flavor::OpenSearch, &Names::ecs("default"), None);
+        let ecs = template_items(Flavor::OpenSearch, &IndexNames::ecs("default"), None);
         let paths: Vec<_> = ecs.iter().map(|i| i.path.as_str()).collect();
         assert_eq!(
             paths,

@@ -5,8 +5,8 @@
 use super::compare::matches;
 use super::lifecycle::Api;
 use super::shared::merge_index_template;
-use super::templates::Names;
 use crate::cluster::{ClientError, EsClient};
+use crate::output::elasticsearch::IndexNames;
 use bytes::Bytes;
 use elasticsearch::http::Method;
 use serde_json::Value;
@@ -148,7 +148,8 @@ pub async fn reconcile(client: &EsClient, item: &Item, dry_run: bool) -> Result<
             let name = item.path.rsplit('/').next().unwrap_or_default();
             let installed = item.kind.installed(name, &answer);
             if let (Kind::IndexTemplate, Some(have)) = (item.kind, &installed) {
-                let (merged, kept) = merge_index_template(&item.body, have, &Names::new(name).components());
+                let (merged, kept) =
+                    merge_index_template(&item.body, have, &IndexNames::new(name).components());
                 body = Cow::Owned(merged);
                 note = (!kept.is_empty()).then(|| kept.to_string());
             }

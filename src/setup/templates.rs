@@ -25,7 +25,7 @@
 //!   `findings-template.json`, self-contained; with the lifecycle component when there is one):
 //!   its longer prefix gives it the higher priority over `PREFIX-*`.
 //!
-//! With `--ecs` the prefix is `logs-aws.cloudtrail-NAMESPACE` (`IndexNaming::ecs`). Its template
+//! With `--ecs` the prefix is `logs-aws.cloudtrail-NAMESPACE` (`IndexNames::ecs`). Its template
 //! has no `data_stream`, so the daily indices are plain indices, and its priority (see
 //! [`priority`]) is above both templates that would otherwise make them data streams:
 //! Elasticsearch's built-in `logs` (`logs-*-*`, 100) and Fleet's `logs-aws.cloudtrail` (200).
@@ -33,7 +33,7 @@
 //! Everything installed carries `_meta.managed_by = cloudtrail-es` and the version that wrote it.
 
 use crate::cluster::Flavor;
-use crate::output::elasticsearch::IndexNaming;
+use crate::output::elasticsearch::IndexNames;
 use crate::transform::keyword_copies;
 use serde_json::{json, Value};
 
@@ -46,59 +46,6 @@ const FINDINGS_TEMPLATE: &str = include_str!("../../mappings/findings-template.j
 
 /// Who wrote an object, in its `_meta`.
 pub const MANAGED_BY: &str = "cloudtrail-es";
-
-/// The names of everything installed for one index prefix.
-#[derive(Clone, Debug)]
-pub struct Names {
-    /// The index prefix: indices are `PREFIX-YYYY.MM.DD`.
-    pub prefix: String,
-    /// The documents carry ECS fields (`--ecs`): the ECS mappings are composed in.
-    pub ecs: bool,
-}
-
-impl Names {
-    /// For the documents of `--index-prefix PREFIX`.
-    pub fn new(prefix: &str) -> Self {
-        Names { prefix: prefix.to_string(), ecs: false }
-    }
-    /// For `--ecs` documents in namespace `namespace`: `logs-aws.cloudtrail-NAMESPACE`.
-    pub fn ecs(namespace: &str) -> Self {
-        Names { prefix: IndexNaming::ecs(namespace).prefix, ecs: true }
-    }
-    /// The index template (named after the prefix, as before component templates existed).
-    pub fn index_template(&self) -> String {
-        self.prefix.clone()
-    }
-    /// The settings component template.
-    pub fn settings(&self) -> String {
-        format!("{}@settings", self.prefix)
-    }
-    /// The mappings component template.
-    pub fn mappings(&self) -> String {
-        format!("{}@mappings", self.prefix)
-    }
-    /// The ECS mappings component template (with `--ecs` only).
-    pub fn ecs_mappings(&self) -> String {
-        format!("{}@ecs", self.prefix)
-    }
-    /// The lifecycle component template (Elasticsearch with ILM only).
-    pub fn lifecycle(&self) -> String {
-        format!("{}@lifecycle", self.prefix)
-    }
-    /// The findings' index template (and their index prefix).
-    pub fn findings(&self) -> String {
-        format!("{}-findings", self.prefix)
-    }
-    /// Every component template we may compose, whether or not this run does: in the index
-    /// template's `composed_of`, these names are ours and any other is someone else's.
-    pub fn components(&self) -> Vec<String> {
-        vec![self.settings(), self.mappings(), self.ecs_mappings(), self.lifecycle()]
-    }
-    /// The ILM or ISM policy.
-    pub fn policy(&self) -> String {
-        format!("{}-retention", self.prefix)
-    }
-}
 
 /// `_meta` of everything we install.
 pub fn meta() -> Value {
@@ -161,14 +108,14 @@ pub fn ecs_mappings_component(flavor: Flavor) -> Value {
 }
 
 /// `PREFIX@lifecycle`: attach the ILM policy and age each daily index by the date in its name.
-pub fn lifecycle_component(names: &Names) -> Value {
+pub fn lifecycle_component(names: &IndexNames) -> Value {
     let body = embedded("lifecycle-settings.json", LIFECYCLE_SETTINGS);
     with_meta(fill(body, &[("{{POLICY}}", &names.policy())]))
 }
 
 /// The index template for `PREFIX-*`, composed of the settings, mappings, ECS mappings (with
 /// `--ecs`) and (when the cluster has ILM and a retention is set) lifecycle components.
-pub fn index_template(names: &Names, with_lifecycle: bool) -> Value {
+pub fn index_template(names: &IndexNames, with_lifecycle: bool) -> Value {
     let mut body = fill(embedded("index-template.json", INDEX_TEMPLATE), &[("{{PREFIX}}", &names.prefix)]);
     let mut parts = vec![names.settings(), names.mappings()];
     if names.ecs {
@@ -184,7 +131,7 @@ pub fn index_template(names: &Names, with_lifecycle: bool) -> Value {
 }
 
 /// The index template for `PREFIX-findings-*` (the Sigma findings).
-pub fn findings_template(names: &Names, with_lifecycle: bool) -> Value {
+pub fn findings_template(names: &IndexNames, with_lifecycle: bool) -> Value {
     let mut body =
         fill(embedded("findings-template.json", FINDINGS_TEMPLATE), &[("{{PREFIX}}", &names.prefix)]);
     if with_lifecycle {
@@ -265,8 +212,8 @@ fn to_flat_object(value: Value) -> Value {
 mod tests {
     use super::*;
 
-    fn names() -> Names {
-        Names::new("ct")
+    fn names() -> IndexNames {
+        IndexNames::new("ct")
     }
 
     #[test]
@@ -299,7 +246,7 @@ mod tests {
 
     #[test]
     fn the_ecs_template_composes_the_ecs_mappings_above_the_logs_templates() {
-        let names = Names::ecs("n");
+        let names = IndexNames::ecs("n");
         let t = index_template(&names, true);
         assert_eq!(t["index_patterns"], json!(["logs-aws.cloudtrail-n-*"]));
         assert_eq!(

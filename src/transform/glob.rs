@@ -6,7 +6,8 @@
 ///
 /// Hand-written rather than `globset`/`wildmatch`: those are path globs (`/` is special, `**`,
 /// classes, a regex engine behind), while field values need just these two wildcards, and the
-/// common shapes (`Describe*`, an exact value) get a direct comparison.
+/// common shapes (`Describe*`, `*Console*`, `*.amazonaws.com`, an exact value) get a direct
+/// comparison or substring search (the console rule runs on every event).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Glob {
     text: String,
@@ -19,6 +20,10 @@ enum Shape {
     Exact(Vec<u8>),
     /// A literal then one final `*`.
     Prefix(Vec<u8>),
+    /// `*`, a literal, `*`: the literal anywhere (found with `memchr`'s substring search).
+    Contains(Vec<u8>),
+    /// `*` then a literal.
+    Suffix(Vec<u8>),
     /// Anything else.
     General(Vec<Token>),
 }
@@ -38,16 +43,7 @@ impl Glob {
 
     /// Parses a glob; every text is one (a trailing lone `\` stands for itself).
     pub fn new(text: &str) -> Self {
-        let mut tokens = Vec::new();
-        let mut bytes = text.bytes();
-        while let Some(b) = bytes.next() {
-            match b {
-                b'\\' => tokens.push(Token::Byte(bytes.next().unwrap_or(b'\\'))),
-                b'*' => tokens.push(Token::AnyRun),
-                b'?' => tokens.push(Token::AnyChar),
-                b => tokens.push(Token::Byte(b)),
-            }
-        }
+        let tokens = tokens(text);
         let literal = |ts: &[Token]| -> Option<Vec<u8>> {
             ts.iter().map(|t| if let Token::Byte(b) = t { Some(*b) } else { None }).collect()
         };
@@ -65,6 +61,16 @@ impl Glob {
             )
         {
             Shape::Prefix(prefix)
+        } else if let Some(inner) = match tokens.as_slice() {
+            [Token::AnyRun, inner @ .., Token::AnyRun] => literal(inner).filter(|l| !l.is_empty()),
+            _ => None,
+        } {
+            Shape::Contains(inner)
+        } else if let Some(suffix) = match tokens.as_slice() {
+            [Token::AnyRun, rest @ ..] => literal(rest),
+            _ => None,
+        } {
+            Shape::Suffix(suffix)
         } else {
             Shape::General(tokens)
         };
@@ -77,9 +83,27 @@ impl Glob {
         match &self.shape {
             Shape::Exact(e) => v == e.as_slice(),
             Shape::Prefix(p) => v.starts_with(p),
+            // A literal that is valid UTF-8 only occurs at character boundaries, where `*` stops.
+            Shape::Contains(inner) => memchr::memmem::find(v, inner).is_some(),
+            Shape::Suffix(s) => v.ends_with(s),
             Shape::General(tokens) => matches_general(tokens, v),
         }
     }
+}
+
+/// The tokens of a pattern (a trailing lone `\\` stands for itself).
+fn tokens(text: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'\\' => tokens.push(Token::Byte(bytes.next().unwrap_or(b'\\'))),
+            b'*' => tokens.push(Token::AnyRun),
+            b'?' => tokens.push(Token::AnyChar),
+            b => tokens.push(Token::Byte(b)),
+        }
+    }
+    tokens
 }
 
 /// Wildcard matching with backtracking to the last `*` (linear for one `*`, at worst
@@ -155,9 +179,18 @@ mod tests {
             (r"a\?", "a?", true),
             ("*é?", "xxéy", true),
             ("**a", "a", true),
+            ("**", "abc", true),
+            ("*Console/*", "aws-internal/3 AWS Console/1.0", true),
+            ("*Console/*", "aws-internal/3 console/1.0", false),
+            ("*é*", "xéy", true),
+            ("*.amazonaws.com", "ec2.amazonaws.com", true),
+            ("*.amazonaws.com", "ec2.amazonaws.com.evil", false),
         ];
         for (glob, value, want) in cases {
             assert_eq!(Glob::new(glob).matches(value), want, "{glob} vs {value}");
+            // The direct shapes agree with the general matcher.
+            let general = Glob { text: glob.into(), shape: Shape::General(tokens(glob)) };
+            assert_eq!(general.matches(value), want, "{glob} vs {value} (general)");
         }
     }
 }

@@ -121,6 +121,19 @@ impl Function {
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
+
+    /// Whether the log shows `text` within 10 s: the lines are read by threads of their own, so
+    /// an invocation's answer can arrive before the lines it printed.
+    pub fn logged(&self, text: &str) -> bool {
+        let started = Instant::now();
+        while !self.log().contains(text) {
+            if started.elapsed() > Duration::from_secs(10) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
 }
 
 impl Drop for Function {

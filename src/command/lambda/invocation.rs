@@ -15,6 +15,7 @@
 
 use super::Function;
 use crate::ack::Delivery;
+use crate::command::indexing::Opened;
 use crate::output::alert;
 use crate::output::dead_letter::DeadLetters;
 use crate::reader_pool::{self, Started};
@@ -75,7 +76,8 @@ impl Function {
         let spool = self.spool(&request);
         let dead = Arc::new(DeadLetters::with_limit(spool.clone(), self.settings.indexing.dead_letter_max));
         let abort = CancellationToken::new();
-        let output = self.settings.indexing.output(prepared.connected.as_ref(), &dead, &stats, &abort)?;
+        let Opened { output, frame } =
+            self.settings.indexing.output(prepared.connected.as_ref(), &dead, &stats, &abort).await?;
         let (tap, alerts) = if self.settings.alerts.rules.is_empty() {
             (None, None)
         } else {
@@ -86,8 +88,10 @@ impl Function {
         let (file_tx, file_rx) = flume::bounded(readers);
         let transform = prepared.transform.clone();
         let detector = self.detector.clone();
-        let Started { threads, batches } =
-            self.settings.indexing.start_readers(transform, tap, detector, file_rx, &dead, &stats, &abort);
+        let Started { threads, batches } = self
+            .settings
+            .indexing
+            .start_readers(transform, frame, tap, detector, file_rx, &dead, &stats, &abort);
         let messages = invocation.messages.len();
         let work = self.work(invocation.messages, file_tx, &stats, &request, &abort);
         let alerting = async move {

@@ -41,8 +41,9 @@ pub struct Reader {
     pub max_line: usize,
     /// Records are encoded again with these rules.
     pub transform: Transform,
-    /// The output's wire format.
-    pub frame: Arc<dyn Frame>,
+    /// The output's wire format; `None` without a cluster: every replayable letter is written to
+    /// the new file as it is.
+    pub frame: Option<Arc<dyn Frame>>,
     /// When a batch is full.
     pub limits: BatchLimits,
     /// The new dead-letter file.
@@ -53,8 +54,6 @@ pub struct Reader {
     pub tally: Arc<Tally>,
     /// Cancelled by a signal: stop reading.
     pub cancel: CancellationToken,
-    /// No cluster: every replayable letter is written to the new file as it is.
-    pub offline: bool,
 }
 
 impl Reader {
@@ -97,10 +96,10 @@ impl Reader {
                 self.tally.not_replayable.add(n);
                 continue;
             }
-            if self.offline {
+            let Some(frame) = &self.frame else {
                 offline.push(n, letter);
                 continue;
-            }
+            };
             let (ack, receipt) = FileAck::new(letter.file.as_str().into());
             match letter.replay() {
                 Replay::Resend { action, index, document } => {
@@ -109,7 +108,9 @@ impl Reader {
                     let document = document.get().as_bytes();
                     batch.push(ActionLine::Verbatim(action), index, document, ack.event(), 0, false);
                 }
-                Replay::Encode(bytes) => self.encode(&ack, &letter.reason, bytes, &mut batch, &mut scratch),
+                Replay::Encode(bytes) => {
+                    self.encode(frame, &ack, &letter.reason, bytes, &mut batch, &mut scratch)
+                }
                 // Counted and skipped above; were one to come here, its ack fails it, loudly.
                 Replay::NotReplayable(_) => {}
             }
@@ -135,10 +136,18 @@ impl Reader {
 
     /// Encodes a record as the reader pool does (`reader_pool.rs`): framed into the batch, dropped
     /// by a filter, or dead-lettered again with the transform's reason.
-    fn encode(&self, ack: &FileAck, first: &str, record: &[u8], batch: &mut Batch, scratch: &mut Vec<u8>) {
+    fn encode(
+        &self,
+        frame: &Arc<dyn Frame>,
+        ack: &FileAck,
+        first: &str,
+        record: &[u8],
+        batch: &mut Batch,
+        scratch: &mut Vec<u8>,
+    ) {
         scratch.clear();
         match self.transform.encode(record, scratch) {
-            Ok(Encoded::Document(routing)) => self.frame.append(batch, &routing, scratch, ack.event()),
+            Ok(Encoded::Document(routing)) => frame.append(batch, &routing, scratch, ack.event()),
             Ok(Encoded::Filtered) => {
                 Stats::add(&self.stats.events_filtered, 1);
                 ack.event().settle(Delivery::Delivered);

@@ -2,7 +2,7 @@
 //! `{"create":{"_index":"PREFIX-YYYY.MM.DD","_id":"…"}}`, built from the routing the transform
 //! gives (id and UTC day). The file output (`--output`) writes the same NDJSON.
 //!
-//! With `--ecs` the prefix is `logs-aws.cloudtrail-NAMESPACE` ([`IndexNaming::ecs`]): the index
+//! With `--ecs` the prefix is `logs-aws.cloudtrail-NAMESPACE` ([`IndexNames::ecs`]): the index
 //! pattern Elastic Security's prebuilt AWS rules read is `logs-aws.cloudtrail-*`. The indices
 //! stay daily plain indices, not the data stream `logs-aws.cloudtrail-NAMESPACE` Elastic's own
 //! integration writes: a data stream's `_id` is unique only within one backing index, so after a
@@ -14,46 +14,17 @@
 //! is never overwritten; `index` replaces what is there (for re-sending what an earlier run may
 //! have sent wrong).
 
+use super::names::IndexNames;
 use crate::ack::EventAck;
 pub use crate::output::batch::Op;
 use crate::output::batch::{ActionLine, Batch, Frame};
 use crate::transform::{Day, DocId, Routing};
 
-/// How index names are formed: `PREFIX-YYYY.MM.DD`.
-#[derive(Clone, Debug)]
-pub struct IndexNaming {
-    /// The part before `-YYYY.MM.DD`.
-    pub prefix: String,
-}
-
-impl IndexNaming {
-    /// `PREFIX-YYYY.MM.DD` (`--index-prefix`).
-    pub fn prefixed(prefix: &str) -> Self {
-        IndexNaming { prefix: prefix.to_string() }
-    }
-
-    /// `logs-aws.cloudtrail-NAMESPACE-YYYY.MM.DD` (`--ecs`, `--ecs-namespace`): the type and
-    /// dataset of Elastic's data stream naming scheme, as `data_stream.*` in the documents says.
-    pub fn ecs(namespace: &str) -> Self {
-        IndexNaming { prefix: format!("logs-{}-{namespace}", crate::transform::ecs::DATASET) }
-    }
-
-    /// The index of the events of `day`: `PREFIX-YYYY.MM.DD`.
-    pub fn events(&self, day: &Day) -> String {
-        format!("{}-{:04}.{:02}.{:02}", self.prefix, day.year, day.month, day.day)
-    }
-
-    /// The index of the findings on events of `day`: `PREFIX-findings-YYYY.MM.DD`.
-    pub fn findings(&self, day: &Day) -> String {
-        format!("{}-findings-{:04}.{:02}.{:02}", self.prefix, day.year, day.month, day.day)
-    }
-}
-
 /// Frames documents as `_bulk` items.
 #[derive(Clone, Debug)]
 pub struct BulkFraming {
     /// Index names.
-    pub naming: IndexNaming,
+    pub naming: IndexNames,
     /// The action.
     pub op: Op,
     /// Give each document its routing id as `_id` (off: the cluster picks one, and a re-run adds
@@ -64,7 +35,12 @@ pub struct BulkFraming {
 impl BulkFraming {
     /// `create` actions into `PREFIX-YYYY.MM.DD`.
     pub fn create(prefix: &str) -> Self {
-        BulkFraming { naming: IndexNaming::prefixed(prefix), op: Op::Create, ids: true }
+        BulkFraming::for_names(IndexNames::new(prefix))
+    }
+
+    /// `create` actions into the daily indices of `names`.
+    pub fn for_names(names: IndexNames) -> Self {
+        BulkFraming { naming: names, op: Op::Create, ids: true }
     }
 
     /// The same framing without `_id`s.
@@ -74,7 +50,7 @@ impl BulkFraming {
 
     /// Appends the action line (with its newline) for a document routed by `routing`.
     pub fn action(&self, routing: &Routing, out: &mut Vec<u8>) {
-        let index = self.naming.events(&routing.day);
+        let index = self.naming.events_index(&routing.day);
         ActionLine::Bulk { op: self.op, index: &index, id: self.ids.then_some(routing.id) }.write(out);
         out.push(b'\n');
     }
@@ -82,7 +58,7 @@ impl BulkFraming {
 
 impl Frame for BulkFraming {
     fn append_finding(&self, batch: &mut Batch, id: &str, day: Day, document: &[u8], ack: EventAck) {
-        let index = batch.destination(true, &day, || self.naming.findings(&day));
+        let index = batch.destination(true, &day, || self.naming.findings_index(&day));
         // A string always serializes.
         let literal = serde_json::to_vec(id).unwrap_or_default();
         let id = self.ids.then_some(DocId::Event(&literal));
@@ -92,13 +68,13 @@ impl Frame for BulkFraming {
     }
 
     fn index_name(&self, day: &Day) -> String {
-        self.naming.events(day)
+        self.naming.events_index(day)
     }
 
     fn append(&self, batch: &mut Batch, routing: &Routing, document: &[u8], ack: EventAck) {
         // A file an earlier run sent unverified events of: its events replace them.
         let op = if ack.replaces() { Op::Index } else { self.op };
-        let index = batch.destination(false, &routing.day, || self.naming.events(&routing.day));
+        let index = batch.destination(false, &routing.day, || self.naming.events_index(&routing.day));
         let line = ActionLine::Bulk { op, index: &index.name, id: self.ids.then_some(routing.id) };
         batch.push(line, index.clone(), document, ack, routing.day.unix, false);
     }
@@ -147,7 +123,7 @@ mod tests {
         let mut doc = Vec::new();
         let raw = br#"{"eventID":"x","eventTime":"2024-05-01T23:00:00Z"}"#;
         let Encoded::Document(routing) = Transform::plain().encode(raw, &mut doc).unwrap() else { panic!() };
-        let framing = BulkFraming { naming: IndexNaming::ecs("prod"), ..BulkFraming::create("x") };
+        let framing = BulkFraming { naming: IndexNames::ecs("prod"), ..BulkFraming::create("x") };
         let mut line = Vec::new();
         framing.action(&routing, &mut line);
         assert_eq!(

@@ -15,6 +15,7 @@
 //!
 //! - `concurrency.rs`: the adaptive limit on requests in flight, and the wait of a pushback streak;
 //! - `encode.rs`: the wire format (action lines), used by the readers through [`BulkFraming`];
+//! - `names.rs`: the names of the daily indices (and of what `setup` installs for them);
 //! - `refresh.rs`: refresh off while a backfill writes to an index, and back afterwards;
 //! - `response.rs`: what a `_bulk` reply says about each item (pure);
 //! - `settle.rs`: what becomes of each item once answered (delivered, dead-lettered, given up);
@@ -22,13 +23,15 @@
 
 pub mod concurrency;
 pub mod encode;
+pub mod names;
 pub mod refresh;
 pub mod refresh_marker;
 pub mod response;
 pub mod retry;
 mod settle;
 
-pub use encode::{BulkFraming, IndexNaming, Op};
+pub use encode::{BulkFraming, Op};
+pub use names::IndexNames;
 
 use super::batch::Batch;
 use super::dead_letter::DeadLetters;
@@ -66,7 +69,7 @@ fn bulk_path(info: &ClusterInfo) -> &'static str {
 }
 
 /// How the bulk output sends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BulkSettings {
     /// The most bulk requests in flight at once (the adaptive limit's upper bound).
     pub concurrency: usize,
@@ -75,6 +78,8 @@ pub struct BulkSettings {
     /// How long items the cluster answers with 429/5xx inside a 200 are retried (finite even
     /// when the backoff's patience is not, so that one refused document cannot hold a slot).
     pub item_patience: Duration,
+    /// Refresh relaxed on the indices written (a backfill) or kept (`refresh.rs`).
+    pub refresh: refresh::RefreshSettings,
 }
 
 /// Sends batches to a cluster.
@@ -90,7 +95,7 @@ pub struct BulkOutput {
     stats: Arc<Stats>,
     abort: CancellationToken,
     recovery: Recovery,
-    refresh: Option<Arc<refresh::RefreshRelax>>,
+    refresh: Option<refresh::RefreshRelax>,
 }
 
 /// What one send of a batch left to do.
@@ -104,6 +109,22 @@ enum Attempt {
 }
 
 impl BulkOutput {
+    /// [`BulkOutput::new`], after restoring what `settings.refresh.legacy_state` says a version
+    /// before left without refresh (a failure to read or rewrite that record stops the command).
+    pub async fn open(
+        client: EsClient,
+        info: &ClusterInfo,
+        settings: BulkSettings,
+        dead: Arc<DeadLetters>,
+        stats: Arc<Stats>,
+        abort: CancellationToken,
+    ) -> Result<Self, refresh::RefreshError> {
+        if let Some(state) = &settings.refresh.legacy_state {
+            refresh::restore_leftovers(&client, &crate::state::RefreshRecord::beside(state)).await?;
+        }
+        Ok(Self::new(client, info, settings, dead, stats, abort))
+    }
+
     /// An output with `settings.concurrency` bulk requests in flight. Cancelling `abort` makes
     /// batches waiting to be retried give up (a request in flight finishes its attempt): their
     /// events are settled as failed (not dead-lettered), so their files are read again later.
@@ -118,6 +139,13 @@ impl BulkOutput {
         let concurrency = settings.concurrency.max(1);
         let item_patience = settings.item_patience;
         let recovery = Recovery::default();
+        // OpenSearch Serverless has no index settings: refresh is left as it is.
+        let refresh = match settings.refresh.rule {
+            refresh::RefreshRule::Relax { today } if !client.serverless() => {
+                Some(refresh::RefreshRelax::new(client.clone(), today))
+            }
+            _ => None,
+        };
         stats.bulk_limit_max.store(concurrency as u64, Relaxed);
         let limit = Concurrency::new(concurrency);
         stats.bulk_limit.store(limit.limit() as u64, Relaxed);
@@ -133,7 +161,7 @@ impl BulkOutput {
             stats,
             abort,
             recovery,
-            refresh: None,
+            refresh,
         }
     }
 
@@ -147,17 +175,15 @@ impl BulkOutput {
         &self.client
     }
 
-    /// Relax the refresh of each index before the first batch goes to it (backfill).
-    pub fn relax_refresh(&mut self, relax: Arc<refresh::RefreshRelax>) {
-        self.refresh = Some(relax);
-    }
-
     /// Delivers every batch received until the channel closes: up to `--bulk-concurrency` batches
-    /// at once, their requests within the adaptive limit.
+    /// at once, their requests within the adaptive limit. Then puts back the refresh it relaxed.
     pub async fn run(&self, batches: Receiver<Batch>) {
         tokio_stream::wrappers::ReceiverStream::new(batches)
             .for_each_concurrent(self.concurrency, |batch| self.deliver(batch))
             .await;
+        if let Some(relax) = &self.refresh {
+            relax.restore().await;
+        }
     }
 
     /// Sends one batch (and the halves it is split into) until each of its items is settled.

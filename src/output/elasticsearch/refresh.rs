@@ -25,8 +25,34 @@ use crate::output::batch::{Batch, Destination};
 use crate::state::{RefreshRecord, Relaxed};
 use elasticsearch::http::Method;
 use serde_json::{json, Value};
+use std::path::PathBuf;
 use tokio::sync::Mutex;
 use tracing::{info, warn};
+
+/// What a cluster output does about refresh: a backfill's relaxes it (unless `--keep-refresh`),
+/// every other command's keeps it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RefreshSettings {
+    /// Relax or keep.
+    pub rule: RefreshRule,
+    /// The `--state` journal beside which versions before kept `STATE.refresh`: what it records is
+    /// restored when the output opens ([`restore_leftovers`]).
+    pub legacy_state: Option<PathBuf>,
+}
+
+/// Whether refresh is switched off on the indices written (and back when the output ends).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RefreshRule {
+    /// Leave refresh alone.
+    #[default]
+    Keep,
+    /// Off on each index written; on today's (UTC) index and later days' only with `today`
+    /// (`--relax-today`).
+    Relax {
+        /// Relax today's index too.
+        today: bool,
+    },
+}
 
 /// Relaxes the indices a backfill writes to and restores them.
 pub struct RefreshRelax {

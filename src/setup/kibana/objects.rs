@@ -5,9 +5,10 @@
 //! [`findings_pattern`]) and the dashboard title — so dashboards for several prefixes live side
 //! by side; then given the time range and the set's fingerprint (`kibana.rs` says why).
 
-use super::super::templates::{embedded, Names, MANAGED_BY};
+use super::super::templates::{embedded, MANAGED_BY};
 use super::TimeRange;
 use crate::cluster::Flavor;
+use crate::output::elasticsearch::IndexNames;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -37,7 +38,7 @@ pub fn index_pattern(prefix: &str) -> String {
 /// a finding it matches no index, and the apps' field-list call answers 404 for it: the two
 /// findings panels then say so, the others are not affected.
 pub fn findings_pattern(prefix: &str) -> String {
-    format!("{}-*", Names::new(prefix).findings())
+    format!("{}-*", IndexNames::new(prefix).findings())
 }
 
 /// The saved objects for this app and prefix, the dashboard showing `range` and carrying the
@@ -171,8 +172,8 @@ mod tests {
 
     #[test]
     fn the_pattern_is_one_wildcard_over_the_daily_indices_only() {
-        use crate::output::elasticsearch::IndexNaming;
-        for prefix in ["cloudtrail", "ct-prod", &IndexNaming::ecs("default").prefix] {
+        use crate::output::elasticsearch::IndexNames;
+        for prefix in ["cloudtrail", "ct-prod", &IndexNames::ecs("default").prefix] {
             let pattern = index_pattern(prefix);
             // `allow_no_indices=false` needs every wildcard of the field-list call to match: one,
             // no exclusion.
@@ -190,8 +191,8 @@ mod tests {
 
     #[test]
     fn the_findings_pattern_takes_the_findings_only() {
-        use crate::output::elasticsearch::IndexNaming;
-        for prefix in ["cloudtrail", "ct-prod", &IndexNaming::ecs("default").prefix] {
+        use crate::output::elasticsearch::IndexNames;
+        for prefix in ["cloudtrail", "ct-prod", &IndexNames::ecs("default").prefix] {
             let pattern = findings_pattern(prefix);
             assert_eq!(pattern.matches('*').count(), 1, "{pattern}");
             assert!(matches(&pattern, &format!("{prefix}-findings-2024.01.01")), "{pattern}");
