@@ -4,8 +4,8 @@
 //! raw bytes' read buffer — freed at its end. glibc gives freed memory at the top of an arena back
 //! to the system past 128 KiB (`M_TRIM_THRESHOLD`, no longer adaptive once `M_MMAP_THRESHOLD` is
 //! set, see `command/indexing.rs`), so the next file touched fresh pages again, and the pieces were
-//! zeroed before each fill: page faults were a tenth of the reader's cycles (issue 25,
-//! docs/design/reader-speed.md). A few are kept per thread instead (at most [`KEEP`] of each size,
+//! zeroed before each fill: page faults were a tenth of the reader's cycles
+//! (docs/design/reader-speed.md). A few are kept per thread instead (at most [`KEEP`] of each size,
 //! so a thread keeps about a megabyte at most, whatever the files), taken by the next file.
 //! A kept buffer keeps its old bytes: its users only read what they wrote into it.
 
