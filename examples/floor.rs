@@ -1,4 +1,4 @@
-//! The floor the reader is measured against (issue 25): the least a
+//! The floor the reader is measured against (docs/design/reader-speed.md): the least a
 //! program must do to turn CloudTrail log files into `_bulk` NDJSON, with nothing of what
 //! cloudtrail-es adds (bounded memory on any input, checksums before events leave, redaction,
 //! filters, dead letters, acknowledgements).

@@ -5,6 +5,7 @@
 
 use super::context::WalkError;
 use super::gzip::{GzState, Members, Source, Trailing, MAGIC};
+use super::reuse::Buffered;
 use super::scanner::ScanError;
 use super::DecodeError;
 use flate2::bufread::GzDecoder;
@@ -30,7 +31,7 @@ pub type Text<'a> = Box<dyn Read + 'a>;
 /// Opens the layers of `raw`, holding gzip members of up to `hold` bytes (see `gzip.rs`).
 pub fn open<'a, R: Read + 'a>(raw: R, hold: usize) -> io::Result<(Text<'a>, Layers)> {
     let source_failed = Rc::new(Cell::new(false));
-    let mut raw = BufReader::with_capacity(BUFFER, Source::new(raw, source_failed.clone()));
+    let mut raw = Buffered::new(Source::new(raw, source_failed.clone()), BUFFER);
     let gz = Rc::new(GzState::default());
     let head = raw.fill_buf()?;
     if !head.starts_with(&MAGIC) {

@@ -22,6 +22,7 @@ mod context;
 mod gzip;
 mod layers;
 mod records;
+mod reuse;
 mod scanner;
 
 pub use bytes::{json_kind, value_kind, Strings};

@@ -197,20 +197,28 @@ impl Batch {
         let start = self.body.len();
         let id = line.write(&mut self.body).map(|at| at.start - start..at.end - start);
         self.body.push(b'\n');
+        let split = self.body.len();
         let action = match line {
             ActionLine::Bulk { op, .. } => RouteAction::Framed { op, id },
             ActionLine::Verbatim(raw) => RouteAction::Resent(raw.to_owned()),
         };
         self.body.extend_from_slice(document);
         self.body.push(b'\n');
-        self.push_item(start, Route { index, action }, ack, time, finding);
+        self.push_item(start, split, Route { index, action }, ack, time, finding);
     }
 
-    /// Records that the bytes from `start` to the end of the body are one item (action line, then
-    /// document line), written just before this call, going where `route` says.
-    fn push_item(&mut self, start: usize, route: Route, ack: EventAck, time: i64, finding: bool) {
+    /// Records that the bytes from `start` to the end of the body are one item (action line up to
+    /// `split`, then document line), written just before this call, going where `route` says.
+    fn push_item(
+        &mut self,
+        start: usize,
+        split: usize,
+        route: Route,
+        ack: EventAck,
+        time: i64,
+        finding: bool,
+    ) {
         let end = self.body.len();
-        let split = memchr::memchr(b'\n', &self.body[start..end]).map_or(end, |i| start + i + 1);
         self.items.push(BatchItem { action: start..split, document: split..end, route, ack, time, finding });
     }
 
@@ -218,7 +226,8 @@ impl Batch {
     pub fn push_from(&mut self, from: &[u8], item: BatchItem) {
         let start = self.body.len();
         self.body.extend_from_slice(&from[item.action.start..item.document.end]);
-        self.push_item(start, item.route, item.ack, item.time, item.finding);
+        let split = start + item.action.len();
+        self.push_item(start, split, item.route, item.ack, item.time, item.finding);
     }
 
     /// The indices its items go to, each once, in the order of their first item.

@@ -22,6 +22,8 @@ use std::rc::Rc;
 
 use flate2::bufread::GzDecoder;
 
+use super::reuse;
+
 /// The two bytes every gzip member starts with.
 pub const MAGIC: [u8; 2] = [0x1f, 0x8b];
 
@@ -67,9 +69,11 @@ enum Stage<R> {
 pub struct Members<R> {
     stage: Stage<R>,
     hold: usize,
-    held: VecDeque<Vec<u8>>,
+    /// Pieces of decompressed text (each `PIECE` long) and how much of each is text.
+    held: VecDeque<(Vec<u8>, usize)>,
     /// Read position in `held.front()`.
     served: usize,
+    /// Pieces served, for the next ones (`PIECE` long, old text in them).
     spare: Vec<Vec<u8>>,
     state: Rc<GzState>,
 }
@@ -89,15 +93,14 @@ impl<R: BufRead> Members<R> {
 
     /// Copies held text to `out`; 0 when nothing is held.
     fn serve(&mut self, out: &mut [u8]) -> usize {
-        let Some(front) = self.held.front() else { return 0 };
-        let n = (front.len() - self.served).min(out.len());
+        let Some((front, len)) = self.held.front() else { return 0 };
+        let n = (len - self.served).min(out.len());
         out[..n].copy_from_slice(&front[self.served..self.served + n]);
         self.served += n;
-        if self.served == front.len() {
-            let mut piece = self.held.pop_front().expect("front exists");
+        if self.served == *len {
+            let (piece, _) = self.held.pop_front().expect("front exists");
             self.served = 0;
             if self.spare.len() < 4 {
-                piece.clear();
                 self.spare.push(piece);
             }
         }
@@ -105,21 +108,26 @@ impl<R: BufRead> Members<R> {
     }
 
     /// Decompresses up to one piece into `held`; returns how much, 0 at the member's end.
+    /// Pieces are `PIECE` bytes long whatever they hold, and a reused one is not zeroed first: only
+    /// the `len` bytes written into it are ever read.
     fn hold_piece(&mut self, dec: &mut GzDecoder<R>) -> io::Result<usize> {
-        let mut piece = self.spare.pop().unwrap_or_default();
-        piece.resize(PIECE, 0);
+        let mut piece = self.spare.pop().unwrap_or_else(|| reuse::take_filled(PIECE));
         let mut len = 0;
         while len < PIECE {
             match dec.read(&mut piece[len..]) {
                 Ok(0) => break,
                 Ok(n) => len += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.spare.push(piece);
+                    return Err(e);
+                }
             }
         }
-        piece.truncate(len);
         if len > 0 {
-            self.held.push_back(piece);
+            self.held.push_back((piece, len));
+        } else {
+            self.spare.push(piece);
         }
         Ok(len)
     }
@@ -214,6 +222,13 @@ impl<R: BufRead> Read for Members<R> {
                 Stage::Done => return Ok(0),
             }
         }
+    }
+}
+
+impl<R> Drop for Members<R> {
+    /// The pieces go to the next file this thread reads (`reuse.rs`).
+    fn drop(&mut self) {
+        self.spare.drain(..).chain(self.held.drain(..).map(|(piece, _)| piece)).for_each(reuse::give);
     }
 }
 

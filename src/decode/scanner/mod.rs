@@ -11,6 +11,7 @@
 //! for CloudWatch Logs payloads, which carry each event as a JSON string.
 
 use super::bytes::{describe_start, is_ws, skip_ws};
+use super::reuse;
 use std::io::{self, Read};
 
 /// How much decompressed data is read at a time.
@@ -96,17 +97,24 @@ impl Sink for Bounded<'_> {
 /// A buffered reader that scans JSON structure.
 pub struct Scanner<R> {
     inner: R,
-    buf: Box<[u8]>,
+    /// `CHUNK` bytes long, kept by the thread for its next file (`reuse.rs`).
+    buf: Vec<u8>,
     pos: usize,
     end: usize,
     /// Bytes of the stream that came before `buf[0]`.
     base: u64,
 }
 
+impl<R> Drop for Scanner<R> {
+    fn drop(&mut self) {
+        reuse::give(std::mem::take(&mut self.buf));
+    }
+}
+
 impl<R: Read> Scanner<R> {
     /// Wraps a reader of (already decompressed) JSON text.
     pub fn new(inner: R) -> Self {
-        Scanner { inner, buf: vec![0; CHUNK].into_boxed_slice(), pos: 0, end: 0, base: 0 }
+        Scanner { inner, buf: reuse::take_filled(CHUNK), pos: 0, end: 0, base: 0 }
     }
 
     /// Offset of the next unread byte in the stream.
