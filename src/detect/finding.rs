@@ -29,6 +29,22 @@ const COPIED: [&str; 10] = [
     "errorMessage",
 ];
 
+/// The top-level members a finding reads: `@timestamp`, `userIdentity`, then [`COPIED`].
+const TOP: [&str; COPIED.len() + 2] = [
+    "@timestamp",
+    "userIdentity",
+    "eventTime",
+    "eventName",
+    "eventSource",
+    "eventType",
+    "sourceIPAddress",
+    "userAgent",
+    "recipientAccountId",
+    "awsRegion",
+    "errorCode",
+    "errorMessage",
+];
+
 /// The fields of `userIdentity` a finding copies, under `userIdentity`.
 const IDENTITY: [&str; 5] = ["type", "arn", "userName", "principalId", "accountId"];
 
@@ -68,11 +84,7 @@ pub struct Source<'a> {
 impl<'a> Source<'a> {
     /// `None` when `document` is not a JSON object.
     pub fn parse(document: &'a [u8]) -> Option<Source<'a>> {
-        let top = fields(document, &{
-            let mut keys = vec!["@timestamp", "userIdentity"];
-            keys.extend(COPIED);
-            keys
-        })?;
+        let top = fields(document, &TOP)?;
         let identity = top[1]
             .and_then(|raw| fields(raw.get().as_bytes(), &IDENTITY))
             .map_or([None; IDENTITY.len()], |v| std::array::from_fn(|i| v[i]));
@@ -200,6 +212,12 @@ mod tests {
         assert_eq!(f, want);
         assert_eq!(id(&rule(), "e-1"), "r-1:e-1");
         assert_eq!(id(&rule(), &"x".repeat(600)).len(), 64);
+    }
+
+    #[test]
+    fn the_members_read_are_the_ones_copied() {
+        assert_eq!(TOP[..2], ["@timestamp", "userIdentity"]);
+        assert_eq!(TOP[2..], COPIED);
     }
 
     #[test]
