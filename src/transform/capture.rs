@@ -193,6 +193,14 @@ impl Found {
             .filter_map(move |&(_, start, end)| src.get(start..end))
     }
 
+    /// Every value captured, with its slot, in the order captured.
+    pub fn all<'a, 's: 'a>(&'a self, src: &'s [u8]) -> impl Iterator<Item = (u16, &'s [u8])> + 'a {
+        self.inline[..self.len]
+            .iter()
+            .chain(&self.spill)
+            .filter_map(move |&(slot, start, end)| Some((slot, src.get(start..end)?)))
+    }
+
     /// The first value captured for `slot`, and whether there was more than one.
     pub fn single<'s>(&self, src: &'s [u8], slot: u16) -> (Option<&'s [u8]>, bool) {
         let mut values = self.values(src, slot);
