@@ -78,7 +78,7 @@ fn hash_key(key: &str) -> u64 {
 }
 
 /// Whether `key` (parts joined by [`SEP`]) is `parts` (none holding [`SEP`]).
-fn same(key: &str, parts: &[&str]) -> bool {
+fn same(key: &[u8], parts: &[&str]) -> bool {
     let joined = parts.iter().map(|p| p.len()).sum::<usize>() + parts.len().saturating_sub(1);
     if key.len() != joined {
         return false;
@@ -86,17 +86,61 @@ fn same(key: &str, parts: &[&str]) -> bool {
     let mut at = 0;
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {
-            if key.as_bytes()[at] != SEP as u8 {
+            if key[at] != SEP as u8 {
                 return false;
             }
             at += 1;
         }
-        if key.as_bytes()[at..at + p.len()] != *p.as_bytes() {
+        if key[at..at + p.len()] != *p.as_bytes() {
             return false;
         }
         at += p.len();
     }
     true
+}
+
+/// Bytes of a key kept in its slot rather than on the heap.
+const INLINE: usize = 30;
+
+/// A key's text: a short one (an address, an access key, most names) in place, a longer one on
+/// the heap. A table that churns through millions of new keys then allocates nothing for most.
+#[derive(Debug)]
+enum KeyText {
+    Inline(u8, [u8; INLINE]),
+    Heap(Box<str>),
+}
+
+impl KeyText {
+    /// The key of `parts` (none holding [`SEP`]), joined by [`SEP`].
+    fn of(parts: &[&str]) -> Self {
+        let len = parts.iter().map(|p| p.len()).sum::<usize>() + parts.len().saturating_sub(1);
+        if len > INLINE {
+            return KeyText::Heap(parts.join("\u{1f}").into());
+        }
+        let mut bytes = [0u8; INLINE];
+        let mut at = 0;
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                bytes[at] = SEP as u8;
+                at += 1;
+            }
+            bytes[at..at + p.len()].copy_from_slice(p.as_bytes());
+            at += p.len();
+        }
+        KeyText::Inline(len as u8, bytes)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            KeyText::Inline(len, bytes) => &bytes[..usize::from(*len)],
+            KeyText::Heap(text) => text.as_bytes(),
+        }
+    }
+
+    /// The text (always UTF-8: it was made of whole texts and `SEP`).
+    fn text(&self) -> &str {
+        std::str::from_utf8(self.bytes()).unwrap_or_default()
+    }
 }
 
 /// One key's count and first time (Unix seconds).
@@ -110,7 +154,7 @@ struct Entry {
 #[derive(Debug)]
 struct Slot {
     hash: u64,
-    key: Box<str>,
+    key: KeyText,
     entry: Entry,
 }
 
@@ -134,25 +178,25 @@ impl Tally {
     /// Counts `n` events with `key`, the first at `time`.
     pub fn add_n(&mut self, key: &str, n: u64, time: i64) {
         let hash = hash_key(key);
-        self.count(hash, |k| k == key, || key.into(), n, time);
+        self.count(hash, |k| k == key.as_bytes(), || KeyText::of(&[key]), n, time);
     }
 
     /// Counts one event with the key of `parts` (none holding [`SEP`]), whose hash is `hash`
     /// ([`hash_parts`]), at `time`: the key's text is only made when it is new.
     pub fn add_parts(&mut self, hash: u64, parts: &[&str], time: i64) {
-        self.count(hash, |k| same(k, parts), || parts.join(&SEP.to_string()).into(), 1, time);
+        self.count(hash, |k| same(k, parts), || KeyText::of(parts), 1, time);
     }
 
     fn count(
         &mut self,
         hash: u64,
-        is: impl Fn(&str) -> bool,
-        make: impl FnOnce() -> Box<str>,
+        is: impl Fn(&[u8]) -> bool,
+        make: impl FnOnce() -> KeyText,
         n: u64,
         time: i64,
     ) {
         self.total += n;
-        if let Some(s) = self.map.find_mut(hash, |s| s.hash == hash && is(&s.key)) {
+        if let Some(s) = self.map.find_mut(hash, |s| s.hash == hash && is(s.key.bytes())) {
             s.entry.count += n;
             s.entry.first = s.entry.first.min(time);
             return;
@@ -167,7 +211,12 @@ impl Tally {
     /// Keeps the `CAP` most frequent keys, raising the floor to the highest count dropped.
     fn compact(&mut self) {
         let mut slots: Vec<Slot> = self.map.drain().collect();
-        slots.sort_unstable_by(|a, b| b.entry.count.cmp(&a.entry.count).then_with(|| a.key.cmp(&b.key)));
+        if slots.len() > CAP {
+            // The first `CAP` by count (ties: by key), in no order: a selection, not a sort.
+            slots.select_nth_unstable_by(CAP, |a, b| {
+                b.entry.count.cmp(&a.entry.count).then_with(|| a.key.bytes().cmp(b.key.bytes()))
+            });
+        }
         for s in slots.iter().skip(CAP) {
             self.floor = self.floor.max(s.entry.count);
         }
@@ -183,7 +232,7 @@ impl Tally {
         self.floor += other.floor;
         for s in other.map {
             let (hash, e) = (s.hash, s.entry);
-            match self.map.find_mut(hash, |m| m.hash == hash && m.key == s.key) {
+            match self.map.find_mut(hash, |m| m.hash == hash && m.key.bytes() == s.key.bytes()) {
                 Some(mine) => {
                     mine.entry.count += e.count;
                     mine.entry.first = mine.entry.first.min(e.first);
@@ -201,7 +250,7 @@ impl Tally {
     /// The table: the first `rows` keys by `order` (split into their parts at `SEP`), the rest
     /// counted as others.
     pub fn table(&self, rows: usize, order: Order) -> Table {
-        let mut entries: Vec<(&str, Entry)> = self.map.iter().map(|s| (&*s.key, s.entry)).collect();
+        let mut entries: Vec<(&str, Entry)> = self.map.iter().map(|s| (s.key.text(), s.entry)).collect();
         match order {
             Order::Count => {
                 entries.sort_unstable_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(b.0)))

@@ -226,7 +226,11 @@ pub fn kind(raw: &[u8]) -> &'static str {
 pub fn string_text(raw: &[u8]) -> Cow<'_, str> {
     let inner = raw.get(1..raw.len().saturating_sub(1)).unwrap_or_default();
     if memchr::memchr(b'\\', inner).is_none() {
-        return String::from_utf8_lossy(inner);
+        // Valid UTF-8 is the rule: checked first the fast way, the lossy way only when it is not.
+        return match std::str::from_utf8(inner) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(inner),
+        };
     }
     let mut out = Vec::with_capacity(inner.len());
     unescape(inner, &mut out);
