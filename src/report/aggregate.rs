@@ -8,7 +8,9 @@
 
 use super::findings::FindingTally;
 use super::model::{self, Launch, Report, Span, LAUNCH_ROWS};
-use super::spec::{is_denied, is_internal, Scope, DISTINCT, F, FIELDS, READ_PREFIXES, SCOPES, TABLES};
+use super::spec::{
+    is_denied, is_internal, Scope, TableSpec, DISTINCT, F, FIELDS, READ_PREFIXES, SCOPES, TABLES,
+};
 use super::tally::{hash_parts, hash_text, Distinct, Tally, SEP};
 use crate::detect::RuleInfo;
 use std::borrow::Cow;
@@ -121,6 +123,73 @@ const TABLE_SCOPES: [usize; TABLES.len()] = {
     out
 };
 
+/// Whether two tables count the same keys of the same events (they differ only in the rows
+/// shown: `principals` and `new_principals`, `source_ips` and `new_ips`): one tally serves both,
+/// the same numbers for a lookup less per event.
+const fn same_counts(a: &TableSpec, b: &TableSpec) -> bool {
+    if a.scope as u8 != b.scope as u8 || a.dims.len() != b.dims.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.dims.len() {
+        if a.dims[i] as usize != b.dims[i] as usize {
+            return false;
+        }
+        i += 1;
+    }
+    match (a.missing, b.missing) {
+        (None, None) => true,
+        (Some(x), Some(y)) => {
+            x.len() == y.len() && {
+                let (x, y) = (x.as_bytes(), y.as_bytes());
+                let mut i = 0;
+                while i < x.len() && x[i] == y[i] {
+                    i += 1;
+                }
+                i == x.len()
+            }
+        }
+        _ => false,
+    }
+}
+
+/// By [`TABLES`] index, the first table counting the same as it (itself, mostly): whose tally
+/// it reads.
+const TALLY_OF: [usize; TABLES.len()] = {
+    let mut out = [0; TABLES.len()];
+    let mut i = 0;
+    while i < TABLES.len() {
+        let mut j = 0;
+        while !same_counts(&TABLES[j], &TABLES[i]) {
+            j += 1;
+        }
+        out[i] = j;
+        i += 1;
+    }
+    out
+};
+
+/// By [`F`] index, whether a table or a distinct count is keyed by the field (only those are
+/// hashed).
+const KEYED: [bool; FIELDS.len()] = {
+    let mut out = [false; FIELDS.len()];
+    let mut i = 0;
+    while i < TABLES.len() {
+        let mut d = 0;
+        while d < TABLES[i].dims.len() {
+            out[TABLES[i].dims[d] as usize] = true;
+            d += 1;
+        }
+        i += 1;
+    }
+    let mut i = 0;
+    while i < DISTINCT.len() {
+        out[DISTINCT[i].1 as usize] = true;
+        i += 1;
+    }
+    out
+};
+
 /// The index in [`SCOPES`] of the launches.
 const LAUNCH_SCOPE: usize = scope_index(Scope::Launch);
 
@@ -189,15 +258,15 @@ impl Aggregator {
         }
         // Each value's key text and hash, once per event (not once per table).
         let mut keyed: [Option<(Cow<str>, u64)>; FIELDS.len()] = Default::default();
-        for (k, v) in keyed.iter_mut().zip(&e.values) {
+        for ((k, v), _) in keyed.iter_mut().zip(&e.values).zip(KEYED).filter(|(_, keyed)| *keyed) {
             *k = v.as_deref().map(|v| {
                 let text = part(v);
                 let hash = hash_text(&text);
                 (text, hash)
             });
         }
-        for ((spec, tally), scope) in TABLES.iter().zip(&mut self.tallies).zip(TABLE_SCOPES) {
-            if !within[scope] {
+        for (i, ((spec, scope), tally_of)) in TABLES.iter().zip(TABLE_SCOPES).zip(TALLY_OF).enumerate() {
+            if tally_of != i || !within[scope] {
                 continue;
             }
             let (mut parts, mut hashes): ([&str; 4], [u64; 4]) = ([""; 4], [0; 4]);
@@ -214,7 +283,7 @@ impl Aggregator {
             });
             if all {
                 let n = spec.dims.len();
-                tally.add_parts(hash_parts(&hashes[..n]), &parts[..n], e.time);
+                self.tallies[i].add_parts(hash_parts(&hashes[..n]), &parts[..n], e.time);
             }
         }
         for (i, (_, f, _)) in DISTINCT.iter().enumerate() {
@@ -304,8 +373,8 @@ impl Aggregator {
                 .collect(),
             tables: TABLES
                 .iter()
-                .zip(&self.tallies)
-                .map(|(s, t)| (s.id.to_string(), t.table(s.rows, s.order)))
+                .zip(TALLY_OF)
+                .map(|(s, t)| (s.id.to_string(), self.tallies[t].table(s.rows, s.order)))
                 .collect(),
             launches: self.launches,
             findings: self.findings.as_ref().map(FindingTally::findings),
