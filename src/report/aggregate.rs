@@ -382,3 +382,21 @@ impl Aggregator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_share_a_tally_only_when_they_count_the_same() {
+        let id = |i: usize| TABLES[i].id;
+        let shared: Vec<(&str, &str)> =
+            TALLY_OF.iter().enumerate().filter(|(i, t)| *i != **t).map(|(i, t)| (id(i), id(*t))).collect();
+        assert_eq!(shared, [("new_principals", "principals"), ("new_ips", "source_ips")]);
+        for (i, t) in TALLY_OF.iter().enumerate() {
+            let (a, b) = (&TABLES[i], &TABLES[*t]);
+            assert_eq!((a.scope, a.dims, a.missing), (b.scope, b.dims, b.missing), "{}", a.id);
+        }
+        assert!(KEYED[F::Arn as usize] && KEYED[F::AccessKey as usize] && !KEYED[F::UserAgent as usize]);
+    }
+}

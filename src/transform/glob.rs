@@ -31,7 +31,7 @@ enum Shape {
 
 /// A compiled substring search, equal to another when their literals are.
 #[derive(Clone, Debug)]
-struct Contains(memchr::memmem::Finder<'static>);
+struct Contains(Box<memchr::memmem::Finder<'static>>);
 
 impl PartialEq for Contains {
     fn eq(&self, other: &Self) -> bool {
@@ -78,7 +78,7 @@ impl Glob {
             [Token::AnyRun, inner @ .., Token::AnyRun] => literal(inner).filter(|l| !l.is_empty()),
             _ => None,
         } {
-            Shape::Contains(Contains(memchr::memmem::Finder::new(&inner).into_owned()))
+            Shape::Contains(Contains(Box::new(memchr::memmem::Finder::new(&inner).into_owned())))
         } else if let Some(suffix) = match tokens.as_slice() {
             [Token::AnyRun, rest @ ..] => literal(rest),
             _ => None,
