@@ -13,6 +13,7 @@
 //! are (unescaped), so `"s3:GetObject"` inside an embedded policy document matches too. Paths below
 //! it (`responseElements.ConsoleLogin`) still reach the nested values.
 
+use super::raw;
 use rsigma_eval::event::{Event, EventValue, JsonEvent};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -24,7 +25,7 @@ use std::fmt;
 /// One top-level field: its name, its raw JSON, and its value once parsed.
 struct Field<'a> {
     key: Cow<'a, str>,
-    raw: &'a RawValue,
+    raw: &'a [u8],
     parsed: OnceCell<Option<Value>>,
 }
 
@@ -34,19 +35,74 @@ pub struct RecordView<'a> {
     whole: OnceCell<Value>,
 }
 
+/// Sigma's `follow` depth: deeper paths find nothing.
+const DEPTH: usize = 64;
+
 impl<'a> RecordView<'a> {
-    /// Splits `raw` into its top-level fields; `None` when it is not a JSON object.
+    /// Splits `raw` into its top-level fields; `None` when it is not a JSON object. The fast scan
+    /// (`raw.rs`) assumes what the walker validated; on any surprise serde decides.
     pub fn new(raw: &'a [u8]) -> Option<Self> {
+        let mut fields = Vec::with_capacity(24);
+        let mut keys_ok = true;
+        let scanned = raw::members(raw, |key, escaped, value| match raw::key_text(key, escaped) {
+            Some(key) => fields.push(Field { key, raw: value, parsed: OnceCell::new() }),
+            None => keys_ok = false,
+        });
+        if !(keys_ok && scanned.is_some_and(|end| raw::only_blanks_after(raw, end))) {
+            let mut de = serde_json::Deserializer::from_slice(raw);
+            fields = de.deserialize_map(TopLevel).ok()?;
+            de.end().ok()?;
+        }
+        Some(RecordView { fields, whole: OnceCell::new() })
+    }
+
+    /// The first top-level field named `key`.
+    fn field(&self, key: &str) -> Option<&Field<'a>> {
+        self.fields.iter().find(|f| f.key == key)
+    }
+
+    /// The value of a top-level field, parsed once.
+    fn value(&self, key: &str) -> Option<&Value> {
+        let field = self.field(key)?;
+        field.parsed.get_or_init(|| serde_json::from_slice(field.raw).ok()).as_ref()
+    }
+
+    /// The raw values the evaluator finds at `path` (see [`Event::get_field`] below), in order.
+    pub fn leaves(&self, path: &str, out: &mut Vec<&'a [u8]>) {
+        if let Some(f) = self.field(path) {
+            out.push(f.raw);
+            return;
+        }
+        let Some((root, rest)) = path.split_once('.') else { return };
+        if let Some(f) = self.field(root) {
+            follow_raw(f.raw, rest, out, DEPTH);
+        }
+    }
+
+    /// The view as serde splits it (the fallback of [`RecordView::new`]), for tests.
+    #[cfg(test)]
+    pub fn new_parsed(raw: &'a [u8]) -> Option<Self> {
         let mut de = serde_json::Deserializer::from_slice(raw);
         let fields = de.deserialize_map(TopLevel).ok()?;
         de.end().ok()?;
         Some(RecordView { fields, whole: OnceCell::new() })
     }
 
-    /// The value of a top-level field, parsed once.
-    fn value(&self, key: &str) -> Option<&Value> {
-        let field = self.fields.iter().find(|f| f.key == key)?;
-        field.parsed.get_or_init(|| serde_json::from_str(field.raw.get()).ok()).as_ref()
+    /// What the evaluator got before fields were read from raw bytes: a parsed tree followed
+    /// (the reference [`Event::get_field`] must agree with, tested).
+    #[cfg(test)]
+    pub fn get_field_parsed(&self, path: &str) -> Option<EventValue<'_>> {
+        if let Some(v) = self.value(path) {
+            return Some(present(v));
+        }
+        let (root, rest) = path.split_once('.')?;
+        let mut found = Vec::new();
+        follow(self.value(root)?, rest, &mut found, DEPTH);
+        match found.len() {
+            0 => None,
+            1 => Some(present(found[0])),
+            _ => Some(EventValue::Array(found.into_iter().map(present).collect())),
+        }
     }
 
     fn whole(&self) -> &Value {
@@ -54,15 +110,75 @@ impl<'a> RecordView<'a> {
             let map = self
                 .fields
                 .iter()
-                .filter_map(|f| Some((f.key.to_string(), serde_json::from_str(f.raw.get()).ok()?)))
+                .filter_map(|f| Some((f.key.to_string(), serde_json::from_slice(f.raw).ok()?)))
                 .collect();
             Value::Object(map)
         })
     }
 }
 
-/// Follows `path` (dotted keys) below `v`; through an array, every element (Sigma's any-member
+/// [`follow`] on raw JSON: the same values, found without building the tree. As in a
+/// `serde_json` map, the last of a repeated key is the one that counts.
+fn follow_raw<'a>(v: &'a [u8], path: &str, out: &mut Vec<&'a [u8]>, depth: usize) {
+    if depth == 0 {
+        return;
+    }
+    match v.first() {
+        Some(b'{') => {
+            let head = path.split_once('.');
+            let (mut whole, mut below) = (None, None);
+            let mut odd_key = false;
+            raw::members(v, |key, escaped, value| match raw::key_text(key, escaped) {
+                Some(k) if k == path => whole = Some(value),
+                Some(k) if head.is_some_and(|(h, _)| k == h) => below = Some(value),
+                Some(_) => {}
+                None => odd_key = true,
+            });
+            // Only in an invalid record (the walker accepts no such key): nothing is found.
+            if odd_key {
+                return;
+            }
+            if let Some(x) = whole {
+                out.push(x);
+            } else if let (Some(x), Some((_, rest))) = (below, head) {
+                follow_raw(x, rest, out, depth - 1);
+            }
+        }
+        Some(b'[') => {
+            raw::elements(v, |x| follow_raw(x, path, out, depth - 1));
+        }
+        _ => {}
+    }
+}
+
+/// A raw value as the evaluator gets it: strings without escapes borrowed, the rest parsed.
+fn present_raw(raw: &[u8]) -> Option<EventValue<'_>> {
+    if let Some(s) = raw::plain_string(raw) {
+        return Some(EventValue::Str(Cow::Borrowed(s)));
+    }
+    let v: Value = serde_json::from_slice(raw).ok()?;
+    Some(present_owned(&v))
+}
+
+/// [`present`], owning its strings.
+fn present_owned(v: &Value) -> EventValue<'static> {
+    match present(v) {
+        EventValue::Str(s) => EventValue::Str(Cow::Owned(s.into_owned())),
+        EventValue::Array(_) => match v {
+            Value::Array(a) => EventValue::Array(a.iter().map(present_owned).collect()),
+            _ => EventValue::Null,
+        },
+        EventValue::Int(n) => EventValue::Int(n),
+        EventValue::Float(f) => EventValue::Float(f),
+        EventValue::Bool(b) => EventValue::Bool(b),
+        EventValue::Null => EventValue::Null,
+        EventValue::Map(_) => EventValue::Null,
+    }
+}
+
+/// The evaluator's reading of `path` below a parsed `v` (what [`follow_raw`] must find, tested); through an array, every element (Sigma's any-member
 /// semantics). A key holding dots itself is tried whole first.
+#[cfg(test)]
 fn follow<'v>(v: &'v Value, path: &str, out: &mut Vec<&'v Value>, depth: usize) {
     if depth == 0 {
         return;
@@ -98,16 +214,21 @@ fn present(v: &Value) -> EventValue<'_> {
 
 impl Event for RecordView<'_> {
     fn get_field(&self, path: &str) -> Option<EventValue<'_>> {
-        if let Some(v) = self.value(path) {
-            return Some(present(v));
+        if let Some(f) = self.field(path) {
+            if let Some(s) = raw::plain_string(f.raw) {
+                return Some(EventValue::Str(Cow::Borrowed(s)));
+            }
+            if let Some(v) = self.value(path) {
+                return Some(present(v));
+            }
         }
         let (root, rest) = path.split_once('.')?;
         let mut found = Vec::new();
-        follow(self.value(root)?, rest, &mut found, 64);
+        follow_raw(self.field(root)?.raw, rest, &mut found, DEPTH);
         match found.len() {
             0 => None,
-            1 => Some(present(found[0])),
-            _ => Some(EventValue::Array(found.into_iter().map(present).collect())),
+            1 => present_raw(found[0]),
+            _ => Some(EventValue::Array(found.into_iter().filter_map(present_raw).collect())),
         }
     }
 
@@ -190,7 +311,7 @@ impl<'de> Visitor<'de> for TopLevel {
         let mut fields = Vec::with_capacity(24);
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let raw: &'de RawValue = map.next_value()?;
-            fields.push(Field { key: key.0, raw, parsed: OnceCell::new() });
+            fields.push(Field { key: key.0, raw: raw.get().as_bytes(), parsed: OnceCell::new() });
         }
         Ok(fields)
     }
