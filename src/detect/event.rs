@@ -24,9 +24,11 @@ use std::fmt;
 
 /// One top-level field: its name, its raw JSON, and its value once parsed.
 struct Field<'a> {
-    key: Cow<'a, str>,
+    /// The key's bytes (unescaped).
+    key: Cow<'a, [u8]>,
     raw: &'a [u8],
-    parsed: OnceCell<Option<Value>>,
+    /// Boxed: most fields are never parsed, and a `Value` is large.
+    parsed: OnceCell<Box<Option<Value>>>,
 }
 
 /// A record's fields, parsed on demand (see the module docs).
@@ -44,7 +46,7 @@ impl<'a> RecordView<'a> {
     pub fn new(raw: &'a [u8]) -> Option<Self> {
         let mut fields = Vec::with_capacity(24);
         let mut keys_ok = true;
-        let scanned = raw::members(raw, |key, escaped, value| match raw::key_text(key, escaped) {
+        let scanned = raw::members(raw, |key, escaped, value| match raw::key_bytes(key, escaped) {
             Some(key) => fields.push(Field { key, raw: value, parsed: OnceCell::new() }),
             None => keys_ok = false,
         });
@@ -58,13 +60,13 @@ impl<'a> RecordView<'a> {
 
     /// The first top-level field named `key`.
     fn field(&self, key: &str) -> Option<&Field<'a>> {
-        self.fields.iter().find(|f| f.key == key)
+        self.fields.iter().find(|f| *f.key == *key.as_bytes())
     }
 
     /// The value of a top-level field, parsed once.
     fn value(&self, key: &str) -> Option<&Value> {
         let field = self.field(key)?;
-        field.parsed.get_or_init(|| serde_json::from_slice(field.raw).ok()).as_ref()
+        field.parsed.get_or_init(|| Box::new(serde_json::from_slice(field.raw).ok())).as_ref().as_ref()
     }
 
     /// The raw values the evaluator finds at `path` (see [`Event::get_field`] below), in order.
@@ -110,7 +112,10 @@ impl<'a> RecordView<'a> {
             let map = self
                 .fields
                 .iter()
-                .filter_map(|f| Some((f.key.to_string(), serde_json::from_slice(f.raw).ok()?)))
+                .filter_map(|f| {
+                    let key = String::from_utf8_lossy(&f.key).into_owned();
+                    Some((key, serde_json::from_slice(f.raw).ok()?))
+                })
                 .collect();
             Value::Object(map)
         })
@@ -128,10 +133,13 @@ fn follow_raw<'a>(v: &'a [u8], path: &str, out: &mut Vec<&'a [u8]>, depth: usize
             let head = path.split_once('.');
             let (mut whole, mut below) = (None, None);
             let mut odd_key = false;
-            raw::members(v, |key, escaped, value| match raw::key_text(key, escaped) {
-                Some(k) if k == path => whole = Some(value),
-                Some(k) if head.is_some_and(|(h, _)| k == h) => below = Some(value),
-                Some(_) => {}
+            raw::members(v, |key, escaped, value| match raw::key_is(key, escaped, path) {
+                Some(true) => whole = Some(value),
+                Some(false) => match head.map(|(h, _)| raw::key_is(key, escaped, h)) {
+                    Some(Some(true)) => below = Some(value),
+                    Some(None) => odd_key = true,
+                    _ => {}
+                },
                 None => odd_key = true,
             });
             // Only in an invalid record (the walker accepts no such key): nothing is found.
@@ -249,7 +257,7 @@ impl Event for RecordView<'_> {
     }
 
     fn top_level_keys(&self) -> Option<Vec<Cow<'_, str>>> {
-        Some(self.fields.iter().map(|f| Cow::Borrowed(f.key.as_ref())).collect())
+        Some(self.fields.iter().map(|f| String::from_utf8_lossy(&f.key)).collect())
     }
 }
 
@@ -311,7 +319,11 @@ impl<'de> Visitor<'de> for TopLevel {
         let mut fields = Vec::with_capacity(24);
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let raw: &'de RawValue = map.next_value()?;
-            fields.push(Field { key: key.0, raw: raw.get().as_bytes(), parsed: OnceCell::new() });
+            let key = match key.0 {
+                Cow::Borrowed(k) => Cow::Borrowed(k.as_bytes()),
+                Cow::Owned(k) => Cow::Owned(k.into_bytes()),
+            };
+            fields.push(Field { key, raw: raw.get().as_bytes(), parsed: OnceCell::new() });
         }
         Ok(fields)
     }

@@ -142,9 +142,9 @@ fn string(out: &mut Vec<u8>, s: &str) {
 fn fields<'a, const N: usize>(json: &'a [u8], keys: &[&'static str; N]) -> Option<[Option<&'a [u8]>; N]> {
     let mut found = [None; N];
     let mut odd = false;
-    let scanned = raw::members(json, |key, escaped, value| match raw::key_text(key, escaped) {
+    let scanned = raw::members(json, |key, escaped, value| match raw::key_bytes(key, escaped) {
         Some(key) => {
-            if let Some(i) = keys.iter().position(|k| *k == key) {
+            if let Some(i) = keys.iter().position(|k| *k.as_bytes() == *key) {
                 found[i] = Some(value);
             }
         }

@@ -10,13 +10,21 @@
 
 use std::borrow::Cow;
 
-/// A member's key: its text, unescaped when it had escapes.
-pub fn key_text(quoted: &[u8], escaped: bool) -> Option<Cow<'_, str>> {
+/// A member's key as bytes: the inside of its quotes (`quoted`), unescaped when it had escapes.
+pub fn key_bytes(quoted: &[u8], escaped: bool) -> Option<Cow<'_, [u8]>> {
     if escaped {
-        serde_json::from_slice::<String>(quoted).ok().map(Cow::Owned)
+        serde_json::from_slice::<String>(quoted).ok().map(|s| Cow::Owned(s.into_bytes()))
     } else {
-        std::str::from_utf8(&quoted[1..quoted.len() - 1]).ok().map(Cow::Borrowed)
+        Some(Cow::Borrowed(&quoted[1..quoted.len() - 1]))
     }
+}
+
+/// Whether a member's key (as [`members`] gives it) is `name`; `None` when it cannot be read.
+pub fn key_is(quoted: &[u8], escaped: bool, name: &str) -> Option<bool> {
+    if !escaped {
+        return Some(&quoted[1..quoted.len() - 1] == name.as_bytes());
+    }
+    Some(*key_bytes(quoted, escaped)? == *name.as_bytes())
 }
 
 /// Calls `f(key, escaped, value)` for each member of the object `json` (its first non-blank byte
@@ -153,7 +161,7 @@ mod tests {
     fn all(json: &str) -> Option<Vec<(String, String)>> {
         let mut out = Vec::new();
         members(json.as_bytes(), |k, e, v| {
-            let key = key_text(k, e).unwrap().into_owned();
+            let key = String::from_utf8(key_bytes(k, e).unwrap().into_owned()).unwrap();
             out.push((key, String::from_utf8(v.to_vec()).unwrap()));
         })?;
         Some(out)
@@ -181,5 +189,8 @@ mod tests {
         assert_eq!(plain_string(br#""abc""#), Some("abc"));
         assert_eq!(plain_string(br#""a\"c""#), None);
         assert_eq!(plain_string(b"12"), None);
+        assert_eq!(key_is(br#""a\u0062""#, true, "ab"), Some(true));
+        assert_eq!(key_is(br#""ab""#, false, "ab"), Some(true));
+        assert_eq!(key_is(br#""a\x""#, true, "ab"), None);
     }
 }
