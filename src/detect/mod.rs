@@ -29,6 +29,8 @@ mod requirement;
 
 #[cfg(test)]
 mod corpus_tests;
+#[cfg(test)]
+mod requirement_tests;
 
 use rsigma_eval::CompiledRule;
 use rsigma_parser::SigmaRule;
