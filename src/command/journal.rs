@@ -79,42 +79,47 @@ mod tests {
     use super::*;
     use crate::ack::{Delivery, FileAck};
     use std::future::Future;
+    use std::pin::Pin;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
-    use std::task::Wake;
 
-    struct Counted(AtomicUsize);
+    /// Counts how often the runtime polls the future it wraps (once per wake-up).
+    struct Polls<F> {
+        inner: Pin<Box<F>>,
+        count: Arc<AtomicUsize>,
+    }
 
-    impl Wake for Counted {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
+    impl<F: Future> Future for Polls<F> {
+        type Output = F::Output;
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+            self.count.fetch_add(1, Ordering::SeqCst);
+            self.inner.as_mut().poll(cx)
         }
     }
 
     #[test]
     fn files_fed_and_settled_do_not_wake_the_journal_and_each_is_counted() {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
-        let _entered = runtime.enter();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut journal = Box::pin(journal(rx, None));
-        let wakes = Arc::new(Counted(AtomicUsize::new(0)));
-        let waker = Waker::from(wakes.clone());
-        let mut cx = Context::from_waker(&waker);
-        assert!(journal.as_mut().poll(&mut cx).is_pending());
-        let mut acks = Vec::new();
-        for i in 0..100 {
-            let (ack, receipt) = FileAck::new(format!("f{i}").into());
-            tx.send(receipt).unwrap();
-            acks.push(ack);
-        }
-        assert!(journal.as_mut().poll(&mut cx).is_pending(), "the files are not settled yet");
-        for (i, ack) in acks.into_iter().enumerate() {
-            ack.read_to_end();
-            ack.settle(if i % 10 == 0 { Delivery::Failed } else { Delivery::Delivered });
-        }
-        drop(tx);
-        assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "no wake-up per file");
-        let not_done = runtime.block_on(journal);
-        assert_eq!(not_done.unwrap(), 10, "the failed files");
+        let files = 100;
+        let feeder = std::thread::spawn(move || {
+            for i in 0..files {
+                let (ack, receipt) = FileAck::new(format!("f{i}").into());
+                tx.send(receipt).unwrap();
+                std::thread::sleep(Duration::from_millis(1));
+                ack.read_to_end();
+                ack.settle(if i % 10 == 0 { Delivery::Failed } else { Delivery::Delivered });
+            }
+        });
+        let count = Arc::new(AtomicUsize::new(0));
+        let started = Instant::now();
+        let polls = Polls { inner: Box::pin(journal(rx, None)), count: count.clone() };
+        let not_done = runtime.block_on(polls).unwrap();
+        let ticks = started.elapsed().as_millis() / LOOK.as_millis() + 2;
+        feeder.join().unwrap();
+        assert_eq!(not_done, 10, "the failed files");
+        let polls = count.load(Ordering::SeqCst) as u128;
+        assert!(polls <= ticks, "woken {polls} times for {files} files in {ticks} looks");
     }
 }
