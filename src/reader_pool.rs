@@ -21,7 +21,7 @@ use crate::ack::{Delivery, FileAck};
 use crate::decode::{decode, DecodeError, DecodeSettings, Format, Item, TooLarge};
 use crate::detect::{finding, Detector};
 use crate::output::alert::{AlertTap, Finding};
-use crate::output::batch::{Batch, BatchLimits, Frame};
+use crate::output::batch::{Batch, BatchLimits, Frame, Spares};
 use crate::output::dead_letter::{DeadLetter, DeadLetters, Payload};
 use crate::source::Unit;
 use crate::stats::Stats;
@@ -85,12 +85,22 @@ pub fn start(
         alerts,
         detector,
         limits: settings.batch,
+        spares: Spares::new(SPARE_BATCHES, batch_room(&settings.batch)),
         dead: dead.clone(),
         stats: stats.clone(),
         cancel: cancel.clone(),
     };
     let threads = readers.spawn(settings.readers, files, batch_tx);
     Started { threads, batches }
+}
+
+/// How many emptied batches wait for the readers at most (`Spares`): one, so that the bodies in
+/// use stay about as many as without reuse (docs/design/reader-speed.md has the memory figures).
+pub const SPARE_BATCHES: usize = 1;
+
+/// The room a batch body is made with: a full batch plus the event that makes it full.
+fn batch_room(limits: &BatchLimits) -> usize {
+    limits.max_bytes.saturating_add(64 * 1024).min(64 << 20)
 }
 
 /// Waits for reader threads to end (they do once their files and the output are done).
@@ -116,6 +126,8 @@ pub struct Readers {
     pub detector: Option<Arc<Detector>>,
     /// When a batch is full.
     pub limits: BatchLimits,
+    /// Batches an output emptied, for the next ones ([`SPARE_BATCHES`] at most).
+    pub spares: Arc<Spares>,
     /// Where events that cannot become documents go.
     pub dead: Arc<DeadLetters>,
     /// Run counters.
@@ -170,13 +182,14 @@ impl Readers {
         }
     }
 
-    /// An empty batch with room for a full one, so filling it never reallocates.
+    /// An empty batch with room for a full one, so filling it never reallocates: one an output
+    /// handed back if there is (`Spares`), else a new one.
     fn new_batch(&self) -> Batch {
-        let room = self.limits.max_bytes.saturating_add(64 * 1024).min(64 << 20);
-        Batch {
-            body: Vec::with_capacity(room),
-            items: Vec::with_capacity(self.limits.max_events.min(100_000)),
-        }
+        let mut batch = self.spares.take().unwrap_or_default();
+        batch.body.reserve(batch_room(&self.limits));
+        batch.items.reserve(self.limits.max_events.min(100_000));
+        batch.spares = Some(self.spares.clone());
+        batch
     }
 
     /// Reads one file into batches. `Break` means the run is stopping (the output gone, or cancelled).
