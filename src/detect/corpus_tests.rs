@@ -95,6 +95,8 @@ fn fields_read_from_bytes_are_the_parsed_ones() {
         r#" { "a" : { "b.c" : "dotted" , "b" : { "c" : "nested" } } , "x" : { "y\u002e" : 1 , "y" : [ ] } } "#,
         r#"{"a":{"b.c":"only dotted"},"x":"\u00e9t\u00e9","x.y":{"z":"\/"},"userIdentity":{"type":"Root"}}"#,
         r#"{"userIdentity":"plain","eventName":-0.0,"errorCode":12345678901234567890,"status":false}"#,
+        r#"{"a":{"b":{"c":1}},"x":2,"a.b":{"c":"escaped dotted key"},"a.b.c.d":0}"#,
+        r#"{"a":{"b":{"c":1}},"x":{"y":3},"v":"a.b","w":"a.b.c","a.b.c":[true]}"#,
     ]
     .map(String::from)
     .to_vec();

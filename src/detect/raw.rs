@@ -32,34 +32,82 @@ pub fn key_is(quoted: &[u8], escaped: bool, name: &str) -> Option<bool> {
 /// `value` the raw value. Returns where the object ends (after `}`), `None` when the bytes are
 /// not what a valid object looks like.
 pub fn members<'a>(json: &'a [u8], mut f: impl FnMut(&'a [u8], bool, &'a [u8])) -> Option<usize> {
-    let mut i = ws(json, 0);
-    if *json.get(i)? != b'{' {
+    let mut at = open(json)?;
+    let mut first = true;
+    loop {
+        match member_at(json, at) {
+            Step::Member { key, escaped, value, next } => {
+                f(key, escaped, value);
+                match next {
+                    Next::More(n) => at = n,
+                    Next::Closed(end) => return Some(end),
+                }
+            }
+            Step::End(end) if first => return Some(end),
+            Step::End(_) | Step::Invalid => return None,
+        }
+        first = false;
+    }
+}
+
+/// Where the first member of the object `json` starts (after its `{`); `None` if not an object.
+pub fn open(json: &[u8]) -> Option<usize> {
+    let i = ws(json, 0);
+    (*json.get(i)? == b'{').then_some(i + 1)
+}
+
+/// One step of a scan through an object's members ([`member_at`]).
+pub enum Step<'a> {
+    /// A member (as [`members`] gives them), and what follows it.
+    Member { key: &'a [u8], escaped: bool, value: &'a [u8], next: Next },
+    /// The object ends here (at `}`, an empty object); where it ends.
+    End(usize),
+    /// Not what a valid object looks like.
+    Invalid,
+}
+
+/// What follows a member.
+pub enum Next {
+    /// Another member, starting here ([`member_at`]).
+    More(usize),
+    /// The object's `}`; where the object ends.
+    Closed(usize),
+}
+
+/// The member starting at `at` (from [`open`] or [`Next::More`]).
+pub fn member_at(json: &[u8], at: usize) -> Step<'_> {
+    member(json, at).unwrap_or(Step::Invalid)
+}
+
+fn member(json: &[u8], at: usize) -> Option<Step<'_>> {
+    let mut i = ws(json, at);
+    match *json.get(i)? {
+        b'}' => return Some(Step::End(i + 1)),
+        b'"' => {}
+        _ => return None,
+    }
+    let (end, escaped) = string(json, i)?;
+    let key = &json[i..end];
+    i = ws(json, end);
+    if *json.get(i)? != b':' {
         return None;
     }
-    i = ws(json, i + 1);
-    if *json.get(i)? == b'}' {
-        return Some(i + 1);
-    }
-    loop {
-        if *json.get(i)? != b'"' {
-            return None;
-        }
-        let (end, escaped) = string(json, i)?;
-        let key = &json[i..end];
-        i = ws(json, end);
-        if *json.get(i)? != b':' {
-            return None;
-        }
-        let start = ws(json, i + 1);
-        let end = value(json, start)?;
-        f(key, escaped, &json[start..end]);
-        i = ws(json, end);
-        match *json.get(i)? {
-            b',' => i = ws(json, i + 1),
-            b'}' => return Some(i + 1),
-            _ => return None,
-        }
-    }
+    let start = ws(json, i + 1);
+    let end = value(json, start)?;
+    i = ws(json, end);
+    let next = match *json.get(i)? {
+        b',' => Next::More(i + 1),
+        b'}' => Next::Closed(i + 1),
+        _ => return None,
+    };
+    Some(Step::Member { key, escaped, value: &json[start..end], next })
+}
+
+/// Whether `"key"` occurs in `json` (a member named `key`, unescaped, would make it occur).
+pub fn quoted_occurs(json: &[u8], key: &str) -> bool {
+    let key = key.as_bytes();
+    memchr::memmem::find_iter(json, key)
+        .any(|i| i > 0 && json[i - 1] == b'"' && json.get(i + key.len()) == Some(&b'"'))
 }
 
 /// Calls `f(value)` for each element of the array `json` (first non-blank byte `[`); `None` as
