@@ -337,15 +337,16 @@ impl Readers {
         let event_id = routing.id.to_text();
         let index = self.frame.index_name(&routing.day);
         let mut found = Vec::new();
+        let mut body = Vec::with_capacity(1024);
         for rule_index in hits {
             let rule = &detector.rules()[rule_index];
             Stats::add(&self.stats.findings[rule.level.index()], 1);
             let id = finding::id(rule, &event_id);
-            let mut body = Vec::with_capacity(512);
+            body.clear();
             source.write(detector.rule_json(rule_index), &index, &event_id, &mut body);
             self.frame.append_finding(batch, &id, routing.day, &body, ack.event());
             if self.alerts.is_some() {
-                found.push(Finding { rule: rule.clone(), id, document: body });
+                found.push(Finding { rule: rule.clone(), id, document: body.clone() });
             }
         }
         found
