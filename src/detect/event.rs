@@ -37,6 +37,9 @@ pub struct RecordView<'a> {
     next: Cell<Option<usize>>,
     /// Whether the record holds a `\` anywhere (then a key may be written with escapes).
     backslash: OnceCell<bool>,
+    /// Roots of dotted names (`userIdentity` of `userIdentity.type`) that the unread rest of the
+    /// top level was found not to hold as `"root.` (it only shrinks, so they stay absent).
+    absent_roots: RefCell<Vec<String>>,
     whole: OnceCell<Value>,
 }
 
@@ -55,6 +58,7 @@ impl<'a> RecordView<'a> {
             fields: RefCell::new(Vec::with_capacity(24)),
             next: Cell::new(Some(next)),
             backslash: OnceCell::new(),
+            absent_roots: RefCell::new(Vec::new()),
             whole: OnceCell::new(),
         })
     }
@@ -88,8 +92,8 @@ impl<'a> RecordView<'a> {
     }
 
     /// [`RecordView::field`] for a name with a dot, which CloudTrail never writes at the top: the
-    /// rest of the record is read for it only when its bytes may hold it (`"name"` as written,
-    /// or a `\` that could spell it otherwise).
+    /// rest of the record is read for it only when its bytes may hold it (`"root.` as written, or
+    /// a `\` that could spell it otherwise).
     fn dotted_field(&self, key: &str) -> Option<&'a [u8]> {
         let found = self.fields.borrow().iter().find(|f| *f.key == *key.as_bytes()).map(|f| f.raw);
         if found.is_some() {
@@ -97,8 +101,15 @@ impl<'a> RecordView<'a> {
         }
         let at = self.next.get()?;
         let backslash = *self.backslash.get_or_init(|| memchr::memchr(b'\\', self.raw).is_some());
-        if !backslash && !raw::quoted_occurs(&self.raw[at..], key) {
-            return None;
+        let root = key.split('.').next().unwrap_or(key);
+        if !backslash {
+            if self.absent_roots.borrow().iter().any(|r| r == root) {
+                return None;
+            }
+            if !raw::quoted_prefix_occurs(&self.raw[at..], root) {
+                self.absent_roots.borrow_mut().push(root.to_string());
+                return None;
+            }
         }
         self.read_until(Some(key))
     }
@@ -143,7 +154,8 @@ impl<'a> RecordView<'a> {
         let fields = de.deserialize_map(TopLevel).ok()?;
         de.end().ok()?;
         let (next, backslash, whole) = (Cell::new(None), OnceCell::new(), OnceCell::new());
-        Some(RecordView { raw, fields: RefCell::new(fields), next, backslash, whole })
+        let absent_roots = RefCell::new(Vec::new());
+        Some(RecordView { raw, fields: RefCell::new(fields), next, backslash, absent_roots, whole })
     }
 
     /// What the evaluator got before fields were read from raw bytes: a parsed tree followed

@@ -30,6 +30,26 @@ use super::requirement::{self, Requirement, Test};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use rsigma_parser::{DetectionItem, Modifier, SigmaRule, SigmaValue, StringPart};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a: the names looked up are short, and SipHash's guard against chosen keys is not needed
+/// (the table's keys are the rules' values; an event only looks one up).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// Shorter anchors would pass too many events to be worth the test.
 const MIN_ANCHOR: usize = 3;
@@ -52,7 +72,7 @@ pub struct Prefilter {
 struct FieldIndex {
     field: String,
     /// `Equals` requirements: the rules that need each (lower-cased) value.
-    equals: HashMap<String, Vec<usize>>,
+    equals: HashMap<String, Vec<usize>, BuildHasherDefault<Fnv>>,
     /// The other tests, each with its rule.
     others: Vec<(Requirement, usize)>,
     /// Every rule with a requirement here: the candidates when a value cannot be judged.
@@ -83,7 +103,7 @@ impl Prefilter {
                     let at = match fields.iter().position(|f| f.field == r.field) {
                         Some(at) => at,
                         None => {
-                            let (equals, others, all) = (HashMap::new(), Vec::new(), Vec::new());
+                            let (equals, others, all) = (HashMap::default(), Vec::new(), Vec::new());
                             fields.push(FieldIndex { field: r.field.clone(), equals, others, all });
                             fields.len() - 1
                         }

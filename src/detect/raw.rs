@@ -103,11 +103,11 @@ fn member(json: &[u8], at: usize) -> Option<Step<'_>> {
     Some(Step::Member { key, escaped, value: &json[start..end], next })
 }
 
-/// Whether `"key"` occurs in `json` (a member named `key`, unescaped, would make it occur).
-pub fn quoted_occurs(json: &[u8], key: &str) -> bool {
-    let key = key.as_bytes();
-    memchr::memmem::find_iter(json, key)
-        .any(|i| i > 0 && json[i - 1] == b'"' && json.get(i + key.len()) == Some(&b'"'))
+/// Whether `"root.` occurs in `json` (a member named `root.…`, unescaped, would make it occur).
+pub fn quoted_prefix_occurs(json: &[u8], root: &str) -> bool {
+    let root = root.as_bytes();
+    memchr::memmem::find_iter(json, root)
+        .any(|i| i > 0 && json[i - 1] == b'"' && json.get(i + root.len()) == Some(&b'.'))
 }
 
 /// Calls `f(value)` for each element of the array `json` (first non-blank byte `[`); `None` as
