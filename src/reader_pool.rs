@@ -85,7 +85,10 @@ pub fn start(
         alerts,
         detector,
         limits: settings.batch,
-        spares: Spares::new(SPARE_BATCHES, batch_room(&settings.batch)),
+        // One spare per reader and one more: enough that a batch handed back is never freed
+        // while a reader allocates another, and no more than the batches already in flight
+        // (readers filling, one queued, one written).
+        spares: Spares::new(settings.readers.max(1) + 1, batch_room(&settings.batch)),
         dead: dead.clone(),
         stats: stats.clone(),
         cancel: cancel.clone(),
@@ -93,10 +96,6 @@ pub fn start(
     let threads = readers.spawn(settings.readers, files, batch_tx);
     Started { threads, batches }
 }
-
-/// How many emptied batches wait for the readers at most (`Spares`): one, so that the bodies in
-/// use stay about as many as without reuse (docs/design/reader-speed.md has the memory figures).
-pub const SPARE_BATCHES: usize = 1;
 
 /// The room a batch body is made with: a full batch plus the event that makes it full.
 fn batch_room(limits: &BatchLimits) -> usize {
@@ -126,7 +125,7 @@ pub struct Readers {
     pub detector: Option<Arc<Detector>>,
     /// When a batch is full.
     pub limits: BatchLimits,
-    /// Batches an output emptied, for the next ones ([`SPARE_BATCHES`] at most).
+    /// Batches an output emptied, for the next ones (one per reader and one more, at most).
     pub spares: Arc<Spares>,
     /// Where events that cannot become documents go.
     pub dead: Arc<DeadLetters>,
@@ -210,16 +209,14 @@ impl Readers {
                 return ControlFlow::Continue(());
             }
         };
+        // Counted once per file: a shared counter added to per event is a cache line the
+        // reader threads pass to each other for every event.
+        let mut read = 0;
         let result = decode(raw, &self.decode, |item| {
+            read += 1;
             match item {
-                Item::Event { index, bytes } => {
-                    Stats::add(&self.stats.events_read, 1);
-                    self.encode(&ack, index, bytes, batch, scratch);
-                }
-                Item::TooLarge(too_large) => {
-                    Stats::add(&self.stats.events_read, 1);
-                    self.too_large(&ack, &too_large);
-                }
+                Item::Event { index, bytes } => self.encode(&ack, index, bytes, batch, scratch),
+                Item::TooLarge(too_large) => self.too_large(&ack, &too_large),
             }
             let full = batch.is_full(&self.limits);
             if self.cancel.is_cancelled()
@@ -229,6 +226,7 @@ impl Readers {
             }
             ControlFlow::Continue(())
         });
+        Stats::add(&self.stats.events_read, read);
         match result {
             Ok(decoded) => {
                 ack.read_to_end();

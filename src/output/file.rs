@@ -44,9 +44,14 @@ impl FileOutput {
             let findings = batch.items.iter().filter(|i| i.finding).count() as u64;
             Stats::add(&stats.events_indexed, batch.items.len() as u64 - findings);
             Stats::add(&stats.findings_indexed, findings);
+            // The newest event time, told once per batch rather than per item.
+            let mut newest = None;
             for item in batch.items.drain(..) {
-                stats.delivered_time(item.time);
+                newest = newest.max(Some(item.time));
                 item.ack.settle(Delivery::Delivered);
+            }
+            if let Some(newest) = newest {
+                stats.delivered_time(newest);
             }
             // Its buffers go back to the readers (`Spares`).
             batch.recycle();
