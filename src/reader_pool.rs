@@ -21,7 +21,7 @@ use crate::ack::{Delivery, FileAck};
 use crate::decode::{decode, DecodeError, DecodeSettings, Format, Item, TooLarge};
 use crate::detect::{finding, Detector};
 use crate::output::alert::{AlertTap, Finding};
-use crate::output::batch::{Batch, BatchLimits, Frame};
+use crate::output::batch::{Batch, BatchLimits, Frame, Spares};
 use crate::output::dead_letter::{DeadLetter, DeadLetters, Payload};
 use crate::source::Unit;
 use crate::stats::Stats;
@@ -85,12 +85,21 @@ pub fn start(
         alerts,
         detector,
         limits: settings.batch,
+        // One spare per reader and one more: enough that a batch handed back is never freed
+        // while a reader allocates another, and no more than the batches already in flight
+        // (readers filling, one queued, one written).
+        spares: Spares::new(settings.readers.max(1) + 1, batch_room(&settings.batch)),
         dead: dead.clone(),
         stats: stats.clone(),
         cancel: cancel.clone(),
     };
     let threads = readers.spawn(settings.readers, files, batch_tx);
     Started { threads, batches }
+}
+
+/// The room a batch body is made with: a full batch plus the event that makes it full.
+fn batch_room(limits: &BatchLimits) -> usize {
+    limits.max_bytes.saturating_add(64 * 1024).min(64 << 20)
 }
 
 /// Waits for reader threads to end (they do once their files and the output are done).
@@ -116,6 +125,8 @@ pub struct Readers {
     pub detector: Option<Arc<Detector>>,
     /// When a batch is full.
     pub limits: BatchLimits,
+    /// Batches an output emptied, for the next ones (one per reader and one more, at most).
+    pub spares: Arc<Spares>,
     /// Where events that cannot become documents go.
     pub dead: Arc<DeadLetters>,
     /// Run counters.
@@ -170,13 +181,14 @@ impl Readers {
         }
     }
 
-    /// An empty batch with room for a full one, so filling it never reallocates.
+    /// An empty batch with room for a full one, so filling it never reallocates: one an output
+    /// handed back if there is (`Spares`), else a new one.
     fn new_batch(&self) -> Batch {
-        let room = self.limits.max_bytes.saturating_add(64 * 1024).min(64 << 20);
-        Batch {
-            body: Vec::with_capacity(room),
-            items: Vec::with_capacity(self.limits.max_events.min(100_000)),
-        }
+        let mut batch = self.spares.take().unwrap_or_default();
+        batch.body.reserve(batch_room(&self.limits));
+        batch.items.reserve(self.limits.max_events.min(100_000));
+        batch.spares = Some(self.spares.clone());
+        batch
     }
 
     /// Reads one file into batches. `Break` means the run is stopping (the output gone, or cancelled).
@@ -197,16 +209,14 @@ impl Readers {
                 return ControlFlow::Continue(());
             }
         };
+        // Counted once per file: a shared counter added to per event is a cache line the
+        // reader threads pass to each other for every event.
+        let mut read = 0;
         let result = decode(raw, &self.decode, |item| {
+            read += 1;
             match item {
-                Item::Event { index, bytes } => {
-                    Stats::add(&self.stats.events_read, 1);
-                    self.encode(&ack, index, bytes, batch, scratch);
-                }
-                Item::TooLarge(too_large) => {
-                    Stats::add(&self.stats.events_read, 1);
-                    self.too_large(&ack, &too_large);
-                }
+                Item::Event { index, bytes } => self.encode(&ack, index, bytes, batch, scratch),
+                Item::TooLarge(too_large) => self.too_large(&ack, &too_large),
             }
             let full = batch.is_full(&self.limits);
             if self.cancel.is_cancelled()
@@ -216,6 +226,7 @@ impl Readers {
             }
             ControlFlow::Continue(())
         });
+        Stats::add(&self.stats.events_read, read);
         match result {
             Ok(decoded) => {
                 ack.read_to_end();
@@ -326,15 +337,16 @@ impl Readers {
         let event_id = routing.id.to_text();
         let index = self.frame.index_name(&routing.day);
         let mut found = Vec::new();
+        let mut body = Vec::with_capacity(1024);
         for rule_index in hits {
             let rule = &detector.rules()[rule_index];
             Stats::add(&self.stats.findings[rule.level.index()], 1);
             let id = finding::id(rule, &event_id);
-            let mut body = Vec::with_capacity(512);
+            body.clear();
             source.write(detector.rule_json(rule_index), &index, &event_id, &mut body);
             self.frame.append_finding(batch, &id, routing.day, &body, ack.event());
             if self.alerts.is_some() {
-                found.push(Finding { rule: rule.clone(), id, document: body });
+                found.push(Finding { rule: rule.clone(), id, document: body.clone() });
             }
         }
         found

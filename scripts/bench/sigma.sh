@@ -6,8 +6,10 @@
 # Runs `backfill CORPUS --output FILE` (the synthetic bench corpus of throughput.sh, generated once by
 # scripts/gen/cloudtrail.py and cached in $CACHE_DIR/bench/) without rules and with `--rules builtin`
 # (SigmaHQ's 57 CloudTrail rules), interleaved so that both see the same machine load, and reports the
-# best wall and CPU (user + system) time of each and their ratio (budget: 1.15x), plus the findings
-# the rules made. Written to $CACHE_DIR/bench/sigma.txt too.
+# best wall and CPU (user + system) time of each and their ratio (budget: 1.15x), the median and range
+# of the ratios of the pairs (run i with rules over run i without: on a shared machine the best times
+# may come from different moments), plus the findings the rules made. Written to
+# $CACHE_DIR/bench/sigma.txt too.
 #
 # Environment: BENCH_EVENTS (default 120000), BENCH_RUNS (default 5), BENCH_SEED (default 1),
 # BENCH_BIN (a binary to use instead of building one).
@@ -37,8 +39,9 @@ fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cloudtrail-bench-sigma.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-declare -A WALL CPU
-# one NAME ARGS...: one run of backfill --output; keeps NAME's best wall and CPU seconds.
+declare -A WALL CPU LAST_WALL LAST_CPU
+PAIR_WALL=() PAIR_CPU=()
+# one NAME ARGS...: one run of backfill --output; keeps NAME's best and last wall and CPU seconds.
 one() {
   local name=$1 wall user sys cpu
   shift
@@ -47,21 +50,33 @@ one() {
     --dead-letter "$TMP/dead.ndjson" "$@" 2>"$TMP/$name.stderr"
   read -r wall user sys <"$TMP/time"
   cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+  LAST_WALL[$name]=$wall
+  LAST_CPU[$name]=$cpu
   if [[ -z ${WALL[$name]:-} ]] || awk -v a="$wall" -v b="${WALL[$name]}" 'BEGIN { exit !(a < b) }'; then WALL[$name]=$wall; fi
   if [[ -z ${CPU[$name]:-} ]] || awk -v a="$cpu" -v b="${CPU[$name]}" 'BEGIN { exit !(a < b) }'; then CPU[$name]=$cpu; fi
 }
 
 log "binary $BIN; $RUNS interleaved runs each"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for ((i = 1; i <= RUNS; i++)); do
   one plain
   one sigma --rules builtin
+  PAIR_WALL+=("$(awk -v a="${LAST_WALL[sigma]}" -v b="${LAST_WALL[plain]}" 'BEGIN { printf "%.3f", a / b }')")
+  PAIR_CPU+=("$(awk -v a="${LAST_CPU[sigma]}" -v b="${LAST_CPU[plain]}" 'BEGIN { printf "%.3f", a / b }')")
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+# spread RATIO...: "median M, range MIN-MAX" of the pairs' ratios.
+spread() {
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf "median %.3fx, range %.3f-%.3fx", m, v[1], v[NR] }'
+}
 {
-  echo "cloudtrail-es sigma bench, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "cloudtrail-es sigma bench, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, load $LOAD_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
   echo "corpus: $EVENTS events ($CORPUS); backfill --output FILE; best of $RUNS interleaved runs"
   echo "without rules:      wall ${WALL[plain]} s, CPU ${CPU[plain]} s"
   echo "--rules builtin:    wall ${WALL[sigma]} s, CPU ${CPU[sigma]} s"
   echo "ratio (budget 1.15): wall $(ratio "${WALL[sigma]}" "${WALL[plain]}")x, CPU $(ratio "${CPU[sigma]}" "${CPU[plain]}")x"
+  echo "$RUNS pairs: CPU $(spread "${PAIR_CPU[@]}"); wall $(spread "${PAIR_WALL[@]}")"
   grep '^findings:' "$TMP/sigma.stderr" || true
 } | tee "$BENCH_DIR/sigma.txt"

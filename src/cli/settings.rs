@@ -22,6 +22,7 @@ use crate::output::dead_letter_ship::Destination;
 use crate::output::elasticsearch::refresh::{RefreshRule, RefreshSettings};
 use crate::output::elasticsearch::BulkSettings;
 use crate::output::elasticsearch::IndexNames;
+use crate::output::file::FILE_BATCH_BYTES;
 use crate::reader_pool::ReaderSettings;
 use crate::setup::Options;
 use crate::source::layout::LayoutFilter;
@@ -155,6 +156,12 @@ fn indexing(
             allow_duplicates: cluster.allow_duplicates,
         },
     };
+    // A file takes batches of at most 1 MiB whatever --batch-bytes says: a batch's body is held,
+    // and with --output reused, so smaller bodies keep the process smaller (file.rs).
+    let batch_bytes = match &target {
+        Target::File(_) => cluster.batch_bytes.min(FILE_BATCH_BYTES),
+        _ => cluster.batch_bytes,
+    };
     let namespace = ix.ecs.namespace();
     Ok(IndexingSettings {
         transform: TransformSpec {
@@ -171,7 +178,7 @@ fn indexing(
         },
         readers: ReaderSettings {
             readers: ix.readers.unwrap_or_else(ReaderSettings::default_readers).max(1),
-            batch: BatchLimits { max_bytes: cluster.batch_bytes, max_events: cluster.batch_events.max(1) },
+            batch: BatchLimits { max_bytes: batch_bytes, max_events: cluster.batch_events.max(1) },
             // One full batch ready beside those the output holds (--bulk-concurrency): the readers
             // fill batches far faster than a cluster takes them, and each one queued is a body of
             // up to --batch-bytes in memory (docs/design/memory.md: 8 queued made a backfill 90 MB).

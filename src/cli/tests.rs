@@ -303,3 +303,13 @@ fn index_prefixes_are_checked() {
         assert!(parse_index_prefix(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn a_file_takes_batches_of_at_most_one_mebibyte() {
+    let to_file = settings(&["cloudtrail-es", "backfill", "src", "--output", "out.ndjson"]);
+    assert!(to_file.contains("max_bytes: 1048576,"), "{to_file}");
+    let small = settings(&["cloudtrail-es", "backfill", "src", "--output", "-", "--batch-bytes", "1000"]);
+    assert!(small.contains("max_bytes: 1000,"), "{small}");
+    let cluster = settings(&["cloudtrail-es", "backfill", "src"]);
+    assert!(cluster.contains("max_bytes: 5242880,"), "{cluster}");
+}

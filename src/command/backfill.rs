@@ -10,7 +10,6 @@
 use super::indexing::{IndexingSettings, Opened};
 use super::shutdown::{self, Messages};
 use super::Outcome;
-use crate::ack::Receipt;
 use crate::aws::{s3_client, sdk_config, AwsSettings};
 use crate::output::dead_letter::DeadLetters;
 use crate::output::queue::Enqueuer;
@@ -23,14 +22,12 @@ use crate::source::s3::{crawl::Crawler, feed_prefix, fetch::Fetcher};
 use crate::source::{local, SourceSpec};
 use crate::state::StateFile;
 use crate::stats::Stats;
-use anyhow::{bail, Context};
-use futures::StreamExt;
+use anyhow::bail;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::debug;
 
 /// What a backfill reads and where it goes.
 #[derive(Debug)]
@@ -104,7 +101,7 @@ pub async fn run(mut settings: BackfillSettings) -> anyhow::Result<Outcome> {
     };
     let readers =
         settings.indexing.start_readers(transform, frame, None, detector, file_rx, &dead, &stats, &cancel);
-    let journal = tokio::spawn(journal(receipts, state));
+    let journal = tokio::spawn(super::journal::journal(receipts, state));
     let progress = Progress::start(stats.clone());
 
     let sources =
@@ -207,50 +204,6 @@ async fn run_to_queue(settings: BackfillSettings) -> anyhow::Result<Outcome> {
     stats.report(&settings.indexing.dead_letter, started.elapsed(), "backfill --to-queue");
     fed?;
     Ok(Outcome { problems: stats.has_problems(), interrupted: cancel.is_cancelled() })
-}
-
-/// Awaits every file's receipt, recording each finished file in the state journal as soon as it
-/// is settled (synced once a second); returns how many files were not finished.
-async fn journal(
-    mut receipts: mpsc::UnboundedReceiver<Receipt>,
-    mut state: Option<StateFile>,
-) -> anyhow::Result<u64> {
-    let mut not_done = 0;
-    let mut pending = futures::stream::FuturesUnordered::new();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut feeding = true;
-    loop {
-        tokio::select! {
-            receipt = receipts.recv(), if feeding => match receipt {
-                Some(receipt) => pending.push(receipt),
-                None => feeding = false,
-            },
-            Some(file) = pending.next(), if !pending.is_empty() => {
-                debug!(file = &*file.file, delivery = ?file.delivery, "file settled");
-                if !file.finished() {
-                    not_done += 1;
-                    if let (true, Some(state)) = (file.sent_unverified, state.as_mut()) {
-                        state.record_replace(&file.file).context("cannot write --state")?;
-                    }
-                } else if let Some(state) = state.as_mut() {
-                    state.record(&file.file).context("cannot write --state")?;
-                }
-            }
-            _ = tick.tick() => {
-                if let Some(state) = state.as_mut() {
-                    state.sync().context("cannot write --state")?;
-                }
-            }
-            else => break,
-        }
-        if !feeding && pending.is_empty() {
-            break;
-        }
-    }
-    if let Some(state) = state {
-        state.compact().context("cannot write --state")?;
-    }
-    Ok(not_done)
 }
 
 /// Stops before anything starts when a source cannot be used.

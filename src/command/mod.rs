@@ -7,6 +7,7 @@
 //! - `indexing.rs`: what backfill and follow share — the transform, the output (probing the
 //!   cluster and installing templates before the output is built) and the readers;
 //! - `client.rs`: the cluster client, with its SigV4 signer when asked for;
+//! - `journal.rs`: backfill's record of finished files (`--state`), from their receipts;
 //! - `shutdown.rs`: the one place signals are watched;
 //! - [`Outcome`]: how a run ended, which `main.rs` turns into the exit status.
 
@@ -14,6 +15,7 @@ pub mod backfill;
 pub mod client;
 pub mod follow;
 pub mod indexing;
+mod journal;
 pub mod lambda;
 pub mod replay;
 pub mod report;

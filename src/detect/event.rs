@@ -13,56 +13,277 @@
 //! are (unescaped), so `"s3:GetObject"` inside an embedded policy document matches too. Paths below
 //! it (`responseElements.ConsoleLogin`) still reach the nested values.
 
+use super::raw;
 use rsigma_eval::event::{Event, EventValue, JsonEvent};
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde_json::value::RawValue;
+use serde::de::{Deserializer, Visitor};
 use serde_json::Value;
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 
-/// One top-level field: its name, its raw JSON, and its value once parsed.
+/// One top-level field: its name and its raw JSON.
 struct Field<'a> {
-    key: Cow<'a, str>,
-    raw: &'a RawValue,
-    parsed: OnceCell<Option<Value>>,
+    /// The key's bytes (unescaped).
+    key: Cow<'a, [u8]>,
+    raw: &'a [u8],
 }
 
-/// A record's fields, parsed on demand (see the module docs).
+/// A record's fields, read on demand (see the module docs).
 pub struct RecordView<'a> {
-    fields: Vec<Field<'a>>,
+    raw: &'a [u8],
+    /// The top-level fields read so far, in order.
+    fields: RefCell<Vec<Field<'a>>>,
+    /// Where the next top-level member starts; `None` once all are read.
+    next: Cell<Option<usize>>,
+    /// Whether the record holds a `\` anywhere (then a key may be written with escapes).
+    backslash: OnceCell<bool>,
+    /// Roots of dotted names (`userIdentity` of `userIdentity.type`) that the unread rest of the
+    /// top level was found not to hold as `"root.` (it only shrinks, so they stay absent).
+    absent_roots: RefCell<Vec<String>>,
+    /// Objects below the top whose members were read, by where their bytes are: `userIdentity`
+    /// is followed once per path a rule names. At most [`REMEMBERED`]; `None`: a key that cannot
+    /// be read (only in an invalid record).
+    objects: RefCell<Vec<(&'a [u8], Option<Members<'a>>)>>,
     whole: OnceCell<Value>,
 }
 
+/// An object's members: key (unescaped) and raw value, in order.
+type Members<'a> = Vec<(Cow<'a, [u8]>, &'a [u8])>;
+
+/// How many objects a view remembers the members of (paths through long arrays go uncached).
+const REMEMBERED: usize = 8;
+
+/// Sigma's `follow` depth: deeper paths find nothing.
+const DEPTH: usize = 64;
+
 impl<'a> RecordView<'a> {
-    /// Splits `raw` into its top-level fields; `None` when it is not a JSON object.
+    /// The view of `raw`, a record the transform's walker accepted (valid JSON); `None` when it
+    /// is not a JSON object. Its top level is read only as far as the fields asked for (the
+    /// first of a repeated key counts, as before); an invalid record is read as far as it is
+    /// valid.
     pub fn new(raw: &'a [u8]) -> Option<Self> {
+        let next = raw::open(raw)?;
+        Some(RecordView {
+            raw,
+            fields: RefCell::new(Vec::with_capacity(24)),
+            next: Cell::new(Some(next)),
+            backslash: OnceCell::new(),
+            absent_roots: RefCell::new(Vec::new()),
+            objects: RefCell::new(Vec::new()),
+            whole: OnceCell::new(),
+        })
+    }
+
+    /// The raw value of the first top-level field named `key`, reading on as far as needed.
+    fn field(&self, key: &str) -> Option<&'a [u8]> {
+        let found = self.fields.borrow().iter().find(|f| *f.key == *key.as_bytes()).map(|f| f.raw);
+        found.or_else(|| self.read_until(Some(key)))
+    }
+
+    /// Reads top-level members until one named `key` (returned), or all of them.
+    fn read_until(&self, key: Option<&str>) -> Option<&'a [u8]> {
+        let mut fields = self.fields.borrow_mut();
+        while let Some(at) = self.next.get() {
+            let raw::Step::Member { key: quoted, escaped, value, next } = raw::member_at(self.raw, at) else {
+                self.next.set(None);
+                break;
+            };
+            self.next.set(match next {
+                raw::Next::More(n) => Some(n),
+                raw::Next::Closed(_) => None,
+            });
+            let Some(name) = raw::key_bytes(quoted, escaped) else { continue };
+            let wanted = key.is_some_and(|k| *name == *k.as_bytes());
+            fields.push(Field { key: name, raw: value });
+            if wanted {
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    /// [`RecordView::field`] for a name with a dot, which CloudTrail never writes at the top: the
+    /// rest of the record is read for it only when its bytes may hold it (`"root.` as written, or
+    /// a `\` that could spell it otherwise).
+    fn dotted_field(&self, key: &str) -> Option<&'a [u8]> {
+        let found = self.fields.borrow().iter().find(|f| *f.key == *key.as_bytes()).map(|f| f.raw);
+        if found.is_some() {
+            return found;
+        }
+        let at = self.next.get()?;
+        let backslash = *self.backslash.get_or_init(|| memchr::memchr(b'\\', self.raw).is_some());
+        let root = key.split('.').next().unwrap_or(key);
+        if !backslash {
+            if self.absent_roots.borrow().iter().any(|r| r == root) {
+                return None;
+            }
+            if !raw::quoted_prefix_occurs(&self.raw[at..], root) {
+                self.absent_roots.borrow_mut().push(root.to_string());
+                return None;
+            }
+        }
+        self.read_until(Some(key))
+    }
+
+    /// The top-level field named `path` (a dotted name read as [`RecordView::dotted_field`]).
+    fn top(&self, path: &str) -> Option<&'a [u8]> {
+        if path.contains('.') {
+            self.dotted_field(path)
+        } else {
+            self.field(path)
+        }
+    }
+
+    /// The value of a top-level field, parsed.
+    #[cfg(test)]
+    fn value(&self, key: &str) -> Option<Value> {
+        serde_json::from_slice(self.top(key)?).ok()
+    }
+
+    /// The raw values the evaluator finds at `path` (see [`Event::get_field`] below), in order.
+    pub fn leaves(&self, path: &str, out: &mut Vec<&'a [u8]>) {
+        if let Some(raw) = self.top(path) {
+            out.push(raw);
+            return;
+        }
+        let Some((root, rest)) = path.split_once('.') else { return };
+        if let Some(raw) = self.field(root) {
+            self.follow_raw(raw, rest, out, DEPTH);
+        }
+    }
+
+    /// [`follow`] on raw JSON: the same values, found without building the tree. As in a
+    /// `serde_json` map, the last of a repeated key is the one that counts.
+    fn follow_raw(&self, v: &'a [u8], path: &str, out: &mut Vec<&'a [u8]>, depth: usize) {
+        if depth == 0 {
+            return;
+        }
+        match v.first() {
+            Some(b'{') => {
+                let head = path.split_once('.');
+                // Only in an invalid record (the walker accepts no such key): nothing is found.
+                let Some((whole, below)) = self.member_values(v, path, head.map(|(h, _)| h)) else { return };
+                if let Some(x) = whole {
+                    out.push(x);
+                } else if let (Some(x), Some((_, rest))) = (below, head) {
+                    self.follow_raw(x, rest, out, depth - 1);
+                }
+            }
+            Some(b'[') => {
+                raw::elements(v, |x| self.follow_raw(x, path, out, depth - 1));
+            }
+            _ => {}
+        }
+    }
+
+    /// The values of the last members of the object `v` named `path` and `head`; `None` when a
+    /// key cannot be read. The members are read once per object (up to [`REMEMBERED`] objects).
+    #[allow(clippy::type_complexity)]
+    fn member_values(
+        &self,
+        v: &'a [u8],
+        path: &str,
+        head: Option<&str>,
+    ) -> Option<(Option<&'a [u8]>, Option<&'a [u8]>)> {
+        let pick = |members: &Members<'a>| {
+            let last = |name: &str| members.iter().rev().find(|(k, _)| **k == *name.as_bytes()).map(|m| m.1);
+            (last(path), head.and_then(last))
+        };
+        let mut objects = self.objects.borrow_mut();
+        if let Some((_, members)) = objects.iter().find(|(o, _)| std::ptr::eq(*o, v)) {
+            return members.as_ref().map(pick);
+        }
+        let mut members: Option<Members<'a>> = Some(Vec::with_capacity(8));
+        raw::members(v, |key, escaped, value| match (raw::key_bytes(key, escaped), members.as_mut()) {
+            (Some(k), Some(m)) => m.push((k, value)),
+            _ => members = None,
+        });
+        let found = members.as_ref().map(pick);
+        if objects.len() < REMEMBERED {
+            objects.push((v, members));
+        }
+        found
+    }
+
+    /// Every top-level field, read.
+    fn all_fields(&self) -> std::cell::Ref<'_, Vec<Field<'a>>> {
+        self.read_until(None);
+        self.fields.borrow()
+    }
+
+    /// The view as serde splits it, for tests.
+    #[cfg(test)]
+    pub fn new_parsed(raw: &'a [u8]) -> Option<Self> {
         let mut de = serde_json::Deserializer::from_slice(raw);
         let fields = de.deserialize_map(TopLevel).ok()?;
         de.end().ok()?;
-        Some(RecordView { fields, whole: OnceCell::new() })
+        let (next, backslash, whole) = (Cell::new(None), OnceCell::new(), OnceCell::new());
+        let (absent_roots, objects) = (RefCell::new(Vec::new()), RefCell::new(Vec::new()));
+        let fields = RefCell::new(fields);
+        Some(RecordView { raw, fields, next, backslash, absent_roots, objects, whole })
     }
 
-    /// The value of a top-level field, parsed once.
-    fn value(&self, key: &str) -> Option<&Value> {
-        let field = self.fields.iter().find(|f| f.key == key)?;
-        field.parsed.get_or_init(|| serde_json::from_str(field.raw.get()).ok()).as_ref()
+    /// What the evaluator got before fields were read from raw bytes: a parsed tree followed
+    /// (the reference [`Event::get_field`] must agree with, tested).
+    #[cfg(test)]
+    pub fn get_field_parsed(&self, path: &str) -> Option<EventValue<'_>> {
+        if let Some(v) = self.value(path) {
+            return Some(present_owned(&v));
+        }
+        let (root, rest) = path.split_once('.')?;
+        let mut found = Vec::new();
+        let root = self.value(root)?;
+        follow(&root, rest, &mut found, DEPTH);
+        match found.len() {
+            0 => None,
+            1 => Some(present_owned(found[0])),
+            _ => Some(EventValue::Array(found.into_iter().map(present_owned).collect())),
+        }
     }
 
     fn whole(&self) -> &Value {
         self.whole.get_or_init(|| {
             let map = self
-                .fields
+                .all_fields()
                 .iter()
-                .filter_map(|f| Some((f.key.to_string(), serde_json::from_str(f.raw.get()).ok()?)))
+                .filter_map(|f| {
+                    let key = String::from_utf8_lossy(&f.key).into_owned();
+                    Some((key, serde_json::from_slice(f.raw).ok()?))
+                })
                 .collect();
             Value::Object(map)
         })
     }
 }
 
-/// Follows `path` (dotted keys) below `v`; through an array, every element (Sigma's any-member
+/// A raw value as the evaluator gets it: strings without escapes borrowed, the rest parsed.
+fn present_raw(raw: &[u8]) -> Option<EventValue<'_>> {
+    if let Some(s) = raw::plain_string(raw) {
+        return Some(EventValue::Str(Cow::Borrowed(s)));
+    }
+    let v: Value = serde_json::from_slice(raw).ok()?;
+    Some(present_owned(&v))
+}
+
+/// [`present`], owning its strings.
+fn present_owned(v: &Value) -> EventValue<'static> {
+    match present(v) {
+        EventValue::Str(s) => EventValue::Str(Cow::Owned(s.into_owned())),
+        EventValue::Array(_) => match v {
+            Value::Array(a) => EventValue::Array(a.iter().map(present_owned).collect()),
+            _ => EventValue::Null,
+        },
+        EventValue::Int(n) => EventValue::Int(n),
+        EventValue::Float(f) => EventValue::Float(f),
+        EventValue::Bool(b) => EventValue::Bool(b),
+        EventValue::Null => EventValue::Null,
+        EventValue::Map(_) => EventValue::Null,
+    }
+}
+
+/// The evaluator's reading of `path` below a parsed `v` (what [`RecordView::follow_raw`] must find, tested); through an array, every element (Sigma's any-member
 /// semantics). A key holding dots itself is tried whole first.
+#[cfg(test)]
 fn follow<'v>(v: &'v Value, path: &str, out: &mut Vec<&'v Value>, depth: usize) {
     if depth == 0 {
         return;
@@ -98,16 +319,21 @@ fn present(v: &Value) -> EventValue<'_> {
 
 impl Event for RecordView<'_> {
     fn get_field(&self, path: &str) -> Option<EventValue<'_>> {
-        if let Some(v) = self.value(path) {
-            return Some(present(v));
+        if let Some(raw) = self.top(path) {
+            if let Some(s) = raw::plain_string(raw) {
+                return Some(EventValue::Str(Cow::Borrowed(s)));
+            }
+            if let Ok(v) = serde_json::from_slice::<Value>(raw) {
+                return Some(present_owned(&v));
+            }
         }
         let (root, rest) = path.split_once('.')?;
         let mut found = Vec::new();
-        follow(self.value(root)?, rest, &mut found, 64);
+        self.follow_raw(self.field(root)?, rest, &mut found, DEPTH);
         match found.len() {
             0 => None,
-            1 => Some(present(found[0])),
-            _ => Some(EventValue::Array(found.into_iter().map(present).collect())),
+            1 => present_raw(found[0]),
+            _ => Some(EventValue::Array(found.into_iter().filter_map(present_raw).collect())),
         }
     }
 
@@ -128,7 +354,12 @@ impl Event for RecordView<'_> {
     }
 
     fn top_level_keys(&self) -> Option<Vec<Cow<'_, str>>> {
-        Some(self.fields.iter().map(|f| Cow::Borrowed(f.key.as_ref())).collect())
+        Some(
+            self.all_fields()
+                .iter()
+                .map(|f| Cow::Owned(String::from_utf8_lossy(&f.key).into_owned()))
+                .collect(),
+        )
     }
 }
 
@@ -177,8 +408,10 @@ fn write_text(v: &Value, out: &mut String, depth: usize) {
 }
 
 /// Reads the top level of an object into fields, borrowing keys and values where it can.
+#[cfg(test)]
 struct TopLevel;
 
+#[cfg(test)]
 impl<'de> Visitor<'de> for TopLevel {
     type Value = Vec<Field<'de>>;
 
@@ -186,11 +419,15 @@ impl<'de> Visitor<'de> for TopLevel {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut fields = Vec::with_capacity(24);
         while let Some(key) = map.next_key::<Key<'de>>()? {
-            let raw: &'de RawValue = map.next_value()?;
-            fields.push(Field { key: key.0, raw, parsed: OnceCell::new() });
+            let raw: &'de serde_json::value::RawValue = map.next_value()?;
+            let key = match key.0 {
+                Cow::Borrowed(k) => Cow::Borrowed(k.as_bytes()),
+                Cow::Owned(k) => Cow::Owned(k.into_bytes()),
+            };
+            fields.push(Field { key, raw: raw.get().as_bytes() });
         }
         Ok(fields)
     }
@@ -240,6 +477,8 @@ mod tests {
         assert!(text.contains("Suspended") && text.contains(r#""s3:GetObject""#), "{text}");
         assert!(e.get_field("missing").is_none() && e.get_field("requestParameters.nope").is_none());
         assert!(e.any_string_value(&|s| s == "arn:2"));
-        assert!(RecordView::new(b"[1]").is_none() && RecordView::new(b"{\"a\":").is_none());
+        assert!(RecordView::new(b"[1]").is_none() && RecordView::new(b" 1").is_none());
+        // Read as far as it is valid (the walker gives only valid records).
+        assert!(RecordView::new(b"{\"a\":").unwrap().get_field("a").is_none());
     }
 }

@@ -9,6 +9,7 @@
 //! Detection Rule License asks messages based on matches to keep it.
 
 use super::event::Key;
+use super::raw;
 use super::RuleInfo;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::json;
@@ -76,18 +77,16 @@ pub fn rule_json(rule: &RuleInfo) -> String {
 /// from it: read once per event, however many rules it matched. The rest of the document is
 /// skipped, not built (`requestParameters` can be large, and some rules match many events).
 pub struct Source<'a> {
-    timestamp: Option<&'a RawValue>,
-    copied: [Option<&'a RawValue>; COPIED.len()],
-    identity: [Option<&'a RawValue>; IDENTITY.len()],
+    timestamp: Option<&'a [u8]>,
+    copied: [Option<&'a [u8]>; COPIED.len()],
+    identity: [Option<&'a [u8]>; IDENTITY.len()],
 }
 
 impl<'a> Source<'a> {
     /// `None` when `document` is not a JSON object.
     pub fn parse(document: &'a [u8]) -> Option<Source<'a>> {
         let top = fields(document, &TOP)?;
-        let identity = top[1]
-            .and_then(|raw| fields(raw.get().as_bytes(), &IDENTITY))
-            .map_or([None; IDENTITY.len()], |v| std::array::from_fn(|i| v[i]));
+        let identity = top[1].and_then(|raw| fields(raw, &IDENTITY)).unwrap_or([None; IDENTITY.len()]);
         Some(Source { timestamp: top[0], copied: std::array::from_fn(|i| top[i + 2]), identity })
     }
 
@@ -97,13 +96,13 @@ impl<'a> Source<'a> {
     pub fn write(&self, rule: &str, event_index: &str, event_id: &str, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"@timestamp\":");
         let time = self.timestamp.or(self.copied[0]);
-        out.extend_from_slice(time.map_or("null", |t| t.get()).as_bytes());
+        out.extend_from_slice(time.unwrap_or(b"null"));
         out.extend_from_slice(b",\"rule\":");
         out.extend_from_slice(rule.as_bytes());
         out.extend_from_slice(b",\"eventID\":");
         string(out, event_id);
         member_list(out, &COPIED, &self.copied, true);
-        if self.identity.iter().flatten().any(|v| v.get() != "null") {
+        if self.identity.iter().flatten().any(|v| *v != b"null") {
             out.extend_from_slice(b",\"userIdentity\":{");
             member_list(out, &IDENTITY, &self.identity, false);
             out.push(b'}');
@@ -118,17 +117,17 @@ impl<'a> Source<'a> {
 
 /// `"key":value` for each present, non-null value, comma-separated (after a comma first if
 /// `after_comma`).
-fn member_list(out: &mut Vec<u8>, keys: &[&str], values: &[Option<&RawValue>], after_comma: bool) {
+fn member_list(out: &mut Vec<u8>, keys: &[&str], values: &[Option<&[u8]>], after_comma: bool) {
     let mut first = !after_comma;
     for (key, value) in keys.iter().zip(values) {
-        let Some(v) = value.filter(|v| v.get() != "null") else { continue };
+        let Some(v) = value.filter(|v| *v != b"null") else { continue };
         if !first {
             out.push(b',');
         }
         first = false;
         string(out, key);
         out.push(b':');
-        out.extend_from_slice(v.get().as_bytes());
+        out.extend_from_slice(v);
     }
 }
 
@@ -138,12 +137,26 @@ fn string(out: &mut Vec<u8>, s: &str) {
 }
 
 /// The raw values of `keys` among the top-level members of the object `json` (the last one of
-/// a repeated key, as a JSON parser keeps); `None` when `json` is not an object.
-fn fields<'a>(json: &'a [u8], keys: &[&'static str]) -> Option<Vec<Option<&'a RawValue>>> {
+/// a repeated key, as a JSON parser keeps); `None` when `json` is not an object. Found by the fast
+/// scan (`raw.rs`); on a surprise, by serde.
+fn fields<'a, const N: usize>(json: &'a [u8], keys: &[&'static str; N]) -> Option<[Option<&'a [u8]>; N]> {
+    let mut found = [None; N];
+    let mut odd = false;
+    let scanned = raw::members(json, |key, escaped, value| match raw::key_bytes(key, escaped) {
+        Some(key) => {
+            if let Some(i) = keys.iter().position(|k| *k.as_bytes() == *key) {
+                found[i] = Some(value);
+            }
+        }
+        None => odd = true,
+    });
+    if !odd && scanned.is_some_and(|end| raw::only_blanks_after(json, end)) {
+        return Some(found);
+    }
     let mut de = serde_json::Deserializer::from_slice(json);
-    let found = de.deserialize_map(Members { keys, found: vec![None; keys.len()] }).ok()?;
+    let parsed = de.deserialize_map(Members { keys, found: vec![None; N] }).ok()?;
     de.end().ok()?;
-    Some(found)
+    Some(std::array::from_fn(|i| parsed[i].map(|v| v.get().as_bytes())))
 }
 
 /// Picks the wanted members of an object, borrowing their raw values.

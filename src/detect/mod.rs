@@ -6,7 +6,11 @@
 //!   rules in rules/sigma/); what cannot be used is named with its file and the reason;
 //! - `event.rs`: the record as the evaluator sees it, parsed lazily, objects also as text;
 //! - `finding.rs`: the finding document and its id;
-//! - `prefilter.rs`: the byte test that spares the evaluator the events no rule can match.
+//! - `prefilter.rs`: the test that spares the evaluator the events no rule can match: the values
+//!   of the few fields the rules require (`requirement.rs`; one hash lookup of `eventName` for
+//!   most rules), else strings searched in the event's bytes; both read from a rule's detection
+//!   by `reading.rs`;
+//! - `raw.rs`: the fast scan of an object's members that the view, the filter and the finding use.
 //!
 //! The evaluator is `rsigma-eval` (each rule compiled once, then asked about the events the
 //! prefilter leaves it):
@@ -18,10 +22,15 @@ pub mod event;
 pub mod finding;
 pub mod load;
 mod prefilter;
+mod raw;
+mod reading;
 mod regex_literals;
+mod requirement;
 
 #[cfg(test)]
 mod corpus_tests;
+#[cfg(test)]
+mod requirement_tests;
 
 use rsigma_eval::CompiledRule;
 use rsigma_parser::SigmaRule;
@@ -144,26 +153,25 @@ impl Detector {
         &self.rules
     }
 
-    /// Puts into `hits` the rules `raw` (one record, as CloudTrail wrote it) matches, in load
-    /// order. Only the rules the prefilter leaves are asked. Nothing for an event that is not a
-    /// JSON object; an evaluator failure on an odd event is contained (no hits, `Err`), so the
-    /// event is still indexed.
+    /// Puts into `hits` the rules `raw` (one record, as CloudTrail wrote it and the transform
+    /// accepted it) matches, in load order. Only the rules the prefilter leaves are asked.
+    /// Nothing for an event that is not a JSON object; an evaluator failure on an odd event is
+    /// contained (no hits, `Err`), so the event is still indexed.
     pub fn evaluate(&self, raw: &[u8], hits: &mut Vec<usize>) -> Result<(), Unevaluable> {
-        self.prefilter.candidates(raw, hits);
-        self.keep_matching(raw, hits)
+        hits.clear();
+        let Some(view) = event::RecordView::new(raw) else { return Ok(()) };
+        self.prefilter.candidates(raw, &view, hits);
+        self.keep_matching(&view, hits)
     }
 
-    /// Keeps in `hits` the rules among them that match `raw`.
-    fn keep_matching(&self, raw: &[u8], hits: &mut Vec<usize>) -> Result<(), Unevaluable> {
+    /// Keeps in `hits` the rules among them that match the event `view` shows.
+    fn keep_matching(&self, view: &event::RecordView, hits: &mut Vec<usize>) -> Result<(), Unevaluable> {
         if hits.is_empty() {
             return Ok(());
         }
-        let Some(view) = event::RecordView::new(raw) else {
-            hits.clear();
-            return Ok(());
-        };
+        let mut selections = Vec::new();
         let asked = catch_unwind(AssertUnwindSafe(|| {
-            hits.retain(|&i| rsigma_eval::evaluate_rule(&self.compiled[i], &view).is_some())
+            hits.retain(|&i| matches(&self.compiled[i], view, &mut selections))
         }));
         asked.map_err(|_| {
             hits.clear();
@@ -175,9 +183,21 @@ impl Detector {
     #[cfg(test)]
     fn evaluate_every_rule(&self, raw: &[u8], hits: &mut Vec<usize>) -> Result<(), Unevaluable> {
         hits.clear();
+        let Some(view) = event::RecordView::new(raw) else { return Ok(()) };
         hits.extend(0..self.rules.len());
-        self.keep_matching(raw, hits)
+        self.keep_matching(&view, hits)
     }
+}
+
+/// Whether `rule` matches: `rsigma_eval::evaluate_rule(rule, event).is_some()`, without the
+/// result it builds for a match (the matched fields and values, the rule's title and tags
+/// copied), which a finding does not use. Its conditions are OR-ed, each decided by the same
+/// public condition evaluator `evaluate_rule` uses.
+fn matches(rule: &CompiledRule, event: &event::RecordView, selections: &mut Vec<String>) -> bool {
+    rule.conditions.iter().any(|c| {
+        selections.clear();
+        rsigma_eval::compiler::eval_condition(c, &rule.detections, event, selections)
+    })
 }
 
 /// The evaluator failed on an event (it panicked); the event is indexed without findings.

@@ -14,7 +14,7 @@ use crate::transform::{Day, DocId, Routing};
 use chrono::NaiveDate;
 use serde_json::value::RawValue;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// An output's wire format: how one document is written into a batch. Called by the reader
 /// threads for every document, so the body is ready to send as it is.
@@ -166,12 +166,61 @@ pub struct Batch {
     pub body: Vec<u8>,
     /// One entry per event, in body order.
     pub items: Vec<BatchItem>,
+    /// Where its buffers go once an output is done with it ([`Batch::recycle`]); `None`: freed.
+    pub spares: Option<Arc<Spares>>,
+}
+
+/// Emptied batches the file output hands back to the readers, so that their next batches reuse
+/// the buffers. A batch body (up to `--batch-bytes`) is above glibc's mmap threshold: a new one is
+/// mapped from the system and every page of it faulted in while it fills, then unmapped, which
+/// cost the readers about a sixth of their CPU with `--output` (docs/design/reader-speed.md).
+/// Readers take from here before they allocate, so the buffers alive never outnumber the batches
+/// in use at once before; at most `keep` wait here, and a body grown past `max_bytes` (one huge
+/// event) is freed rather than kept.
+pub struct Spares {
+    kept: Mutex<Vec<Batch>>,
+    keep: usize,
+    max_bytes: usize,
+}
+
+impl Spares {
+    /// A pool that keeps at most `keep` emptied batches whose body is at most `max_bytes` long.
+    pub fn new(keep: usize, max_bytes: usize) -> Arc<Self> {
+        Arc::new(Spares { kept: Mutex::new(Vec::new()), keep, max_bytes })
+    }
+
+    /// An emptied batch, if one is waiting.
+    pub fn take(&self) -> Option<Batch> {
+        self.kept.lock().ok()?.pop()
+    }
+
+    fn give(&self, mut batch: Batch) {
+        if batch.body.capacity() > self.max_bytes {
+            return;
+        }
+        // Nothing of its items or bytes is seen again: the next batch starts empty. Items still
+        // here were not settled: dropping their acks fails their files, as dropping the batch would.
+        batch.body.clear();
+        batch.items.clear();
+        if let Ok(mut kept) = self.kept.lock() {
+            if kept.len() < self.keep {
+                kept.push(batch);
+            }
+        }
+    }
 }
 
 /// How many of the last items [`Batch::destination`] looks at for an index to share.
 const RECENT: usize = 4;
 
 impl Batch {
+    /// Hands the batch's buffers back to the readers that filled it (or frees them).
+    pub fn recycle(mut self) {
+        if let Some(spares) = self.spares.take() {
+            spares.give(self);
+        }
+    }
+
     /// The index for an event (or, `finding`, a finding) of `day`: a recent item's if it went to
     /// the same, so that items of one index share its name; else a new one named by `name`.
     pub fn destination(&self, finding: bool, day: &Day, name: impl FnOnce() -> String) -> Arc<Destination> {
@@ -274,6 +323,31 @@ mod tests {
 
     fn day(year: i32, month: u32, day: u32) -> Day {
         Day { year, month, day, unix: 0 }
+    }
+
+    #[test]
+    fn recycled_batches_come_back_empty_and_few_are_kept() {
+        let (file, _receipt) = FileAck::new("f".into());
+        let spares = Spares::new(1, 100);
+        let mut first = Batch { spares: Some(spares.clone()), ..Batch::default() };
+        first.body.reserve(64);
+        let create = raw("{\"create\":{}}");
+        first.push(ActionLine::Verbatim(&create), index("x"), b"{\"secret\":1}", file.event(), 0, false);
+        let at = first.body.as_ptr();
+        for item in first.items.drain(..) {
+            item.ack.settle(Delivery::Delivered);
+        }
+        first.recycle();
+        Batch { body: b"second".to_vec(), spares: Some(spares.clone()), ..Batch::default() }.recycle();
+        let again = spares.take().expect("one kept");
+        assert_eq!(again.body.as_ptr(), at, "the same buffer");
+        assert!(again.body.is_empty() && again.items.is_empty(), "nothing of the last batch is seen");
+        assert!(spares.take().is_none(), "only one kept");
+        let huge = Batch { body: Vec::with_capacity(101), spares: Some(spares.clone()), ..Batch::default() };
+        huge.recycle();
+        assert!(spares.take().is_none(), "a body grown past the limit is freed");
+        Batch { body: b"no pool".to_vec(), ..Batch::default() }.recycle();
+        assert!(spares.take().is_none(), "a batch without a pool is freed");
     }
 
     #[test]

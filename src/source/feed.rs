@@ -11,6 +11,7 @@ use super::{LogFile, Unit};
 use crate::ack::Receipt;
 use crate::stats::Stats;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
@@ -79,10 +80,29 @@ impl Feed {
             Decision::Take => {
                 let (unit, receipt) = self.track(file);
                 let _ = self.receipts.send(receipt);
+                self.wait_for_room();
                 self.files.send(unit).is_ok()
             }
             Decision::Pass => true,
             Decision::Stop => false,
+        }
+    }
+
+    /// From a blocking thread: when the readers' queue is full, waits until they have taken a
+    /// quarter of it, looking every millisecond, rather than being woken for each file taken (a
+    /// local backfill's walker was woken once per file: a third of a run's context switches,
+    /// docs/design/reader-speed.md). Three quarters stay queued, far more than the readers take
+    /// while it sleeps.
+    fn wait_for_room(&self) {
+        let Some(capacity) = self.files.capacity() else { return };
+        if self.files.len() < capacity {
+            return;
+        }
+        while self.files.len() > capacity * 3 / 4
+            && !self.files.is_disconnected()
+            && !self.cancel.is_cancelled()
+        {
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
@@ -122,6 +142,25 @@ pub(crate) mod tests {
             cancel: CancellationToken::new(),
         };
         (feed, rx)
+    }
+
+    #[test]
+    fn a_full_queue_is_refilled_once_a_quarter_is_taken_not_per_file() {
+        let (tx, rx) = flume::bounded(8);
+        let (mut feed, _unbounded) = collecting_feed();
+        feed.files = tx;
+        for i in 0..8 {
+            assert!(feed.offer(LogFile::local(format!("f{i}.json").into())));
+        }
+        let offered = std::thread::spawn(move || feed.offer(LogFile::local("last.json".into())));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        rx.recv().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let (finished, len) = (offered.is_finished(), rx.len());
+        assert!(!finished && len == 7, "one file taken: the feeder waits ({finished}, {len})");
+        rx.recv().unwrap();
+        assert!(offered.join().unwrap());
+        assert_eq!(rx.len(), 7, "two taken, one added");
     }
 
     #[test]

@@ -139,3 +139,24 @@ fn bom_is_skipped_once_even_from_a_slow_reader() {
     assert_eq!(s.peek_token().unwrap(), Some(b'{'));
     assert_eq!(s.offset(), 3);
 }
+
+#[test]
+fn the_first_quote_or_backslash_is_found_in_short_and_long_strings() {
+    // Fillers next to the bytes looked for, and bytes above 0x7F (UTF-8), which the 8-byte test
+    // must not take for either.
+    let fillers = [b'!', b'#', b'[', b']', 0xA2, 0xDC, 0x00, b'a'];
+    for len in 0..150 {
+        let text: Vec<u8> = (0..len).map(|i| fillers[i % fillers.len()]).collect();
+        assert_eq!(super::quote_or_backslash(&text), None, "none in {len} bytes");
+        for at in 0..len {
+            for hit in [b'"', b'\\'] {
+                let mut with = text.clone();
+                with[at] = hit;
+                if at + 3 < len {
+                    with[at + 3] = b'"';
+                }
+                assert_eq!(super::quote_or_backslash(&with), Some(at), "{} at {at} of {len}", hit as char);
+            }
+        }
+    }
+}

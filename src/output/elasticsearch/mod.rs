@@ -286,7 +286,11 @@ impl BulkOutput {
                 self.learn(permit, Signal::Pushback);
                 Health::failing(&self.stats.health.es_failing_since);
                 self.recovery.failed();
-                return Attempt::Again(Batch { body: body.into(), items }, Why::Cluster, e.to_string());
+                return Attempt::Again(
+                    Batch { body: body.into(), items, spares: None },
+                    Why::Cluster,
+                    e.to_string(),
+                );
             }
         };
         if matches!(reply.status, 502 | 504) {
@@ -305,7 +309,7 @@ impl BulkOutput {
         }
         if reply.status == 413 && items.len() > 1 {
             debug!(events = items.len(), bytes = body.len(), "HTTP 413 from _bulk: splitting the batch");
-            let (first, second) = halves(Batch { body: body.into(), items });
+            let (first, second) = halves(Batch { body: body.into(), items, spares: None });
             return Attempt::Split(first, second);
         }
         if reply.status != 200 {
@@ -318,7 +322,7 @@ impl BulkOutput {
                     body.len()
                 );
             }
-            let batch = Batch { body: body.into(), items };
+            let batch = Batch { body: body.into(), items, spares: None };
             if retryable_request(reply.status) {
                 return Attempt::Again(batch, Why::Cluster, reason);
             }
@@ -337,7 +341,7 @@ impl BulkOutput {
             Err(reason) => {
                 *unheard = true;
                 self.learn(permit, Signal::Neutral);
-                Attempt::Again(Batch { body: body.into(), items }, Why::Cluster, reason)
+                Attempt::Again(Batch { body: body.into(), items, spares: None }, Why::Cluster, reason)
             }
         }
     }
