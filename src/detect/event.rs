@@ -40,8 +40,18 @@ pub struct RecordView<'a> {
     /// Roots of dotted names (`userIdentity` of `userIdentity.type`) that the unread rest of the
     /// top level was found not to hold as `"root.` (it only shrinks, so they stay absent).
     absent_roots: RefCell<Vec<String>>,
+    /// Objects below the top whose members were read, by where their bytes are: `userIdentity`
+    /// is followed once per path a rule names. At most [`REMEMBERED`]; `None`: a key that cannot
+    /// be read (only in an invalid record).
+    objects: RefCell<Vec<(&'a [u8], Option<Members<'a>>)>>,
     whole: OnceCell<Value>,
 }
+
+/// An object's members: key (unescaped) and raw value, in order.
+type Members<'a> = Vec<(Cow<'a, [u8]>, &'a [u8])>;
+
+/// How many objects a view remembers the members of (paths through long arrays go uncached).
+const REMEMBERED: usize = 8;
 
 /// Sigma's `follow` depth: deeper paths find nothing.
 const DEPTH: usize = 64;
@@ -59,6 +69,7 @@ impl<'a> RecordView<'a> {
             next: Cell::new(Some(next)),
             backslash: OnceCell::new(),
             absent_roots: RefCell::new(Vec::new()),
+            objects: RefCell::new(Vec::new()),
             whole: OnceCell::new(),
         })
     }
@@ -137,8 +148,61 @@ impl<'a> RecordView<'a> {
         }
         let Some((root, rest)) = path.split_once('.') else { return };
         if let Some(raw) = self.field(root) {
-            follow_raw(raw, rest, out, DEPTH);
+            self.follow_raw(raw, rest, out, DEPTH);
         }
+    }
+
+    /// [`follow`] on raw JSON: the same values, found without building the tree. As in a
+    /// `serde_json` map, the last of a repeated key is the one that counts.
+    fn follow_raw(&self, v: &'a [u8], path: &str, out: &mut Vec<&'a [u8]>, depth: usize) {
+        if depth == 0 {
+            return;
+        }
+        match v.first() {
+            Some(b'{') => {
+                let head = path.split_once('.');
+                // Only in an invalid record (the walker accepts no such key): nothing is found.
+                let Some((whole, below)) = self.member_values(v, path, head.map(|(h, _)| h)) else { return };
+                if let Some(x) = whole {
+                    out.push(x);
+                } else if let (Some(x), Some((_, rest))) = (below, head) {
+                    self.follow_raw(x, rest, out, depth - 1);
+                }
+            }
+            Some(b'[') => {
+                raw::elements(v, |x| self.follow_raw(x, path, out, depth - 1));
+            }
+            _ => {}
+        }
+    }
+
+    /// The values of the last members of the object `v` named `path` and `head`; `None` when a
+    /// key cannot be read. The members are read once per object (up to [`REMEMBERED`] objects).
+    #[allow(clippy::type_complexity)]
+    fn member_values(
+        &self,
+        v: &'a [u8],
+        path: &str,
+        head: Option<&str>,
+    ) -> Option<(Option<&'a [u8]>, Option<&'a [u8]>)> {
+        let pick = |members: &Members<'a>| {
+            let last = |name: &str| members.iter().rev().find(|(k, _)| **k == *name.as_bytes()).map(|m| m.1);
+            (last(path), head.and_then(last))
+        };
+        let mut objects = self.objects.borrow_mut();
+        if let Some((_, members)) = objects.iter().find(|(o, _)| std::ptr::eq(*o, v)) {
+            return members.as_ref().map(pick);
+        }
+        let mut members: Option<Members<'a>> = Some(Vec::with_capacity(8));
+        raw::members(v, |key, escaped, value| match (raw::key_bytes(key, escaped), members.as_mut()) {
+            (Some(k), Some(m)) => m.push((k, value)),
+            _ => members = None,
+        });
+        let found = members.as_ref().map(pick);
+        if objects.len() < REMEMBERED {
+            objects.push((v, members));
+        }
+        found
     }
 
     /// Every top-level field, read.
@@ -154,8 +218,9 @@ impl<'a> RecordView<'a> {
         let fields = de.deserialize_map(TopLevel).ok()?;
         de.end().ok()?;
         let (next, backslash, whole) = (Cell::new(None), OnceCell::new(), OnceCell::new());
-        let absent_roots = RefCell::new(Vec::new());
-        Some(RecordView { raw, fields: RefCell::new(fields), next, backslash, absent_roots, whole })
+        let (absent_roots, objects) = (RefCell::new(Vec::new()), RefCell::new(Vec::new()));
+        let fields = RefCell::new(fields);
+        Some(RecordView { raw, fields, next, backslash, absent_roots, objects, whole })
     }
 
     /// What the evaluator got before fields were read from raw bytes: a parsed tree followed
@@ -191,43 +256,6 @@ impl<'a> RecordView<'a> {
     }
 }
 
-/// [`follow`] on raw JSON: the same values, found without building the tree. As in a
-/// `serde_json` map, the last of a repeated key is the one that counts.
-fn follow_raw<'a>(v: &'a [u8], path: &str, out: &mut Vec<&'a [u8]>, depth: usize) {
-    if depth == 0 {
-        return;
-    }
-    match v.first() {
-        Some(b'{') => {
-            let head = path.split_once('.');
-            let (mut whole, mut below) = (None, None);
-            let mut odd_key = false;
-            raw::members(v, |key, escaped, value| match raw::key_is(key, escaped, path) {
-                Some(true) => whole = Some(value),
-                Some(false) => match head.map(|(h, _)| raw::key_is(key, escaped, h)) {
-                    Some(Some(true)) => below = Some(value),
-                    Some(None) => odd_key = true,
-                    _ => {}
-                },
-                None => odd_key = true,
-            });
-            // Only in an invalid record (the walker accepts no such key): nothing is found.
-            if odd_key {
-                return;
-            }
-            if let Some(x) = whole {
-                out.push(x);
-            } else if let (Some(x), Some((_, rest))) = (below, head) {
-                follow_raw(x, rest, out, depth - 1);
-            }
-        }
-        Some(b'[') => {
-            raw::elements(v, |x| follow_raw(x, path, out, depth - 1));
-        }
-        _ => {}
-    }
-}
-
 /// A raw value as the evaluator gets it: strings without escapes borrowed, the rest parsed.
 fn present_raw(raw: &[u8]) -> Option<EventValue<'_>> {
     if let Some(s) = raw::plain_string(raw) {
@@ -253,7 +281,7 @@ fn present_owned(v: &Value) -> EventValue<'static> {
     }
 }
 
-/// The evaluator's reading of `path` below a parsed `v` (what [`follow_raw`] must find, tested); through an array, every element (Sigma's any-member
+/// The evaluator's reading of `path` below a parsed `v` (what [`RecordView::follow_raw`] must find, tested); through an array, every element (Sigma's any-member
 /// semantics). A key holding dots itself is tried whole first.
 #[cfg(test)]
 fn follow<'v>(v: &'v Value, path: &str, out: &mut Vec<&'v Value>, depth: usize) {
@@ -301,7 +329,7 @@ impl Event for RecordView<'_> {
         }
         let (root, rest) = path.split_once('.')?;
         let mut found = Vec::new();
-        follow_raw(self.field(root)?, rest, &mut found, DEPTH);
+        self.follow_raw(self.field(root)?, rest, &mut found, DEPTH);
         match found.len() {
             0 => None,
             1 => present_raw(found[0]),

@@ -19,14 +19,6 @@ pub fn key_bytes(quoted: &[u8], escaped: bool) -> Option<Cow<'_, [u8]>> {
     }
 }
 
-/// Whether a member's key (as [`members`] gives it) is `name`; `None` when it cannot be read.
-pub fn key_is(quoted: &[u8], escaped: bool, name: &str) -> Option<bool> {
-    if !escaped {
-        return Some(&quoted[1..quoted.len() - 1] == name.as_bytes());
-    }
-    Some(*key_bytes(quoted, escaped)? == *name.as_bytes())
-}
-
 /// Calls `f(key, escaped, value)` for each member of the object `json` (its first non-blank byte
 /// must be `{`), in order: `key` is the key with its quotes, `escaped` whether it holds a `\`,
 /// `value` the raw value. Returns where the object ends (after `}`), `None` when the bytes are
@@ -237,8 +229,8 @@ mod tests {
         assert_eq!(plain_string(br#""abc""#), Some("abc"));
         assert_eq!(plain_string(br#""a\"c""#), None);
         assert_eq!(plain_string(b"12"), None);
-        assert_eq!(key_is(br#""a\u0062""#, true, "ab"), Some(true));
-        assert_eq!(key_is(br#""ab""#, false, "ab"), Some(true));
-        assert_eq!(key_is(br#""a\x""#, true, "ab"), None);
+        assert_eq!(key_bytes(br#""a\u0062""#, true).as_deref(), Some(&b"ab"[..]));
+        assert_eq!(key_bytes(br#""ab""#, false).as_deref(), Some(&b"ab"[..]));
+        assert_eq!(key_bytes(br#""a\x""#, true), None);
     }
 }
