@@ -126,11 +126,19 @@ impl<'f> Ctx<'f> {
 
     /// Hands on `self.event` as record `index`.
     fn emit_at(&mut self, index: u64) -> Result<(), WalkError> {
+        let event = std::mem::take(&mut self.event);
+        let emitted = self.emit_bytes(index, &event);
+        self.event = event;
+        emitted
+    }
+
+    /// Hands on `bytes` as record `index`.
+    fn emit_bytes(&mut self, index: u64, bytes: &[u8]) -> Result<(), WalkError> {
         self.events += 1;
         if self.gz.unverified.get() {
             self.gz.unverified_events.set(self.gz.unverified_events.get() + 1);
         }
-        match (self.on)(Item::Event { index, bytes: &self.event }) {
+        match (self.on)(Item::Event { index, bytes }) {
             ControlFlow::Continue(()) => Ok(()),
             ControlFlow::Break(()) => Err(DecodeError::Stopped.into()),
         }
@@ -153,8 +161,21 @@ impl<'f> Ctx<'f> {
     /// Captures the value at the next token as a record (bounded), and hands it on.
     pub fn record<R: Read>(&mut self, s: &mut Scanner<R>, string: bool) -> Result<(), WalkError> {
         s.peek_token()?;
-        let offset = s.offset();
         let (max, prefix) = (self.settings.max_event_bytes, self.settings.prefix_bytes);
+        if !string && self.deferred.is_none() {
+            // Most records lie within the scanner's buffer: handed on from there, not copied. One
+            // that runs past its end is tried once more after a refill, which moves it to the front.
+            let mut held = s.value_in_buffer(max)?;
+            if held.is_none() {
+                s.refill()?;
+                held = s.value_in_buffer(max)?;
+            }
+            if let Some(range) = held {
+                self.index += 1;
+                return self.emit_bytes(self.index - 1, s.held(range));
+            }
+        }
+        let offset = s.offset();
         let mut sink = Bounded::new(&mut self.event, max, prefix);
         if string {
             s.string_with(&mut sink)?;

@@ -259,3 +259,24 @@ fn a_failing_source_is_a_read_error() {
     assert!(matches!(err.error, DecodeError::Source(_)), "{err}");
     assert_eq!(err.released, 1);
 }
+
+#[test]
+fn records_handed_from_the_scanners_buffer_are_whole_across_its_ends_and_limits() {
+    // Records of many sizes, so that some run past the end of the scanner's 64 KiB buffer.
+    let records: Vec<String> = (0..400)
+        .map(|i| format!(r#"{{"i":{i},"s":"{}","a":[{{"q":"\""}}]}}"#, "x".repeat(i * 37 % 3000)))
+        .collect();
+    let file = format!(r#"{{"Records":[{}]}}"#, records.join(","));
+    assert!(file.len() > 6 * 64 * 1024);
+    let (kind, seen) = events(&gzip(file.as_bytes())).unwrap();
+    assert_eq!(kind, FileKind::Log(400));
+    let expected: Vec<String> = records.iter().enumerate().map(|(i, r)| format!("{i}:{r}")).collect();
+    assert_eq!(seen, expected);
+    // A record of exactly the limit is handed on; one byte more is skipped and reported.
+    let (at, over) = (r#"{"a":"1234"}"#, r#"{"a":"12345"}"#);
+    let (seen, result) = run(format!(r#"{{"Records":[{at},{over},{at}]}}"#).as_bytes(), &small(at.len()));
+    assert_eq!(result.unwrap().too_large, 1);
+    assert_eq!(seen.items[0], format!("0:{at}"));
+    assert!(seen.items[1].starts_with("big:record 1"), "{:?}", seen.items[1]);
+    assert_eq!(seen.items[2], format!("2:{at}"));
+}

@@ -13,6 +13,7 @@
 use super::bytes::{describe_start, is_ws, skip_ws};
 use super::reuse;
 use std::io::{self, Read};
+use std::ops::Range;
 
 /// How much decompressed data is read at a time.
 const CHUNK: usize = 64 * 1024;
@@ -251,6 +252,36 @@ impl<R: Read> Scanner<R> {
                 return Ok(());
             }
         }
+    }
+
+    /// The object or array at the next token, when it ends inside the buffer within `max` bytes:
+    /// consumes it and returns where it lies in the buffer ([`Scanner::held`]), so that it can be
+    /// handed on without a copy. `None`, with nothing consumed, when it runs past the buffer's end
+    /// (or `max`), or is not an object or array: then [`Scanner::value_with`] reads it.
+    pub fn value_in_buffer(&mut self, max: usize) -> Result<Option<Range<usize>>, ScanError> {
+        if !matches!(self.peek_token()?, Some(b'{' | b'[')) {
+            return Ok(None);
+        }
+        let start = self.pos;
+        let limit = self.end.min(start.saturating_add(max));
+        let (mut pos, mut state, mut in_string, mut escaped) =
+            (start, State::Nested { depth: 0 }, false, false);
+        if scan_chunk(&self.buf[..limit], &mut pos, &mut state, &mut in_string, &mut escaped) {
+            self.pos = pos;
+            return Ok(Some(start..pos));
+        }
+        Ok(None)
+    }
+
+    /// Bytes of the buffer, as [`Scanner::value_in_buffer`] said where.
+    pub fn held(&self, range: Range<usize>) -> &[u8] {
+        &self.buf[range]
+    }
+
+    /// Moves the unread bytes to the front of the buffer and fills the rest (up to the end of the
+    /// stream), so that a value that ran past the buffer's end may now lie within it.
+    pub fn refill(&mut self) -> Result<(), ScanError> {
+        self.ensure(CHUNK).map(|_| ())
     }
 
     /// Consumes the JSON string at the next token, handing `sink` its text unescaped. Escapes
