@@ -280,3 +280,19 @@ fn records_handed_from_the_scanners_buffer_are_whole_across_its_ends_and_limits(
     assert!(seen.items[1].starts_with("big:record 1"), "{:?}", seen.items[1]);
     assert_eq!(seen.items[2], format!("2:{at}"));
 }
+
+#[test]
+fn every_event_of_a_streamed_member_is_handed_on_before_its_checksum_fails() {
+    // Records of 10 KB: the last ones run past the end of the scanner's buffer, and reading them
+    // must not read ahead to the member's end (and its checksum) before the ones before are out.
+    let pad = "p".repeat(10_000);
+    let records: Vec<String> = (0..40).map(|i| format!(r#"{{"eventID":"e{i}","pad":"{pad}"}}"#)).collect();
+    let mut gz = gzip(format!(r#"{{"Records":[{}]}}"#, records.join(",")).as_bytes());
+    let crc = gz.len() - 8;
+    gz[crc] ^= 0xff;
+    let settings = DecodeSettings { hold_bytes: 100, ..DecodeSettings::default() };
+    let (seen, result) = run(&gz, &settings);
+    let failure = result.unwrap_err();
+    assert!(matches!(failure.error, DecodeError::Corrupt { member: 1, .. }), "{failure}");
+    assert_eq!((seen.items.len(), failure.released, failure.unverified), (40, 40, 40));
+}

@@ -278,10 +278,19 @@ impl<R: Read> Scanner<R> {
         &self.buf[range]
     }
 
-    /// Moves the unread bytes to the front of the buffer and fills the rest (up to the end of the
-    /// stream), so that a value that ran past the buffer's end may now lie within it.
+    /// Moves the unread bytes to the front of the buffer and reads once into the rest, so that a
+    /// value that ran past the buffer's end may now lie within it. Once, as reading that value on
+    /// would: reading ahead could meet the end of a streamed gzip member, and its failed checksum,
+    /// before the records read so far are handed on.
     pub fn refill(&mut self) -> Result<(), ScanError> {
-        self.ensure(CHUNK).map(|_| ())
+        self.buf.copy_within(self.pos..self.end, 0);
+        self.base += self.pos as u64;
+        self.end -= self.pos;
+        self.pos = 0;
+        if self.end < CHUNK {
+            self.read_more()?;
+        }
+        Ok(())
     }
 
     /// Consumes the JSON string at the next token, handing `sink` its text unescaped. Escapes
