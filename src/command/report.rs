@@ -181,7 +181,7 @@ async fn from_files(
                 stats: stats.clone(),
                 cancel: cancel.clone(),
                 aggregator: Aggregator::new(options.clone(), shared.clone()),
-                fields: spec::fields().len(),
+                options: options.clone(),
                 detector: detector.clone(),
                 hits: Vec::new(),
             };
@@ -240,6 +240,9 @@ fn summary(stats: &Stats, started: Instant) {
     eprintln!("elapsed: {secs:.2} s ({rate:.0} events/s)");
 }
 
+/// The fields the report reads of each event ([`spec::FIELDS`]), noted first.
+const FIELDS: usize = spec::FIELDS.len();
+
 /// One reader thread: decode → transform (noting) → count.
 struct Reader {
     transform: Arc<Transform>,
@@ -247,8 +250,8 @@ struct Reader {
     stats: Arc<Stats>,
     cancel: CancellationToken,
     aggregator: Aggregator,
-    /// How many fields are noted.
-    fields: usize,
+    /// What is counted (which events are launches).
+    options: Arc<Options>,
     /// The Sigma rules (`--rules`), evaluated as `pipeline.rs` does for backfill.
     detector: Option<Arc<Detector>>,
     /// The rules an event matched (reused).
@@ -303,8 +306,17 @@ impl Reader {
         scratch.clear();
         match self.transform.encode_noted(bytes, scratch, noted) {
             Ok(Encoded::Document(routing)) => {
-                let values = (0..self.fields).map(|i| noted.text(bytes, scratch, i)).collect();
-                let event = Event { values, console: noted.console(), time: routing.day.unix };
+                let mut raw = [None; FIELDS + spec::RESOURCES.len()];
+                noted.values(bytes, scratch, &mut raw);
+                let values = std::array::from_fn(|i| raw[i].and_then(Noted::value_text));
+                let mut event =
+                    Event { values, resource: None, console: noted.console(), time: routing.day.unix };
+                if self.options.launch(event.values[spec::F::EventName as usize].as_deref()) {
+                    event.resource = raw[FIELDS..]
+                        .iter()
+                        .filter_map(|v| v.and_then(Noted::value_text))
+                        .find(|v| !v.is_empty());
+                }
                 self.aggregator.add(&event);
                 Stats::add(&self.stats.events_indexed, 1);
                 if let Some(detector) = &self.detector {

@@ -9,9 +9,9 @@
 use super::findings::FindingTally;
 use super::model::{self, Launch, Report, Span, LAUNCH_ROWS};
 use super::spec::{
-    is_denied, is_internal, Scope, DISTINCT, F, FIELDS, READ_PREFIXES, RESOURCES, SCOPES, TABLES,
+    is_denied, is_internal, Scope, TableSpec, DISTINCT, F, FIELDS, READ_PREFIXES, SCOPES, TABLES,
 };
-use super::tally::{key, Distinct, Tally};
+use super::tally::{hash_parts, hash_text, Distinct, Tally, SEP};
 use crate::detect::RuleInfo;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -28,11 +28,21 @@ pub struct Options {
     pub findings: bool,
 }
 
-/// One event as the report reads it: the values of `spec::fields()`, whether it is a console
-/// operation, and its time (Unix seconds).
+impl Options {
+    /// Whether an event named `name` is a launch or creation listed ([`Scope::Launch`]).
+    pub fn launch(&self, name: Option<&str>) -> bool {
+        name.is_some_and(|n| self.launch_events.iter().any(|l| l == n))
+    }
+}
+
+/// One event as the report reads it: the values of [`FIELDS`] and, for a launch, of the first
+/// [`RESOURCES`](super::spec::RESOURCES) that has one; whether it is a console operation; its time (Unix seconds).
 pub struct Event<'a> {
-    /// By [`F`] index, then the [`RESOURCES`]; `None` when absent or null.
-    pub values: Vec<Option<Cow<'a, str>>>,
+    /// By [`F`] index; `None` when absent or null.
+    pub values: [Option<Cow<'a, str>>; FIELDS.len()],
+    /// For a launch or creation ([`Options::launch`]): the first non-empty value of
+    /// [`RESOURCES`](super::spec::RESOURCES), in their order (left `None` for other events: they are not listed).
+    pub resource: Option<Cow<'a, str>>,
     /// The console rule.
     pub console: bool,
     /// When.
@@ -76,12 +86,112 @@ impl Event<'_> {
             Scope::Denied => self.get(F::ErrorCode).is_some_and(is_denied),
             Scope::Caller => self.get(F::SourceIp).is_some_and(|s| !is_internal(s)),
             Scope::Internal => self.get(F::SourceIp).is_some_and(is_internal),
-            Scope::Launch => {
-                self.get(F::EventName).is_some_and(|n| options.launch_events.iter().any(|l| l == n))
-            }
+            Scope::Launch => options.launch(self.get(F::EventName)),
         }
     }
 }
+
+/// A value as one part of a table's key: [`SEP`], which separates the parts, replaced.
+fn part(value: &str) -> Cow<'_, str> {
+    if value.contains(SEP) {
+        Cow::Owned(value.replace(SEP, "\u{fffd}"))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+/// The index in [`SCOPES`] of `scope`.
+const fn scope_index(scope: Scope) -> usize {
+    let mut i = 0;
+    while i < SCOPES.len() {
+        if SCOPES[i].0 as u8 == scope as u8 {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("every scope is in SCOPES")
+}
+
+/// The index in [`SCOPES`] of each table's scope, by [`TABLES`] index.
+const TABLE_SCOPES: [usize; TABLES.len()] = {
+    let mut out = [0; TABLES.len()];
+    let mut i = 0;
+    while i < TABLES.len() {
+        out[i] = scope_index(TABLES[i].scope);
+        i += 1;
+    }
+    out
+};
+
+/// Whether two tables count the same keys of the same events (they differ only in the rows
+/// shown: `principals` and `new_principals`, `source_ips` and `new_ips`): one tally serves both,
+/// the same numbers for a lookup less per event.
+const fn same_counts(a: &TableSpec, b: &TableSpec) -> bool {
+    if a.scope as u8 != b.scope as u8 || a.dims.len() != b.dims.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.dims.len() {
+        if a.dims[i] as usize != b.dims[i] as usize {
+            return false;
+        }
+        i += 1;
+    }
+    match (a.missing, b.missing) {
+        (None, None) => true,
+        (Some(x), Some(y)) => {
+            x.len() == y.len() && {
+                let (x, y) = (x.as_bytes(), y.as_bytes());
+                let mut i = 0;
+                while i < x.len() && x[i] == y[i] {
+                    i += 1;
+                }
+                i == x.len()
+            }
+        }
+        _ => false,
+    }
+}
+
+/// By [`TABLES`] index, the first table counting the same as it (itself, mostly): whose tally
+/// it reads.
+const TALLY_OF: [usize; TABLES.len()] = {
+    let mut out = [0; TABLES.len()];
+    let mut i = 0;
+    while i < TABLES.len() {
+        let mut j = 0;
+        while !same_counts(&TABLES[j], &TABLES[i]) {
+            j += 1;
+        }
+        out[i] = j;
+        i += 1;
+    }
+    out
+};
+
+/// By [`F`] index, whether a table or a distinct count is keyed by the field (only those are
+/// hashed).
+const KEYED: [bool; FIELDS.len()] = {
+    let mut out = [false; FIELDS.len()];
+    let mut i = 0;
+    while i < TABLES.len() {
+        let mut d = 0;
+        while d < TABLES[i].dims.len() {
+            out[TABLES[i].dims[d] as usize] = true;
+            d += 1;
+        }
+        i += 1;
+    }
+    let mut i = 0;
+    while i < DISTINCT.len() {
+        out[DISTINCT[i].1 as usize] = true;
+        i += 1;
+    }
+    out
+};
+
+/// The index in [`SCOPES`] of the launches.
+const LAUNCH_SCOPE: usize = scope_index(Scope::Launch);
 
 /// What the readers share: the distinct sets, by [`DISTINCT`] index.
 #[derive(Debug)]
@@ -108,7 +218,6 @@ pub struct Aggregator {
     span: Option<(i64, i64)>,
     launches: Vec<Launch>,
     pending: Vec<Vec<u64>>,
-    key: String,
     findings: Option<FindingTally>,
 }
 
@@ -123,7 +232,6 @@ impl Aggregator {
             span: None,
             launches: Vec::new(),
             pending: DISTINCT.iter().map(|_| Vec::with_capacity(BUFFERED)).collect(),
-            key: String::new(),
             findings: options.findings.then(FindingTally::default),
             options,
         }
@@ -138,46 +246,63 @@ impl Aggregator {
 
     /// Counts one event.
     pub fn add(&mut self, e: &Event) {
-        debug_assert_eq!(e.values.len(), FIELDS.len() + RESOURCES.len());
         self.events += 1;
         self.span = Some(match self.span {
             None => (e.time, e.time),
             Some((a, b)) => (a.min(e.time), b.max(e.time)),
         });
-        let mut within = [false; 32];
+        let mut within = [false; SCOPES.len()];
         for (i, (scope, _)) in SCOPES.iter().enumerate() {
             within[i] = e.within(*scope, &self.options);
             self.counts[i] += u64::from(within[i]);
         }
-        let scope_index = |s: Scope| SCOPES.iter().position(|(x, _)| *x == s).unwrap_or(0);
-        for (spec, tally) in TABLES.iter().zip(&mut self.tallies) {
-            if !within[scope_index(spec.scope)] {
+        // Each value's key text and hash, once per event (not once per table).
+        let mut keyed: [Option<(Cow<str>, u64)>; FIELDS.len()] = Default::default();
+        for ((k, v), _) in keyed.iter_mut().zip(&e.values).zip(KEYED).filter(|(_, keyed)| *keyed) {
+            *k = v.as_deref().map(|v| {
+                let text = part(v);
+                let hash = hash_text(&text);
+                (text, hash)
+            });
+        }
+        for (i, ((spec, scope), tally_of)) in TABLES.iter().zip(TABLE_SCOPES).zip(TALLY_OF).enumerate() {
+            if tally_of != i || !within[scope] {
                 continue;
             }
-            let mut parts: [&str; 4] = [""; 4];
-            let all = spec.dims.iter().enumerate().all(|(i, d)| match e.get(*d).or(spec.missing) {
-                Some(v) if i < parts.len() => {
-                    parts[i] = v;
-                    true
+            let (mut parts, mut hashes): ([&str; 4], [u64; 4]) = ([""; 4], [0; 4]);
+            let all = spec.dims.iter().enumerate().all(|(i, d)| {
+                let value = match (&keyed[*d as usize], spec.missing) {
+                    (Some((text, hash)), _) => (&**text, *hash),
+                    (None, Some(missing)) => (missing, hash_text(missing)),
+                    (None, None) => return false,
+                };
+                if i < parts.len() {
+                    (parts[i], hashes[i]) = value;
                 }
-                _ => false,
+                i < parts.len()
             });
             if all {
-                key(&parts[..spec.dims.len()], &mut self.key);
-                tally.add(&self.key, e.time);
+                let n = spec.dims.len();
+                self.tallies[i].add_parts(hash_parts(&hashes[..n]), &parts[..n], e.time);
             }
         }
         for (i, (_, f, _)) in DISTINCT.iter().enumerate() {
             // Addresses are counted apart from AWS services' names, as in their table.
             let v = e.get(*f).filter(|v| *f != F::SourceIp || !is_internal(v));
             if let Some(v) = v {
-                self.pending[i].push(Distinct::hash(v));
+                // The value as written (a key's text has `SEP` replaced; rarely, so its hash is
+                // mostly the key's).
+                let hash = match &keyed[*f as usize] {
+                    Some((Cow::Borrowed(_), hash)) => *hash,
+                    _ => Distinct::hash(v),
+                };
+                self.pending[i].push(hash);
                 if self.pending[i].len() >= BUFFERED {
                     self.shared.distinct[i].add(&mut self.pending[i]);
                 }
             }
         }
-        if within[scope_index(Scope::Launch)] {
+        if within[LAUNCH_SCOPE] {
             self.launch(e);
         }
     }
@@ -187,12 +312,7 @@ impl Aggregator {
         self.launches.push(Launch {
             time: model::time_text(e.time),
             action: text(F::EventName),
-            resource: e.values[FIELDS.len()..]
-                .iter()
-                .flatten()
-                .find(|v| !v.is_empty())
-                .map(|v| v.to_string())
-                .unwrap_or_default(),
+            resource: e.resource.as_deref().unwrap_or_default().to_string(),
             principal: text(F::Arn),
             source_ip: text(F::SourceIp),
             user_agent: text(F::UserAgent),
@@ -253,12 +373,30 @@ impl Aggregator {
                 .collect(),
             tables: TABLES
                 .iter()
-                .zip(&self.tallies)
-                .map(|(s, t)| (s.id.to_string(), t.table(s.rows, s.order)))
+                .zip(TALLY_OF)
+                .map(|(s, t)| (s.id.to_string(), self.tallies[t].table(s.rows, s.order)))
                 .collect(),
             launches: self.launches,
             findings: self.findings.as_ref().map(FindingTally::findings),
             about: Default::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_share_a_tally_only_when_they_count_the_same() {
+        let id = |i: usize| TABLES[i].id;
+        let shared: Vec<(&str, &str)> =
+            TALLY_OF.iter().enumerate().filter(|(i, t)| *i != **t).map(|(i, t)| (id(i), id(*t))).collect();
+        assert_eq!(shared, [("new_principals", "principals"), ("new_ips", "source_ips")]);
+        for (i, t) in TALLY_OF.iter().enumerate() {
+            let (a, b) = (&TABLES[i], &TABLES[*t]);
+            assert_eq!((a.scope, a.dims, a.missing), (b.scope, b.dims, b.missing), "{}", a.id);
+        }
+        assert!(KEYED[F::Arn as usize] && KEYED[F::AccessKey as usize] && !KEYED[F::UserAgent as usize]);
     }
 }

@@ -193,6 +193,14 @@ impl Found {
             .filter_map(move |&(_, start, end)| src.get(start..end))
     }
 
+    /// Every value captured, with its slot, in the order captured.
+    pub fn all<'a, 's: 'a>(&'a self, src: &'s [u8]) -> impl Iterator<Item = (u16, &'s [u8])> + 'a {
+        self.inline[..self.len]
+            .iter()
+            .chain(&self.spill)
+            .filter_map(move |&(slot, start, end)| Some((slot, src.get(start..end)?)))
+    }
+
     /// The first value captured for `slot`, and whether there was more than one.
     pub fn single<'s>(&self, src: &'s [u8], slot: u16) -> (Option<&'s [u8]>, bool) {
         let mut values = self.values(src, slot);
@@ -218,7 +226,11 @@ pub fn kind(raw: &[u8]) -> &'static str {
 pub fn string_text(raw: &[u8]) -> Cow<'_, str> {
     let inner = raw.get(1..raw.len().saturating_sub(1)).unwrap_or_default();
     if memchr::memchr(b'\\', inner).is_none() {
-        return String::from_utf8_lossy(inner);
+        // Valid UTF-8 is the rule: checked first the fast way, the lossy way only when it is not.
+        return match std::str::from_utf8(inner) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(inner),
+        };
     }
     let mut out = Vec::with_capacity(inner.len());
     unescape(inner, &mut out);

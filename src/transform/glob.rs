@@ -20,13 +20,26 @@ enum Shape {
     Exact(Vec<u8>),
     /// A literal then one final `*`.
     Prefix(Vec<u8>),
-    /// `*`, a literal, `*`: the literal anywhere (found with `memchr`'s substring search).
-    Contains(Vec<u8>),
+    /// `*`, a literal, `*`: the literal anywhere (found with `memchr`'s substring search, its
+    /// searcher built once here rather than at each match: the console rule runs on every event).
+    Contains(Contains),
     /// `*` then a literal.
     Suffix(Vec<u8>),
     /// Anything else.
     General(Vec<Token>),
 }
+
+/// A compiled substring search, equal to another when their literals are.
+#[derive(Clone, Debug)]
+struct Contains(Box<memchr::memmem::Finder<'static>>);
+
+impl PartialEq for Contains {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.needle() == other.0.needle()
+    }
+}
+
+impl Eq for Contains {}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Token {
@@ -65,7 +78,7 @@ impl Glob {
             [Token::AnyRun, inner @ .., Token::AnyRun] => literal(inner).filter(|l| !l.is_empty()),
             _ => None,
         } {
-            Shape::Contains(inner)
+            Shape::Contains(Contains(Box::new(memchr::memmem::Finder::new(&inner).into_owned())))
         } else if let Some(suffix) = match tokens.as_slice() {
             [Token::AnyRun, rest @ ..] => literal(rest),
             _ => None,
@@ -84,7 +97,7 @@ impl Glob {
             Shape::Exact(e) => v == e.as_slice(),
             Shape::Prefix(p) => v.starts_with(p),
             // A literal that is valid UTF-8 only occurs at character boundaries, where `*` stops.
-            Shape::Contains(inner) => memchr::memmem::find(v, inner).is_some(),
+            Shape::Contains(c) => c.0.find(v).is_some(),
             Shape::Suffix(s) => v.ends_with(s),
             Shape::General(tokens) => matches_general(tokens, v),
         }

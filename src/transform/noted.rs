@@ -47,7 +47,16 @@ impl Notes {
         noted.console = self.console.matches(raw, &noted.found);
         noted.start = start;
         noted.redacted = false;
-        noted.slots.clone_from(&self.slots);
+        if noted.slots != self.slots {
+            noted.slots.clone_from(&self.slots);
+            // Which field each slot of the main walk holds (the fields' paths differ, so their
+            // slots do).
+            let size = self.slots.iter().map(|s| usize::from(*s) + 1).max().unwrap_or(0);
+            noted.field_of = vec![NONE; size];
+            for (i, slot) in self.slots.iter().enumerate() {
+                noted.field_of[usize::from(*slot)] = u16::try_from(i).unwrap_or(NONE);
+            }
+        }
         if let Some(matcher) = &self.document {
             noted.redacted = true;
             noted.document = Found::default();
@@ -75,7 +84,12 @@ pub struct Noted {
     console: bool,
     /// The slots of the fields in the main walk, by index.
     slots: Vec<u16>,
+    /// By slot of the main walk: the index of the field it holds, or [`NONE`].
+    field_of: Vec<u16>,
 }
+
+/// No field.
+const NONE: u16 = u16::MAX;
 
 impl Noted {
     /// Whether the event is a console operation (the `--console-only` rule).
@@ -90,7 +104,35 @@ impl Noted {
         let (src, found) =
             if self.redacted { (out.get(self.start..)?, &self.document) } else { (raw, &self.found) };
         let slot = if self.redacted { u16::try_from(i).ok()? } else { *self.slots.get(i)? };
-        let value = found.values(src, slot).next()?;
+        Noted::value_text(found.values(src, slot).next()?)
+    }
+
+    /// The raw JSON values of noted fields `0..into.len()` (the first of each, `None` when
+    /// absent), read in one pass over what the walk captured; [`Noted::value_text`] reads one as
+    /// [`Noted::text`] does. `raw` and `out` as for [`Noted::text`].
+    pub fn values<'a>(&self, raw: &'a [u8], out: &'a [u8], into: &mut [Option<&'a [u8]>]) {
+        into.fill(None);
+        let (src, found) = if self.redacted {
+            (out.get(self.start..).unwrap_or_default(), &self.document)
+        } else {
+            (raw, &self.found)
+        };
+        for (slot, value) in found.all(src) {
+            // Redacted: field `i` is slot `i` of the document's walk.
+            let field = if self.redacted {
+                slot
+            } else {
+                self.field_of.get(usize::from(slot)).copied().unwrap_or(NONE)
+            };
+            if let Some(v @ None) = into.get_mut(usize::from(field)) {
+                *v = Some(value);
+            }
+        }
+    }
+
+    /// A value given by [`Noted::values`] as text: a string's text, a number's or boolean's JSON
+    /// text; `None` for `null`, an object or an array.
+    pub fn value_text(value: &[u8]) -> Option<Cow<'_, str>> {
         match value.first()? {
             b'"' => Some(string_text(value)),
             b'{' | b'[' | b'n' => None,
@@ -109,7 +151,14 @@ mod tests {
         let (mut out, mut noted) = (b"prefix".to_vec(), Noted::default());
         let r = t.encode_noted(event.as_bytes(), &mut out, &mut noted).unwrap();
         assert!(matches!(r, Encoded::Document(_)));
-        let texts = (0..4).map(|i| noted.text(event.as_bytes(), &out, i).map(|t| t.into_owned())).collect();
+        let texts: Vec<Option<String>> =
+            (0..4).map(|i| noted.text(event.as_bytes(), &out, i).map(|t| t.into_owned())).collect();
+        // Read in one pass, the values are the same.
+        let mut raw = [None; 4];
+        noted.values(event.as_bytes(), &out, &mut raw);
+        let texts_of_values: Vec<Option<String>> =
+            raw.iter().map(|v| v.and_then(Noted::value_text).map(|t| t.into_owned())).collect();
+        assert_eq!(texts_of_values, texts);
         (texts, noted.console())
     }
 
