@@ -21,6 +21,9 @@ use std::borrow::Cow;
 use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 
+#[cfg(test)]
+mod parsed;
+
 /// One top-level field: its name and its raw JSON.
 struct Field<'a> {
     /// The key's bytes (unescaped).
@@ -134,12 +137,6 @@ impl<'a> RecordView<'a> {
         }
     }
 
-    /// The value of a top-level field, parsed.
-    #[cfg(test)]
-    fn value(&self, key: &str) -> Option<Value> {
-        serde_json::from_slice(self.top(key)?).ok()
-    }
-
     /// The raw values the evaluator finds at `path` (see [`Event::get_field`] below), in order.
     pub fn leaves(&self, path: &str, out: &mut Vec<&'a [u8]>) {
         if let Some(raw) = self.top(path) {
@@ -211,36 +208,6 @@ impl<'a> RecordView<'a> {
         self.fields.borrow()
     }
 
-    /// The view as serde splits it, for tests.
-    #[cfg(test)]
-    pub fn new_parsed(raw: &'a [u8]) -> Option<Self> {
-        let mut de = serde_json::Deserializer::from_slice(raw);
-        let fields = de.deserialize_map(TopLevel).ok()?;
-        de.end().ok()?;
-        let (next, backslash, whole) = (Cell::new(None), OnceCell::new(), OnceCell::new());
-        let (absent_roots, objects) = (RefCell::new(Vec::new()), RefCell::new(Vec::new()));
-        let fields = RefCell::new(fields);
-        Some(RecordView { raw, fields, next, backslash, absent_roots, objects, whole })
-    }
-
-    /// What the evaluator got before fields were read from raw bytes: a parsed tree followed
-    /// (the reference [`Event::get_field`] must agree with, tested).
-    #[cfg(test)]
-    pub fn get_field_parsed(&self, path: &str) -> Option<EventValue<'_>> {
-        if let Some(v) = self.value(path) {
-            return Some(present_owned(&v));
-        }
-        let (root, rest) = path.split_once('.')?;
-        let mut found = Vec::new();
-        let root = self.value(root)?;
-        follow(&root, rest, &mut found, DEPTH);
-        match found.len() {
-            0 => None,
-            1 => Some(present_owned(found[0])),
-            _ => Some(EventValue::Array(found.into_iter().map(present_owned).collect())),
-        }
-    }
-
     fn whole(&self) -> &Value {
         self.whole.get_or_init(|| {
             let map = self
@@ -278,28 +245,6 @@ fn present_owned(v: &Value) -> EventValue<'static> {
         EventValue::Bool(b) => EventValue::Bool(b),
         EventValue::Null => EventValue::Null,
         EventValue::Map(_) => EventValue::Null,
-    }
-}
-
-/// The evaluator's reading of `path` below a parsed `v` (what [`RecordView::follow_raw`] must find, tested); through an array, every element (Sigma's any-member
-/// semantics). A key holding dots itself is tried whole first.
-#[cfg(test)]
-fn follow<'v>(v: &'v Value, path: &str, out: &mut Vec<&'v Value>, depth: usize) {
-    if depth == 0 {
-        return;
-    }
-    match v {
-        Value::Object(m) => {
-            if let Some(x) = m.get(path) {
-                out.push(x);
-            } else if let Some((head, rest)) = path.split_once('.') {
-                if let Some(x) = m.get(head) {
-                    follow(x, rest, out, depth - 1);
-                }
-            }
-        }
-        Value::Array(a) => a.iter().for_each(|x| follow(x, path, out, depth - 1)),
-        _ => {}
     }
 }
 
@@ -404,32 +349,6 @@ fn write_text(v: &Value, out: &mut String, depth: usize) {
             out.push('}');
         }
         other => out.push_str(&other.to_string()),
-    }
-}
-
-/// Reads the top level of an object into fields, borrowing keys and values where it can.
-#[cfg(test)]
-struct TopLevel;
-
-#[cfg(test)]
-impl<'de> Visitor<'de> for TopLevel {
-    type Value = Vec<Field<'de>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = Vec::with_capacity(24);
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            let raw: &'de serde_json::value::RawValue = map.next_value()?;
-            let key = match key.0 {
-                Cow::Borrowed(k) => Cow::Borrowed(k.as_bytes()),
-                Cow::Owned(k) => Cow::Owned(k.into_bytes()),
-            };
-            fields.push(Field { key, raw: raw.get().as_bytes() });
-        }
-        Ok(fields)
     }
 }
 
