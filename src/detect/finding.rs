@@ -31,20 +31,16 @@ const COPIED: [&str; 10] = [
 ];
 
 /// The top-level members a finding reads: `@timestamp`, `userIdentity`, then [`COPIED`].
-const TOP: [&str; COPIED.len() + 2] = [
-    "@timestamp",
-    "userIdentity",
-    "eventTime",
-    "eventName",
-    "eventSource",
-    "eventType",
-    "sourceIPAddress",
-    "userAgent",
-    "recipientAccountId",
-    "awsRegion",
-    "errorCode",
-    "errorMessage",
-];
+const TOP: [&str; COPIED.len() + 2] = {
+    let mut top = [""; COPIED.len() + 2];
+    (top[0], top[1]) = ("@timestamp", "userIdentity");
+    let mut i = 0;
+    while i < COPIED.len() {
+        top[i + 2] = COPIED[i];
+        i += 1;
+    }
+    top
+};
 
 /// The fields of `userIdentity` a finding copies, under `userIdentity`.
 const IDENTITY: [&str; 5] = ["type", "arn", "userName", "principalId", "accountId"];
