@@ -25,7 +25,7 @@ use crate::output::batch::{Batch, BatchLimits, Frame, Spares};
 use crate::output::dead_letter::{DeadLetter, DeadLetters, Payload};
 use crate::source::Unit;
 use crate::stats::Stats;
-use crate::transform::{Encoded, Routing, Transform};
+use crate::transform::{Encoded, Routing, TopLevel, Transform};
 use flume::{Receiver, TryRecvError};
 use std::io::{self, Read};
 use std::ops::ControlFlow;
@@ -152,7 +152,7 @@ impl Readers {
 
     fn run(&self, files: &Receiver<Unit>, batches: &Sender<Batch>) {
         let mut batch = self.new_batch();
-        let mut scratch = Vec::new();
+        let mut scratch = Scratch::default();
         loop {
             let file = match files.try_recv() {
                 Ok(file) => file,
@@ -196,7 +196,7 @@ impl Readers {
         &self,
         unit: Unit,
         batch: &mut Batch,
-        scratch: &mut Vec<u8>,
+        scratch: &mut Scratch,
         batches: &Sender<Batch>,
     ) -> ControlFlow<()> {
         let Unit { file, ack } = unit;
@@ -227,6 +227,11 @@ impl Readers {
             ControlFlow::Continue(())
         });
         Stats::add(&self.stats.events_read, read);
+        for (level, n) in std::mem::take(&mut scratch.findings).into_iter().enumerate() {
+            if n > 0 {
+                Stats::add(&self.stats.findings[level], n);
+            }
+        }
         match result {
             Ok(decoded) => {
                 ack.read_to_end();
@@ -274,20 +279,29 @@ impl Readers {
     }
 
     /// Encodes one event into the batch, drops it (filters), or dead-letters it.
-    fn encode(&self, ack: &FileAck, index: u64, event: &[u8], batch: &mut Batch, scratch: &mut Vec<u8>) {
-        scratch.clear();
-        match self.transform.encode(event, scratch) {
+    fn encode(&self, ack: &FileAck, index: u64, event: &[u8], batch: &mut Batch, scratch: &mut Scratch) {
+        let Scratch { document, top, findings: counts } = scratch;
+        document.clear();
+        // With rules, the walk notes where the top-level members are: the rules and the findings
+        // read them there.
+        let encoded = match &self.detector {
+            Some(_) => self.transform.encode_top(event, document, top),
+            None => self.transform.encode(event, document),
+        };
+        match encoded {
             Ok(Encoded::Document(routing)) => {
                 if routing.omitted {
                     Stats::add(&self.stats.events_omitted, 1);
                 }
-                self.frame.append(batch, &routing, scratch, ack.event());
+                self.frame.append(batch, &routing, document, ack.event());
                 let findings = match &self.detector {
-                    Some(detector) => self.findings(detector, event, &routing, scratch, batch, ack),
+                    Some(detector) => {
+                        self.findings(detector, (event, top), &routing, document, batch, ack, counts)
+                    }
                     None => Vec::new(),
                 };
                 if let Some(alerts) = &self.alerts {
-                    alerts.offer(event, &routing.id, scratch, ack, &mut Vec::new(), &findings);
+                    alerts.offer(event, &routing.id, document, ack, &mut Vec::new(), &findings);
                 }
             }
             Ok(Encoded::Filtered) => {
@@ -313,19 +327,21 @@ impl Readers {
     }
 
     /// Evaluates the Sigma rules on `event` (as CloudTrail wrote it) and adds a finding to the batch
-    /// for each match, made from `document` (the event as written, redacted). Returns them when
-    /// there are alerts to offer them to.
+    /// for each match, made from `document` (the event as written, redacted), counted in
+    /// `counts` by level. Returns them when there are alerts to offer them to.
+    #[allow(clippy::too_many_arguments)]
     fn findings(
         &self,
         detector: &Detector,
-        event: &[u8],
+        (event, top): (&[u8], &TopLevel),
         routing: &Routing,
         document: &[u8],
         batch: &mut Batch,
         ack: &FileAck,
+        counts: &mut [u64; 5],
     ) -> Vec<Finding> {
         let mut hits = Vec::new();
-        if detector.evaluate(event, &mut hits).is_err() {
+        if detector.evaluate_walked(event, top, &mut hits).is_err() {
             Stats::add(&self.stats.events_unevaluable, 1);
             warn!("{}: the Sigma evaluator failed on an event; it is indexed without findings", ack.file());
         }
@@ -333,14 +349,14 @@ impl Readers {
             return Vec::new();
         }
         // Written by the transform: valid JSON.
-        let Some(source) = finding::Source::parse(document) else { return Vec::new() };
+        let Some(source) = finding::Source::walked(document, event, top) else { return Vec::new() };
         let event_id = routing.id.to_text();
         let index = self.frame.index_name(&routing.day);
         let mut found = Vec::new();
         let mut body = Vec::with_capacity(1024);
         for rule_index in hits {
             let rule = &detector.rules()[rule_index];
-            Stats::add(&self.stats.findings[rule.level.index()], 1);
+            counts[rule.level.index()] += 1;
             let id = finding::id(rule, &event_id);
             body.clear();
             source.write(detector.rule_json(rule_index), &index, &event_id, &mut body);
@@ -362,6 +378,17 @@ impl Readers {
         Stats::add(&self.stats.files_failed, 1);
         ack.broken(reason);
     }
+}
+
+/// A reader thread's buffers, kept from one event to the next.
+#[derive(Default)]
+struct Scratch {
+    /// The event's document.
+    document: Vec<u8>,
+    /// Where its top-level members are (with rules).
+    top: TopLevel,
+    /// Findings made in the file being read, by level: counted once per file, as events are.
+    findings: [u64; 5],
 }
 
 /// Counts the raw bytes read from a source.

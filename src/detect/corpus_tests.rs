@@ -47,12 +47,15 @@ fn the_prefilter_skips_only_events_no_bundled_rule_matches() {
             records.extend(log["Records"].as_array().unwrap().iter().map(Value::to_string));
         }
     }
-    let (mut filtered, mut every) = (Vec::new(), Vec::new());
+    let (mut filtered, mut every, mut walked) = (Vec::new(), Vec::new(), Vec::new());
     let (mut skipped, mut fired) = (0, 0);
     for record in &records {
         detector.evaluate(record.as_bytes(), &mut filtered).unwrap();
         detector.evaluate_every_rule(record.as_bytes(), &mut every).unwrap();
         assert_eq!(filtered, every, "{record}");
+        // As the readers ask: the top level found where the transform's walk noted it.
+        detector.evaluate_walked(record.as_bytes(), &walk(record), &mut walked).unwrap();
+        assert_eq!(walked, every, "{record}");
         skipped += usize::from(!detector.prefilter.may_match(record.as_bytes()));
         fired += usize::from(!every.is_empty());
     }
@@ -113,9 +116,24 @@ fn fields_read_from_bytes_are_the_parsed_ones() {
     for record in &records {
         let fast = RecordView::new(record.as_bytes()).unwrap();
         let parsed = RecordView::new_parsed(record.as_bytes()).unwrap();
+        let top = walk(record);
+        let walked = RecordView::walked(record.as_bytes(), &top);
         for path in &paths {
             let (a, b) = (fast.get_field(path), parsed.get_field_parsed(path));
             assert_eq!(format!("{a:?}"), format!("{b:?}"), "{path} in {record}");
+            assert_eq!(
+                format!("{:?}", walked.get_field(path)),
+                format!("{b:?}"),
+                "walked: {path} in {record}"
+            );
         }
     }
+}
+
+/// Where the transform's walk finds `record`'s top-level members (the record is valid JSON; it
+/// need not make a document).
+fn walk(record: &str) -> crate::transform::TopLevel {
+    let mut top = crate::transform::TopLevel::default();
+    let _ = crate::transform::Transform::plain().encode_top(record.as_bytes(), &mut Vec::new(), &mut top);
+    top
 }

@@ -11,6 +11,7 @@
 use super::event::Key;
 use super::raw;
 use super::RuleInfo;
+use crate::transform::TopLevel;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -84,6 +85,18 @@ impl<'a> Source<'a> {
         let top = fields(document, &TOP)?;
         let identity = top[1].and_then(|raw| fields(raw, &IDENTITY)).unwrap_or([None; IDENTITY.len()]);
         Some(Source { timestamp: top[0], copied: std::array::from_fn(|i| top[i + 2]), identity })
+    }
+
+    /// [`Source::parse`] of the document written from `raw`, whose top-level members the walker
+    /// noted in `top` ([`crate::transform::Transform::encode_top`]): found there, not scanned for.
+    pub fn walked(document: &'a [u8], raw: &[u8], top: &TopLevel) -> Option<Source<'a>> {
+        if !top.placed() {
+            return Source::parse(document);
+        }
+        let at = |key: &str| top.written(raw, document, key.as_bytes());
+        let identity =
+            at("userIdentity").and_then(|raw| fields(raw, &IDENTITY)).unwrap_or([None; IDENTITY.len()]);
+        Some(Source { timestamp: at("@timestamp"), copied: COPIED.map(at), identity })
     }
 
     /// Writes the finding of the rule whose [`rule_json`] is `rule` on this event, indexed as

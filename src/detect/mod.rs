@@ -32,6 +32,7 @@ mod corpus_tests;
 #[cfg(test)]
 mod requirement_tests;
 
+use crate::transform::TopLevel;
 use rsigma_eval::CompiledRule;
 use rsigma_parser::SigmaRule;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -160,6 +161,20 @@ impl Detector {
     pub fn evaluate(&self, raw: &[u8], hits: &mut Vec<usize>) -> Result<(), Unevaluable> {
         hits.clear();
         let Some(view) = event::RecordView::new(raw) else { return Ok(()) };
+        self.prefilter.candidates(raw, &view, hits);
+        self.keep_matching(&view, hits)
+    }
+
+    /// [`Detector::evaluate`] on an event the transform walked, noting its top-level members in
+    /// `top` ([`crate::transform::Transform::encode_top`]): its fields are looked up there.
+    pub fn evaluate_walked(
+        &self,
+        raw: &[u8],
+        top: &TopLevel,
+        hits: &mut Vec<usize>,
+    ) -> Result<(), Unevaluable> {
+        hits.clear();
+        let view = event::RecordView::walked(raw, top);
         self.prefilter.candidates(raw, &view, hits);
         self.keep_matching(&view, hits)
     }

@@ -26,29 +26,16 @@
 use super::event::RecordView;
 use super::reading::{best, read, union, Leaves};
 use super::regex_literals;
-use super::requirement::{self, Requirement, Test};
+use super::requirement::{self, Fnv, Requirement, Test};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use rsigma_parser::{DetectionItem, Modifier, SigmaRule, SigmaValue, StringPart};
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
-/// FNV-1a: the names looked up are short, and SipHash's guard against chosen keys is not needed
-/// (the table's keys are the rules' values; an event only looks one up).
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
+thread_local! {
+    /// A reader thread's room for the value a requirement judges, lower-cased: kept from one
+    /// event to the next rather than allocated for each.
+    static JUDGED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 /// Shorter anchors would pass too many events to be worth the test.
@@ -158,21 +145,11 @@ impl Prefilter {
     pub fn candidates(&self, raw: &[u8], view: &RecordView, out: &mut Vec<usize>) {
         out.clear();
         out.extend_from_slice(&self.always);
-        let (mut leaves, mut buf) = (Vec::new(), String::new());
-        for f in &self.fields {
-            leaves.clear();
-            view.leaves(&f.field, &mut leaves);
-            for leaf in &leaves {
-                let Some(value) = requirement::judged(leaf, &mut buf) else {
-                    out.extend_from_slice(&f.all);
-                    continue;
-                };
-                if let Some(rules) = f.equals.get(value) {
-                    out.extend_from_slice(rules);
-                }
-                out.extend(f.others.iter().filter(|(r, _)| r.passes(value)).map(|&(_, i)| i));
-            }
-        }
+        JUDGED.with(|buf| match buf.try_borrow_mut() {
+            Ok(mut buf) => self.by_requirements(view, &mut buf, out),
+            // Only this function borrows it, and it does not call itself.
+            Err(_) => self.by_requirements(view, &mut String::new(), out),
+        });
         if !self.anchored.is_empty() {
             if memchr::memmem::find(raw, b"\\u").is_some() || memchr::memmem::find(raw, b"\\/").is_some() {
                 out.extend_from_slice(&self.anchored);
@@ -184,6 +161,23 @@ impl Prefilter {
         }
         out.sort_unstable();
         out.dedup();
+    }
+
+    /// Adds to `out` the rules whose requirements the event `view` shows may pass (`buf`: room
+    /// for a value lower-cased).
+    fn by_requirements(&self, view: &RecordView, buf: &mut String, out: &mut Vec<usize>) {
+        for f in &self.fields {
+            view.leaves(&f.field, &mut |leaf| {
+                let Some(value) = requirement::judged(leaf, buf) else {
+                    out.extend_from_slice(&f.all);
+                    return;
+                };
+                if let Some(rules) = f.equals.get(value) {
+                    out.extend_from_slice(rules);
+                }
+                out.extend(f.others.iter().filter(|(r, _)| r.passes(value)).map(|&(_, i)| i));
+            });
+        }
     }
 
     /// False only when no rule can match `raw`.

@@ -17,6 +17,7 @@
 
 use super::regex_literals;
 use rsigma_parser::{DetectionItem, Modifier, SigmaValue, StringPart};
+use std::hash::Hasher;
 
 /// How a field's value is tested.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -150,4 +151,23 @@ pub fn judged<'b>(raw: &[u8], buf: &'b mut String) -> Option<&'b str> {
     }
     buf.make_ascii_lowercase();
     Some(buf)
+}
+
+/// FNV-1a: the names looked up are short, and SipHash's guard against chosen keys is not needed
+/// (the table's keys are the rules' values; an event only looks one up).
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }

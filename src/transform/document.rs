@@ -34,6 +34,7 @@ use super::ecs;
 use super::keyword_copies;
 use super::long_values;
 use super::timestamp::{utc_day, Day};
+use super::top::TopLevel;
 use super::walk::{self, WalkError};
 use super::{
     Plan, ACCOUNT_ID, ACCOUNT_NAME, ACCOUNT_NAME_FIELD, AGGREGATED_ID, EVENT_ID, EVENT_TIME, OMITTED,
@@ -165,9 +166,10 @@ pub(super) fn encode<'r>(
     raw: &'r [u8],
     out: &mut Vec<u8>,
     found: &mut Found,
+    mut top: Option<&mut TopLevel>,
 ) -> Result<Encoded<'r>, EventProblem> {
     let start = out.len();
-    let result = walk::rewrite(raw, &plan.matcher, &plan.redactor, out, found)
+    let result = walk::rewrite_noting(raw, &plan.matcher, &plan.redactor, out, found, top.as_deref_mut())
         .map_err(EventProblem::from)
         .and_then(|()| {
             if !plan.filters.keep(raw, found) {
@@ -176,10 +178,15 @@ pub(super) fn encode<'r>(
             if let Some(d) = found.duplicate.take() {
                 return Err(EventProblem::DuplicateKey(d));
             }
-            let routing = add_timestamp(raw, found, start, out)?;
+            let (routing, added) = add_timestamp(raw, found, start, out)?;
+            if let (Some(top), Some((head, len))) = (top.as_deref_mut(), added) {
+                top.timestamp_added(head, len);
+            }
             add_account_name(plan, raw, found, out);
-            if plan.move_long_values {
-                long_values::move_long_values(start, out)?;
+            if plan.move_long_values && long_values::move_long_values(start, out)? {
+                if let Some(top) = top.as_deref_mut() {
+                    top.unplaced();
+                }
             }
             if plan.copies.as_ref().is_some_and(|c| c.wanted(raw, found)) {
                 keyword_copies::add_copies(start, out, long_values::MOVED)?;
@@ -213,13 +220,14 @@ fn text_field<'s>(
 }
 
 /// Puts `@timestamp` in front of the document the walker wrote at `out[start..]` if the event
-/// has none; returns where the document goes.
+/// has none; returns where the document goes, and when it added one, how many bytes it put in
+/// place of the document's `{` and how long the value is.
 fn add_timestamp<'r>(
     raw: &'r [u8],
     found: &Found,
     start: usize,
     out: &mut Vec<u8>,
-) -> Result<Routing<'r>, EventProblem> {
+) -> Result<(Routing<'r>, Option<(usize, usize)>), EventProblem> {
     let id = match text_field(raw, found, EVENT_ID, "eventID")? {
         Some(id) => Some(id),
         None => text_field(raw, found, AGGREGATED_ID, "eventId")?,
@@ -241,6 +249,7 @@ fn add_timestamp<'r>(
         Some(id) if id.len() > 2 => DocId::Event(id),
         _ => DocId::Content(hex_sha256(&out[start..])),
     };
+    let mut added = None;
     if timestamp.is_none() {
         let doc_end = out.len();
         let empty_doc = &out[start..doc_end] == b"{}";
@@ -258,10 +267,11 @@ fn add_timestamp<'r>(
         } else {
             out[brace] = b',';
         }
+        added = Some((head, time_raw.len()));
     }
     // `"true"` too, as the boolean mapping reads it.
     let omitted = matches!(found.single(raw, OMITTED).0, Some(b"true" | b"\"true\""));
-    Ok(Routing { id, day, omitted })
+    Ok((Routing { id, day, omitted }, added))
 }
 
 /// Appends `recipientAccountName` inside the document just finished at the end of `out`, when

@@ -47,17 +47,18 @@ pub(super) const FLAT_FIELDS: [&str; 8] = [
 ];
 
 /// Moves the leaves too long to index out of the free-form objects of the finished document at
-/// `out[start..]` (see the module docs). On error `out` is unchanged.
-pub(super) fn move_long_values(start: usize, out: &mut Vec<u8>) -> Result<(), EventProblem> {
+/// `out[start..]` (see the module docs); true when it rewrote the document. On error `out` is
+/// unchanged.
+pub(super) fn move_long_values(start: usize, out: &mut Vec<u8>) -> Result<bool, EventProblem> {
     if out.len() - start <= TERM_MAX {
-        return Ok(());
+        return Ok(false);
     }
     let mut doc: Value =
         serde_json::from_slice(&out[start..]).map_err(|e| EventProblem::LongValues(e.to_string()))?;
-    let Some(top) = doc.as_object_mut() else { return Ok(()) };
+    let Some(top) = doc.as_object_mut() else { return Ok(false) };
     if top.contains_key(FIELD) {
         // A forged event with a field of that name: left as it is.
-        return Ok(());
+        return Ok(false);
     }
     let mut moved = Vec::new();
     for field in FLAT_FIELDS {
@@ -66,13 +67,13 @@ pub(super) fn move_long_values(start: usize, out: &mut Vec<u8>) -> Result<(), Ev
         }
     }
     if moved.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     top.insert(FIELD.to_string(), Value::Array(moved));
     out.truncate(start);
     // Writing a Value into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, &doc);
-    Ok(())
+    Ok(true)
 }
 
 /// The value at a dotted path of objects.

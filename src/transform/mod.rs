@@ -8,7 +8,8 @@
 //! document is read back and its ECS fields (`ecs/`) are appended to it. Rules name fields with the
 //! path syntax of `path.rs`, compiled together into one automaton (`matcher.rs`); JSON tokens are
 //! read by `token.rs`; captured
-//! values are read through `capture.rs`; redaction modes and presets are in `redact.rs`.
+//! values are read through `capture.rs`; redaction modes and presets are in `redact.rs`; where
+//! each top-level member is, for readers of a few fields, is noted in `top.rs`.
 //!
 //! [`Transform`] is the whole step, built once from a [`TransformSpec`] and shared by the reader
 //! threads.
@@ -29,6 +30,7 @@ mod redact;
 mod select;
 mod timestamp;
 mod token;
+mod top;
 mod walk;
 
 pub use account_names::{AccountNames, AccountNamesError};
@@ -44,6 +46,7 @@ pub use redact::{
 };
 pub use select::{Selection, Selectors};
 pub use timestamp::Day;
+pub use top::TopLevel;
 
 use capture::{Found, Slots};
 use filter::Filters;
@@ -289,7 +292,18 @@ impl Transform {
     /// Appends the document for `raw` to `out` (or nothing, for a filtered event) and says where
     /// it goes. On error `out` is unchanged.
     pub fn encode<'r>(&self, raw: &'r [u8], out: &mut Vec<u8>) -> Result<Encoded<'r>, EventProblem> {
-        document::encode(&self.plan, raw, out, &mut Found::default())
+        document::encode(&self.plan, raw, out, &mut Found::default(), None)
+    }
+
+    /// [`Transform::encode`], noting in `top` where each top-level member of `raw` and of its
+    /// document is (`top.rs`): for readers of a few fields (the Sigma rules, their findings).
+    pub fn encode_top<'r>(
+        &self,
+        raw: &'r [u8],
+        out: &mut Vec<u8>,
+        top: &mut TopLevel,
+    ) -> Result<Encoded<'r>, EventProblem> {
+        document::encode(&self.plan, raw, out, &mut Found::default(), Some(top))
     }
 
     /// [`Transform::encode`], and for a kept event, the values of the fields given to
@@ -302,7 +316,7 @@ impl Transform {
     ) -> Result<Encoded<'r>, EventProblem> {
         let start = out.len();
         noted.found = Found::default();
-        let encoded = document::encode(&self.plan, raw, out, &mut noted.found)?;
+        let encoded = document::encode(&self.plan, raw, out, &mut noted.found, None)?;
         if let (Encoded::Document(_), Some(notes)) = (&encoded, &self.plan.notes) {
             notes.note(raw, out, start, noted);
         }

@@ -14,6 +14,7 @@
 //! it (`responseElements.ConsoleLogin`) still reach the nested values.
 
 use super::raw;
+use crate::transform::TopLevel;
 use rsigma_eval::event::{Event, EventValue, JsonEvent};
 use serde::de::{Deserializer, Visitor};
 use serde_json::Value;
@@ -23,6 +24,10 @@ use std::fmt;
 
 #[cfg(test)]
 mod parsed;
+mod text;
+
+pub use text::as_text;
+use text::{present_owned, present_raw};
 
 /// One top-level field: its name and its raw JSON.
 struct Field<'a> {
@@ -34,6 +39,9 @@ struct Field<'a> {
 /// A record's fields, read on demand (see the module docs).
 pub struct RecordView<'a> {
     raw: &'a [u8],
+    /// Where the walker found the top-level members, when it was asked: then they are looked up
+    /// there, and `fields` is filled only for the rules that want them all.
+    top: Option<&'a TopLevel>,
     /// The top-level fields read so far, in order.
     fields: RefCell<Vec<Field<'a>>>,
     /// Where the next top-level member starts; `None` once all are read.
@@ -68,6 +76,7 @@ impl<'a> RecordView<'a> {
         let next = raw::open(raw)?;
         Some(RecordView {
             raw,
+            top: None,
             fields: RefCell::new(Vec::with_capacity(24)),
             next: Cell::new(Some(next)),
             backslash: OnceCell::new(),
@@ -77,8 +86,27 @@ impl<'a> RecordView<'a> {
         })
     }
 
+    /// The view of `raw`, an event the transform's walker accepted and noted the top-level
+    /// members of in `top` ([`crate::transform::Transform::encode_top`]): nothing is scanned for
+    /// a top-level field (the first of a repeated key counts, as in [`RecordView::new`]).
+    pub fn walked(raw: &'a [u8], top: &'a TopLevel) -> Self {
+        RecordView {
+            raw,
+            top: Some(top),
+            fields: RefCell::new(Vec::new()),
+            next: Cell::new(None),
+            backslash: OnceCell::new(),
+            absent_roots: RefCell::new(Vec::new()),
+            objects: RefCell::new(Vec::new()),
+            whole: OnceCell::new(),
+        }
+    }
+
     /// The raw value of the first top-level field named `key`, reading on as far as needed.
     fn field(&self, key: &str) -> Option<&'a [u8]> {
+        if let Some(top) = self.top {
+            return top.first(self.raw, key.as_bytes());
+        }
         let found = self.fields.borrow().iter().find(|f| *f.key == *key.as_bytes()).map(|f| f.raw);
         found.or_else(|| self.read_until(Some(key)))
     }
@@ -109,6 +137,9 @@ impl<'a> RecordView<'a> {
     /// rest of the record is read for it only when its bytes may hold it (`"root.` as written, or
     /// a `\` that could spell it otherwise).
     fn dotted_field(&self, key: &str) -> Option<&'a [u8]> {
+        if let Some(top) = self.top {
+            return top.first(self.raw, key.as_bytes());
+        }
         let found = self.fields.borrow().iter().find(|f| *f.key == *key.as_bytes()).map(|f| f.raw);
         if found.is_some() {
             return found;
@@ -137,10 +168,11 @@ impl<'a> RecordView<'a> {
         }
     }
 
-    /// The raw values the evaluator finds at `path` (see [`Event::get_field`] below), in order.
-    pub fn leaves(&self, path: &str, out: &mut Vec<&'a [u8]>) {
+    /// Calls `out` with each raw value the evaluator finds at `path` (see [`Event::get_field`]
+    /// below), in order.
+    pub fn leaves(&self, path: &str, out: &mut dyn FnMut(&'a [u8])) {
         if let Some(raw) = self.top(path) {
-            out.push(raw);
+            out(raw);
             return;
         }
         let Some((root, rest)) = path.split_once('.') else { return };
@@ -151,7 +183,7 @@ impl<'a> RecordView<'a> {
 
     /// [`follow`] on raw JSON: the same values, found without building the tree. As in a
     /// `serde_json` map, the last of a repeated key is the one that counts.
-    fn follow_raw(&self, v: &'a [u8], path: &str, out: &mut Vec<&'a [u8]>, depth: usize) {
+    fn follow_raw(&self, v: &'a [u8], path: &str, out: &mut dyn FnMut(&'a [u8]), depth: usize) {
         if depth == 0 {
             return;
         }
@@ -161,7 +193,7 @@ impl<'a> RecordView<'a> {
                 // Only in an invalid record (the walker accepts no such key): nothing is found.
                 let Some((whole, below)) = self.member_values(v, path, head.map(|(h, _)| h)) else { return };
                 if let Some(x) = whole {
-                    out.push(x);
+                    out(x);
                 } else if let (Some(x), Some((_, rest))) = (below, head) {
                     self.follow_raw(x, rest, out, depth - 1);
                 }
@@ -204,6 +236,12 @@ impl<'a> RecordView<'a> {
 
     /// Every top-level field, read.
     fn all_fields(&self) -> std::cell::Ref<'_, Vec<Field<'a>>> {
+        if let Some(top) = self.top {
+            let mut fields = self.fields.borrow_mut();
+            if fields.is_empty() {
+                fields.extend(top.all(self.raw).map(|(key, raw)| Field { key, raw }));
+            }
+        }
         self.read_until(None);
         self.fields.borrow()
     }
@@ -223,45 +261,6 @@ impl<'a> RecordView<'a> {
     }
 }
 
-/// A raw value as the evaluator gets it: strings without escapes borrowed, the rest parsed.
-fn present_raw(raw: &[u8]) -> Option<EventValue<'_>> {
-    if let Some(s) = raw::plain_string(raw) {
-        return Some(EventValue::Str(Cow::Borrowed(s)));
-    }
-    let v: Value = serde_json::from_slice(raw).ok()?;
-    Some(present_owned(&v))
-}
-
-/// [`present`], owning its strings.
-fn present_owned(v: &Value) -> EventValue<'static> {
-    match present(v) {
-        EventValue::Str(s) => EventValue::Str(Cow::Owned(s.into_owned())),
-        EventValue::Array(_) => match v {
-            Value::Array(a) => EventValue::Array(a.iter().map(present_owned).collect()),
-            _ => EventValue::Null,
-        },
-        EventValue::Int(n) => EventValue::Int(n),
-        EventValue::Float(f) => EventValue::Float(f),
-        EventValue::Bool(b) => EventValue::Bool(b),
-        EventValue::Null => EventValue::Null,
-        EventValue::Map(_) => EventValue::Null,
-    }
-}
-
-/// A value as the evaluator gets it: objects as their text (see the module docs).
-fn present(v: &Value) -> EventValue<'_> {
-    match v {
-        Value::String(s) => EventValue::Str(Cow::Borrowed(s)),
-        Value::Number(n) => {
-            n.as_i64().map_or(EventValue::Float(n.as_f64().unwrap_or(f64::NAN)), EventValue::Int)
-        }
-        Value::Bool(b) => EventValue::Bool(*b),
-        Value::Null => EventValue::Null,
-        Value::Array(a) => EventValue::Array(a.iter().map(present).collect()),
-        Value::Object(_) => EventValue::Str(Cow::Owned(as_text(v))),
-    }
-}
-
 impl Event for RecordView<'_> {
     fn get_field(&self, path: &str) -> Option<EventValue<'_>> {
         if let Some(raw) = self.top(path) {
@@ -274,7 +273,7 @@ impl Event for RecordView<'_> {
         }
         let (root, rest) = path.split_once('.')?;
         let mut found = Vec::new();
-        self.follow_raw(self.field(root)?, rest, &mut found, DEPTH);
+        self.follow_raw(self.field(root)?, rest, &mut |x| found.push(x), DEPTH);
         match found.len() {
             0 => None,
             1 => present_raw(found[0]),
@@ -305,50 +304,6 @@ impl Event for RecordView<'_> {
                 .map(|f| Cow::Owned(String::from_utf8_lossy(&f.key).into_owned()))
                 .collect(),
         )
-    }
-}
-
-/// The text of a value: compact JSON, with strings written as they are (see the module docs).
-pub fn as_text(v: &Value) -> String {
-    let mut out = String::new();
-    write_text(v, &mut out, 64);
-    out
-}
-
-fn write_text(v: &Value, out: &mut String, depth: usize) {
-    if depth == 0 {
-        return;
-    }
-    match v {
-        Value::String(s) => {
-            out.push('"');
-            out.push_str(s);
-            out.push('"');
-        }
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_text(x, out, depth - 1);
-            }
-            out.push(']');
-        }
-        Value::Object(m) => {
-            out.push('{');
-            for (i, (k, x)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push('"');
-                out.push_str(k);
-                out.push_str("\":");
-                write_text(x, out, depth - 1);
-            }
-            out.push('}');
-        }
-        other => out.push_str(&other.to_string()),
     }
 }
 

@@ -25,7 +25,7 @@ impl<'a> RecordView<'a> {
         let (next, backslash, whole) = (Cell::new(None), OnceCell::new(), OnceCell::new());
         let (absent_roots, objects) = (RefCell::new(Vec::new()), RefCell::new(Vec::new()));
         let fields = RefCell::new(fields);
-        Some(RecordView { raw, fields, next, backslash, absent_roots, objects, whole })
+        Some(RecordView { raw, top: None, fields, next, backslash, absent_roots, objects, whole })
     }
 
     /// What the evaluator got before fields were read from raw bytes: a parsed tree followed

@@ -28,6 +28,7 @@ use super::matcher::{Matcher, StateId, DEAD, ROOT};
 use super::redact::{RedactMode, Redactor};
 pub use super::token::WalkError;
 use super::token::{self, is_ws};
+use super::top::TopLevel;
 use crate::decode::value_kind;
 use std::borrow::Cow;
 
@@ -48,6 +49,21 @@ pub fn rewrite(
     out: &mut Vec<u8>,
     found: &mut Found,
 ) -> Result<(), WalkError> {
+    rewrite_noting(src, matcher, redactor, out, found, None)
+}
+
+/// [`rewrite`], noting where each top-level member is in `top` when given (`top.rs`).
+pub fn rewrite_noting(
+    src: &[u8],
+    matcher: &Matcher<Accept>,
+    redactor: &Redactor,
+    out: &mut Vec<u8>,
+    found: &mut Found,
+    mut top: Option<&mut TopLevel>,
+) -> Result<(), WalkError> {
+    if let Some(top) = top.as_deref_mut() {
+        top.clear();
+    }
     let start = src.iter().position(|&b| !is_ws(b)).unwrap_or(src.len());
     match src.get(start) {
         Some(b'{') => {}
@@ -57,7 +73,9 @@ pub fn rewrite(
     if let Err(e) = std::str::from_utf8(src) {
         return Err(WalkError::Syntax { at: e.valid_up_to(), what: "invalid UTF-8" });
     }
-    let mut walk = Walk { src, pos: start, mark: start, quiet: 0, depth: 0, out, matcher, redactor, found };
+    let doc = out.len();
+    let mut walk =
+        Walk { src, pos: start, mark: start, quiet: 0, depth: 0, out, matcher, redactor, found, top, doc };
     walk.object(ROOT)?;
     let end = walk.pos;
     walk.flush(end);
@@ -81,6 +99,10 @@ struct Walk<'s, 'o> {
     matcher: &'o Matcher<Accept>,
     redactor: &'o Redactor,
     found: &'o mut Found,
+    /// Where the top-level members are noted, when asked.
+    top: Option<&'o mut TopLevel>,
+    /// Where the document starts in `out`.
+    doc: usize,
 }
 
 impl Walk<'_, '_> {
@@ -103,6 +125,13 @@ impl Walk<'_, '_> {
             self.out.extend_from_slice(&self.src[self.mark..to]);
         }
         self.mark = to;
+    }
+
+    /// Where the byte at `self.pos` goes in the document (when it is written): what is pending
+    /// since `mark` is copied as it is.
+    #[inline]
+    fn placed(&self) -> usize {
+        self.out.len() + (self.pos - self.mark) - self.doc
     }
 
     /// Skips whitespace, leaving it out of the output.
@@ -181,9 +210,16 @@ impl Walk<'_, '_> {
             if tracked {
                 self.found.keys.enter(Some(key_start..key_end));
             }
+            let (value, placed) = (self.pos, self.placed());
             let written = self.item(child, redact, item, kept, removing)?;
             if tracked {
                 self.found.keys.leave();
+            }
+            if self.depth == 1 {
+                let end = (written && self.quiet == 0).then(|| self.placed());
+                if let Some(top) = self.top.as_deref_mut() {
+                    top.push(key_start..key_end, escaped, value..self.pos, end.map(|end| placed..end));
+                }
             }
             kept += usize::from(written);
             if !self.separator(b'}', written, kept)? {
