@@ -184,7 +184,7 @@ pub(super) fn encode<'r>(
             }
             add_account_name(plan, raw, found, out);
             if plan.move_long_values && long_values::move_long_values(start, out)? {
-                if let Some(top) = top.as_deref_mut() {
+                if let Some(top) = top {
                     top.unplaced();
                 }
             }
