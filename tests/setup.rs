@@ -172,6 +172,9 @@ fn hostile_events() -> Vec<Value> {
             "huge-keywords",
             json!({"errorCode": "c".repeat(40_000), "userIdentity": {"arn": "é".repeat(20_000)}}),
         ),
+        // Times OpenSearch's first format (`strict_date_time_no_millis`) does not take: the next ones do.
+        event("time-millis", json!({"eventTime": "2024-06-02T01:02:03.456Z"})),
+        event("time-offset", json!({"eventTime": "2024-06-02T03:02:03+02:00"})),
         json!({"eventID": "space-time", "eventTime": "2025-03-26 16:43:57.000000000", "eventName": "Reformatted"}),
     ]
 }
@@ -227,6 +230,10 @@ fn hostile_events_are_indexed(cluster: &Cluster) {
         hit(json!({"range": {"@timestamp": {"gte": "2025-03-26T16:43:57Z", "lte": "2025-03-26T16:43:57Z"}}})),
         1
     );
+    let at = |from: &str, to: &str| hit(json!({"range": {"eventTime": {"gte": from, "lte": to}}}));
+    assert_eq!(at("2024-06-02T01:02:03.000Z", "2024-06-02T01:02:03.000Z"), 1, "the offset is applied");
+    assert_eq!(at("2024-06-02T01:02:03.456Z", "2024-06-02T01:02:03.456Z"), 1, "the milliseconds are kept");
+    assert_eq!(at("2024-06-01T12:00:00.000Z", "2024-06-01T12:00:00.000Z"), total as u64 - 3);
     cluster.clean(&p);
 }
 

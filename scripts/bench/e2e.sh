@@ -18,7 +18,10 @@
 #   V/K=X,..  variant V loaded with the backfill flags --K X... (template/batch-events=1000)
 # Every variant uses the same `_id`s. The nodes are dedicated (started from the servers that
 # scripts/dev/dev-stack.sh unpacked, on 127.0.0.1:9290 and :9291, stopped at exit), so the CPU counted is
-# the bench's alone. Each engine first gets one unmeasured warm-up backfill (JIT). Then, per round and
+# the bench's alone. Each engine first gets three unmeasured warm-up backfills: a node in service has
+# long compiled its indexing code, a fresh one spends its first loads in the JIT compiler (after one
+# warm-up, 18% of Elasticsearch's and 26% of OpenSearch's thread CPU during the next load, by JFR), and
+# more of it on our mapping's code than on the floor's. Then, per round and
 # engine, each variant in turn (the order rotates between rounds) into fresh indices:
 #   node CPU   process.cpu.total_in_millis of the node from just before the load until it is
 #              refreshed, flushed and has no merge running (the force-merge is counted apart: merge CPU)
@@ -31,7 +34,7 @@
 # Environment: BENCH_E2E_EVENTS (100000), BENCH_E2E_SEED (5), BENCH_E2E_ROUNDS (3), BENCH_E2E_ENGINES
 # ("elasticsearch opensearch"), BENCH_E2E_VARIANTS ("template floor dynamic python"), BENCH_E2E_FLAGS
 # (extra flags for every cloudtrail-es backfill), BENCH_E2E_TIMEOUT (seconds per load, 900), BENCH_E2E_WARMUPS
-# (unmeasured loads per engine first, 1; figures still drift down over a run, hence the rotation),
+# (unmeasured loads per engine first, 3; figures still drift down over a run, hence the rotation),
 # BENCH_E2E_ES_PORT (9290), BENCH_E2E_OS_PORT (9291), BENCH_E2E_HEAP (1g), BENCH_E2E_CORPUS (another
 # real corpus dir), ES_VERSION / OS_VERSION (as dev-stack.sh), BENCH_BIN (binary instead of a cargo build).
 # Exit status: non-zero when a node cannot start or a load fails; figures are reported, not enforced.
@@ -210,7 +213,7 @@ PY
   for engine in "${ENGINES[@]}"; do bench_node_start "$engine" "${VERSION[$engine]}" "${PORT[$engine]}"; done
   for engine in "${ENGINES[@]}"; do bench_node_wait "$engine" "${PORT[$engine]}"; done
   for engine in "${ENGINES[@]}"; do
-    for ((i = 1; i <= ${BENCH_E2E_WARMUPS:-1}; i++)); do
+    for ((i = 1; i <= ${BENCH_E2E_WARMUPS:-3}; i++)); do
       log "$engine: warm-up load $i (not measured)"
       install_variant "$engine" template bench-warmup
       load "$engine" template bench-warmup

@@ -96,7 +96,7 @@ bench_node_pids() {
   [[ -n $run ]] || return 0
   for f in /proc/[0-9]*/cmdline; do
     pid=${f#/proc/}; pid=${pid%/cmdline}
-    tr '\0' ' ' <"$f" 2>/dev/null | grep -qF -- "$run/" && echo "$pid"
+    { tr '\0' ' ' <"$f"; } 2>/dev/null | grep -qF -- "$run/" && echo "$pid"
   done
   return 0
 }

@@ -4,7 +4,7 @@
 # Generated corpora are cached under $CACHE_DIR/bench/ (common.sh; e2e and storage share theirs: corpus.sh).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-benches="throughput floor s3 storage e2e memory bombs report-page sigma lambda"
+benches="throughput floor s3 storage e2e node-profile memory bombs report-page sigma lambda"
 
 if [[ $# -eq 0 || $1 == -h || $1 == --help ]]; then
   echo "usage: scripts/bench/run.sh NAME [ARGS...]"

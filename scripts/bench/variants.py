@@ -128,10 +128,14 @@ def rendered(flavor):
 
 
 def to_flat_object(v):
+    """The OpenSearch form, as `setup` renders it (src/setup/templates.rs `opensearch_form`)."""
     if isinstance(v, dict):
         if v.get("type") == "flattened":
             return {"type": "flat_object"}
-        return {k: to_flat_object(x) for k, x in v.items()}
+        v = {k: to_flat_object(x) for k, x in v.items()}
+        if isinstance(v.get("format"), str) and v["format"].startswith("strict_date_optional_time"):
+            v["format"] = "strict_date_time_no_millis||" + v["format"]
+        return v
     return v
 
 

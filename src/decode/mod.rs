@@ -40,7 +40,8 @@ pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 << 20;
 /// How much decompressed text of one gzip member is held back until its checksum holds: 64 MiB.
 /// A CloudTrail log file is one member with about five minutes of one region's events, a
 /// CloudWatch Logs payload one member of about 1 MB at most: practically every member is held,
-/// and a reader thread never holds more than this (plus one record of `max_event_bytes`).
+/// and a reader thread never holds more than this (plus one record of `max_event_bytes`, and the
+/// start of a compressed file too long to read ahead whole: an eighth of this at most).
 pub const DEFAULT_HOLD_BYTES: usize = 64 << 20;
 
 /// How much of a skipped record is kept for its report.

@@ -11,6 +11,10 @@
 //! and [`GzState`] says so, so that the decoder can count what it released before the checksum
 //! and report it if the member turns out damaged.
 //!
+//! When a file's compressed bytes are few enough to read ahead whole, each member is decompressed in
+//! one call instead (`whole.rs`): the same text, faster; any member that fails there is read again
+//! here, from its first byte, as it always was.
+//!
 //! Members follow each other with no separator (Firehose writes one per CloudWatch Logs payload).
 //! Bytes after the last member that do not start another one are not decompressed: they are
 //! counted as [`Trailing`] (zero padding, or junk), and the decoder decides what they mean.
@@ -23,6 +27,9 @@ use std::rc::Rc;
 use flate2::bufread::GzDecoder;
 
 use super::reuse;
+use whole::{declared_size, Ahead, Whole};
+
+mod whole;
 
 /// The two bytes every gzip member starts with.
 pub const MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -56,11 +63,11 @@ pub struct GzState {
 
 enum Stage<R> {
     /// Between members (or before the first).
-    Between(R),
+    Between(Ahead<R>),
     /// Decompressing a member into `held`; the number is how much is held.
-    Holding(GzDecoder<R>, usize),
+    Holding(GzDecoder<Ahead<R>>, usize),
     /// Passing a member on as it decompresses.
-    Streaming(GzDecoder<R>),
+    Streaming(GzDecoder<Ahead<R>>),
     /// End of stream (or after an error).
     Done,
 }
@@ -75,6 +82,8 @@ pub struct Members<R> {
     served: usize,
     /// Pieces served, for the next ones (`PIECE` long, old text in them).
     spare: Vec<Vec<u8>>,
+    /// The member last decompressed whole (`whole.rs`), once one was tried.
+    whole: Option<Whole>,
     state: Rc<GzState>,
 }
 
@@ -82,17 +91,21 @@ impl<R: BufRead> Members<R> {
     /// Reads members from `raw`, holding each one up to `hold` decompressed bytes.
     pub fn new(raw: R, hold: usize, state: Rc<GzState>) -> Self {
         Members {
-            stage: Stage::Between(raw),
+            stage: Stage::Between(Ahead::new(raw)),
             hold,
             held: VecDeque::new(),
             served: 0,
             spare: Vec::new(),
+            whole: None,
             state,
         }
     }
 
     /// Copies held text to `out`; 0 when nothing is held.
     fn serve(&mut self, out: &mut [u8]) -> usize {
+        if let Some(n) = self.whole.as_mut().map(|whole| whole.serve(out)).filter(|&n| n > 0) {
+            return n;
+        }
         let Some((front, len)) = self.held.front() else { return 0 };
         let n = (len - self.served).min(out.len());
         out[..n].copy_from_slice(&front[self.served..self.served + n]);
@@ -110,7 +123,7 @@ impl<R: BufRead> Members<R> {
     /// Decompresses up to one piece into `held`; returns how much, 0 at the member's end.
     /// Pieces are `PIECE` bytes long whatever they hold, and a reused one is not zeroed first: only
     /// the `len` bytes written into it are ever read.
-    fn hold_piece(&mut self, dec: &mut GzDecoder<R>) -> io::Result<usize> {
+    fn hold_piece(&mut self, dec: &mut GzDecoder<Ahead<R>>) -> io::Result<usize> {
         let mut piece = self.spare.pop().unwrap_or_else(|| reuse::take_filled(PIECE));
         let mut len = 0;
         while len < PIECE {
@@ -135,7 +148,7 @@ impl<R: BufRead> Members<R> {
     /// At a member boundary: starts the next member, or ends the stream.
     /// Whitespace between members (Firehose can put a newline after each record) and after the
     /// last one is skipped.
-    fn next_member(&mut self, mut raw: R) -> io::Result<()> {
+    fn next_member(&mut self, mut raw: Ahead<R>) -> io::Result<()> {
         let mut skipped = 0u64;
         loop {
             let ws = raw.fill_buf()?.iter().take_while(|b| b.is_ascii_whitespace()).count();
@@ -152,6 +165,10 @@ impl<R: BufRead> Members<R> {
         }
         if head[0] == MAGIC[0] && head.get(1).is_none_or(|&b| b == MAGIC[1]) {
             self.state.member.set(self.state.member.get() + 1);
+            if self.inflate_whole(&mut raw) {
+                self.stage = Stage::Between(raw);
+                return Ok(());
+            }
             let dec = GzDecoder::new(raw);
             self.stage = if self.hold == 0 { self.unverified(dec) } else { Stage::Holding(dec, 0) };
             return Ok(());
@@ -171,7 +188,33 @@ impl<R: BufRead> Members<R> {
         Ok(())
     }
 
-    fn unverified(&self, dec: GzDecoder<R>) -> Stage<R> {
+    /// Decompresses the member starting `raw` whole, when the rest of the input was read ahead
+    /// and the text fits in the hold limit less that (`whole.rs`); false when it was not.
+    fn inflate_whole(&mut self, raw: &mut Ahead<R>) -> bool {
+        if self.hold == 0 {
+            return false;
+        }
+        // What is read ahead is held too: the text gets the hold limit less that.
+        let ahead = self.hold / 8;
+        if raw.rest(ahead).is_none() {
+            return false;
+        }
+        let limit = self.hold.saturating_sub(raw.held());
+        let Some(rest) = raw.rest(ahead) else { return false };
+        if declared_size(rest).is_none_or(|size| size > limit) {
+            return false;
+        }
+        let (hold, whole) = (self.hold, self.whole.get_or_insert_with(Whole::take));
+        match whole.member(rest, limit, hold) {
+            Some(used) => {
+                raw.consume(used);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn unverified(&self, dec: GzDecoder<Ahead<R>>) -> Stage<R> {
         self.state.unverified.set(true);
         self.state.unverified_events.set(0);
         Stage::Streaming(dec)
@@ -229,6 +272,9 @@ impl<R> Drop for Members<R> {
     /// The pieces go to the next file this thread reads (`reuse.rs`).
     fn drop(&mut self) {
         self.spare.drain(..).chain(self.held.drain(..).map(|(piece, _)| piece)).for_each(reuse::give);
+        if let Some(whole) = self.whole.take() {
+            whole.give();
+        }
     }
 }
 

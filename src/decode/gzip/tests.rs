@@ -100,3 +100,101 @@ fn a_truncated_member_is_an_unexpected_eof() {
         assert_eq!(err.unwrap().kind(), io::ErrorKind::UnexpectedEof, "cut at {cut}");
     }
 }
+
+/// Members decompressed whole by this thread so far (`whole.rs`).
+fn inflated() -> u64 {
+    whole::INFLATED.with(|n| n.get())
+}
+
+/// `gz` with the size its last member declares replaced by `size`.
+fn declaring(mut gz: Vec<u8>, size: u32) -> Vec<u8> {
+    let at = gz.len() - 4;
+    gz[at..].copy_from_slice(&size.to_le_bytes());
+    gz
+}
+
+#[test]
+fn members_read_ahead_are_decompressed_whole_one_by_one() {
+    let mut gz = gzip_with(b"one ", Compression::default());
+    gz.extend(b"\n");
+    gz.extend(gzip_with(b"", Compression::default()));
+    gz.extend(gzip_with(b"two", Compression::default()));
+    let before = inflated();
+    let (out, err, state) = read(&gz, 1 << 20);
+    assert_eq!((out.as_slice(), err.is_none()), (&b"one two"[..], true));
+    assert_eq!(inflated() - before, 3, "each member in one call");
+    assert_eq!(state.member.get(), 3);
+    assert!(!state.unverified.get());
+}
+
+#[test]
+fn a_member_lying_about_its_size_gives_nothing_either_way() {
+    let data = "abcdefgh".repeat(10_000);
+    let honest = gzip_with(data.as_bytes(), Compression::default());
+    for size in [data.len() as u32 - 1, data.len() as u32 + 1, 0] {
+        let before = inflated();
+        let (out, err, state) = read(&declaring(honest.clone(), size), 64 << 20);
+        assert!(out.is_empty(), "{} bytes came out of a member declaring {size}", out.len());
+        assert!(err.is_some(), "declaring {size}");
+        assert_eq!((inflated(), state.unverified.get()), (before, false));
+    }
+}
+
+#[test]
+fn a_member_bigger_than_the_room_left_is_read_again_from_its_start() {
+    // 2 MB of text declaring 3 bytes (the next member's size): tried whole, found too big for 1 MiB,
+    // then held to the limit and streamed, as a member too big to hold always was.
+    let data = "abcdefgh".repeat(250_000);
+    let mut gz = gzip_with(data.as_bytes(), Compression::default());
+    gz.extend(gzip_with(b"two", Compression::default()));
+    let before = inflated();
+    let (out, err, state) = read(&gz, 1 << 20);
+    assert!(err.is_none());
+    assert_eq!(out, [data.as_bytes(), b"two"].concat());
+    assert_eq!(inflated() - before, 1, "only the second member whole");
+    assert_eq!(state.member.get(), 2);
+    // The same member alone declaring a size it does not have: what came out is flagged, then it fails.
+    let (out, err, state) = read(&declaring(gzip_with(data.as_bytes(), Compression::default()), 3), 1 << 20);
+    assert!(out.len() >= 1 << 20, "streamed once the limit was reached");
+    assert!(err.is_some() && state.unverified.get());
+}
+
+#[test]
+fn a_member_declaring_more_than_the_room_left_or_too_long_to_read_ahead_streams() {
+    let data = "abcdefgh".repeat(250_000);
+    let before = inflated();
+    let (out, err, _) = read(&gzip_with(data.as_bytes(), Compression::default()), 1 << 20);
+    assert_eq!((out, err.is_none()), (data.into_bytes(), true));
+    assert_eq!(inflated(), before, "declared 2 MB: not tried");
+    // 400 kB stored: more than an eighth of the hold limit to read ahead.
+    let data: Vec<u8> = (0..400_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let (out, err, state) = read(&gzip_with(&data, Compression::none()), 1 << 20);
+    assert_eq!((out, err.is_none()), (data, true));
+    assert_eq!(inflated(), before, "not read ahead: held piece by piece");
+    assert!(!state.unverified.get());
+}
+
+/// Gives `data`, then fails.
+struct FailingAfter<'a>(&'a [u8]);
+
+impl Read for FailingAfter<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.0.is_empty() {
+            return Err(io::Error::other("source failed"));
+        }
+        self.0.read(out)
+    }
+}
+
+#[test]
+fn a_source_error_met_while_reading_ahead_comes_where_it_was_met() {
+    let mut gz = gzip_with(b"one ", Compression::default());
+    gz.extend(gzip_with(b"two", Compression::default()));
+    let cut = gz.len() - 5;
+    let state = Rc::new(GzState::default());
+    let mut members =
+        Members::new(io::BufReader::with_capacity(16, FailingAfter(&gz[..cut])), 1 << 20, state);
+    let (out, err) = drain(&mut members);
+    assert_eq!(out, b"one ", "the first member is whole and passed on");
+    assert_eq!(err.unwrap().to_string(), "source failed");
+}

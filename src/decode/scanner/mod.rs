@@ -10,7 +10,7 @@
 //! the time to read it, never the memory. Strings can also be read unescaped ([`Scanner::string_with`]),
 //! for CloudWatch Logs payloads, which carry each event as a JSON string.
 
-use super::bytes::{describe_start, is_ws, skip_ws};
+use super::bytes::{describe_start, skip_ws};
 use super::reuse;
 use std::io::{self, Read};
 use std::ops::Range;
@@ -345,109 +345,10 @@ impl<R: Read> Scanner<R> {
     }
 }
 
-/// Where a value scan stands between chunks.
-enum State {
-    /// Inside objects, arrays or a string; `depth` counts open brackets.
-    Nested { depth: usize },
-    /// A number, `true`, `false` or `null`: ends before a delimiter.
-    Scalar,
-}
-
-/// Advances `pos` through `buf`; returns true once the value is complete.
-fn scan_chunk(
-    buf: &[u8],
-    pos: &mut usize,
-    state: &mut State,
-    in_string: &mut bool,
-    escaped: &mut bool,
-) -> bool {
-    let depth = match state {
-        State::Scalar => {
-            while *pos < buf.len() {
-                if matches!(buf[*pos], b',' | b']' | b'}' | b':') || is_ws(buf[*pos]) {
-                    return true;
-                }
-                *pos += 1;
-            }
-            return false;
-        }
-        State::Nested { depth } => depth,
-    };
-    while *pos < buf.len() {
-        if *in_string {
-            if *escaped {
-                *escaped = false;
-                *pos += 1;
-                continue;
-            }
-            // Jump to the next quote or backslash: most of an event is string content.
-            match quote_or_backslash(&buf[*pos..]) {
-                None => {
-                    *pos = buf.len();
-                    return false;
-                }
-                Some(i) => {
-                    *pos += i + 1;
-                    if buf[*pos - 1] == b'\\' {
-                        *escaped = true;
-                    } else {
-                        *in_string = false;
-                        if *depth == 0 {
-                            return true;
-                        }
-                    }
-                }
-            }
-            continue;
-        }
-        let b = buf[*pos];
-        *pos += 1;
-        match b {
-            b'"' => *in_string = true,
-            b'{' | b'[' => *depth += 1,
-            b'}' | b']' => {
-                *depth = depth.saturating_sub(1);
-                if *depth == 0 {
-                    return true;
-                }
-            }
-            b' ' | b'\n' | b'\r' | b'\t' => *pos += skip_ws(&buf[*pos..]),
-            _ => {}
-        }
-    }
-    false
-}
-
-/// How far [`quote_or_backslash`] looks 8 bytes at a time before it calls memchr2.
-const SHORT_STRING: usize = 64;
-
-/// Where the first `"` or `\` in `buf` is. Most strings of an event (keys, names, ids) are a few
-/// dozen bytes, too short for a call to memchr2 to pay for itself (it was a third of the scanner's
-/// time): their first bytes are looked at 8 at a time, inline, and only a long rest is handed to
-/// memchr2.
-#[inline]
-fn quote_or_backslash(buf: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // The high bit of each zero byte; bytes after the first may be marked wrongly, so only the
-    // lowest mark is used.
-    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    let mut i = 0;
-    while let Some(chunk) = buf.get(i..).and_then(|rest| rest.first_chunk::<8>()) {
-        if i >= SHORT_STRING {
-            return memchr::memchr2(b'"', b'\\', &buf[i..]).map(|at| i + at);
-        }
-        let word = u64::from_le_bytes(*chunk);
-        let hits = zero_byte(word ^ (ONES * u64::from(b'"'))) | zero_byte(word ^ (ONES * u64::from(b'\\')));
-        if hits != 0 {
-            return Some(i + (hits.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    buf[i..].iter().position(|&b| b == b'"' || b == b'\\').map(|at| i + at)
-}
-
 mod strings;
+mod structure;
+
+use structure::{scan_chunk, State};
 
 #[cfg(test)]
 mod tests;

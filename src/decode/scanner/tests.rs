@@ -147,7 +147,7 @@ fn the_first_quote_or_backslash_is_found_in_short_and_long_strings() {
     let fillers = [b'!', b'#', b'[', b']', 0xA2, 0xDC, 0x00, b'a'];
     for len in 0..150 {
         let text: Vec<u8> = (0..len).map(|i| fillers[i % fillers.len()]).collect();
-        assert_eq!(super::quote_or_backslash(&text), None, "none in {len} bytes");
+        assert_eq!(super::structure::quote_or_backslash(&text), None, "none in {len} bytes");
         for at in 0..len {
             for hit in [b'"', b'\\'] {
                 let mut with = text.clone();
@@ -155,8 +155,62 @@ fn the_first_quote_or_backslash_is_found_in_short_and_long_strings() {
                 if at + 3 < len {
                     with[at + 3] = b'"';
                 }
-                assert_eq!(super::quote_or_backslash(&with), Some(at), "{} at {at} of {len}", hit as char);
+                assert_eq!(
+                    super::structure::quote_or_backslash(&with),
+                    Some(at),
+                    "{} at {at} of {len}",
+                    hit as char
+                );
             }
         }
+    }
+}
+
+/// Where a scan of `text` (as far as `cut`, then on to its end) stops, and in what state.
+fn scanned(
+    text: &[u8],
+    cut: usize,
+    scan: fn(&[u8], &mut usize, &mut State, &mut bool, &mut bool) -> bool,
+) -> (bool, usize, usize, bool, bool) {
+    let (mut pos, mut state, mut in_string, mut escaped) = (0, State::Nested { depth: 0 }, false, false);
+    let mut done = scan(&text[..cut], &mut pos, &mut state, &mut in_string, &mut escaped);
+    if !done {
+        done = scan(text, &mut pos, &mut state, &mut in_string, &mut escaped);
+    }
+    let State::Nested { depth } = state else { unreachable!("objects and arrays only") };
+    (done, pos, depth, in_string, escaped)
+}
+
+#[test]
+fn values_end_where_the_byte_loop_says_whatever_the_bytes() {
+    // Random text of JSON's structural bytes (valid or not, backslashes anywhere), read a block at a
+    // time and a byte at a time, in one go or cut anywhere: the same end and the same state.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let alphabet = b"{{[[]]}}\"\"\"\\aaaaaaaaaa ,:";
+    for round in 0..20_000 {
+        let len = 1 + (next() % 400) as usize;
+        let mut text: Vec<u8> =
+            (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
+        text[0] = if round % 2 == 0 { b'{' } else { b'[' };
+        if round % 3 == 0 {
+            // Fewer backslashes and quotes, as in real events: long blocks without either.
+            text.iter_mut()
+                .skip(1)
+                .filter(|b| **b == b'\\' || (**b == b'"' && next() % 2 == 0))
+                .for_each(|b| *b = b'a');
+        }
+        let cut = (next() % (len as u64 + 1)) as usize;
+        assert_eq!(
+            scanned(&text, cut, structure::scan_chunk),
+            scanned(&text, cut, structure::scan_bytes),
+            "{}, cut at {cut}",
+            String::from_utf8_lossy(&text)
+        );
     }
 }
