@@ -19,9 +19,9 @@
 # Every variant uses the same `_id`s. The nodes are dedicated (started from the servers that
 # scripts/dev/dev-stack.sh unpacked, on 127.0.0.1:9290 and :9291, stopped at exit), so the CPU counted is
 # the bench's alone. Each engine first gets three unmeasured warm-up backfills: a node in service has
-# long compiled its indexing code, a fresh one spends its first loads in the JIT compiler (after one
-# warm-up, 18% of Elasticsearch's and 26% of OpenSearch's thread CPU during the next load, by JFR), and
-# more of it on our mapping's code than on the floor's. Then, per round and
+# long compiled its indexing code, a fresh one spends its first loads in the JIT compiler (12-26% of
+# its thread CPU during its second to fourth load: node-profile.sh), more of it on our mapping's code
+# than on the floor's. Then, per round and
 # engine, each variant in turn (the order rotates between rounds) into fresh indices:
 #   node CPU   process.cpu.total_in_millis of the node from just before the load until it is
 #              refreshed, flushed and has no merge running (the force-merge is counted apart: merge CPU)

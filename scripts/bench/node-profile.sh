@@ -11,7 +11,7 @@
 # share of the JIT compiler, then the samples by stage (parsing, indexing the fields, writing
 # segments, cluster-state updates, merges...) and the costs looked for by name (date parsing,
 # flat_object / flattened, index sorting). Compare counts between variants of one run, not runs.
-# The recordings stay in $CACHE_DIR/bench-node-profile/.
+# The recordings stay in $BENCH_STACK_DIR/node-profile/ (where the node's user, not only ours, can write).
 #
 # Environment: NODE_PROFILE_ENGINE (elasticsearch), NODE_PROFILE_VERSION (8.19.21 or 3.6.0),
 # NODE_PROFILE_PORT (9294), BENCH_E2E_EVENTS (100000), BENCH_E2E_SEED (5), BENCH_E2E_WARMUPS (3),
@@ -27,7 +27,6 @@ source "$REPO_ROOT/scripts/bench/corpus.sh"
 ENGINE=${NODE_PROFILE_ENGINE:-elasticsearch}
 if [[ $ENGINE == opensearch ]]; then VERSION=${NODE_PROFILE_VERSION:-3.6.0}; else VERSION=${NODE_PROFILE_VERSION:-8.19.21}; fi
 PORT=${NODE_PROFILE_PORT:-9294}
-OUT="$CACHE_DIR/bench-node-profile"
 U="http://127.0.0.1:$PORT"
 VARIANTS=("$@")
 ((${#VARIANTS[@]})) || VARIANTS=(template floor)
@@ -56,7 +55,8 @@ main() {
     [[ -d $real ]] && { SOURCES+=("$real"); break; }
   done
   JDK=$(bench_node_jdk "$ENGINE" "$VERSION")
-  install -d -m 777 "$OUT"
+  OUT="$BENCH_STACK_DIR/node-profile"
+  install -d -m 1777 "$OUT"
   trap bench_nodes_stop EXIT
   trap 'exit 130' INT TERM
   bench_node_start "$ENGINE" "$VERSION" "$PORT"
@@ -80,6 +80,7 @@ main() {
     curl -sS -X POST "$U/_flush" >/dev/null
     c1=$(node_cpu_ms)
     jcmd_as_node JFR.stop name=node-profile
+    [[ -s $f ]] || { log "the node wrote no recording to $f"; return 1; }
     echo "== $ENGINE $VERSION $v: node CPU $((c1 - c0)) ms ($f)"
     python3 "$REPO_ROOT/scripts/bench/jfr_summary.py" --jfr "$JDK/bin/jfr" "$f"
     curl -sS -X DELETE "$U/$p-*" >/dev/null

@@ -160,6 +160,19 @@ fn a_member_bigger_than_the_room_left_is_read_again_from_its_start() {
 }
 
 #[test]
+fn memory_written_by_a_failed_whole_attempt_is_given_back_before_the_member_is_held_again() {
+    // 10 MB declaring 3 bytes, with 8 MiB to hold: the whole attempt fills its 8 MiB and fails;
+    // those pages must not stay while the streaming path holds 8 MiB of the same member again.
+    let data = "abcdefgh".repeat(1_250_000);
+    let gz = declaring(gzip_with(data.as_bytes(), Compression::default()), 3);
+    let state = Rc::new(GzState::default());
+    let mut members = Members::new(&gz[..], 8 << 20, state.clone());
+    let (out, err) = drain(&mut members);
+    assert!(out.len() >= 8 << 20 && err.is_some() && state.unverified.get());
+    assert_eq!(members.whole.as_ref().map(Whole::allocated), Some(0), "the failed attempt's buffer is freed");
+}
+
+#[test]
 fn a_member_declaring_more_than_the_room_left_or_too_long_to_read_ahead_streams() {
     let data = "abcdefgh".repeat(250_000);
     let before = inflated();

@@ -115,13 +115,23 @@ impl Whole {
         let inflater = self.inflater.as_mut()?;
         self.text.try_reserve_exact(room).ok()?;
         let used = inflater.member(input, &mut self.text, limit);
-        // On failure libdeflate may have written up to `limit` bytes.
+        // On failure libdeflate may have written up to `limit` bytes: given back at once if that
+        // is much, as the streaming path is about to hold the same member again.
         self.touched = self.touched.max(if used.is_some() { self.text.len() } else { limit });
+        if used.is_none() && self.touched > KEEP_BYTES {
+            (self.text, self.touched) = (Vec::new(), 0);
+        }
         #[cfg(test)]
         if used.is_some() {
             INFLATED.with(|n| n.set(n.get() + 1));
         }
         used
+    }
+
+    /// The bytes allocated for the text (for tests).
+    #[cfg(test)]
+    pub fn allocated(&self) -> usize {
+        self.text.capacity()
     }
 
     /// Copies text not yet served into `out`; 0 when all of it was.
