@@ -10,7 +10,8 @@
 #           own principal, source IP and access key (BENCH_REPORT_DISTINCT, default 1,000,000),
 #           against the bound of 200 MB.
 #
-# Env: BENCH_REPORT_EVENTS (speed input, default 300000), BENCH_DIR (default under the cache).
+# Env: BENCH_REPORT_EVENTS (speed input, default 300000), BENCH_DIR (default under the cache),
+# BENCH_BIN (a binary to measure instead of building one).
 set -euo pipefail
 # shellcheck source=../common.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
@@ -19,7 +20,7 @@ EVENTS="${BENCH_REPORT_EVENTS:-300000}"
 DISTINCT="${BENCH_REPORT_DISTINCT:-1000000}"
 ROUNDS="${BENCH_REPORT_ROUNDS:-3}"
 DIR="${BENCH_DIR:-$CACHE_DIR/bench/report-page}"
-BIN="$(cloudtrail_es_bin)"
+BIN="${BENCH_BIN:-$(cloudtrail_es_bin)}"
 mkdir -p "$DIR"
 
 # The events/s of a run's summary line (`elapsed: 1.30 s (9111 events/s)`).

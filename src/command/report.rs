@@ -306,16 +306,14 @@ impl Reader {
         scratch.clear();
         match self.transform.encode_noted(bytes, scratch, noted) {
             Ok(Encoded::Document(routing)) => {
-                let mut raw = [None; FIELDS + spec::RESOURCES.len()];
-                noted.values(bytes, scratch, &mut raw);
-                let values = std::array::from_fn(|i| raw[i].and_then(Noted::value_text));
+                let mut texts = [const { None }; FIELDS + spec::RESOURCES.len()];
+                noted.texts(bytes, scratch, &mut texts);
+                let values = std::array::from_fn(|i| texts[i].take());
                 let mut event =
                     Event { values, resource: None, console: noted.console(), time: routing.day.unix };
                 if self.options.launch(event.values[spec::F::EventName as usize].as_deref()) {
-                    event.resource = raw[FIELDS..]
-                        .iter()
-                        .filter_map(|v| v.and_then(Noted::value_text))
-                        .find(|v| !v.is_empty());
+                    event.resource =
+                        texts[FIELDS..].iter_mut().filter_map(Option::take).find(|v| !v.is_empty());
                 }
                 self.aggregator.add(&event);
                 Stats::add(&self.stats.events_indexed, 1);

@@ -193,6 +193,15 @@ const KEYED: [bool; FIELDS.len()] = {
 /// The index in [`SCOPES`] of the launches.
 const LAUNCH_SCOPE: usize = scope_index(Scope::Launch);
 
+/// The Unix time of a launch's time text, when its year has four digits (0 to 9999). Launches
+/// sort by that text first, and any earlier time's text (a year of four digits, a negative year's
+/// `-…`, or the empty text of a time out of range) sorts below it: an earlier launch is surely
+/// ranked lower. Otherwise `None` (no launch is passed over).
+fn four_digit_year_time(text: &str) -> Option<i64> {
+    let t = chrono::DateTime::parse_from_rfc3339(text).ok()?.timestamp();
+    (-62_167_219_200..=253_402_300_799).contains(&t).then_some(t)
+}
+
 /// What the readers share: the distinct sets, by [`DISTINCT`] index.
 #[derive(Debug)]
 pub struct Shared {
@@ -217,6 +226,9 @@ pub struct Aggregator {
     tallies: Vec<Tally>,
     span: Option<(i64, i64)>,
     launches: Vec<Launch>,
+    /// The time of the earliest launch kept once `launches` was cut to [`LAUNCH_ROWS`]: an
+    /// earlier one cannot be among the latest, so it is not made (its nine texts are not copied).
+    launch_floor: Option<i64>,
     pending: Vec<Vec<u64>>,
     findings: Option<FindingTally>,
 }
@@ -231,6 +243,7 @@ impl Aggregator {
             tallies: TABLES.iter().map(|_| Tally::default()).collect(),
             span: None,
             launches: Vec::new(),
+            launch_floor: None,
             pending: DISTINCT.iter().map(|_| Vec::with_capacity(BUFFERED)).collect(),
             findings: options.findings.then(FindingTally::default),
             options,
@@ -308,6 +321,9 @@ impl Aggregator {
     }
 
     fn launch(&mut self, e: &Event) {
+        if self.launch_floor.is_some_and(|floor| e.time < floor) {
+            return;
+        }
         let text = |f: F| e.get(f).unwrap_or_default().to_string();
         self.launches.push(Launch {
             time: model::time_text(e.time),
@@ -323,6 +339,7 @@ impl Aggregator {
         if self.launches.len() >= 2 * LAUNCH_ROWS {
             Launch::sort(&mut self.launches);
             self.launches.truncate(LAUNCH_ROWS);
+            self.launch_floor = self.launches.last().and_then(|l| four_digit_year_time(&l.time));
         }
     }
 
@@ -384,19 +401,5 @@ impl Aggregator {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tables_share_a_tally_only_when_they_count_the_same() {
-        let id = |i: usize| TABLES[i].id;
-        let shared: Vec<(&str, &str)> =
-            TALLY_OF.iter().enumerate().filter(|(i, t)| *i != **t).map(|(i, t)| (id(i), id(*t))).collect();
-        assert_eq!(shared, [("new_principals", "principals"), ("new_ips", "source_ips")]);
-        for (i, t) in TALLY_OF.iter().enumerate() {
-            let (a, b) = (&TABLES[i], &TABLES[*t]);
-            assert_eq!((a.scope, a.dims, a.missing), (b.scope, b.dims, b.missing), "{}", a.id);
-        }
-        assert!(KEYED[F::Arn as usize] && KEYED[F::AccessKey as usize] && !KEYED[F::UserAgent as usize]);
-    }
-}
+#[path = "aggregate_tests.rs"]
+mod tests;

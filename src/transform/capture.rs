@@ -173,6 +173,16 @@ pub(super) fn key_text(raw: &[u8]) -> String {
 }
 
 impl Found {
+    /// Empties it for the next event, keeping its buffers (no allocation per event when an event
+    /// has more than the inline captures, as a report's have).
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.spill.clear();
+        self.duplicate = None;
+        self.keys.seen.clear();
+        self.keys.path.clear();
+    }
+
     /// Notes that the value at `range` belongs to `slot`.
     #[inline]
     pub fn push(&mut self, slot: u16, range: Range<usize>) {
@@ -199,6 +209,11 @@ impl Found {
             .iter()
             .chain(&self.spill)
             .filter_map(move |&(slot, start, end)| Some((slot, src.get(start..end)?)))
+    }
+
+    /// Every capture, as its slot and the byte range of its value, in the order captured.
+    pub fn ranges(&self) -> impl Iterator<Item = (u16, Range<usize>)> + '_ {
+        self.inline[..self.len].iter().chain(&self.spill).map(|&(slot, start, end)| (slot, start..end))
     }
 
     /// The first value captured for `slot`, and whether there was more than one.

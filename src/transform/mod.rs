@@ -315,7 +315,7 @@ impl Transform {
         noted: &mut Noted,
     ) -> Result<Encoded<'r>, EventProblem> {
         let start = out.len();
-        noted.found = Found::default();
+        noted.found.clear();
         let encoded = document::encode(&self.plan, raw, out, &mut noted.found, None)?;
         if let (Encoded::Document(_), Some(notes)) = (&encoded, &self.plan.notes) {
             notes.note(raw, out, start, noted);
