@@ -3,7 +3,7 @@
 # index template against the store-only floor and plain dynamic mapping, on Elasticsearch and
 # OpenSearch, and cloudtrail-es against a Python loader (helpers.parallel_bulk) on the same events.
 #
-#   scripts/bench/e2e.sh                                   # 3 rounds, both engines: ~45 min on 2 busy cores
+#   scripts/bench/e2e.sh                                   # 3 rounds, both engines: ~60 min on 2 busy cores
 #   BENCH_E2E_ROUNDS=1 BENCH_E2E_ENGINES=elasticsearch scripts/bench/e2e.sh
 #   BENCH_E2E_VARIANTS="template floor exp:nosort exp:lz4" scripts/bench/e2e.sh   # one price at a time
 #
