@@ -122,9 +122,22 @@ impl Keys {
         self.seen.truncate(base);
     }
 
-    /// Notes the key at `range` (inside its quotes) of the object opened at `base`; true when the
-    /// object already had it.
-    pub fn repeated(&mut self, src: &[u8], base: usize, state: u32, range: Range<usize>) -> bool {
+    /// Notes the key at `range` (inside its quotes) of the object opened at `base`, whose value
+    /// has matcher state `state`; true when the object already had it. `states` is the object's
+    /// own record of the states its keys had (bit `state % 64`, empty at first): a key whose bit
+    /// is not set is surely new there (the same key always has the same state), which spares
+    /// comparing it with the object's other keys.
+    pub fn repeated(
+        &mut self,
+        src: &[u8],
+        base: usize,
+        state: u32,
+        range: Range<usize>,
+        states: &mut u64,
+    ) -> bool {
+        let bit = 1u64 << (state % 64);
+        let maybe = *states & bit != 0;
+        *states |= bit;
         let key = &src[range.clone()];
         let same = |&&(s, a, b): &&(u32, usize, usize)| {
             let other = &src[a..b];
@@ -137,7 +150,7 @@ impl Keys {
                         x == y
                     }))
         };
-        let repeated = self.seen[base..].iter().any(|e| same(&e));
+        let repeated = maybe && self.seen[base..].iter().any(|e| same(&e));
         self.seen.push((state, range.start, range.end));
         repeated
     }

@@ -57,32 +57,62 @@ pub struct Console {
     event_type: u16,
     user_agent: u16,
     invoked_by: u16,
+    /// The globs of [`USER_AGENT_GLOBS`] that hold [`CONSOLE`] (the front ends of rule 4).
+    console_globs: Vec<Glob>,
+    /// The others.
     globs: Vec<Glob>,
+    /// Finds [`CONSOLE`]: most user agents lack it, which rules out all of `console_globs` at once.
+    console: memchr::memmem::Finder<'static>,
 }
+
+/// A literal every glob of `console_globs` holds, so every value they match holds it too.
+const CONSOLE: &str = "Console";
 
 impl Console {
     /// The rule, capturing its fields through `slots`.
     pub fn new(slots: &mut Slots) -> Self {
+        let (console_globs, globs): (Vec<&str>, Vec<&str>) =
+            USER_AGENT_GLOBS.iter().partition(|g| g.contains(CONSOLE));
         Console {
             from_console: slots.named("sessionCredentialFromConsole"),
             event_type: slots.named("eventType"),
             user_agent: slots.named("userAgent"),
             invoked_by: slots.named("userIdentity.invokedBy"),
-            globs: USER_AGENT_GLOBS.iter().map(|g| Glob::new(g)).collect(),
+            console_globs: console_globs.into_iter().map(Glob::new).collect(),
+            globs: globs.into_iter().map(Glob::new).collect(),
+            console: memchr::memmem::Finder::new(CONSOLE.as_bytes()).into_owned(),
         }
     }
 
-    /// True when the event is a console operation.
+    /// True when the event is a console operation: one pass over what the walk captured, each
+    /// value read once (the rule runs on every event a report counts).
     pub fn matches(&self, src: &[u8], found: &Found) -> bool {
-        let has = |slot: u16, f: &mut dyn FnMut(&str) -> bool| {
-            found.values(src, slot).any(|raw| any_scalar(raw, f))
-        };
-        has(self.from_console, &mut |v| v == FROM_CONSOLE)
-            || has(self.event_type, &mut |v| EVENT_TYPES.contains(&v))
-            || has(self.user_agent, &mut |v| {
-                USER_AGENTS.contains(&v) || self.globs.iter().any(|g| g.matches(v))
-            })
-            || (has(self.user_agent, &mut |v| v == AWS_INTERNAL) && !self.invoked(src, found))
+        let mut aws_internal = false;
+        for (slot, raw) in found.all(src) {
+            let console = if slot == self.from_console {
+                any_scalar(raw, &mut |v| v == FROM_CONSOLE)
+            } else if slot == self.event_type {
+                any_scalar(raw, &mut |v| EVENT_TYPES.contains(&v))
+            } else if slot == self.user_agent {
+                any_scalar(raw, &mut |v| {
+                    aws_internal |= v == AWS_INTERNAL;
+                    self.console_user_agent(v)
+                })
+            } else {
+                false
+            };
+            if console {
+                return true;
+            }
+        }
+        aws_internal && !self.invoked(src, found)
+    }
+
+    /// Rules 3, 4 and 5 on one `userAgent`.
+    fn console_user_agent(&self, v: &str) -> bool {
+        USER_AGENTS.contains(&v)
+            || self.globs.iter().any(|g| g.matches(v))
+            || (self.console.find(v.as_bytes()).is_some() && self.console_globs.iter().any(|g| g.matches(v)))
     }
 
     /// Whether `userIdentity.invokedBy` is there, as Elasticsearch's `exists` sees it: `null` and

@@ -34,8 +34,8 @@ const MAX_STATES: usize = 10_000;
 pub struct TooComplex;
 
 struct State<A> {
-    /// Keys with a transition of their own, and where they lead.
-    keys: Box<[(Box<[u8]>, StateId)]>,
+    /// Keys with a transition of their own (with their [`tag`]), and where they lead.
+    keys: Box<[(u64, Box<[u8]>, StateId)]>,
     /// Bit `n` is set when some key in `keys` is `n` bytes long (`n` ≥ 63 share bit 63): most keys
     /// are ruled out by one test.
     lengths: u64,
@@ -54,6 +54,22 @@ pub struct Matcher<A> {
 
 /// A position inside one path: the path's index and how many segments are behind.
 type Position = (u32, u32);
+
+/// A key's first and last (up to) eight bytes in one word: keys of one length that differ there
+/// differ, so a lookup compares the bytes of one candidate at most, mostly (the top of an event
+/// has several keys of nine bytes: `eventName`, `eventTime`, `eventType`, `awsRegion`…).
+#[inline]
+fn tag(key: &[u8]) -> u64 {
+    let word = |bytes: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..bytes.len()].copy_from_slice(bytes);
+        u64::from_le_bytes(w)
+    };
+    match key.len() {
+        0..=8 => word(key),
+        n => word(&key[..8]) ^ word(&key[n - 8..]).rotate_left(29),
+    }
+}
 
 impl<A> Matcher<A> {
     /// Compiles `paths`. `payload(ends)` is called once per state with the indexes (into `paths`,
@@ -125,7 +141,8 @@ impl<A> Matcher<A> {
             let mut keys = Vec::with_capacity(names.len());
             let mut lengths = 0u64;
             for name in names {
-                keys.push((name.as_bytes().into(), intern(step(&set, Some(name)), &mut sets)?));
+                let next = intern(step(&set, Some(name)), &mut sets)?;
+                keys.push((tag(name.as_bytes()), name.as_bytes().into(), next));
                 lengths |= 1 << name.len().min(63);
             }
             let other = intern(step(&set, None), &mut sets)?;
@@ -143,8 +160,9 @@ impl<A> Matcher<A> {
     pub fn key(&self, s: StateId, key: &[u8]) -> StateId {
         let state = &self.states[s as usize];
         if state.lengths & (1 << key.len().min(63)) != 0 {
-            for (name, next) in state.keys.iter() {
-                if **name == *key {
+            let t = tag(key);
+            for (name_tag, name, next) in state.keys.iter() {
+                if *name_tag == t && **name == *key {
                     return *next;
                 }
             }
@@ -158,7 +176,13 @@ impl<A> Matcher<A> {
     /// value is part of the object at that state (a rule that hides that object hides it too).
     #[inline]
     pub fn member(&self, s: StateId, key: &[u8], stop: impl Fn(&A) -> bool) -> (StateId, Option<StateId>) {
-        if memchr::memchr(b'.', key).is_none() {
+        // Keys are short: a plain loop beats a call to the vectorised search.
+        let dotted = if key.len() <= 32 {
+            key.iter().any(|&b| b == b'.')
+        } else {
+            memchr::memchr(b'.', key).is_some()
+        };
+        if !dotted {
             return (self.key(s, key), None);
         }
         let (mut state, mut outer) = (s, None);

@@ -167,7 +167,7 @@ impl Walk<'_, '_> {
             self.depth -= 1;
             return Ok(());
         }
-        let mut kept = 0;
+        let (mut kept, mut states) = (0, 0u64);
         loop {
             let item = self.pos;
             if self.peek()? != b'"' {
@@ -190,7 +190,7 @@ impl Walk<'_, '_> {
                 redact = active.iter().find_map(|&i| conditions[i].mode_for(&key));
             }
             let tracked = child != DEAD || redact.is_some();
-            if tracked && self.found.keys.repeated(src, base, child, key_start..key_end) {
+            if tracked && self.found.keys.repeated(src, base, child, key_start..key_end, &mut states) {
                 let keys = &self.found.keys;
                 let duplicate =
                     Duplicate { key: key_text(raw_key), path: keys.path_text(src), at: key_start - 1 };
