@@ -22,7 +22,7 @@ use crate::report::{page, Aggregator, Event, Options, Report, Shared};
 use crate::source::feed::Feed;
 use crate::source::{local, SourceSpec, Unit};
 use crate::stats::Stats;
-use crate::transform::{Encoded, Noted, Transform, TransformSpec};
+use crate::transform::{Noted, Noting, Transform, TransformSpec};
 use anyhow::Context;
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -305,12 +305,12 @@ impl Reader {
     fn event(&mut self, file: &str, index: u64, bytes: &[u8], scratch: &mut Vec<u8>, noted: &mut Noted) {
         scratch.clear();
         match self.transform.encode_noted(bytes, scratch, noted) {
-            Ok(Encoded::Document(routing)) => {
+            Ok(Noting::Kept(day)) => {
                 let mut texts = [const { None }; FIELDS + spec::RESOURCES.len()];
                 noted.texts(bytes, scratch, &mut texts);
                 let values = std::array::from_fn(|i| texts[i].take());
                 let mut event =
-                    Event { values, resource: None, console: noted.console(), time: routing.day.unix };
+                    Event { values, resource: None, console: noted.console(), time: day.unix };
                 if self.options.launch(event.values[spec::F::EventName as usize].as_deref()) {
                     event.resource =
                         texts[FIELDS..].iter_mut().filter_map(Option::take).find(|v| !v.is_empty());
@@ -328,7 +328,7 @@ impl Reader {
                     }
                 }
             }
-            Ok(Encoded::Filtered) => Stats::add(&self.stats.events_filtered, 1),
+            Ok(Noting::Filtered) => Stats::add(&self.stats.events_filtered, 1),
             Err(problem) => {
                 // Never a value of the event (see EventProblem).
                 warn!("{file}: record {index}: {problem}");

@@ -219,15 +219,30 @@ fn text_field<'s>(
     }
 }
 
-/// Puts `@timestamp` in front of the document the walker wrote at `out[start..]` if the event
-/// has none; returns where the document goes, and when it added one, how many bytes it put in
-/// place of the document's `{` and how long the value is.
-fn add_timestamp<'r>(
-    raw: &'r [u8],
-    found: &Found,
-    start: usize,
-    out: &mut Vec<u8>,
-) -> Result<(Routing<'r>, Option<(usize, usize)>), EventProblem> {
+/// What [`encode`] decides for `raw`, without writing its document: the same problems, and for
+/// an event no filter drops, its day (`None`: filtered). For a reader of the noted values alone,
+/// when nothing is redacted (the values are then read from the event as written).
+pub(super) fn check(plan: &Plan, raw: &[u8], found: &mut Found) -> Result<Option<Day>, EventProblem> {
+    walk::check(raw, &plan.matcher, &plan.redactor, found)?;
+    if !plan.filters.keep(raw, found) {
+        return Ok(None);
+    }
+    if let Some(d) = found.duplicate.take() {
+        return Err(EventProblem::DuplicateKey(d));
+    }
+    Ok(Some(times(raw, found)?.day))
+}
+
+/// What the routing is read from: the `eventID` (or `eventId`) literal, the time's literal and
+/// day, and the event's own `@timestamp` literal.
+struct Times<'r> {
+    id: Option<&'r [u8]>,
+    time_raw: &'r [u8],
+    day: Day,
+    timestamp: Option<&'r [u8]>,
+}
+
+fn times<'r>(raw: &'r [u8], found: &Found) -> Result<Times<'r>, EventProblem> {
     let id = match text_field(raw, found, EVENT_ID, "eventID")? {
         Some(id) => Some(id),
         None => text_field(raw, found, AGGREGATED_ID, "eventId")?,
@@ -245,6 +260,19 @@ fn add_timestamp<'r>(
     let time: Cow<str> = string_text(time_raw);
     let day = utc_day(&time)
         .ok_or_else(|| EventProblem::BadTime { field, value: time.chars().take(64).collect() })?;
+    Ok(Times { id, time_raw, day, timestamp })
+}
+
+/// Puts `@timestamp` in front of the document the walker wrote at `out[start..]` if the event
+/// has none; returns where the document goes, and when it added one, how many bytes it put in
+/// place of the document's `{` and how long the value is.
+fn add_timestamp<'r>(
+    raw: &'r [u8],
+    found: &Found,
+    start: usize,
+    out: &mut Vec<u8>,
+) -> Result<(Routing<'r>, Option<(usize, usize)>), EventProblem> {
+    let Times { id, time_raw, day, timestamp } = times(raw, found)?;
     let id = match id {
         Some(id) if id.len() > 2 => DocId::Event(id),
         _ => DocId::Content(hex_sha256(&out[start..])),

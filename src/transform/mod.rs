@@ -135,6 +135,15 @@ pub enum TransformError {
     TooComplex(#[from] TooComplex),
 }
 
+/// What became of an event read for its noted values ([`Transform::encode_noted`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Noting {
+    /// Kept; its day (and time).
+    Kept(Day),
+    /// A filter dropped it.
+    Filtered,
+}
+
 /// The compiled rules.
 pub(crate) struct Plan {
     matcher: Matcher<Accept>,
@@ -306,21 +315,27 @@ impl Transform {
         document::encode(&self.plan, raw, out, &mut Found::default(), Some(top))
     }
 
-    /// [`Transform::encode`], and for a kept event, the values of the fields given to
-    /// [`Transform::noting`] in `noted` (read them with [`Noted::text`]; unchanged otherwise).
-    pub fn encode_noted<'r>(
-        &self,
-        raw: &'r [u8],
-        out: &mut Vec<u8>,
-        noted: &mut Noted,
-    ) -> Result<Encoded<'r>, EventProblem> {
+    /// What [`Transform::encode`] decides for `raw` (the same problems, the same events
+    /// filtered), and for a kept event, the values of the fields given to [`Transform::noting`]
+    /// in `noted` (read them with [`Noted::text`]; unchanged otherwise). The document is only
+    /// written (to `out`) when something is redacted, for the values to be read from it; else
+    /// they are read from `raw` and nothing is copied.
+    pub fn encode_noted(&self, raw: &[u8], out: &mut Vec<u8>, noted: &mut Noted) -> Result<Noting, EventProblem> {
         let start = out.len();
         noted.found.clear();
-        let encoded = document::encode(&self.plan, raw, out, &mut noted.found, None)?;
-        if let (Encoded::Document(_), Some(notes)) = (&encoded, &self.plan.notes) {
+        let day = if self.redacts {
+            match document::encode(&self.plan, raw, out, &mut noted.found, None)? {
+                Encoded::Document(routing) => Some(routing.day),
+                Encoded::Filtered => None,
+            }
+        } else {
+            document::check(&self.plan, raw, &mut noted.found)?
+        };
+        let Some(day) = day else { return Ok(Noting::Filtered) };
+        if let Some(notes) = &self.plan.notes {
             notes.note(raw, out, start, noted);
         }
-        Ok(encoded)
+        Ok(Noting::Kept(day))
     }
 
     /// The event as it may be kept in a dead letter when redaction is on: its redacted, compact

@@ -59,7 +59,26 @@ pub fn rewrite_noting(
     redactor: &Redactor,
     out: &mut Vec<u8>,
     found: &mut Found,
+    top: Option<&mut TopLevel>,
+) -> Result<(), WalkError> {
+    walk(src, matcher, redactor, out, found, top, 0)
+}
+
+/// [`rewrite`] without writing the document: the same validation and captures, for a reader of
+/// the captured values alone (nothing is copied).
+pub fn check(src: &[u8], matcher: &Matcher<Accept>, redactor: &Redactor, found: &mut Found) -> Result<(), WalkError> {
+    // Quiet from the start: nothing is ever written to the (empty) output.
+    walk(src, matcher, redactor, &mut Vec::new(), found, None, 1)
+}
+
+fn walk(
+    src: &[u8],
+    matcher: &Matcher<Accept>,
+    redactor: &Redactor,
+    out: &mut Vec<u8>,
+    found: &mut Found,
     mut top: Option<&mut TopLevel>,
+    quiet: u32,
 ) -> Result<(), WalkError> {
     if let Some(top) = top.as_deref_mut() {
         top.clear();
@@ -75,7 +94,7 @@ pub fn rewrite_noting(
     }
     let doc = out.len();
     let mut walk =
-        Walk { src, pos: start, mark: start, quiet: 0, depth: 0, out, matcher, redactor, found, top, doc };
+        Walk { src, pos: start, mark: start, quiet, depth: 0, out, matcher, redactor, found, top, doc };
     walk.object(ROOT)?;
     let end = walk.pos;
     walk.flush(end);
