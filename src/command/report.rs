@@ -309,8 +309,7 @@ impl Reader {
                 let mut texts = [const { None }; FIELDS + spec::RESOURCES.len()];
                 noted.texts(bytes, scratch, &mut texts);
                 let values = std::array::from_fn(|i| texts[i].take());
-                let mut event =
-                    Event { values, resource: None, console: noted.console(), time: day.unix };
+                let mut event = Event { values, resource: None, console: noted.console(), time: day.unix };
                 if self.options.launch(event.values[spec::F::EventName as usize].as_deref()) {
                     event.resource =
                         texts[FIELDS..].iter_mut().filter_map(Option::take).find(|v| !v.is_empty());

@@ -31,14 +31,20 @@ pub struct Options {
 impl Options {
     /// Whether an event named `name` is a launch or creation listed ([`Scope::Launch`]).
     pub fn launch(&self, name: Option<&str>) -> bool {
-        name.is_some_and(|n| self.launch_events.iter().any(|l| l == n))
+        // The first byte first: most names are ruled out without comparing them whole.
+        name.is_some_and(|n| {
+            let first = n.as_bytes().first();
+            self.launch_events.iter().any(|l| l.as_bytes().first() == first && l == n)
+        })
     }
 }
 
 /// One event as the report reads it: the values of [`FIELDS`] and, for a launch, of the first
 /// [`RESOURCES`](super::spec::RESOURCES) that has one; whether it is a console operation; its time (Unix seconds).
 pub struct Event<'a> {
-    /// By [`F`] index; `None` when absent or null.
+    /// By [`F`] index; `None` when absent or null. A borrowed value is the event's own text
+    /// (a string without escapes, a number, a boolean): it holds no control character, [`SEP`]
+    /// among them; only an owned one (unescaped) is looked through for [`SEP`].
     pub values: [Option<Cow<'a, str>>; FIELDS.len()],
     /// For a launch or creation ([`Options::launch`]): the first non-empty value of
     /// [`RESOURCES`](super::spec::RESOURCES), in their order (left `None` for other events: they are not listed).
@@ -68,35 +74,40 @@ impl Event<'_> {
         }
     }
 
-    /// Whether the event is in `scope`.
-    fn within(&self, scope: Scope, options: &Options) -> bool {
-        let sign_in = self.is(F::EventName, "ConsoleLogin");
-        match scope {
+    /// Which of [`SCOPES`] the event is in (by index), the parts the predicates share read once.
+    fn scopes(&self, options: &Options) -> [bool; SCOPES.len()] {
+        let name = self.get(F::EventName);
+        let sign_in = name == Some("ConsoleLogin");
+        let login = self.get(F::ConsoleLogin);
+        let write = self.write();
+        let internal = self.get(F::SourceIp).map(is_internal);
+        let error = self.get(F::ErrorCode);
+        std::array::from_fn(|i| match SCOPES[i].0 {
             Scope::All => true,
             Scope::Console => self.console,
-            Scope::Write => self.write(),
-            Scope::ConsoleWrite => self.console && self.write(),
-            Scope::Activity => options.with_reads || self.write(),
+            Scope::Write => write,
+            Scope::ConsoleWrite => self.console && write,
+            Scope::Activity => options.with_reads || write,
             Scope::SignIn => sign_in,
-            Scope::SignInSuccess => sign_in && self.is(F::ConsoleLogin, "Success"),
-            Scope::SignInFailed => sign_in && self.is(F::ConsoleLogin, "Failure"),
-            Scope::SignInNoMfa => sign_in && self.is(F::ConsoleLogin, "Success") && self.is(F::MfaUsed, "No"),
+            Scope::SignInSuccess => sign_in && login == Some("Success"),
+            Scope::SignInFailed => sign_in && login == Some("Failure"),
+            Scope::SignInNoMfa => sign_in && login == Some("Success") && self.is(F::MfaUsed, "No"),
             Scope::Root => self.is(F::IdentityType, "Root"),
-            Scope::Error => self.get(F::ErrorCode).is_some(),
-            Scope::Denied => self.get(F::ErrorCode).is_some_and(is_denied),
-            Scope::Caller => self.get(F::SourceIp).is_some_and(|s| !is_internal(s)),
-            Scope::Internal => self.get(F::SourceIp).is_some_and(is_internal),
-            Scope::Launch => options.launch(self.get(F::EventName)),
-        }
+            Scope::Error => error.is_some(),
+            Scope::Denied => error.is_some_and(is_denied),
+            Scope::Caller => internal == Some(false),
+            Scope::Internal => internal == Some(true),
+            Scope::Launch => options.launch(name),
+        })
     }
 }
 
-/// A value as one part of a table's key: [`SEP`], which separates the parts, replaced.
-fn part(value: &str) -> Cow<'_, str> {
-    if value.contains(SEP) {
-        Cow::Owned(value.replace(SEP, "\u{fffd}"))
-    } else {
-        Cow::Borrowed(value)
+/// A value as one part of a table's key: [`SEP`], which separates the parts, replaced (it can
+/// only be in an owned value: see [`Event::values`]).
+fn part<'a>(value: &'a Cow<'_, str>) -> Cow<'a, str> {
+    match value {
+        Cow::Owned(v) if v.contains(SEP) => Cow::Owned(v.replace(SEP, "\u{fffd}")),
+        v => Cow::Borrowed(&**v),
     }
 }
 
@@ -193,6 +204,35 @@ const KEYED: [bool; FIELDS.len()] = {
 /// The index in [`SCOPES`] of the launches.
 const LAUNCH_SCOPE: usize = scope_index(Scope::Launch);
 
+const fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() && a[i] == b[i] {
+        i += 1;
+    }
+    i == a.len()
+}
+
+/// By [`TABLES`] index, the [`DISTINCT`] count whose values are the keys of the table's tally
+/// (the tally of the table it names): a value is new to the distinct set only if its key is new
+/// to the tally, so it is passed to the set only then.
+const DISTINCT_OF: [Option<usize>; TABLES.len()] = {
+    let mut out = [None; TABLES.len()];
+    let mut d = 0;
+    while d < DISTINCT.len() {
+        let mut t = 0;
+        while !same_text(TABLES[t].id, DISTINCT[d].2) {
+            t += 1;
+        }
+        out[TALLY_OF[t]] = Some(d);
+        d += 1;
+    }
+    out
+};
+
 /// The Unix time of a launch's time text, when its year has four digits (0 to 9999). Launches
 /// sort by that text first, and any earlier time's text (a year of four digits, a negative year's
 /// `-…`, or the empty text of a time out of range) sorts below it: an earlier launch is surely
@@ -230,6 +270,9 @@ pub struct Aggregator {
     /// earlier one cannot be among the latest, so it is not made (its nine texts are not copied).
     launch_floor: Option<i64>,
     pending: Vec<Vec<u64>>,
+    /// By [`DISTINCT`] index: whether a value had [`SEP`] replaced in its key (after which a
+    /// key's being known no longer means that its value was passed).
+    replaced: [bool; DISTINCT.len()],
     findings: Option<FindingTally>,
 }
 
@@ -245,6 +288,7 @@ impl Aggregator {
             launches: Vec::new(),
             launch_floor: None,
             pending: DISTINCT.iter().map(|_| Vec::with_capacity(BUFFERED)).collect(),
+            replaced: [false; DISTINCT.len()],
             findings: options.findings.then(FindingTally::default),
             options,
         }
@@ -264,15 +308,14 @@ impl Aggregator {
             None => (e.time, e.time),
             Some((a, b)) => (a.min(e.time), b.max(e.time)),
         });
-        let mut within = [false; SCOPES.len()];
-        for (i, (scope, _)) in SCOPES.iter().enumerate() {
-            within[i] = e.within(*scope, &self.options);
-            self.counts[i] += u64::from(within[i]);
+        let within = e.scopes(&self.options);
+        for (count, within) in self.counts.iter_mut().zip(within) {
+            *count += u64::from(within);
         }
         // Each value's key text and hash, once per event (not once per table).
         let mut keyed: [Option<(Cow<str>, u64)>; FIELDS.len()] = Default::default();
         for ((k, v), _) in keyed.iter_mut().zip(&e.values).zip(KEYED).filter(|(_, keyed)| *keyed) {
-            *k = v.as_deref().map(|v| {
+            *k = v.as_ref().map(|v| {
                 let text = part(v);
                 let hash = hash_text(&text);
                 (text, hash)
@@ -294,24 +337,28 @@ impl Aggregator {
                 }
                 i < parts.len()
             });
-            if all {
-                let n = spec.dims.len();
-                self.tallies[i].add_parts(hash_parts(&hashes[..n]), &parts[..n], e.time);
+            if !all {
+                continue;
             }
-        }
-        for (i, (_, f, _)) in DISTINCT.iter().enumerate() {
-            // Addresses are counted apart from AWS services' names, as in their table.
-            let v = e.get(*f).filter(|v| *f != F::SourceIp || !is_internal(v));
-            if let Some(v) = v {
-                // The value as written (a key's text has `SEP` replaced; rarely, so its hash is
-                // mostly the key's).
-                let hash = match &keyed[*f as usize] {
-                    Some((Cow::Borrowed(_), hash)) => *hash,
-                    _ => Distinct::hash(v),
+            let n = spec.dims.len();
+            let new = self.tallies[i].add_parts(hash_parts(&hashes[..n]), &parts[..n], e.time);
+            if let Some(d) = DISTINCT_OF[i] {
+                // The value as written: the key's hash unless `SEP` was replaced in it (then the
+                // key may be another value's, so it is passed each time, and from then on every
+                // value is).
+                let hash = match &keyed[DISTINCT[d].1 as usize] {
+                    Some((Cow::Borrowed(_), hash)) if new || self.replaced[d] => Some(*hash),
+                    Some((Cow::Owned(_), _)) => {
+                        self.replaced[d] = true;
+                        e.get(DISTINCT[d].1).map(Distinct::hash)
+                    }
+                    _ => None,
                 };
-                self.pending[i].push(hash);
-                if self.pending[i].len() >= BUFFERED {
-                    self.shared.distinct[i].add(&mut self.pending[i]);
+                if let Some(hash) = hash {
+                    self.pending[d].push(hash);
+                    if self.pending[d].len() >= BUFFERED {
+                        self.shared.distinct[d].add(&mut self.pending[d]);
+                    }
                 }
             }
         }

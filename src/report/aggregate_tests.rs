@@ -40,3 +40,36 @@ fn the_launches_kept_are_the_latest_whatever_the_order_read() {
     assert_eq!(four_digit_year_time("2024-05-01T00:00:00Z"), Some(1_714_521_600));
     assert_eq!(four_digit_year_time(""), None);
 }
+
+fn keyed_event(key: Cow<'static, str>, time: i64) -> Event<'static> {
+    let mut values: [Option<Cow<'static, str>>; FIELDS.len()] = Default::default();
+    values[F::AccessKey as usize] = Some(key);
+    values[F::SourceIp as usize] = Some(Cow::Borrowed("AWS Internal"));
+    Event { values, resource: None, console: false, time }
+}
+
+#[test]
+fn distinct_values_are_counted_exactly_past_the_tables_bound() {
+    // Each distinct count is fed from its table's tally, whose scope and field it shares.
+    for (d, (_, f, table)) in DISTINCT.iter().enumerate() {
+        let t = DISTINCT_OF.iter().position(|x| *x == Some(d)).unwrap();
+        assert_eq!((TABLES[t].dims, TABLES[t].missing), (&[*f][..], None), "{table}");
+        assert!(matches!(TABLES[t].scope, Scope::All | Scope::Caller), "{table}");
+    }
+    let shared = Arc::new(Shared::default());
+    let mut a = Aggregator::new(Arc::new(Options::default()), shared.clone());
+    // Far more keys than a table keeps, each seen twice (the second time after it was dropped),
+    // and two values that are one key once `SEP` is replaced.
+    for round in 0..2 {
+        for i in 0..50_000i64 {
+            a.add(&keyed_event(Cow::Owned(format!("AKIA{i:016}")), round * 100_000 + i));
+        }
+    }
+    a.add(&keyed_event(Cow::Owned("x\u{1f}y".into()), 1));
+    a.add(&keyed_event(Cow::Borrowed("x\u{fffd}y"), 2));
+    a.add(&keyed_event(Cow::Owned("x\u{1f}y".into()), 3));
+    let report = a.report();
+    assert!(report.tables["new_access_keys"].error_bound > 0, "the table is a summary");
+    assert_eq!(report.distinct["access_keys"].count, 50_002);
+    assert_eq!(report.distinct["ips"].count, 0, "AWS callers are not addresses");
+}

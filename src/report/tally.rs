@@ -3,8 +3,9 @@
 //!
 //! A report counts principals, addresses, keys, actions… and a trail can hold millions of distinct
 //! ones, so no table may grow with them. A [`Tally`] keeps every key with its count and first
-//! time while it has at most `2 × CAP`; past that it keeps the `CAP` most frequent and remembers
-//! the highest count it dropped (`floor`). A key that comes back, or a new one, then starts at
+//! time while it has at most `2 × CAP`; past that it keeps the `CAP` most frequent (among equal
+//! counts the latest first seen, which a first-seen table shows) and remembers the highest count
+//! it dropped (`floor`). A key that comes back, or a new one, then starts at
 //! `floor + 1`: its count may be too high by at most `floor`, but a key more frequent than `floor`
 //! is never lost (the Space-Saving guarantee, Metwally et al. 2005, compacted in batches so that
 //! an insert stays O(1) amortised). Such a table is marked approximate, with the bound. Totals
@@ -130,6 +131,16 @@ impl KeyText {
         KeyText::Inline(len as u8, bytes)
     }
 
+    /// A copy of a key's text.
+    fn of_bytes(bytes: &[u8]) -> Self {
+        if bytes.len() > INLINE {
+            return KeyText::Heap(String::from_utf8_lossy(bytes).into());
+        }
+        let mut inline = [0u8; INLINE];
+        inline[..bytes.len()].copy_from_slice(bytes);
+        KeyText::Inline(bytes.len() as u8, inline)
+    }
+
     fn bytes(&self) -> &[u8] {
         match self {
             KeyText::Inline(len, bytes) => &bytes[..usize::from(*len)],
@@ -182,9 +193,10 @@ impl Tally {
     }
 
     /// Counts one event with the key of `parts` (none holding [`SEP`]), whose hash is `hash`
-    /// ([`hash_parts`]), at `time`: the key's text is only made when it is new.
-    pub fn add_parts(&mut self, hash: u64, parts: &[&str], time: i64) {
-        self.count(hash, |k| same(k, parts), || KeyText::of(parts), 1, time);
+    /// ([`hash_parts`]), at `time`: the key's text is only made when it is new. True when the key
+    /// was not in the table (new, or dropped since it was last counted).
+    pub fn add_parts(&mut self, hash: u64, parts: &[&str], time: i64) -> bool {
+        self.count(hash, |k| same(k, parts), || KeyText::of(parts), 1, time)
     }
 
     fn count(
@@ -194,36 +206,35 @@ impl Tally {
         make: impl FnOnce() -> KeyText,
         n: u64,
         time: i64,
-    ) {
+    ) -> bool {
         self.total += n;
         if let Some(s) = self.map.find_mut(hash, |s| s.hash == hash && is(s.key.bytes())) {
             s.entry.count += n;
             s.entry.first = s.entry.first.min(time);
-            return;
+            return false;
         }
         let entry = Entry { count: self.floor + n, first: time };
         self.map.insert_unique(hash, Slot { hash, key: make(), entry }, |s| s.hash);
         if self.map.len() >= 2 * CAP {
             self.compact();
         }
+        true
     }
 
-    /// Keeps the `CAP` most frequent keys, raising the floor to the highest count dropped.
+    /// Keeps the `CAP` first keys by [`rank`], raising the floor to the highest count dropped.
+    /// A selection, and in place: the keys kept are neither sorted nor moved.
     fn compact(&mut self) {
-        let mut slots: Vec<Slot> = self.map.drain().collect();
-        if slots.len() > CAP {
-            // The first `CAP` by count (ties: by key), in no order: a selection, not a sort.
-            slots.select_nth_unstable_by(CAP, |a, b| {
-                b.entry.count.cmp(&a.entry.count).then_with(|| a.key.bytes().cmp(b.key.bytes()))
-            });
+        if self.map.len() <= CAP {
+            return;
         }
-        for s in slots.iter().skip(CAP) {
-            self.floor = self.floor.max(s.entry.count);
-        }
-        slots.truncate(CAP);
-        for s in slots {
-            self.map.insert_unique(s.hash, s, |s| s.hash);
-        }
+        let mut slots: Vec<&Slot> = self.map.iter().collect();
+        slots.select_nth_unstable_by(CAP - 1, |a, b| rank(a, b));
+        let dropped = slots[CAP..].iter().map(|s| s.entry.count).max().unwrap_or(0);
+        let last = &slots[CAP - 1];
+        let last = Slot { hash: last.hash, key: KeyText::of_bytes(last.key.bytes()), entry: last.entry };
+        drop(slots);
+        self.floor = self.floor.max(dropped);
+        self.map.retain(|s| rank(s, &last) != std::cmp::Ordering::Greater);
     }
 
     /// Adds another reader's counts to these.
@@ -274,6 +285,17 @@ impl Tally {
             error_bound: self.floor,
         }
     }
+}
+
+/// The order in which a full table keeps its keys: the most frequent first; among equals the
+/// latest first seen (what a first-seen table shows; and a newcomer has had the less time to
+/// count), then by key (each key once: no two rank alike).
+fn rank(a: &Slot, b: &Slot) -> std::cmp::Ordering {
+    b.entry
+        .count
+        .cmp(&a.entry.count)
+        .then(b.entry.first.cmp(&a.entry.first))
+        .then_with(|| a.key.bytes().cmp(b.key.bytes()))
 }
 
 /// Between the parts of a composite key (a value holding it has it replaced, see [`key`]).
@@ -378,6 +400,22 @@ mod tests {
         let (count, bound) = (table.rows[0].count, table.error_bound);
         assert!(count >= 20_000 && count <= 20_000 + bound, "{count} ± {bound}");
         assert_eq!(table.others + count, 220_000, "totals stay exact");
+    }
+
+    #[test]
+    fn a_full_table_keeps_the_latest_newcomers_among_equals() {
+        let mut t = Tally::default();
+        // Keys seen once each, the later ones sorting first by text.
+        for i in 0..2 * CAP as i64 {
+            t.add(&format!("k{:06}", 1_000_000 - i), i);
+        }
+        assert_eq!(t.map.len(), CAP);
+        assert_eq!(t.floor, 1);
+        let newest = t.table(3, Order::FirstSeen);
+        let firsts: Vec<&str> = newest.rows.iter().map(|r| r.key[0].as_str()).collect();
+        let last = 2 * CAP as i64 - 1;
+        assert_eq!(firsts, [0, 1, 2].map(|n| format!("k{:06}", 1_000_000 - last + n)));
+        assert!(t.map.iter().all(|s| s.entry.first >= CAP as i64), "the older half went");
     }
 
     #[test]

@@ -320,7 +320,12 @@ impl Transform {
     /// in `noted` (read them with [`Noted::text`]; unchanged otherwise). The document is only
     /// written (to `out`) when something is redacted, for the values to be read from it; else
     /// they are read from `raw` and nothing is copied.
-    pub fn encode_noted(&self, raw: &[u8], out: &mut Vec<u8>, noted: &mut Noted) -> Result<Noting, EventProblem> {
+    pub fn encode_noted(
+        &self,
+        raw: &[u8],
+        out: &mut Vec<u8>,
+        noted: &mut Noted,
+    ) -> Result<Noting, EventProblem> {
         let start = out.len();
         noted.found.clear();
         let day = if self.redacts {

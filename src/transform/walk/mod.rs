@@ -66,7 +66,12 @@ pub fn rewrite_noting(
 
 /// [`rewrite`] without writing the document: the same validation and captures, for a reader of
 /// the captured values alone (nothing is copied).
-pub fn check(src: &[u8], matcher: &Matcher<Accept>, redactor: &Redactor, found: &mut Found) -> Result<(), WalkError> {
+pub fn check(
+    src: &[u8],
+    matcher: &Matcher<Accept>,
+    redactor: &Redactor,
+    found: &mut Found,
+) -> Result<(), WalkError> {
     // Quiet from the start: nothing is ever written to the (empty) output.
     walk(src, matcher, redactor, &mut Vec::new(), found, None, 1)
 }
