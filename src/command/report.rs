@@ -305,9 +305,9 @@ impl Reader {
     fn event(&mut self, file: &str, index: u64, bytes: &[u8], scratch: &mut Vec<u8>, noted: &mut Noted) {
         scratch.clear();
         match self.transform.encode_noted(bytes, scratch, noted) {
-            Ok(Noting::Kept(day)) => {
+            Ok(Noting::Kept { day, event: checked }) => {
                 let mut texts = [const { None }; FIELDS + spec::RESOURCES.len()];
-                noted.texts(bytes, scratch, &mut texts);
+                noted.texts(bytes, checked, scratch, &mut texts);
                 let values = std::array::from_fn(|i| texts[i].take());
                 let mut event = Event { values, resource: None, console: noted.console(), time: day.unix };
                 if self.options.launch(event.values[spec::F::EventName as usize].as_deref()) {

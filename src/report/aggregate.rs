@@ -82,23 +82,27 @@ impl Event<'_> {
         let write = self.write();
         let internal = self.get(F::SourceIp).map(is_internal);
         let error = self.get(F::ErrorCode);
-        std::array::from_fn(|i| match SCOPES[i].0 {
-            Scope::All => true,
-            Scope::Console => self.console,
-            Scope::Write => write,
-            Scope::ConsoleWrite => self.console && write,
-            Scope::Activity => options.with_reads || write,
-            Scope::SignIn => sign_in,
-            Scope::SignInSuccess => sign_in && login == Some("Success"),
-            Scope::SignInFailed => sign_in && login == Some("Failure"),
-            Scope::SignInNoMfa => sign_in && login == Some("Success") && self.is(F::MfaUsed, "No"),
-            Scope::Root => self.is(F::IdentityType, "Root"),
-            Scope::Error => error.is_some(),
-            Scope::Denied => error.is_some_and(is_denied),
-            Scope::Caller => internal == Some(false),
-            Scope::Internal => internal == Some(true),
-            Scope::Launch => options.launch(name),
-        })
+        let mut within = [false; SCOPES.len()];
+        for (within, (scope, _)) in within.iter_mut().zip(SCOPES) {
+            *within = match scope {
+                Scope::All => true,
+                Scope::Console => self.console,
+                Scope::Write => write,
+                Scope::ConsoleWrite => self.console && write,
+                Scope::Activity => options.with_reads || write,
+                Scope::SignIn => sign_in,
+                Scope::SignInSuccess => sign_in && login == Some("Success"),
+                Scope::SignInFailed => sign_in && login == Some("Failure"),
+                Scope::SignInNoMfa => sign_in && login == Some("Success") && self.is(F::MfaUsed, "No"),
+                Scope::Root => self.is(F::IdentityType, "Root"),
+                Scope::Error => error.is_some(),
+                Scope::Denied => error.is_some_and(is_denied),
+                Scope::Caller => internal == Some(false),
+                Scope::Internal => internal == Some(true),
+                Scope::Launch => options.launch(name),
+            };
+        }
+        within
     }
 }
 

@@ -220,17 +220,22 @@ fn text_field<'s>(
 }
 
 /// What [`encode`] decides for `raw`, without writing its document: the same problems, and for
-/// an event no filter drops, its day (`None`: filtered). For a reader of the noted values alone,
-/// when nothing is redacted (the values are then read from the event as written).
-pub(super) fn check(plan: &Plan, raw: &[u8], found: &mut Found) -> Result<Option<Day>, EventProblem> {
-    walk::check(raw, &plan.matcher, &plan.redactor, found)?;
+/// an event no filter drops, its day and the event as the text it was checked to be (`None`:
+/// filtered). For a reader of the noted values alone, when nothing is redacted (the values are
+/// then read from the event as written).
+pub(super) fn check<'r>(
+    plan: &Plan,
+    raw: &'r [u8],
+    found: &mut Found,
+) -> Result<Option<(Day, &'r str)>, EventProblem> {
+    let text = walk::check(raw, &plan.matcher, &plan.redactor, found)?;
     if !plan.filters.keep(raw, found) {
         return Ok(None);
     }
     if let Some(d) = found.duplicate.take() {
         return Err(EventProblem::DuplicateKey(d));
     }
-    Ok(Some(times(raw, found)?.day))
+    Ok(Some((times(raw, found)?.day, text)))
 }
 
 /// What the routing is read from: the `eventID` (or `eventId`) literal, the time's literal and

@@ -34,8 +34,11 @@ const MAX_STATES: usize = 10_000;
 pub struct TooComplex;
 
 struct State<A> {
-    /// Keys with a transition of their own (with their [`tag`]), and where they lead.
+    /// Keys with a transition of their own (with their [`tag`]), and where they lead, by length:
+    /// those of `n` bytes are `keys[by_length[n]..by_length[n + 1]]` (`n` ≥ 63 share 63).
     keys: Box<[(u64, Box<[u8]>, StateId)]>,
+    /// See `keys` (empty when there are none).
+    by_length: Box<[u32]>,
     /// Bit `n` is set when some key in `keys` is `n` bytes long (`n` ≥ 63 share bit 63): most keys
     /// are ruled out by one test.
     lengths: u64,
@@ -138,18 +141,31 @@ impl<A> Matcher<A> {
                 .collect();
             names.sort_unstable();
             names.dedup();
+            names.sort_by_key(|n| n.len().min(63));
             let mut keys = Vec::with_capacity(names.len());
             let mut lengths = 0u64;
-            for name in names {
+            for name in &names {
                 let next = intern(step(&set, Some(name)), &mut sets)?;
                 keys.push((tag(name.as_bytes()), name.as_bytes().into(), next));
                 lengths |= 1 << name.len().min(63);
             }
+            let by_length: Box<[u32]> = if names.is_empty() {
+                Box::new([])
+            } else {
+                (0..=64).map(|n| names.iter().filter(|k| k.len().min(63) < n).count() as u32).collect()
+            };
             let other = intern(step(&set, None), &mut sets)?;
             let ends: Vec<u32> =
                 set.iter().filter(|&&pos| segments(pos).is_none()).map(|&(p, _)| p).collect();
             let descends = set.iter().any(|&pos| segments(pos).is_some());
-            states.push(State { keys: keys.into(), lengths, other, descends, payload: payload(&ends) });
+            states.push(State {
+                keys: keys.into(),
+                by_length,
+                lengths,
+                other,
+                descends,
+                payload: payload(&ends),
+            });
             next_id += 1;
         }
         Ok(Matcher { states })
@@ -159,9 +175,11 @@ impl<A> Matcher<A> {
     #[inline]
     pub fn key(&self, s: StateId, key: &[u8]) -> StateId {
         let state = &self.states[s as usize];
-        if state.lengths & (1 << key.len().min(63)) != 0 {
+        let n = key.len().min(63);
+        if state.lengths & (1 << n) != 0 {
             let t = tag(key);
-            for (name_tag, name, next) in state.keys.iter() {
+            let at = |n: usize| state.by_length.get(n).map_or(0, |&i| i as usize);
+            for (name_tag, name, next) in state.keys.get(at(n)..at(n + 1)).unwrap_or_default() {
                 if *name_tag == t && **name == *key {
                     return *next;
                 }

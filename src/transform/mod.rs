@@ -137,9 +137,15 @@ pub enum TransformError {
 
 /// What became of an event read for its noted values ([`Transform::encode_noted`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Noting {
-    /// Kept; its day (and time).
-    Kept(Day),
+pub enum Noting<'r> {
+    /// Kept.
+    Kept {
+        /// Its day (and time).
+        day: Day,
+        /// The event as the text the walk checked it to be, when the values are read from it
+        /// (nothing redacted): for [`Noted::texts`], which then need not check it again.
+        event: Option<&'r str>,
+    },
     /// A filter dropped it.
     Filtered,
 }
@@ -320,27 +326,27 @@ impl Transform {
     /// in `noted` (read them with [`Noted::text`]; unchanged otherwise). The document is only
     /// written (to `out`) when something is redacted, for the values to be read from it; else
     /// they are read from `raw` and nothing is copied.
-    pub fn encode_noted(
+    pub fn encode_noted<'r>(
         &self,
-        raw: &[u8],
+        raw: &'r [u8],
         out: &mut Vec<u8>,
         noted: &mut Noted,
-    ) -> Result<Noting, EventProblem> {
+    ) -> Result<Noting<'r>, EventProblem> {
         let start = out.len();
         noted.found.clear();
-        let day = if self.redacts {
+        let kept = if self.redacts {
             match document::encode(&self.plan, raw, out, &mut noted.found, None)? {
-                Encoded::Document(routing) => Some(routing.day),
+                Encoded::Document(routing) => Some((routing.day, None)),
                 Encoded::Filtered => None,
             }
         } else {
-            document::check(&self.plan, raw, &mut noted.found)?
+            document::check(&self.plan, raw, &mut noted.found)?.map(|(day, text)| (day, Some(text)))
         };
-        let Some(day) = day else { return Ok(Noting::Filtered) };
+        let Some((day, event)) = kept else { return Ok(Noting::Filtered) };
         if let Some(notes) = &self.plan.notes {
             notes.note(raw, out, start, noted);
         }
-        Ok(Noting::Kept(day))
+        Ok(Noting::Kept { day, event })
     }
 
     /// The event as it may be kept in a dead letter when redaction is on: its redacted, compact

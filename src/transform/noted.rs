@@ -8,7 +8,7 @@
 //! would hold (a removed field is absent, a masked or hashed one masked or hashed). The console
 //! rule (`console.rs`) is judged on the event as written, as `--console-only` is.
 
-use super::capture::{string_text, Found, Slots};
+use super::capture::{has_backslash, string_text, Found, Slots};
 use super::console::Console;
 use super::matcher::{Matcher, TooComplex};
 use super::redact::Redactor;
@@ -132,9 +132,16 @@ impl Noted {
 
     /// The noted fields `0..into.len()` as text, as [`Noted::values`] and [`Noted::value_text`]
     /// give them (the first value of each; `None` when absent, `null`, an object or an array),
-    /// with the document's UTF-8 checked once rather than once per value. `raw` and `out` as for
-    /// [`Noted::text`]. At most 64 fields.
-    pub fn texts<'a>(&self, raw: &'a [u8], out: &'a [u8], into: &mut [Option<Cow<'a, str>>]) {
+    /// with the document's UTF-8 checked once rather than once per value, or not at all when
+    /// `event` is `raw` as the text the walk checked ([`super::Noting::Kept`]). `raw` and `out`
+    /// as for [`Noted::text`]. At most 64 fields.
+    pub fn texts<'a>(
+        &self,
+        raw: &'a [u8],
+        event: Option<&'a str>,
+        out: &'a [u8],
+        into: &mut [Option<Cow<'a, str>>],
+    ) {
         into.fill(None);
         let (src, found) = if self.redacted {
             (out.get(self.start..).unwrap_or_default(), &self.document)
@@ -143,7 +150,10 @@ impl Noted {
         };
         // The walk checked this text (or wrote it, redacted): valid UTF-8 is the rule; if not,
         // each value is read as `value_text` reads it.
-        let text = std::str::from_utf8(src).ok();
+        let text = match event {
+            Some(event) if !self.redacted && std::ptr::eq(event.as_bytes(), raw) => Some(event),
+            _ => std::str::from_utf8(src).ok(),
+        };
         let mut seen = 0u64;
         for (slot, range) in found.ranges() {
             let field = if self.redacted {
@@ -180,7 +190,7 @@ fn str_value_text(value: &str) -> Option<Cow<'_, str>> {
     match value.as_bytes().first()? {
         b'"' => {
             let inner = value.get(1..value.len().saturating_sub(1)).unwrap_or_default();
-            if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
+            if !has_backslash(inner.as_bytes()) {
                 Some(Cow::Borrowed(inner))
             } else {
                 Some(string_text(value.as_bytes()))
@@ -200,7 +210,7 @@ mod tests {
             .unwrap();
         let (mut out, mut noted) = (b"prefix".to_vec(), Noted::default());
         let r = t.encode_noted(event.as_bytes(), &mut out, &mut noted).unwrap();
-        assert!(matches!(r, Noting::Kept(_)));
+        assert!(matches!(r, Noting::Kept { .. }));
         let texts: Vec<Option<String>> =
             (0..4).map(|i| noted.text(event.as_bytes(), &out, i).map(|t| t.into_owned())).collect();
         // Read in one pass, the values are the same.
@@ -211,7 +221,14 @@ mod tests {
         assert_eq!(texts_of_values, texts);
         // Read as text in one pass, the same again.
         let mut direct = [None, None, None, None];
-        noted.texts(event.as_bytes(), &out, &mut direct);
+        noted.texts(event.as_bytes(), None, &out, &mut direct);
+        assert_eq!(direct.clone().map(|t| t.map(|t| t.into_owned())), *texts);
+        // Given the event's checked text, the same.
+        let checked = match r {
+            Noting::Kept { event, .. } => event,
+            Noting::Filtered => None,
+        };
+        noted.texts(event.as_bytes(), checked, &out, &mut direct);
         let direct: Vec<Option<String>> = direct.into_iter().map(|t| t.map(|t| t.into_owned())).collect();
         assert_eq!(direct, texts);
         (texts, noted.console())

@@ -61,30 +61,31 @@ pub fn rewrite_noting(
     found: &mut Found,
     top: Option<&mut TopLevel>,
 ) -> Result<(), WalkError> {
-    walk(src, matcher, redactor, out, found, top, 0)
+    walk(src, matcher, redactor, out, found, top, 0).map(|_| ())
 }
 
 /// [`rewrite`] without writing the document: the same validation and captures, for a reader of
-/// the captured values alone (nothing is copied).
-pub fn check(
-    src: &[u8],
+/// the captured values alone (nothing is copied). Returns the event as the text it was checked to
+/// be.
+pub fn check<'s>(
+    src: &'s [u8],
     matcher: &Matcher<Accept>,
     redactor: &Redactor,
     found: &mut Found,
-) -> Result<(), WalkError> {
+) -> Result<&'s str, WalkError> {
     // Quiet from the start: nothing is ever written to the (empty) output.
     walk(src, matcher, redactor, &mut Vec::new(), found, None, 1)
 }
 
-fn walk(
-    src: &[u8],
+fn walk<'s>(
+    src: &'s [u8],
     matcher: &Matcher<Accept>,
     redactor: &Redactor,
     out: &mut Vec<u8>,
     found: &mut Found,
     mut top: Option<&mut TopLevel>,
     quiet: u32,
-) -> Result<(), WalkError> {
+) -> Result<&'s str, WalkError> {
     if let Some(top) = top.as_deref_mut() {
         top.clear();
     }
@@ -94,9 +95,10 @@ fn walk(
         Some(_) => return Err(WalkError::NotObject(value_kind(&src[start..]))),
         None => return Err(WalkError::NotObject("empty")),
     }
-    if let Err(e) = std::str::from_utf8(src) {
-        return Err(WalkError::Syntax { at: e.valid_up_to(), what: "invalid UTF-8" });
-    }
+    let text = match std::str::from_utf8(src) {
+        Ok(text) => text,
+        Err(e) => return Err(WalkError::Syntax { at: e.valid_up_to(), what: "invalid UTF-8" }),
+    };
     let doc = out.len();
     let mut walk =
         Walk { src, pos: start, mark: start, quiet, depth: 0, out, matcher, redactor, found, top, doc };
@@ -105,7 +107,7 @@ fn walk(
     walk.flush(end);
     match src[end..].iter().position(|&b| !is_ws(b)) {
         Some(i) => Err(WalkError::Syntax { at: end + i, what: "trailing characters after the object" }),
-        None => Ok(()),
+        None => Ok(text),
     }
 }
 
