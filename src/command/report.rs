@@ -181,7 +181,6 @@ async fn from_files(
                 stats: stats.clone(),
                 cancel: cancel.clone(),
                 aggregator: Aggregator::new(options.clone(), shared.clone()),
-                options: options.clone(),
                 detector: detector.clone(),
                 hits: Vec::new(),
             };
@@ -240,8 +239,8 @@ fn summary(stats: &Stats, started: Instant) {
     eprintln!("elapsed: {secs:.2} s ({rate:.0} events/s)");
 }
 
-/// The fields the report reads of each event ([`spec::FIELDS`]), noted first.
-const FIELDS: usize = spec::FIELDS.len();
+/// The fields the report notes of each event ([`spec::fields`]).
+const NOTED: usize = spec::FIELDS.len() + spec::RESOURCES.len();
 
 /// One reader thread: decode → transform (noting) → count.
 struct Reader {
@@ -250,8 +249,6 @@ struct Reader {
     stats: Arc<Stats>,
     cancel: CancellationToken,
     aggregator: Aggregator,
-    /// What is counted (which events are launches).
-    options: Arc<Options>,
     /// The Sigma rules (`--rules`), evaluated as `pipeline.rs` does for backfill.
     detector: Option<Arc<Detector>>,
     /// The rules an event matched (reused).
@@ -275,20 +272,34 @@ impl Reader {
                 }
             };
             let settings = self.decode.clone();
+            // Counted once per file, as backfill's readers do: a shared counter added to per
+            // event is a cache line the reader threads pass to each other for every event.
+            let mut counts = Counts::default();
             let result = decode(raw, &settings, |item| {
-                Stats::add(&self.stats.events_read, 1);
+                counts.read += 1;
                 match item {
-                    Item::Event { index, bytes } => self.event(&name, index, bytes, &mut scratch, &mut noted),
+                    Item::Event { index, bytes } => {
+                        match self.event(&name, index, bytes, &mut scratch, &mut noted) {
+                            Became::Counted => counts.counted += 1,
+                            Became::Filtered => counts.filtered += 1,
+                            Became::Failed => counts.failed += 1,
+                        }
+                    }
                     Item::TooLarge(too_large) => {
                         warn!("{name}: {too_large}");
-                        Stats::add(&self.stats.events_failed, 1);
+                        counts.failed += 1;
                     }
                 }
-                if self.cancel.is_cancelled() {
+                // Asked now and then (it takes a lock the readers share).
+                if counts.read % CANCEL_EVERY == 0 && self.cancel.is_cancelled() {
                     return ControlFlow::Break(());
                 }
                 ControlFlow::Continue(())
             });
+            Stats::add(&self.stats.events_read, counts.read);
+            Stats::add(&self.stats.events_indexed, counts.counted);
+            Stats::add(&self.stats.events_filtered, counts.filtered);
+            Stats::add(&self.stats.events_failed, counts.failed);
             match result {
                 Ok(decoded) if decoded.format == Format::Digest => Stats::add(&self.stats.files_skipped, 1),
                 Ok(_) => Stats::add(&self.stats.files_read, 1),
@@ -302,20 +313,21 @@ impl Reader {
         }
     }
 
-    fn event(&mut self, file: &str, index: u64, bytes: &[u8], scratch: &mut Vec<u8>, noted: &mut Noted) {
+    fn event(
+        &mut self,
+        file: &str,
+        index: u64,
+        bytes: &[u8],
+        scratch: &mut Vec<u8>,
+        noted: &mut Noted,
+    ) -> Became {
         scratch.clear();
         match self.transform.encode_noted(bytes, scratch, noted) {
             Ok(Noting::Kept { day, event: checked }) => {
-                let mut texts = [const { None }; FIELDS + spec::RESOURCES.len()];
-                noted.texts(bytes, checked, scratch, &mut texts);
-                let values = std::array::from_fn(|i| texts[i].take());
-                let mut event = Event { values, resource: None, console: noted.console(), time: day.unix };
-                if self.options.launch(event.values[spec::F::EventName as usize].as_deref()) {
-                    event.resource =
-                        texts[FIELDS..].iter_mut().filter_map(Option::take).find(|v| !v.is_empty());
-                }
+                let mut event =
+                    Event { values: [const { None }; NOTED], console: noted.console(), time: day.unix };
+                noted.texts(bytes, checked, scratch, &mut event.values);
                 self.aggregator.add(&event);
-                Stats::add(&self.stats.events_indexed, 1);
                 if let Some(detector) = &self.detector {
                     // On the event as CloudTrail wrote it, as backfill evaluates it.
                     if detector.evaluate(bytes, &mut self.hits).is_err() {
@@ -326,13 +338,33 @@ impl Reader {
                         self.aggregator.finding(&detector.rules()[i], &event);
                     }
                 }
+                Became::Counted
             }
-            Ok(Noting::Filtered) => Stats::add(&self.stats.events_filtered, 1),
+            Ok(Noting::Filtered) => Became::Filtered,
             Err(problem) => {
                 // Never a value of the event (see EventProblem).
                 warn!("{file}: record {index}: {problem}");
-                Stats::add(&self.stats.events_failed, 1);
+                Became::Failed
             }
         }
     }
 }
+
+/// What became of one event.
+enum Became {
+    Counted,
+    Filtered,
+    Failed,
+}
+
+/// One file's events, by what became of them.
+#[derive(Default)]
+struct Counts {
+    read: u64,
+    counted: u64,
+    filtered: u64,
+    failed: u64,
+}
+
+/// Events between two looks at the cancellation.
+const CANCEL_EVERY: u64 = 64;

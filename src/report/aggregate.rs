@@ -9,7 +9,7 @@
 use super::findings::FindingTally;
 use super::model::{self, Launch, Report, Span, LAUNCH_ROWS};
 use super::spec::{
-    is_denied, is_internal, Scope, TableSpec, DISTINCT, F, FIELDS, READ_PREFIXES, SCOPES, TABLES,
+    is_denied, is_internal, Scope, TableSpec, DISTINCT, F, FIELDS, READ_PREFIXES, RESOURCES, SCOPES, TABLES,
 };
 use super::tally::{hash_parts, hash_text, Distinct, Tally, SEP};
 use crate::detect::RuleInfo;
@@ -39,16 +39,15 @@ impl Options {
     }
 }
 
-/// One event as the report reads it: the values of [`FIELDS`] and, for a launch, of the first
-/// [`RESOURCES`](super::spec::RESOURCES) that has one; whether it is a console operation; its time (Unix seconds).
+/// One event as the report reads it: the values of [`FIELDS`] then of [`RESOURCES`]; whether it
+/// is a console operation; its time (Unix seconds).
 pub struct Event<'a> {
     /// By [`F`] index; `None` when absent or null. A borrowed value is the event's own text
     /// (a string without escapes, a number, a boolean): it holds no control character, [`SEP`]
     /// among them; only an owned one (unescaped) is looked through for [`SEP`].
-    pub values: [Option<Cow<'a, str>>; FIELDS.len()],
-    /// For a launch or creation ([`Options::launch`]): the first non-empty value of
-    /// [`RESOURCES`](super::spec::RESOURCES), in their order (left `None` for other events: they are not listed).
-    pub resource: Option<Cow<'a, str>>,
+    /// Then, from index `FIELDS.len()`, the values of [`RESOURCES`]: a launch or creation
+    /// ([`Options::launch`]) is listed with the first non-empty one, in their order.
+    pub values: [Option<Cow<'a, str>>; FIELDS.len() + RESOURCES.len()],
     /// The console rule.
     pub console: bool,
     /// When.
@@ -379,7 +378,11 @@ impl Aggregator {
         self.launches.push(Launch {
             time: model::time_text(e.time),
             action: text(F::EventName),
-            resource: e.resource.as_deref().unwrap_or_default().to_string(),
+            resource: e.values[FIELDS.len()..]
+                .iter()
+                .flatten()
+                .find(|v| !v.is_empty())
+                .map_or_else(String::new, |v| v.to_string()),
             principal: text(F::Arn),
             source_ip: text(F::SourceIp),
             user_agent: text(F::UserAgent),

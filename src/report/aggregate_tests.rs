@@ -16,10 +16,10 @@ fn tables_share_a_tally_only_when_they_count_the_same() {
 }
 
 fn launch_event(name: &'static str, time: i64) -> Event<'static> {
-    let mut values: [Option<Cow<'static, str>>; FIELDS.len()] = Default::default();
+    let mut values = [const { None }; FIELDS.len() + RESOURCES.len()];
     values[F::EventName as usize] = Some(Cow::Borrowed(name));
     values[F::Arn as usize] = Some(Cow::Owned(format!("arn:aws:iam::1:user/u{}", time % 7)));
-    Event { values, resource: None, console: false, time }
+    Event { values, console: false, time }
 }
 
 #[test]
@@ -42,10 +42,10 @@ fn the_launches_kept_are_the_latest_whatever_the_order_read() {
 }
 
 fn keyed_event(key: Cow<'static, str>, time: i64) -> Event<'static> {
-    let mut values: [Option<Cow<'static, str>>; FIELDS.len()] = Default::default();
+    let mut values = [const { None }; FIELDS.len() + RESOURCES.len()];
     values[F::AccessKey as usize] = Some(key);
     values[F::SourceIp as usize] = Some(Cow::Borrowed("AWS Internal"));
-    Event { values, resource: None, console: false, time }
+    Event { values, console: false, time }
 }
 
 #[test]
