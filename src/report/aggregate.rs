@@ -107,10 +107,11 @@ impl Event<'_> {
 
 /// A value as one part of a table's key: [`SEP`], which separates the parts, replaced (it can
 /// only be in an owned value: see [`Event::values`]).
-fn part<'a>(value: &'a Cow<'_, str>) -> Cow<'a, str> {
-    match value {
-        Cow::Owned(v) if v.contains(SEP) => Cow::Owned(v.replace(SEP, "\u{fffd}")),
-        v => Cow::Borrowed(&**v),
+fn part(value: &str, owned: bool) -> Cow<'_, str> {
+    if owned && value.contains(SEP) {
+        Cow::Owned(value.replace(SEP, "\u{fffd}"))
+    } else {
+        Cow::Borrowed(value)
     }
 }
 
@@ -319,7 +320,7 @@ impl Aggregator {
         let mut keyed: [Option<(Cow<str>, u64)>; FIELDS.len()] = Default::default();
         for ((k, v), _) in keyed.iter_mut().zip(&e.values).zip(KEYED).filter(|(_, keyed)| *keyed) {
             *k = v.as_ref().map(|v| {
-                let text = part(v);
+                let text = part(v, matches!(v, Cow::Owned(_)));
                 let hash = hash_text(&text);
                 (text, hash)
             });

@@ -235,6 +235,14 @@ impl Tally {
         drop(slots);
         self.floor = self.floor.max(dropped);
         self.map.retain(|s| rank(s, &last) != std::cmp::Ordering::Greater);
+        if self.map.capacity() < 2 * CAP {
+            // Erasing leaves tombstones, which only a rebuild clears; without one the table
+            // would grow to twice its size before the next compaction.
+            let kept: Vec<Slot> = self.map.drain().collect();
+            for s in kept {
+                self.map.insert_unique(s.hash, s, |s| s.hash);
+            }
+        }
     }
 
     /// Adds another reader's counts to these.
@@ -416,6 +424,16 @@ mod tests {
         let last = 2 * CAP as i64 - 1;
         assert_eq!(firsts, [0, 1, 2].map(|n| format!("k{:06}", 1_000_000 - last + n)));
         assert!(t.map.iter().all(|s| s.entry.first >= CAP as i64), "the older half went");
+    }
+
+    #[test]
+    fn a_full_table_keeps_its_size_through_compactions() {
+        let mut t = Tally::default();
+        for i in 0..300_000u64 {
+            t.add(&format!("arn:aws:iam::111122223333:user/user-{i:09}"), i as i64);
+            // Room for 2 × CAP keys: a table that doubled would hold nearly 6 × CAP.
+            assert!(t.map.capacity() < 3 * CAP, "{} at {i}", t.map.capacity());
+        }
     }
 
     #[test]

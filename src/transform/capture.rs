@@ -266,7 +266,7 @@ pub fn has_backslash(bytes: &[u8]) -> bool {
             return true;
         }
     }
-    chunks.remainder().iter().any(|&b| b == b'\\')
+    chunks.remainder().contains(&b'\\')
 }
 
 /// A JSON string literal (with its quotes) as text.

@@ -36,7 +36,7 @@ pub struct TooComplex;
 struct State<A> {
     /// Keys with a transition of their own (with their [`tag`]), and where they lead, by length:
     /// those of `n` bytes are `keys[by_length[n]..by_length[n + 1]]` (`n` ≥ 63 share 63).
-    keys: Box<[(u64, Box<[u8]>, StateId)]>,
+    keys: Box<[Key]>,
     /// See `keys` (empty when there are none).
     by_length: Box<[u32]>,
     /// Bit `n` is set when some key in `keys` is `n` bytes long (`n` ≥ 63 share bit 63): most keys
@@ -57,6 +57,27 @@ pub struct Matcher<A> {
 
 /// A position inside one path: the path's index and how many segments are behind.
 type Position = (u32, u32);
+
+/// A key with a transition of its own.
+struct Key {
+    /// Its [`tag`].
+    tag: u64,
+    name: Box<[u8]>,
+    /// Where it leads.
+    next: StateId,
+}
+
+/// Whether a (short) key holds a `.`: a plain loop, in line (the library's search is a call for
+/// sixteen bytes and more).
+#[inline]
+fn has_dot(key: &[u8]) -> bool {
+    for &b in key {
+        if b == b'.' {
+            return true;
+        }
+    }
+    false
+}
 
 /// A key's first and last (up to) eight bytes in one word: keys of one length that differ there
 /// differ, so a lookup compares the bytes of one candidate at most, mostly (the top of an event
@@ -146,7 +167,7 @@ impl<A> Matcher<A> {
             let mut lengths = 0u64;
             for name in &names {
                 let next = intern(step(&set, Some(name)), &mut sets)?;
-                keys.push((tag(name.as_bytes()), name.as_bytes().into(), next));
+                keys.push(Key { tag: tag(name.as_bytes()), name: name.as_bytes().into(), next });
                 lengths |= 1 << name.len().min(63);
             }
             let by_length: Box<[u32]> = if names.is_empty() {
@@ -179,9 +200,9 @@ impl<A> Matcher<A> {
         if state.lengths & (1 << n) != 0 {
             let t = tag(key);
             let at = |n: usize| state.by_length.get(n).map_or(0, |&i| i as usize);
-            for (name_tag, name, next) in state.keys.get(at(n)..at(n + 1)).unwrap_or_default() {
-                if *name_tag == t && **name == *key {
-                    return *next;
+            for k in state.keys.get(at(n)..at(n + 1)).unwrap_or_default() {
+                if k.tag == t && *k.name == *key {
+                    return k.next;
                 }
             }
         }
@@ -195,11 +216,7 @@ impl<A> Matcher<A> {
     #[inline]
     pub fn member(&self, s: StateId, key: &[u8], stop: impl Fn(&A) -> bool) -> (StateId, Option<StateId>) {
         // Keys are short: a plain loop beats a call to the vectorised search.
-        let dotted = if key.len() <= 32 {
-            key.iter().any(|&b| b == b'.')
-        } else {
-            memchr::memchr(b'.', key).is_some()
-        };
+        let dotted = if key.len() <= 32 { has_dot(key) } else { memchr::memchr(b'.', key).is_some() };
         if !dotted {
             return (self.key(s, key), None);
         }
