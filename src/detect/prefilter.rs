@@ -60,6 +60,10 @@ struct FieldIndex {
     field: String,
     /// `Equals` requirements: the rules that need each (lower-cased) value.
     equals: HashMap<String, Vec<usize>, BuildHasherDefault<Fnv>>,
+    /// The lengths of `equals`' values: bit `n` for a length `n` under 64, bit 63 for any longer.
+    /// A value of another length is not looked up (hashing a long user agent costs more than
+    /// the rest of the test).
+    lengths: u64,
     /// The other tests, each with its rule.
     others: Vec<(Requirement, usize)>,
     /// Every rule with a requirement here: the candidates when a value cannot be judged.
@@ -91,7 +95,8 @@ impl Prefilter {
                         Some(at) => at,
                         None => {
                             let (equals, others, all) = (HashMap::default(), Vec::new(), Vec::new());
-                            fields.push(FieldIndex { field: r.field.clone(), equals, others, all });
+                            let field = r.field.clone();
+                            fields.push(FieldIndex { field, equals, lengths: 0, others, all });
                             fields.len() - 1
                         }
                     };
@@ -100,6 +105,7 @@ impl Prefilter {
                         f.all.push(i);
                     }
                     if r.test == Test::Equals {
+                        f.lengths |= length_bit(r.text.len());
                         let rules = f.equals.entry(r.text).or_default();
                         if !rules.contains(&i) {
                             rules.push(i);
@@ -172,8 +178,10 @@ impl Prefilter {
                     out.extend_from_slice(&f.all);
                     return;
                 };
-                if let Some(rules) = f.equals.get(value) {
-                    out.extend_from_slice(rules);
+                if f.lengths & length_bit(value.len()) != 0 {
+                    if let Some(rules) = f.equals.get(value) {
+                        out.extend_from_slice(rules);
+                    }
                 }
                 out.extend(f.others.iter().filter(|(r, _)| r.passes(value)).map(|&(_, i)| i));
             });
@@ -200,6 +208,11 @@ impl Prefilter {
     pub fn reads_fields_only(&self) -> bool {
         self.always.is_empty() && self.anchored.is_empty()
     }
+}
+
+/// A text length's bit in [`FieldIndex::lengths`].
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
 }
 
 /// One string that must occur, and how much it narrows (higher is better).
