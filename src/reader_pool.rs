@@ -280,7 +280,7 @@ impl Readers {
 
     /// Encodes one event into the batch, drops it (filters), or dead-letters it.
     fn encode(&self, ack: &FileAck, index: u64, event: &[u8], batch: &mut Batch, scratch: &mut Scratch) {
-        let Scratch { document, top, findings: counts } = scratch;
+        let Scratch { document, top, findings: counts, hits, body } = scratch;
         document.clear();
         // With rules, the walk notes where the top-level members are: the rules and the findings
         // read them there.
@@ -296,7 +296,8 @@ impl Readers {
                 self.frame.append(batch, &routing, document, ack.event());
                 let findings = match &self.detector {
                     Some(detector) => {
-                        self.findings(detector, (event, top), &routing, document, batch, ack, counts)
+                        let room = (&mut *hits, &mut *body);
+                        self.findings(detector, (event, top), &routing, document, batch, ack, counts, room)
                     }
                     None => Vec::new(),
                 };
@@ -328,7 +329,8 @@ impl Readers {
 
     /// Evaluates the Sigma rules on `event` (as CloudTrail wrote it) and adds a finding to the batch
     /// for each match, made from `document` (the event as written, redacted), counted in
-    /// `counts` by level. Returns them when there are alerts to offer them to.
+    /// `counts` by level (`hits`, `body`: the reader's room for the rules matched and a finding,
+    /// kept from one event to the next). Returns them when there are alerts to offer them to.
     #[allow(clippy::too_many_arguments)]
     fn findings(
         &self,
@@ -339,9 +341,9 @@ impl Readers {
         batch: &mut Batch,
         ack: &FileAck,
         counts: &mut [u64; 5],
+        (hits, body): (&mut Vec<usize>, &mut Vec<u8>),
     ) -> Vec<Finding> {
-        let mut hits = Vec::new();
-        if detector.evaluate_walked(event, top, &mut hits).is_err() {
+        if detector.evaluate_walked(event, top, hits).is_err() {
             Stats::add(&self.stats.events_unevaluable, 1);
             warn!("{}: the Sigma evaluator failed on an event; it is indexed without findings", ack.file());
         }
@@ -353,14 +355,13 @@ impl Readers {
         let event_id = routing.id.to_text();
         let index = self.frame.index_name(&routing.day);
         let mut found = Vec::new();
-        let mut body = Vec::with_capacity(1024);
-        for rule_index in hits {
+        for &rule_index in hits.iter() {
             let rule = &detector.rules()[rule_index];
             counts[rule.level.index()] += 1;
             let id = finding::id(rule, &event_id);
             body.clear();
-            source.write(detector.rule_json(rule_index), &index, &event_id, &mut body);
-            self.frame.append_finding(batch, &id, routing.day, &body, ack.event());
+            source.write(detector.rule_json(rule_index), &index, &event_id, body);
+            self.frame.append_finding(batch, &id, routing.day, body, ack.event());
             if self.alerts.is_some() {
                 found.push(Finding { rule: rule.clone(), id, document: body.clone() });
             }
@@ -389,6 +390,10 @@ struct Scratch {
     top: TopLevel,
     /// Findings made in the file being read, by level: counted once per file, as events are.
     findings: [u64; 5],
+    /// The rules an event matched (with rules).
+    hits: Vec<usize>,
+    /// A finding's document (with rules).
+    body: Vec<u8>,
 }
 
 /// Counts the raw bytes read from a source.

@@ -17,6 +17,7 @@
 //! Sigma's semantics (case-insensitive strings, modifiers, `1 of`, `not`, `|re`, `|fieldref`).
 //! Correlation rules (counting over time) are refused at load.
 
+mod anchors;
 pub mod builtin;
 pub mod event;
 pub mod finding;

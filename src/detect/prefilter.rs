@@ -11,24 +11,15 @@
 //!   one hash lookup. Every bundled rule has requirements.
 //! - otherwise *anchors*: strings of which at least one occurs in the text of every event the
 //!   rule matches, searched in the event's bytes in one pass (ASCII case folded, as Sigma
-//!   compares). A rule with neither (a number, `not` alone, a regular expression without a
+//!   compares; read from the rule by `anchors.rs`). A rule with neither (a number, `not` alone, a regular expression without a
 //!   literal…) is asked about every event.
 //!
-//! Why an anchor must occur in the bytes: a value the evaluator compares is a JSON string,
-//! number or boolean of the event, or an object shown as its text (`event.rs`). An anchor holds
-//! only ASCII letters, digits and `.`, `-`, `_`, `@`, `=`, `+`, `%`, `#`, `:`, `/`: characters
-//! JSON writes as they are, unless the writer used `\u` escapes or `\/`: an event that contains
-//! either anywhere is always evaluated. Numbers, `null`, booleans and every
-//! modifier that transforms the value (`base64`, `cidr`, `fieldref`, comparisons…) give no
-//! anchor. A wildcard value contributes its longest plain piece; a `|re` value, the longest piece
-//! of what its pattern requires (`regex_literals.rs`).
-
+use super::anchors::rule_anchors;
 use super::event::RecordView;
-use super::reading::{best, read, union, Leaves};
-use super::regex_literals;
+use super::reading::{read, Leaves};
 use super::requirement::{self, Fnv, Requirement, Test};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use rsigma_parser::{DetectionItem, Modifier, SigmaRule, SigmaValue, StringPart};
+use rsigma_parser::SigmaRule;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
@@ -37,9 +28,6 @@ thread_local! {
     /// event to the next rather than allocated for each.
     static JUDGED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
-
-/// Shorter anchors would pass too many events to be worth the test.
-const MIN_ANCHOR: usize = 3;
 
 /// Which rules an event can match.
 pub struct Prefilter {
@@ -60,6 +48,10 @@ struct FieldIndex {
     field: String,
     /// `Equals` requirements: the rules that need each (lower-cased) value.
     equals: HashMap<String, Vec<usize>, BuildHasherDefault<Fnv>>,
+    /// The lengths of `equals`' values: bit `n` for a length `n` under 64, bit 63 for any longer.
+    /// A value of another length is not looked up (hashing a long user agent costs more than
+    /// the rest of the test).
+    lengths: u64,
     /// The other tests, each with its rule.
     others: Vec<(Requirement, usize)>,
     /// Every rule with a requirement here: the candidates when a value cannot be judged.
@@ -91,7 +83,8 @@ impl Prefilter {
                         Some(at) => at,
                         None => {
                             let (equals, others, all) = (HashMap::default(), Vec::new(), Vec::new());
-                            fields.push(FieldIndex { field: r.field.clone(), equals, others, all });
+                            let field = r.field.clone();
+                            fields.push(FieldIndex { field, equals, lengths: 0, others, all });
                             fields.len() - 1
                         }
                     };
@@ -100,6 +93,7 @@ impl Prefilter {
                         f.all.push(i);
                     }
                     if r.test == Test::Equals {
+                        f.lengths |= length_bit(r.text.len());
                         let rules = f.equals.entry(r.text).or_default();
                         if !rules.contains(&i) {
                             rules.push(i);
@@ -172,8 +166,10 @@ impl Prefilter {
                     out.extend_from_slice(&f.all);
                     return;
                 };
-                if let Some(rules) = f.equals.get(value) {
-                    out.extend_from_slice(rules);
+                if f.lengths & length_bit(value.len()) != 0 {
+                    if let Some(rules) = f.equals.get(value) {
+                        out.extend_from_slice(rules);
+                    }
                 }
                 out.extend(f.others.iter().filter(|(r, _)| r.passes(value)).map(|&(_, i)| i));
             });
@@ -202,21 +198,10 @@ impl Prefilter {
     }
 }
 
-/// One string that must occur, and how much it narrows (higher is better).
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Anchor {
-    text: String,
-    rank: (u8, usize),
+/// A text length's bit in [`FieldIndex::lengths`].
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
 }
-
-/// A set of anchors of which one occurs in every event matching the expression; `None`: unknown.
-type Set = Option<Vec<Anchor>>;
-
-const ANCHORS: Leaves<Anchor> = Leaves {
-    item,
-    keywords: |values| union(&mut values.iter().map(|v| value(v, 1))),
-    rank: |a| (a.rank.0, 0, a.rank.1),
-};
 
 const REQUIREMENTS: Leaves<Requirement> = Leaves {
     item: requirement::item,
@@ -227,76 +212,9 @@ const REQUIREMENTS: Leaves<Requirement> = Leaves {
     },
 };
 
-/// The anchors of a rule: those of its conditions (Sigma's conditions are OR-ed, so all of them
-/// must have anchors).
-fn rule_anchors(rule: &SigmaRule) -> Set {
-    read(rule, &ANCHORS)
-}
-
 /// The requirements of a rule, read as its anchors are.
 fn rule_requirements(rule: &SigmaRule) -> Option<Vec<Requirement>> {
     read(rule, &REQUIREMENTS)
-}
-
-/// A field's values: one of them (all of them with `|all`) must match.
-fn item(i: &DetectionItem) -> Set {
-    let name = i.field.name.as_deref().unwrap_or("");
-    use Modifier::*;
-    let regex = i.field.has_modifier(Re);
-    let allowed: &[Modifier] = if regex {
-        &[Re, IgnoreCase, Multiline, DotAll, All]
-    } else {
-        &[Contains, StartsWith, EndsWith, All, Cased]
-    };
-    if i.field.modifiers.iter().any(|m| !allowed.contains(m)) || i.values.is_empty() {
-        return None;
-    }
-    let rank = match name {
-        "eventName" => 2,
-        "eventSource" => 0,
-        _ => 1,
-    };
-    let mut sets = i.values.iter().map(|v| if regex { pattern(v, rank) } else { value(v, rank) });
-    if i.field.has_modifier(All) {
-        best(&mut sets, ANCHORS.rank)
-    } else {
-        union(&mut sets)
-    }
-}
-
-/// A value's anchor: its longest piece that JSON writes as it is.
-fn value(v: &SigmaValue, rank: u8) -> Set {
-    let SigmaValue::String(s) = v else { return None };
-    let plain_parts = s.parts.iter().filter_map(|p| match p {
-        StringPart::Plain(text) => Some(text.as_str()),
-        StringPart::Special(_) => None,
-    });
-    Some(vec![anchor(plain_parts, rank)?])
-}
-
-/// A `|re` value's anchors: one for each string the pattern requires (`regex_literals.rs`).
-fn pattern(v: &SigmaValue, rank: u8) -> Set {
-    let SigmaValue::String(s) = v else { return None };
-    let required = regex_literals::required(&s.original)?;
-    required.iter().map(|text| anchor(std::iter::once(text.as_str()), rank)).collect()
-}
-
-/// The longest piece of `texts` that JSON writes as it is, if long enough to narrow.
-fn anchor<'a>(texts: impl Iterator<Item = &'a str>, rank: u8) -> Option<Anchor> {
-    // A leading `:` could be the one between a key and its value in an object shown as text
-    // (`"Enabled":true`), which the event may write with a space after it.
-    let pieces = texts.flat_map(|t| t.split(|c: char| !plain(c))).map(|p| p.trim_start_matches(':'));
-    let longest = pieces.max_by_key(|p| p.len())?;
-    // A number-like value may be compared with a JSON number written differently (`1` and `1.0`).
-    if longest.len() < MIN_ANCHOR || longest.parse::<f64>().is_ok() {
-        return None;
-    }
-    Some(Anchor { text: longest.to_string(), rank: (rank, longest.len()) })
-}
-
-/// A character JSON writers put as it is (no escape but `\/`, no case folding beyond ASCII).
-fn plain(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@' | '=' | '+' | '%' | '#' | ':' | '/')
 }
 
 #[cfg(test)]

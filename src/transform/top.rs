@@ -18,6 +18,8 @@ use std::ops::Range;
 /// One top-level member.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Member {
+    /// [`tag`] of the key as written: compared before the key's bytes are.
+    tag: u64,
     /// The key, inside its quotes, in the event's bytes.
     key: Range<usize>,
     /// Whether the key holds escapes.
@@ -50,12 +52,14 @@ impl TopLevel {
     /// Notes a member (positions as [`Member`] says).
     pub(super) fn push(
         &mut self,
+        raw: &[u8],
         key: Range<usize>,
         escaped: bool,
         value: Range<usize>,
         written: Option<Range<usize>>,
     ) {
-        self.members.push(Member { key, escaped, value, written });
+        let tag = if escaped { ESCAPED } else { raw.get(key.clone()).map_or(ESCAPED, tag) };
+        self.members.push(Member { tag, key, escaped, value, written });
     }
 
     /// The encoder put `{"@timestamp":VALUE,` in front of the document, `head` bytes in place of its `{`,
@@ -82,7 +86,8 @@ impl TopLevel {
 
     /// The value of the first member named `key` (unescaped) in `raw`, the event walked.
     pub fn first<'a>(&self, raw: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
-        self.members.iter().find(|m| key_is(raw, m, key)).and_then(|m| raw.get(m.value.clone()))
+        let wanted = tag(key);
+        self.members.iter().find(|m| key_is(raw, m, key, wanted)).and_then(|m| raw.get(m.value.clone()))
     }
 
     /// Every member of `raw` (the event walked): key (unescaped) and value, in order.
@@ -109,13 +114,33 @@ impl TopLevel {
                 return document.get(t.clone());
             }
         }
-        let m = self.members.iter().rev().find(|m| m.written.is_some() && key_is(raw, m, key))?;
+        let wanted = tag(key);
+        let m = self.members.iter().rev().find(|m| m.written.is_some() && key_is(raw, m, key, wanted))?;
         document.get(m.written.clone()?)
     }
 }
 
-/// Whether member `m` of `raw` is named `key`.
-fn key_is(raw: &[u8], m: &Member, key: &[u8]) -> bool {
+/// A key's length and first seven bytes in one word: two keys of different tags differ. Keys
+/// with escapes get [`ESCAPED`] (their bytes are not their text).
+fn tag(key: &[u8]) -> u64 {
+    let head = match key.get(..8) {
+        // Most CloudTrail keys: one load, its eighth byte masked off.
+        Some(eight) => <[u8; 8]>::try_from(eight).map_or(0, u64::from_le_bytes) & 0x00ff_ffff_ffff_ffff,
+        None => key.iter().rev().fold(0, |word, &b| (word << 8) | u64::from(b)),
+    };
+    head | ((key.len().min(255) as u64) << 56)
+}
+
+/// The tag of every key written with escapes (no real tag has a length byte of 255 and seven
+/// bytes of 255, which is not UTF-8).
+const ESCAPED: u64 = u64::MAX;
+
+/// Whether member `m` of `raw` is named `key`, whose [`tag`] is `wanted`.
+#[inline]
+fn key_is(raw: &[u8], m: &Member, key: &[u8], wanted: u64) -> bool {
+    if m.tag != wanted && m.tag != ESCAPED {
+        return false;
+    }
     let Some(quoted) = raw.get(m.key.clone()) else { return false };
     if !m.escaped {
         return quoted == key;

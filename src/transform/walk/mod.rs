@@ -244,7 +244,13 @@ impl Walk<'_, '_> {
             if self.depth == 1 {
                 let end = (written && self.quiet == 0).then(|| self.placed());
                 if let Some(top) = self.top.as_deref_mut() {
-                    top.push(key_start..key_end, escaped, value..self.pos, end.map(|end| placed..end));
+                    top.push(
+                        self.src,
+                        key_start..key_end,
+                        escaped,
+                        value..self.pos,
+                        end.map(|end| placed..end),
+                    );
                 }
             }
             kept += usize::from(written);
