@@ -66,6 +66,23 @@ def patch_dvmin(s, m):
             d["doc_values"] = False
 
 
+# What `report --es` and responders' usual breakdowns aggregate on besides the dashboards' fields:
+# these keep their doc values in `dvused` too.
+AGGREGATED = CHARTED | {"userIdentity.type", "userIdentity.accessKeyId", "userIdentity.userName",
+                        "userIdentity.accountId", "recipientAccountId", "recipientAccountName", "eventType",
+                        "eventCategory", "awsRegion", "userIdentity.sessionContext.sessionIssuer.arn",
+                        "userIdentity.sessionContext.sessionIssuer.userName",
+                        "userIdentity.sessionContext.attributes.mfaAuthenticated"}
+
+
+def patch_dvused(s, m):
+    for p, d in keywords(m["properties"]):
+        if p not in AGGREGATED:
+            d["doc_values"] = False
+    m["properties"]["userIdentity"]["properties"]["sessionContext"]["properties"]["attributes"][
+        "properties"]["creationDate"]["doc_values"] = False
+
+
 def patch_free(keep):
     def f(s, m):
         for p, parent, name in list(free_form(m["properties"])):
@@ -116,6 +133,8 @@ PATCHES = {
     "dvmin": ("doc values only on the fields the dashboards chart", patch_dvmin),
     "dvsome": ("no doc values on userAgent, eventVersion, apiVersion, vpcEndpoint*, the TLS host header, "
                "resources.ARN*, addendum.*", patch_dvsome),
+    "dvused": ("doc values only on what the dashboards, `report --es` and usual breakdowns aggregate",
+               patch_dvused),
     "notime": ("eventTime in _source only (@timestamp holds the same instant)",
                patch_field("eventTime", unindex)),
 }
