@@ -60,8 +60,8 @@ type Position = (u32, u32);
 
 /// A key with a transition of its own.
 struct Key {
-    /// Its [`tag`].
-    tag: u64,
+    /// Its [`words`].
+    words: (u64, u64),
     name: Box<[u8]>,
     /// Where it leads.
     next: StateId,
@@ -79,19 +79,21 @@ fn has_dot(key: &[u8]) -> bool {
     false
 }
 
-/// A key's first and last (up to) eight bytes in one word: keys of one length that differ there
-/// differ, so a lookup compares the bytes of one candidate at most, mostly (the top of an event
-/// has several keys of nine bytes: `eventName`, `eventTime`, `eventType`, `awsRegion`…).
+/// A key's first and last eight bytes (a shorter key's bytes, and 0): two keys of one length
+/// up to 16 bytes, most keys, are the same exactly when these are; a longer key is compared
+/// whole once they agree. So a lookup compares words, not bytes (the top of an event has
+/// several keys of nine bytes: `eventName`, `eventTime`, `eventType`, `awsRegion`…).
 #[inline]
-fn tag(key: &[u8]) -> u64 {
-    let word = |bytes: &[u8]| {
-        let mut w = [0u8; 8];
-        w[..bytes.len()].copy_from_slice(bytes);
-        u64::from_le_bytes(w)
-    };
-    match key.len() {
-        0..=8 => word(key),
-        n => word(&key[..8]) ^ word(&key[n - 8..]).rotate_left(29),
+fn words(key: &[u8]) -> (u64, u64) {
+    match (key.first_chunk::<8>(), key.last_chunk::<8>()) {
+        (Some(head), Some(tail)) => (u64::from_le_bytes(*head), u64::from_le_bytes(*tail)),
+        _ => {
+            let mut word = 0u64;
+            for (i, &b) in key.iter().enumerate() {
+                word |= u64::from(b) << (8 * i);
+            }
+            (word, 0)
+        }
     }
 }
 
@@ -167,7 +169,7 @@ impl<A> Matcher<A> {
             let mut lengths = 0u64;
             for name in &names {
                 let next = intern(step(&set, Some(name)), &mut sets)?;
-                keys.push(Key { tag: tag(name.as_bytes()), name: name.as_bytes().into(), next });
+                keys.push(Key { words: words(name.as_bytes()), name: name.as_bytes().into(), next });
                 lengths |= 1 << name.len().min(63);
             }
             let by_length: Box<[u32]> = if names.is_empty() {
@@ -198,10 +200,11 @@ impl<A> Matcher<A> {
         let state = &self.states[s as usize];
         let n = key.len().min(63);
         if state.lengths & (1 << n) != 0 {
-            let t = tag(key);
+            let w = words(key);
             let at = |n: usize| state.by_length.get(n).map_or(0, |&i| i as usize);
             for k in state.keys.get(at(n)..at(n + 1)).unwrap_or_default() {
-                if k.tag == t && *k.name == *key {
+                // Of one length: the words say it all up to 16 bytes.
+                if k.words == w && (key.len() <= 16 || *k.name == *key) {
                     return k.next;
                 }
             }
@@ -345,6 +348,27 @@ mod tests {
         let (_, m) = compile(&[]);
         assert_eq!(m.key(ROOT, b"anything"), DEAD);
         assert!(!m.descends(ROOT));
+    }
+
+    #[test]
+    fn keys_of_one_length_are_told_apart_wherever_they_differ() {
+        for len in 1..=40 {
+            let key = |at: usize, b: u8| {
+                let mut k = vec![b'a'; len];
+                if at < len {
+                    k[at] = b;
+                }
+                String::from_utf8(k).unwrap()
+            };
+            let names: Vec<String> = (0..len).map(|at| key(at, b'b')).collect();
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let (_, m) = compile(&refs);
+            for (i, name) in names.iter().enumerate() {
+                assert_eq!(m.payload(m.key(ROOT, name.as_bytes())), &[i as u32], "{name}");
+            }
+            assert_eq!(m.key(ROOT, key(len, b'b').as_bytes()), DEAD, "all a, {len}");
+            assert_eq!(m.key(ROOT, key(len / 2, b'c').as_bytes()), DEAD, "{len}");
+        }
     }
 
     #[test]
