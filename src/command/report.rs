@@ -153,7 +153,7 @@ async fn from_files(
             local::check_root(path)?;
         }
     }
-    let transform = Arc::new(Transform::noting(files.transform, &spec::fields())?);
+    let transform = Arc::new(Transform::noting_later(files.transform, spec::FIELDS, spec::RESOURCES)?);
     let cancel = CancellationToken::new();
     shutdown::cancel_on_signal(
         &cancel,
@@ -181,6 +181,7 @@ async fn from_files(
                 stats: stats.clone(),
                 cancel: cancel.clone(),
                 aggregator: Aggregator::new(options.clone(), shared.clone()),
+                options: options.clone(),
                 detector: detector.clone(),
                 hits: Vec::new(),
             };
@@ -239,7 +240,8 @@ fn summary(stats: &Stats, started: Instant) {
     eprintln!("elapsed: {secs:.2} s ({rate:.0} events/s)");
 }
 
-/// The fields the report notes of each event ([`spec::fields`]).
+/// The fields the report notes of each event: [`spec::FIELDS`], then for a launch
+/// [`spec::RESOURCES`].
 const NOTED: usize = spec::FIELDS.len() + spec::RESOURCES.len();
 
 /// One reader thread: decode → transform (noting) → count.
@@ -249,6 +251,8 @@ struct Reader {
     stats: Arc<Stats>,
     cancel: CancellationToken,
     aggregator: Aggregator,
+    /// What is counted (which events are launches).
+    options: Arc<Options>,
     /// The Sigma rules (`--rules`), evaluated as `pipeline.rs` does for backfill.
     detector: Option<Arc<Detector>>,
     /// The rules an event matched (reused).
@@ -326,7 +330,11 @@ impl Reader {
             Ok(Noting::Kept { day, event: checked }) => {
                 let mut event =
                     Event { values: [const { None }; NOTED], console: noted.console(), time: day.unix };
-                noted.texts(bytes, checked, scratch, &mut event.values);
+                let (fields, resources) = event.values.split_at_mut(spec::FIELDS.len());
+                noted.texts(bytes, checked, scratch, fields);
+                if self.options.launch(fields[spec::F::EventName as usize].as_deref()) {
+                    self.transform.later_texts(bytes, scratch, noted, resources);
+                }
                 self.aggregator.add(&event);
                 if let Some(detector) = &self.detector {
                     // On the event as CloudTrail wrote it, as backfill evaluates it.

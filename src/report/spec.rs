@@ -23,8 +23,9 @@ pub const FIELDS: &[&str] = &[
     "additionalEventData.MFAUsed",
 ];
 
-/// Where a launch or creation names what it made, in this order of preference (read after
-/// [`FIELDS`]: field `FIELDS.len() + i` of [`fields`]).
+/// Where a launch or creation names what it made, in this order of preference (read for the
+/// launches alone, by a walk of their own: the objects that hold them are large and only
+/// launches need them).
 pub const RESOURCES: &[&str] = &[
     "responseElements.instancesSet.items.*.instanceId",
     "requestParameters.bucketName",
@@ -38,11 +39,6 @@ pub const RESOURCES: &[&str] = &[
     "requestParameters.name",
     "requestParameters.vpcId",
 ];
-
-/// Every field the report notes: [`FIELDS`], then [`RESOURCES`].
-pub fn fields() -> Vec<&'static str> {
-    FIELDS.iter().chain(RESOURCES).copied().collect()
-}
 
 /// A field of [`FIELDS`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -296,6 +296,20 @@ pub fn any_scalar(raw: &[u8], f: &mut dyn FnMut(&str) -> bool) -> bool {
     }
 }
 
+/// [`any_scalar`] of a value known to be UTF-8 (the walk checked it): a string without escapes
+/// is passed as it is, not checked again.
+pub fn any_scalar_text(raw: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
+    match raw.as_bytes().first() {
+        Some(b'"') => match raw.get(1..raw.len().saturating_sub(1)) {
+            Some(inner) if !has_backslash(inner.as_bytes()) => f(inner),
+            _ => f(&string_text(raw.as_bytes())),
+        },
+        Some(b'[') => any_scalar(raw.as_bytes(), f),
+        Some(b'{') | None => false,
+        Some(_) => f(raw),
+    }
+}
+
 /// The elements of a (valid) JSON array, as raw texts.
 fn elements(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut pos = 1;

@@ -28,7 +28,7 @@
 //! the Rust rule only for a `userAgent` longer than 1,024 characters, which the index template does
 //! not index (`ignore_above`) and so no query can match.
 
-use super::capture::{any_scalar, Found, Slots};
+use super::capture::{any_scalar, any_scalar_text, Found, Slots};
 use super::glob::Glob;
 use serde_json::{json, Value};
 
@@ -87,8 +87,21 @@ impl Console {
     /// True when the event is a console operation: one pass over what the walk captured, each
     /// value read once (the rule runs on every event a report counts).
     pub fn matches(&self, src: &[u8], found: &Found) -> bool {
+        self.matches_text(src, None, found)
+    }
+
+    /// [`Console::matches`], with `text`, when given, being `src` as the text the walk checked
+    /// it to be: a string value is then read from it without checking its UTF-8 again.
+    pub fn matches_text(&self, src: &[u8], text: Option<&str>, found: &Found) -> bool {
+        let text = text.filter(|t| std::ptr::eq(t.as_bytes(), src));
         let mut aws_internal = false;
-        for (slot, raw) in found.all(src) {
+        for (slot, range) in found.ranges() {
+            let Some(raw) = src.get(range.clone()) else { continue };
+            let any_scalar =
+                |raw: &[u8], f: &mut dyn FnMut(&str) -> bool| match text.and_then(|t| t.get(range.clone())) {
+                    Some(value) => any_scalar_text(value, f),
+                    None => any_scalar(raw, f),
+                };
             let console = if slot == self.from_console {
                 any_scalar(raw, &mut |v| v == FROM_CONSOLE)
             } else if slot == self.event_type {
@@ -149,7 +162,14 @@ mod tests {
         let mut slots = Slots::default();
         let rule = Console::new(&mut slots);
         let (src, found) = crate::transform::walk::capture_for_tests(&slots, event);
-        rule.matches(&src, &found)
+        let judged = rule.matches(&src, &found);
+        let text = std::str::from_utf8(&src).unwrap();
+        assert_eq!(
+            rule.matches_text(&src, Some(text), &found),
+            judged,
+            "read from the checked text: {event}"
+        );
+        judged
     }
 
     #[test]
@@ -169,6 +189,9 @@ mod tests {
             r#"{"userAgent":"AWS Internal"}"#,
             r#"{"userAgent":"AWS Internal","userIdentity":{"type":"IAMUser","invokedBy":null}}"#,
             r#"{"userAgent":"AWS Internal","userIdentity":{"invokedBy":"AWS Internal"},"sessionCredentialFromConsole":"true"}"#,
+            r#"{"userAgent":"Mozilla\/5.0"}"#,
+            r#"{"userAgent":["aws-cli/2", "signin.amazonaws.com"]}"#,
+            r#"{"eventType":"AwsConsole\u0053ignIn"}"#,
         ];
         for e in yes {
             assert!(console(e), "{e}");

@@ -182,16 +182,27 @@ pub struct Transform {
 impl Transform {
     /// Compiles the rules.
     pub fn new(spec: TransformSpec) -> Result<Self, TransformError> {
-        Transform::build(spec, &[])
+        Transform::build(spec, &[], &[])
     }
 
     /// Compiles the rules, and notes the values of `fields` (dotted paths) in each kept document
     /// for [`Transform::encode_noted`].
     pub fn noting(spec: TransformSpec, fields: &[&str]) -> Result<Self, TransformError> {
-        Transform::build(spec, fields)
+        Transform::build(spec, fields, &[])
     }
 
-    fn build(spec: TransformSpec, fields: &[&str]) -> Result<Self, TransformError> {
+    /// [`Transform::noting`], and `later` (dotted paths) read only on request, by
+    /// [`Transform::later_texts`]: for fields only some events need (the walk of every event then
+    /// need not go into the objects that hold them).
+    pub fn noting_later(
+        spec: TransformSpec,
+        fields: &[&str],
+        later: &[&str],
+    ) -> Result<Self, TransformError> {
+        Transform::build(spec, fields, later)
+    }
+
+    fn build(spec: TransformSpec, fields: &[&str], later: &[&str]) -> Result<Self, TransformError> {
         // Each rule with the flag that gave it, for error messages.
         let mut rules: Vec<(String, RedactRule)> = Vec::new();
         for preset in &spec.presets {
@@ -236,10 +247,10 @@ impl Transform {
         }
         let filters = Filters::new(&spec.include, &spec.exclude, spec.console_only, &mut slots);
         let rules: Vec<RedactRule> = rules.into_iter().map(|(_, r)| r).collect();
-        let notes = if fields.is_empty() {
+        let notes = if fields.is_empty() && later.is_empty() {
             None
         } else {
-            Some(noted::Notes::new(fields, &mut slots, !rules.is_empty())?)
+            Some(noted::Notes::new(fields, later, &mut slots, !rules.is_empty())?)
         };
         let plan = Plan {
             matcher: plan_matcher(&rules, &slots)?,
@@ -344,9 +355,26 @@ impl Transform {
         };
         let Some((day, event)) = kept else { return Ok(Noting::Filtered) };
         if let Some(notes) = &self.plan.notes {
-            notes.note(raw, out, start, noted);
+            notes.note(raw, event, out, start, noted);
         }
         Ok(Noting::Kept { day, event })
+    }
+
+    /// The fields given as `later` to [`Transform::noting_later`] of the event last encoded with
+    /// [`Transform::encode_noted`] into `noted` (`raw` and `out` as given to it), as
+    /// [`Noted::texts`] reads the others: by a walk of their own over the event (or its redacted
+    /// document), made now.
+    pub fn later_texts<'a>(
+        &self,
+        raw: &'a [u8],
+        out: &'a [u8],
+        noted: &mut Noted,
+        into: &mut [Option<std::borrow::Cow<'a, str>>],
+    ) {
+        match &self.plan.notes {
+            Some(notes) => notes.later(raw, out, noted, into),
+            None => into.fill(None),
+        }
     }
 
     /// The event as it may be kept in a dead letter when redaction is on: its redacted, compact

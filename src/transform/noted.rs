@@ -22,32 +22,69 @@ pub(super) struct Notes {
     console: Console,
     /// With redaction: the capture-only walk over the finished document (field `i` is slot `i`).
     document: Option<Matcher<Accept>>,
+    /// The capture-only walk of the fields read later, on request ([`Noted::later`]): later
+    /// field `i` is slot `i`.
+    later: Option<Matcher<Accept>>,
+    /// This one's number in the process (from 1), for a [`Noted`] to know whether it was last
+    /// filled by it (then its map of the slots holds).
+    id: u64,
 }
 
+/// The number of the next [`Notes`].
+static NEXT_NOTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 impl Notes {
-    /// Notes `fields` (dotted paths that always parse), capturing through `slots`.
-    pub(super) fn new(fields: &[&str], slots: &mut Slots, redacts: bool) -> Result<Self, TooComplex> {
+    /// Notes `fields` (dotted paths that always parse), capturing through `slots`; `later`
+    /// (the same) only when asked, by a walk of their own.
+    pub(super) fn new(
+        fields: &[&str],
+        later: &[&str],
+        slots: &mut Slots,
+        redacts: bool,
+    ) -> Result<Self, TooComplex> {
         let ids = fields.iter().map(|f| slots.named(f)).collect();
         let console = Console::new(slots);
-        let document = if redacts {
+        let own = |fields: &[&str]| -> Result<Matcher<Accept>, TooComplex> {
             let mut own = Slots::default();
             for f in fields {
                 own.named(f);
             }
-            Some(walk::compile(&[], own.paths())?)
-        } else {
-            None
+            walk::compile(&[], own.paths())
         };
-        Ok(Notes { slots: ids, console, document })
+        let document = if redacts { Some(own(fields)?) } else { None };
+        let later = if later.is_empty() { None } else { Some(own(later)?) };
+        let id = NEXT_NOTES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Notes { slots: ids, console, document, later, id })
+    }
+
+    /// Fills `into` with the later fields of the event last noted in `noted` (`raw` and `out`
+    /// as for [`Noted::text`]): a walk of their own over the event, or over its redacted
+    /// document when redaction is on.
+    pub(super) fn later<'a>(
+        &self,
+        raw: &'a [u8],
+        out: &'a [u8],
+        noted: &mut Noted,
+        into: &mut [Option<Cow<'a, str>>],
+    ) {
+        into.fill(None);
+        let Some(matcher) = &self.later else { return };
+        let src = if noted.redacted { out.get(noted.start..).unwrap_or_default() } else { raw };
+        noted.later.clear();
+        // The main walk read this text (or wrote it, redacted): it is valid JSON.
+        let Ok(text) = walk::check(src, matcher, &Redactor { key: None }, &mut noted.later) else { return };
+        fill_texts(src, Some(text), &noted.later, |slot| slot, into);
     }
 
     /// Fills `noted` for the event `raw`, whose finished document is `out[start..]`, from the
     /// main walk's `found`.
-    pub(super) fn note(&self, raw: &[u8], out: &[u8], start: usize, noted: &mut Noted) {
-        noted.console = self.console.matches(raw, &noted.found);
+    /// `event` is `raw` as the text the walk checked, when the caller has it.
+    pub(super) fn note(&self, raw: &[u8], event: Option<&str>, out: &[u8], start: usize, noted: &mut Noted) {
+        noted.console = self.console.matches_text(raw, event, &noted.found);
         noted.start = start;
         noted.redacted = false;
-        if noted.slots != self.slots {
+        if noted.notes != self.id {
+            noted.notes = self.id;
             noted.slots.clone_from(&self.slots);
             // Which field each slot of the main walk holds (the fields' paths differ, so their
             // slots do).
@@ -82,6 +119,10 @@ pub struct Noted {
     start: usize,
     redacted: bool,
     console: bool,
+    /// The [`Notes`] that last filled it (0: none).
+    notes: u64,
+    /// The captures of the later fields ([`Notes::later`]).
+    later: Found,
     /// The slots of the fields in the main walk, by index.
     slots: Vec<u16>,
     /// By slot of the main walk: the index of the field it holds, or [`NONE`].
@@ -154,23 +195,15 @@ impl Noted {
             Some(event) if !self.redacted && std::ptr::eq(event.as_bytes(), raw) => Some(event),
             _ => std::str::from_utf8(src).ok(),
         };
-        let mut seen = 0u64;
-        for (slot, range) in found.ranges() {
-            let field = if self.redacted {
+        let field_of = |slot: u16| {
+            // Redacted: field `i` is slot `i` of the document's walk.
+            if self.redacted {
                 slot
             } else {
                 self.field_of.get(usize::from(slot)).copied().unwrap_or(NONE)
-            };
-            let field = usize::from(field);
-            if field >= into.len().min(64) || seen & (1 << field) != 0 {
-                continue;
             }
-            seen |= 1 << field;
-            into[field] = match text {
-                Some(text) => text.get(range).and_then(str_value_text),
-                None => src.get(range).and_then(Noted::value_text),
-            };
-        }
+        };
+        fill_texts(src, text, found, field_of, into);
     }
 
     /// A value given by [`Noted::values`] as text: a string's text, a number's or boolean's JSON
@@ -181,6 +214,30 @@ impl Noted {
             b'{' | b'[' | b'n' => None,
             _ => std::str::from_utf8(value).ok().map(Cow::Borrowed),
         }
+    }
+}
+
+/// Fills `into[field]` with the first value captured in `found` for each field (`field_of` a
+/// slot) as text, read from `text` when it is `src` as text (else each value as
+/// [`Noted::value_text`] reads it). At most 64 fields.
+fn fill_texts<'a>(
+    src: &'a [u8],
+    text: Option<&'a str>,
+    found: &Found,
+    field_of: impl Fn(u16) -> u16,
+    into: &mut [Option<Cow<'a, str>>],
+) {
+    let mut seen = 0u64;
+    for (slot, range) in found.ranges() {
+        let field = usize::from(field_of(slot));
+        if field >= into.len().min(64) || seen & (1 << field) != 0 {
+            continue;
+        }
+        seen |= 1 << field;
+        into[field] = match text {
+            Some(text) => text.get(range).and_then(str_value_text),
+            None => src.get(range).and_then(Noted::value_text),
+        };
     }
 }
 
@@ -258,5 +315,36 @@ mod tests {
         let spec = TransformSpec { redact: vec!["userIdentity".parse().unwrap()], ..Default::default() };
         assert_eq!(noted(spec, EVENT).0[1], None, "a removed field is absent");
         assert!(console, "the console rule reads the event as written");
+    }
+
+    #[test]
+    fn later_fields_are_read_on_request_as_the_others_are() {
+        let event = r#"{"eventTime":"2024-05-01T10:00:00Z","eventName":"CreateBucket",
+            "requestParameters":{"bucketName":"my-b\u0075cket","acl":"private"},"readOnly":false}"#;
+        let later = ["requestParameters.bucketName", "requestParameters.missing", "readOnly"];
+        for (spec, bucket) in [
+            (TransformSpec::default(), "my-bucket"),
+            (
+                TransformSpec {
+                    redact: vec!["requestParameters.bucketName=mask".parse().unwrap()],
+                    ..Default::default()
+                },
+                "****cket",
+            ),
+        ] {
+            let t = Transform::noting_later(spec, &["eventName"], &later).unwrap();
+            let (mut out, mut noted) = (Vec::new(), Noted::default());
+            let checked = match t.encode_noted(event.as_bytes(), &mut out, &mut noted).unwrap() {
+                Noting::Kept { event, .. } => event,
+                Noting::Filtered => panic!("kept"),
+            };
+            let mut fields = [None];
+            noted.texts(event.as_bytes(), checked, &out, &mut fields);
+            assert_eq!(fields[0].as_deref(), Some("CreateBucket"));
+            let mut into = [None, None, None];
+            t.later_texts(event.as_bytes(), &out, &mut noted, &mut into);
+            let into: Vec<Option<&str>> = into.iter().map(|v| v.as_deref()).collect();
+            assert_eq!(into, [Some(bucket), None, Some("false")]);
+        }
     }
 }
