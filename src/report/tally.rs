@@ -208,13 +208,19 @@ impl Tally {
         time: i64,
     ) -> bool {
         self.total += n;
-        if let Some(s) = self.map.find_mut(hash, |s| s.hash == hash && is(s.key.bytes())) {
-            s.entry.count += n;
-            s.entry.first = s.entry.first.min(time);
-            return false;
+        // One probe finds the key or where it goes.
+        match self.map.entry(hash, |s| s.hash == hash && is(s.key.bytes()), |s| s.hash) {
+            hashbrown::hash_table::Entry::Occupied(mut found) => {
+                let s = found.get_mut();
+                s.entry.count += n;
+                s.entry.first = s.entry.first.min(time);
+                return false;
+            }
+            hashbrown::hash_table::Entry::Vacant(place) => {
+                let entry = Entry { count: self.floor + n, first: time };
+                place.insert(Slot { hash, key: make(), entry });
+            }
         }
-        let entry = Entry { count: self.floor + n, first: time };
-        self.map.insert_unique(hash, Slot { hash, key: make(), entry }, |s| s.hash);
         if self.map.len() >= 2 * CAP {
             self.compact();
         }
