@@ -276,15 +276,20 @@ impl Tally {
     /// counted as others.
     pub fn table(&self, rows: usize, order: Order) -> Table {
         let mut entries: Vec<(&str, Entry)> = self.map.iter().map(|s| (s.key.text(), s.entry)).collect();
-        match order {
-            Order::Count => {
-                entries.sort_unstable_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(b.0)))
-            }
-            Order::FirstSeen => {
-                entries.sort_unstable_by(|a, b| b.1.first.cmp(&a.1.first).then_with(|| a.0.cmp(b.0)))
-            }
+        let by_count =
+            |a: &(&str, Entry), b: &(&str, Entry)| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(b.0));
+        let by_first =
+            |a: &(&str, Entry), b: &(&str, Entry)| b.1.first.cmp(&a.1.first).then_with(|| a.0.cmp(b.0));
+        let cmp: &dyn Fn(&(&str, Entry), &(&str, Entry)) -> std::cmp::Ordering = match order {
+            Order::Count => &by_count,
+            Order::FirstSeen => &by_first,
+        };
+        // The rows shown are selected, then only they are sorted (a table holds up to 2 × CAP keys).
+        if entries.len() > rows {
+            entries.select_nth_unstable_by(rows, cmp);
+            entries.truncate(rows);
         }
-        entries.truncate(rows);
+        entries.sort_unstable_by(cmp);
         let shown: u64 = entries.iter().map(|(_, e)| e.count).sum();
         Table {
             rows: entries

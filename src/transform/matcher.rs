@@ -195,7 +195,9 @@ impl<A> Matcher<A> {
     }
 
     /// The state for the value of `key` inside an object at state `s`. `key` is unescaped.
-    #[inline]
+    /// In line always: called for every key the walk tracks, where a call cost as much as the
+    /// lookup.
+    #[inline(always)]
     pub fn key(&self, s: StateId, key: &[u8]) -> StateId {
         let state = &self.states[s as usize];
         let n = key.len().min(63);

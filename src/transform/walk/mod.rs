@@ -233,12 +233,14 @@ impl Walk<'_, '_> {
             }
             self.pos += 1;
             self.ws();
-            if tracked {
+            // The path is only read inside an object or array below: a scalar needs no step.
+            let container = tracked && matches!(self.src.get(self.pos), Some(b'{' | b'['));
+            if container {
                 self.found.keys.enter(Some(key_start..key_end));
             }
             let (value, placed) = (self.pos, self.placed());
             let written = self.item(child, redact, item, kept, removing)?;
-            if tracked {
+            if container {
                 self.found.keys.leave();
             }
             if self.depth == 1 {
