@@ -276,13 +276,9 @@ impl Tally {
     /// counted as others.
     pub fn table(&self, rows: usize, order: Order) -> Table {
         let mut entries: Vec<(&str, Entry)> = self.map.iter().map(|s| (s.key.text(), s.entry)).collect();
-        let by_count =
-            |a: &(&str, Entry), b: &(&str, Entry)| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(b.0));
-        let by_first =
-            |a: &(&str, Entry), b: &(&str, Entry)| b.1.first.cmp(&a.1.first).then_with(|| a.0.cmp(b.0));
-        let cmp: &dyn Fn(&(&str, Entry), &(&str, Entry)) -> std::cmp::Ordering = match order {
-            Order::Count => &by_count,
-            Order::FirstSeen => &by_first,
+        let cmp: fn(&Ranked, &Ranked) -> std::cmp::Ordering = match order {
+            Order::Count => |a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(b.0)),
+            Order::FirstSeen => |a, b| b.1.first.cmp(&a.1.first).then_with(|| a.0.cmp(b.0)),
         };
         // The rows shown are selected, then only they are sorted (a table holds up to 2 × CAP keys).
         if entries.len() > rows {
@@ -305,6 +301,9 @@ impl Tally {
         }
     }
 }
+
+/// A key's text and counts, as a table ranks them.
+type Ranked<'a> = (&'a str, Entry);
 
 /// The order in which a full table keeps its keys: the most frequent first; among equals the
 /// latest first seen (what a first-seen table shows; and a newcomer has had the less time to
