@@ -7,9 +7,10 @@
 //! cluster.
 
 use super::findings::FindingTally;
+use super::layout::{DISTINCT_OF, KEYED, LAUNCH_SCOPE, TABLE_SCOPES, TALLY_OF};
 use super::model::{self, Launch, Report, Span, LAUNCH_ROWS};
 use super::spec::{
-    is_denied, is_internal, Scope, TableSpec, DISTINCT, F, FIELDS, READ_PREFIXES, RESOURCES, SCOPES, TABLES,
+    is_denied, is_internal, Scope, DISTINCT, F, FIELDS, READ_PREFIXES, RESOURCES, SCOPES, TABLES,
 };
 use super::tally::{hash_parts, hash_text, Distinct, Tally, SEP};
 use crate::detect::RuleInfo;
@@ -114,128 +115,6 @@ fn part(value: &str, owned: bool) -> Cow<'_, str> {
         Cow::Borrowed(value)
     }
 }
-
-/// The index in [`SCOPES`] of `scope`.
-const fn scope_index(scope: Scope) -> usize {
-    let mut i = 0;
-    while i < SCOPES.len() {
-        if SCOPES[i].0 as u8 == scope as u8 {
-            return i;
-        }
-        i += 1;
-    }
-    panic!("every scope is in SCOPES")
-}
-
-/// The index in [`SCOPES`] of each table's scope, by [`TABLES`] index.
-const TABLE_SCOPES: [usize; TABLES.len()] = {
-    let mut out = [0; TABLES.len()];
-    let mut i = 0;
-    while i < TABLES.len() {
-        out[i] = scope_index(TABLES[i].scope);
-        i += 1;
-    }
-    out
-};
-
-/// Whether two tables count the same keys of the same events (they differ only in the rows
-/// shown: `principals` and `new_principals`, `source_ips` and `new_ips`): one tally serves both,
-/// the same numbers for a lookup less per event.
-const fn same_counts(a: &TableSpec, b: &TableSpec) -> bool {
-    if a.scope as u8 != b.scope as u8 || a.dims.len() != b.dims.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.dims.len() {
-        if a.dims[i] as usize != b.dims[i] as usize {
-            return false;
-        }
-        i += 1;
-    }
-    match (a.missing, b.missing) {
-        (None, None) => true,
-        (Some(x), Some(y)) => {
-            x.len() == y.len() && {
-                let (x, y) = (x.as_bytes(), y.as_bytes());
-                let mut i = 0;
-                while i < x.len() && x[i] == y[i] {
-                    i += 1;
-                }
-                i == x.len()
-            }
-        }
-        _ => false,
-    }
-}
-
-/// By [`TABLES`] index, the first table counting the same as it (itself, mostly): whose tally
-/// it reads.
-const TALLY_OF: [usize; TABLES.len()] = {
-    let mut out = [0; TABLES.len()];
-    let mut i = 0;
-    while i < TABLES.len() {
-        let mut j = 0;
-        while !same_counts(&TABLES[j], &TABLES[i]) {
-            j += 1;
-        }
-        out[i] = j;
-        i += 1;
-    }
-    out
-};
-
-/// By [`F`] index, whether a table or a distinct count is keyed by the field (only those are
-/// hashed).
-const KEYED: [bool; FIELDS.len()] = {
-    let mut out = [false; FIELDS.len()];
-    let mut i = 0;
-    while i < TABLES.len() {
-        let mut d = 0;
-        while d < TABLES[i].dims.len() {
-            out[TABLES[i].dims[d] as usize] = true;
-            d += 1;
-        }
-        i += 1;
-    }
-    let mut i = 0;
-    while i < DISTINCT.len() {
-        out[DISTINCT[i].1 as usize] = true;
-        i += 1;
-    }
-    out
-};
-
-/// The index in [`SCOPES`] of the launches.
-const LAUNCH_SCOPE: usize = scope_index(Scope::Launch);
-
-const fn same_text(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() && a[i] == b[i] {
-        i += 1;
-    }
-    i == a.len()
-}
-
-/// By [`TABLES`] index, the [`DISTINCT`] count whose values are the keys of the table's tally
-/// (the tally of the table it names): a value is new to the distinct set only if its key is new
-/// to the tally, so it is passed to the set only then.
-const DISTINCT_OF: [Option<usize>; TABLES.len()] = {
-    let mut out = [None; TABLES.len()];
-    let mut d = 0;
-    while d < DISTINCT.len() {
-        let mut t = 0;
-        while !same_text(TABLES[t].id, DISTINCT[d].2) {
-            t += 1;
-        }
-        out[TALLY_OF[t]] = Some(d);
-        d += 1;
-    }
-    out
-};
 
 /// The Unix time of a launch's time text, when its year has four digits (0 to 9999). Launches
 /// sort by that text first, and any earlier time's text (a year of four digits, a negative year's

@@ -3,7 +3,8 @@
 //! who signed in, what root did, what failed, from where, what is new — without a Kibana.
 //!
 //! - `spec.rs`: what is counted, once for both ways: scopes, tables and their cluster queries;
-//! - `aggregate.rs` (+ `tally.rs`): from files, counted by the reader threads in bounded memory;
+//! - `aggregate.rs` (+ `tally.rs`, `layout.rs`): from files, counted by the reader threads in
+//!   bounded memory;
 //! - `cluster.rs`: from what is indexed, by aggregations;
 //! - `findings.rs`: the Sigma findings (`--rules`), from the readers' matches or `PREFIX-findings-*`;
 //! - `model.rs`: the report as data (`--json`); `page.rs`, `sections.rs`, `html.rs`, `svg.rs`: the page.
@@ -14,6 +15,7 @@ pub mod aggregate;
 pub mod cluster;
 pub mod findings;
 pub mod html;
+mod layout;
 pub mod model;
 pub mod page;
 mod sections;
