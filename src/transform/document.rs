@@ -172,11 +172,8 @@ pub(super) fn encode<'r>(
     let result = walk::rewrite_noting(raw, &plan.matcher, &plan.redactor, out, found, top.as_deref_mut())
         .map_err(EventProblem::from)
         .and_then(|()| {
-            if !plan.filters.keep(raw, found) {
+            if !kept(plan, raw, found)? {
                 return Ok(Encoded::Filtered);
-            }
-            if let Some(d) = found.duplicate.take() {
-                return Err(EventProblem::DuplicateKey(d));
             }
             let (routing, added) = add_timestamp(raw, found, start, out)?;
             if let (Some(top), Some((head, len))) = (top.as_deref_mut(), added) {
@@ -229,13 +226,22 @@ pub(super) fn check<'r>(
     found: &mut Found,
 ) -> Result<Option<(Day, &'r str)>, EventProblem> {
     let text = walk::check(raw, &plan.matcher, &plan.redactor, found)?;
-    if !plan.filters.keep(raw, found) {
+    if !kept(plan, raw, found)? {
         return Ok(None);
     }
-    if let Some(d) = found.duplicate.take() {
-        return Err(EventProblem::DuplicateKey(d));
-    }
     Ok(Some((times(raw, found)?.day, text)))
+}
+
+/// After the walk: whether no filter drops the event; a key repeated where a rule or a capture
+/// looks (the walk noted it in `found`) is an error for a kept event.
+fn kept(plan: &Plan, raw: &[u8], found: &mut Found) -> Result<bool, EventProblem> {
+    if !plan.filters.keep(raw, found) {
+        return Ok(false);
+    }
+    match found.duplicate.take() {
+        Some(d) => Err(EventProblem::DuplicateKey(d)),
+        None => Ok(true),
+    }
 }
 
 /// What the routing is read from: the `eventID` (or `eventId`) literal, the time's literal and
