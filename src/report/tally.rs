@@ -131,16 +131,6 @@ impl KeyText {
         KeyText::Inline(len as u8, bytes)
     }
 
-    /// A copy of a key's text.
-    fn of_bytes(bytes: &[u8]) -> Self {
-        if bytes.len() > INLINE {
-            return KeyText::Heap(String::from_utf8_lossy(bytes).into());
-        }
-        let mut inline = [0u8; INLINE];
-        inline[..bytes.len()].copy_from_slice(bytes);
-        KeyText::Inline(bytes.len() as u8, inline)
-    }
-
     fn bytes(&self) -> &[u8] {
         match self {
             KeyText::Inline(len, bytes) => &bytes[..usize::from(*len)],
@@ -170,10 +160,19 @@ struct Slot {
 }
 
 /// A bounded count of keys: see the module docs.
+///
+/// Laid out as an index over a list (as `indexmap` is): the hash table holds 4-byte positions in
+/// `slots`, where a new key is appended. Most keys of a busy trail are new (a session's key, an
+/// address) and many are never seen again: appending touches memory in order, and the index
+/// (some 100 KB for 2 × [`CAP`] keys) stays in the core's cache, where slots spread over a table of
+/// a megabyte cost a cache miss or two per new key.
 #[derive(Debug, Default)]
 pub struct Tally {
-    /// Keys by their hash (computed once per event by the caller, not once per table).
-    map: HashTable<Slot>,
+    /// Positions in `slots`, by their keys' hashes (computed once per event by the caller, not once
+    /// per table).
+    index: HashTable<u32>,
+    /// The keys with their counts, in the order they came (compactions keep that order).
+    slots: Vec<Slot>,
     /// Events counted (every add, kept or not).
     total: u64,
     /// The highest count dropped by a compaction (0: the table is exact).
@@ -208,46 +207,59 @@ impl Tally {
         time: i64,
     ) -> bool {
         self.total += n;
+        let slots = &mut self.slots;
         // One probe finds the key or where it goes.
-        match self.map.entry(hash, |s| s.hash == hash && is(s.key.bytes()), |s| s.hash) {
-            hashbrown::hash_table::Entry::Occupied(mut found) => {
-                let s = found.get_mut();
+        let found = self.index.entry(
+            hash,
+            |&i| slots[i as usize].hash == hash && is(slots[i as usize].key.bytes()),
+            |&i| slots[i as usize].hash,
+        );
+        match found {
+            hashbrown::hash_table::Entry::Occupied(found) => {
+                let s = &mut slots[*found.get() as usize];
                 s.entry.count += n;
                 s.entry.first = s.entry.first.min(time);
                 return false;
             }
             hashbrown::hash_table::Entry::Vacant(place) => {
+                // At most 2 × CAP slots: a position fits in 4 bytes.
+                place.insert(slots.len() as u32);
                 let entry = Entry { count: self.floor + n, first: time };
-                place.insert(Slot { hash, key: make(), entry });
+                slots.push(Slot { hash, key: make(), entry });
             }
         }
-        if self.map.len() >= 2 * CAP {
+        if self.slots.len() >= 2 * CAP {
             self.compact();
         }
         true
     }
 
     /// Keeps the `CAP` first keys by [`rank`], raising the floor to the highest count dropped.
-    /// A selection, and in place: the keys kept are neither sorted nor moved.
+    /// A selection: the keys kept are not sorted, and stay in the order they came.
     fn compact(&mut self) {
-        if self.map.len() <= CAP {
+        if self.slots.len() <= CAP {
             return;
         }
-        let mut slots: Vec<&Slot> = self.map.iter().collect();
-        slots.select_nth_unstable_by(CAP - 1, |a, b| rank(a, b));
-        let dropped = slots[CAP..].iter().map(|s| s.entry.count).max().unwrap_or(0);
-        let last = &slots[CAP - 1];
-        let last = Slot { hash: last.hash, key: KeyText::of_bytes(last.key.bytes()), entry: last.entry };
-        drop(slots);
+        let slots = &self.slots;
+        let mut order: Vec<u32> = (0..slots.len() as u32).collect();
+        order.select_nth_unstable_by(CAP - 1, |&a, &b| rank(&slots[a as usize], &slots[b as usize]));
+        let dropped = order[CAP..].iter().map(|&i| slots[i as usize].entry.count).max().unwrap_or(0);
+        let mut keep = vec![false; slots.len()];
+        for &i in &order[..CAP] {
+            keep[i as usize] = true;
+        }
         self.floor = self.floor.max(dropped);
-        self.map.retain(|s| rank(s, &last) != std::cmp::Ordering::Greater);
-        if self.map.capacity() < 2 * CAP {
-            // Erasing leaves tombstones, which only a rebuild clears; without one the table
-            // would grow to twice its size before the next compaction.
-            let kept: Vec<Slot> = self.map.drain().collect();
-            for s in kept {
-                self.map.insert_unique(s.hash, s, |s| s.hash);
-            }
+        let mut kept = keep.into_iter();
+        self.slots.retain(|_| kept.next().unwrap_or(false));
+        self.reindex();
+    }
+
+    /// Builds the index again from `slots` (its capacity kept: no allocation).
+    fn reindex(&mut self) {
+        self.index.clear();
+        let slots = &self.slots;
+        for (i, s) in slots.iter().enumerate() {
+            self.index.insert_unique(s.hash, i as u32, |&j| slots[j as usize].hash);
         }
     }
 
@@ -255,19 +267,26 @@ impl Tally {
     pub fn merge(&mut self, other: Tally) {
         self.total += other.total;
         self.floor += other.floor;
-        for s in other.map {
+        for s in other.slots {
             let (hash, e) = (s.hash, s.entry);
-            match self.map.find_mut(hash, |m| m.hash == hash && m.key.bytes() == s.key.bytes()) {
-                Some(mine) => {
-                    mine.entry.count += e.count;
-                    mine.entry.first = mine.entry.first.min(e.first);
+            let slots = &mut self.slots;
+            let found = self.index.find(hash, |&i| {
+                let mine = &slots[i as usize];
+                mine.hash == hash && mine.key.bytes() == s.key.bytes()
+            });
+            match found {
+                Some(&i) => {
+                    let mine = &mut slots[i as usize].entry;
+                    mine.count += e.count;
+                    mine.first = mine.first.min(e.first);
                 }
                 None => {
-                    self.map.insert_unique(hash, s, |s| s.hash);
+                    self.index.insert_unique(hash, slots.len() as u32, |&j| slots[j as usize].hash);
+                    slots.push(s);
                 }
             }
         }
-        if self.map.len() >= 2 * CAP {
+        if self.slots.len() >= 2 * CAP {
             self.compact();
         }
     }
@@ -275,7 +294,7 @@ impl Tally {
     /// The table: the first `rows` keys by `order` (split into their parts at `SEP`), the rest
     /// counted as others.
     pub fn table(&self, rows: usize, order: Order) -> Table {
-        let mut entries: Vec<(&str, Entry)> = self.map.iter().map(|s| (s.key.text(), s.entry)).collect();
+        let mut entries: Vec<(&str, Entry)> = self.slots.iter().map(|s| (s.key.text(), s.entry)).collect();
         let cmp: fn(&Ranked, &Ranked) -> std::cmp::Ordering = match order {
             Order::Count => |a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(b.0)),
             Order::FirstSeen => |a, b| b.1.first.cmp(&a.1.first).then_with(|| a.0.cmp(b.0)),
