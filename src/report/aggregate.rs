@@ -6,13 +6,14 @@
 //! The predicates here are those of `spec::scope_query`, which computes the same numbers on a
 //! cluster.
 
+use super::distinct::Distinct;
 use super::findings::FindingTally;
 use super::layout::{DISTINCT_OF, KEYED, LAUNCH_SCOPE, TABLE_SCOPES, TALLY_OF};
 use super::model::{self, Launch, Report, Span, LAUNCH_ROWS};
 use super::spec::{
     is_denied, is_internal, Scope, DISTINCT, F, FIELDS, READ_PREFIXES, RESOURCES, SCOPES, TABLES,
 };
-use super::tally::{hash_parts, hash_text, Distinct, Tally, SEP};
+use super::tally::{hash_parts, hash_text, Tally, SEP};
 use crate::detect::RuleInfo;
 use std::borrow::Cow;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! who signed in, what root did, what failed, from where, what is new — without a Kibana.
 //!
 //! - `spec.rs`: what is counted, once for both ways: scopes, tables and their cluster queries;
-//! - `aggregate.rs` (+ `tally.rs`, `layout.rs`): from files, counted by the reader threads in
+//! - `aggregate.rs` (+ `tally.rs`, `distinct.rs`, `layout.rs`): from files, counted by the reader threads in
 //!   bounded memory;
 //! - `cluster.rs`: from what is indexed, by aggregations;
 //! - `findings.rs`: the Sigma findings (`--rules`), from the readers' matches or `PREFIX-findings-*`;
@@ -13,6 +13,7 @@
 
 pub mod aggregate;
 pub mod cluster;
+pub mod distinct;
 pub mod findings;
 pub mod html;
 mod layout;

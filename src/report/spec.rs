@@ -230,7 +230,7 @@ pub const TABLES: &[TableSpec] = &[
     first("new_ips", Scope::Caller, &[F::SourceIp]),
 ];
 
-/// Distinct values counted (exact up to a bound: see `tally.rs`): the distinct keys of a
+/// Distinct values counted (exact up to a bound: see `distinct.rs`): the distinct keys of a
 /// table of one field, whose scope they share (from a cluster they are counted by paging through
 /// that table's keys).
 pub const DISTINCT: &[(&str, F, &str)] = &[

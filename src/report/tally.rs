@@ -11,22 +11,16 @@
 //! an insert stays O(1) amortised). Such a table is marked approximate, with the bound. Totals
 //! ("others") stay exact: they are counted apart.
 //!
-//! [`Distinct`] counts distinct values exactly (a set of 64-bit hashes, shared by the readers) up
-//! to [`DISTINCT_CAP`], and says "at least" beyond.
+//! Distinct values are counted apart, in `distinct.rs`.
 
 use super::model::{Row, Table};
 use super::spec::Order;
 use hashbrown::HashTable;
-use std::collections::HashSet;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
-use std::sync::{Mutex, OnceLock};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::OnceLock;
 
 /// Keys a table keeps exactly; it holds up to twice this between compactions.
 pub const CAP: usize = 10_000;
-
-/// Distinct values counted exactly per dimension (8 bytes each, about 18 bytes with the set's
-/// overhead: 4 million take some 75 MB at most).
-pub const DISTINCT_CAP: usize = 4_000_000;
 
 /// The hash of keys and distinct values: `foldhash` (the hasher `hashbrown` itself defaults to,
 /// already in the tree), several times faster than the standard SipHash on short keys (that
@@ -350,56 +344,6 @@ pub fn key(parts: &[&str], out: &mut String) {
         } else {
             out.push_str(p);
         }
-    }
-}
-
-/// A hasher that passes a `u64` through (the values are hashes already).
-#[derive(Default)]
-pub struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-/// Distinct values of one dimension, shared by the readers (each buffers its hashes).
-#[derive(Debug, Default)]
-pub struct Distinct {
-    set: Mutex<(HashSet<u64, BuildHasherDefault<Identity>>, bool)>,
-}
-
-impl Distinct {
-    /// The hash a value is counted by.
-    pub fn hash(value: &str) -> u64 {
-        hash_text(value)
-    }
-
-    /// Adds a reader's buffered hashes (and empties the buffer).
-    pub fn add(&self, hashes: &mut Vec<u64>) {
-        let mut guard = self.set.lock().unwrap_or_else(|p| p.into_inner());
-        let (set, full) = &mut *guard;
-        for h in hashes.drain(..) {
-            if set.len() < DISTINCT_CAP {
-                set.insert(h);
-            } else if !set.contains(&h) {
-                *full = true;
-            }
-        }
-    }
-
-    /// How many, and whether exactly (false: at least that many).
-    pub fn count(&self) -> (u64, bool) {
-        let guard = self.set.lock().unwrap_or_else(|p| p.into_inner());
-        (guard.0.len() as u64, !guard.1)
     }
 }
 

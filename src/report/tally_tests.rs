@@ -82,7 +82,4 @@ fn merged_readers_add_up_and_keys_split() {
     let (table, bob) = (a.table(5, Order::Count), one.table(5, Order::Count));
     assert_eq!((table.rows.len(), table.rows[0].count, table.rows[0].first_seen.is_none()), (1, 3, true));
     assert_eq!((bob.rows.len(), bob.rows[0].count), (1, 2));
-    let d = Distinct::default();
-    d.add(&mut vec![Distinct::hash("a"), Distinct::hash("b"), Distinct::hash("a")]);
-    assert_eq!(d.count(), (2, true));
 }
