@@ -181,7 +181,7 @@ async fn from_files(
                 stats: stats.clone(),
                 cancel: cancel.clone(),
                 aggregator: Aggregator::new(options.clone(), shared.clone()),
-                options: options.clone(),
+                options: Options::clone(&options),
                 detector: detector.clone(),
                 hits: Vec::new(),
             };
@@ -251,8 +251,8 @@ struct Reader {
     stats: Arc<Stats>,
     cancel: CancellationToken,
     aggregator: Aggregator,
-    /// What is counted (which events are launches).
-    options: Arc<Options>,
+    /// What is counted (which events are launches): the reader's own copy, read on every event.
+    options: Options,
     /// The Sigma rules (`--rules`), evaluated as `pipeline.rs` does for backfill.
     detector: Option<Arc<Detector>>,
     /// The rules an event matched (reused).
@@ -328,11 +328,16 @@ impl Reader {
         scratch.clear();
         match self.transform.encode_noted(bytes, scratch, noted) {
             Ok(Noting::Kept { day, event: checked }) => {
-                let mut event =
-                    Event { values: [const { None }; NOTED], console: noted.console(), time: day.unix };
+                let mut event = Event {
+                    values: [const { None }; NOTED],
+                    console: noted.console(),
+                    launch: false,
+                    time: day.unix,
+                };
                 let (fields, resources) = event.values.split_at_mut(spec::FIELDS.len());
                 noted.texts(bytes, checked, scratch, fields);
-                if self.options.launch(fields[spec::F::EventName as usize].as_deref()) {
+                event.launch = self.options.launch(fields[spec::F::EventName as usize].as_deref());
+                if event.launch {
                     self.transform.later_texts(bytes, scratch, noted, resources);
                 }
                 self.aggregator.add(&event);

@@ -52,6 +52,9 @@ pub struct Event<'a> {
     pub values: [Option<Cow<'a, str>>; FIELDS.len() + RESOURCES.len()],
     /// The console rule.
     pub console: bool,
+    /// Whether it is a launch or creation listed ([`Options::launch`]: the reader, which reads
+    /// [`RESOURCES`] for those alone, asked already).
+    pub launch: bool,
     /// When.
     pub time: i64,
 }
@@ -100,7 +103,7 @@ impl Event<'_> {
                 Scope::Denied => error.is_some_and(is_denied),
                 Scope::Caller => internal == Some(false),
                 Scope::Internal => internal == Some(true),
-                Scope::Launch => options.launch(name),
+                Scope::Launch => self.launch,
             };
         }
         within

@@ -19,7 +19,7 @@ fn launch_event(name: &'static str, time: i64) -> Event<'static> {
     let mut values = [const { None }; FIELDS.len() + RESOURCES.len()];
     values[F::EventName as usize] = Some(Cow::Borrowed(name));
     values[F::Arn as usize] = Some(Cow::Owned(format!("arn:aws:iam::1:user/u{}", time % 7)));
-    Event { values, console: false, time }
+    Event { values, console: false, launch: true, time }
 }
 
 #[test]
@@ -45,7 +45,7 @@ fn keyed_event(key: Cow<'static, str>, time: i64) -> Event<'static> {
     let mut values = [const { None }; FIELDS.len() + RESOURCES.len()];
     values[F::AccessKey as usize] = Some(key);
     values[F::SourceIp as usize] = Some(Cow::Borrowed("AWS Internal"));
-    Event { values, console: false, time }
+    Event { values, console: false, launch: false, time }
 }
 
 #[test]
