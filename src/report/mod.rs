@@ -3,8 +3,8 @@
 //! who signed in, what root did, what failed, from where, what is new — without a Kibana.
 //!
 //! - `spec.rs`: what is counted, once for both ways: scopes, tables and their cluster queries;
-//! - `aggregate.rs` (+ `tally.rs`, `distinct.rs`, `layout.rs`): from files, counted by the reader threads in
-//!   bounded memory;
+//! - `aggregate.rs` (+ `tally.rs`, `distinct.rs`, `layout.rs`): from files, counted by the reader
+//!   threads in bounded memory;
 //! - `cluster.rs`: from what is indexed, by aggregations;
 //! - `findings.rs`: the Sigma findings (`--rules`), from the readers' matches or `PREFIX-findings-*`;
 //! - `model.rs`: the report as data (`--json`); `page.rs`, `sections.rs`, `html.rs`, `svg.rs`: the page.
