@@ -196,9 +196,8 @@ impl Aggregator {
             Some((a, b)) => (a.min(e.time), b.max(e.time)),
         });
         let within = e.scopes(&self.options);
-        // Indexed loops, here and below: zipping with the arrays by value made the compiler copy
-        // them through the stack in pieces that stalled the loads after (a tenth of the report's
-        // counting by the profile).
+        // By index, here and below: zipped with the arrays by value, the loops had the compiler
+        // copy them through the stack first.
         for (i, count) in self.counts.iter_mut().enumerate() {
             *count += u64::from(within[i]);
         }
