@@ -98,6 +98,9 @@ mod report_findings;
 // report from a cluster equals the report from files and direct aggregations, on the four clusters.
 #[cfg(feature = "servers")]
 mod report_cluster;
+// report's memory bound on a million distinct principals, keys and addresses (half a minute; no server).
+#[cfg(feature = "servers")]
+mod report_memory;
 // The report page in headless Chromium: offline, no console error, markup as text, a screenshot.
 #[cfg(feature = "servers")]
 mod report_browser;

@@ -82,28 +82,7 @@ if [[ $MODE == memory || $MODE == both ]]; then
   input="$DIR/distinct-$DISTINCT"
   if [[ ! -d $input ]]; then
     echo "==> generating $DISTINCT events, each with its own principal, source IP and access key, in $input"
-    python3 - "$input" "$DISTINCT" <<'PY'
-import gzip, json, os, sys
-out, n = sys.argv[1], int(sys.argv[2])
-per_file = 10000
-folder = os.path.join(out, "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01")
-os.makedirs(folder, exist_ok=True)
-for f in range(0, n, per_file):
-    records = []
-    for i in range(f, min(n, f + per_file)):
-        records.append({
-            "eventVersion": "1.08", "eventTime": "2024-05-01T%02d:%02d:%02dZ" % (i // 3600 % 24, i // 60 % 60, i % 60),
-            "eventSource": "s3.amazonaws.com", "eventName": "PutObject" if i % 3 else "GetObject",
-            "awsRegion": "us-east-1", "sourceIPAddress": "10.%d.%d.%d" % (i >> 16 & 255, i >> 8 & 255, i & 255),
-            "userAgent": "aws-cli/2.15.0", "eventID": "ev-%09d" % i, "readOnly": i % 3 == 0,
-            "recipientAccountId": "111122223333", "eventType": "AwsApiCall",
-            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/user-%09d" % i,
-                             "accessKeyId": "AKIA%016d" % i, "userName": "user-%09d" % i},
-        })
-    name = "111122223333_CloudTrail_us-east-1_20240501T0000Z_%06d.json.gz" % (f // per_file)
-    with gzip.open(os.path.join(folder, name), "wt") as fh:
-        json.dump({"Records": records}, fh)
-PY
+    python3 "$REPO_ROOT/scripts/gen/distinct.py" "$input" "$DISTINCT"
   fi
   /usr/bin/time -v "$BIN" report "$input" --html "$DIR/distinct.html" --json "$DIR/distinct.json" 2>"$DIR/time.txt" >/dev/null
   kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$DIR/time.txt")
