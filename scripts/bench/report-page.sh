@@ -23,6 +23,8 @@
 set -euo pipefail
 # shellcheck source=../common.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
+# shellcheck source=corpus.sh source-path=SCRIPTDIR
+source "$REPO_ROOT/scripts/bench/corpus.sh"
 MODE="${BENCH_REPORT_MODE:-both}"
 EVENTS="${BENCH_REPORT_EVENTS:-300000}"
 DISTINCT="${BENCH_REPORT_DISTINCT:-1000000}"
@@ -54,16 +56,7 @@ if [[ $MODE == speed || $MODE == both ]]; then
   for which in $INPUTS; do
     case $which in
       real)
-        input="$DIR/real-x$COPIES"
-        if [[ ! -d $input ]]; then
-          echo "==> copying tests/corpus/real $COPIES times into $input"
-          for i in $(seq "$COPIES"); do
-            mkdir -p "$input.partial/copy-$i"
-            cp -R "$REPO_ROOT/tests/corpus/real/." "$input.partial/copy-$i/"
-          done
-          mv "$input.partial" "$input"
-        fi
-        speed "$input" "real events, tests/corpus/real x $COPIES"
+        speed "$(bench_real_corpus "$COPIES")" "real events, tests/corpus/real x $COPIES"
         ;;
       worst)
         input="$DIR/speed-$EVENTS"

@@ -11,8 +11,13 @@
 # may come from different moments), plus the findings the rules made. Written to
 # $CACHE_DIR/bench/sigma.txt too.
 #
+# BENCH_SIGMA_CORPUS=real runs the same on real events instead: the repository's corpus
+# (tests/corpus/real, 11,799 events) copied BENCH_COPIES times (default 25; corpus.sh). The generated
+# corpus fires far more (one rule, AWS STS AssumeRole Misuse, matches most of its AssumeRole calls).
+#
 # Environment: BENCH_EVENTS (default 120000), BENCH_RUNS (default 5), BENCH_SEED (default 1),
-# BENCH_BIN (a binary to use instead of building one).
+# BENCH_SIGMA_CORPUS (generated or real, default generated), BENCH_COPIES (default 25), BENCH_BIN (a
+# binary to use instead of building one).
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
@@ -28,14 +33,26 @@ log() { echo "bench sigma: $*" >&2; }
 
 BIN=${BENCH_BIN:-$(cloudtrail_es_bin)}
 mkdir -p "$BENCH_DIR"
-sum=$(sha256sum "$GEN" | cut -d' ' -f1)
-if [[ ! -d $CORPUS || $(cat "$CORPUS.gen" 2>/dev/null) != "$sum" ]]; then
-  log "generating $EVENTS events into $CORPUS"
-  rm -rf "$CORPUS" "$CORPUS.partial" "$CORPUS.bytes"
-  python3 "$GEN" --out "$CORPUS.partial" --events "$EVENTS" --seed "$SEED"
-  mv "$CORPUS.partial" "$CORPUS"
-  echo "$sum" >"$CORPUS.gen"
-fi
+case ${BENCH_SIGMA_CORPUS:-generated} in
+  generated)
+    sum=$(sha256sum "$GEN" | cut -d' ' -f1)
+    if [[ ! -d $CORPUS || $(cat "$CORPUS.gen" 2>/dev/null) != "$sum" ]]; then
+      log "generating $EVENTS events into $CORPUS"
+      rm -rf "$CORPUS" "$CORPUS.partial" "$CORPUS.bytes"
+      python3 "$GEN" --out "$CORPUS.partial" --events "$EVENTS" --seed "$SEED"
+      mv "$CORPUS.partial" "$CORPUS"
+      echo "$sum" >"$CORPUS.gen"
+    fi
+    WHAT="$EVENTS generated events"
+    ;;
+  real)
+    # shellcheck source=corpus.sh source-path=SCRIPTDIR
+    source "$REPO_ROOT/scripts/bench/corpus.sh"
+    CORPUS=$(bench_real_corpus "${BENCH_COPIES:-25}")
+    WHAT="real events, tests/corpus/real x ${BENCH_COPIES:-25}"
+    ;;
+  *) log "BENCH_SIGMA_CORPUS: generated or real, not '$BENCH_SIGMA_CORPUS'"; exit 2 ;;
+esac
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cloudtrail-bench-sigma.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
@@ -73,7 +90,7 @@ spread() {
 }
 {
   echo "cloudtrail-es sigma bench, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, load $LOAD_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
-  echo "corpus: $EVENTS events ($CORPUS); backfill --output FILE; best of $RUNS interleaved runs"
+  echo "corpus: $WHAT ($CORPUS); backfill --output FILE; best of $RUNS interleaved runs"
   echo "without rules:      wall ${WALL[plain]} s, CPU ${CPU[plain]} s"
   echo "--rules builtin:    wall ${WALL[sigma]} s, CPU ${CPU[sigma]} s"
   echo "ratio (budget 1.15): wall $(ratio "${WALL[sigma]}" "${WALL[plain]}")x, CPU $(ratio "${CPU[sigma]}" "${CPU[plain]}")x"
