@@ -153,7 +153,7 @@ async fn from_files(
             local::check_root(path)?;
         }
     }
-    let transform = Arc::new(Transform::noting_later(files.transform, spec::FIELDS, spec::RESOURCES)?);
+    let transform = Arc::new(Transform::noting(files.transform, spec::FIELDS, spec::RESOURCES)?);
     let cancel = CancellationToken::new();
     shutdown::cancel_on_signal(
         &cancel,

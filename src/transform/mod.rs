@@ -186,19 +186,10 @@ impl Transform {
     }
 
     /// Compiles the rules, and notes the values of `fields` (dotted paths) in each kept document
-    /// for [`Transform::encode_noted`].
-    pub fn noting(spec: TransformSpec, fields: &[&str]) -> Result<Self, TransformError> {
-        Transform::build(spec, fields, &[])
-    }
-
-    /// [`Transform::noting`], and `later` (dotted paths) read only on request, by
+    /// for [`Transform::encode_noted`]; `later` (dotted paths) are read only on request, by
     /// [`Transform::later_texts`]: for fields only some events need (the walk of every event then
     /// need not go into the objects that hold them).
-    pub fn noting_later(
-        spec: TransformSpec,
-        fields: &[&str],
-        later: &[&str],
-    ) -> Result<Self, TransformError> {
+    pub fn noting(spec: TransformSpec, fields: &[&str], later: &[&str]) -> Result<Self, TransformError> {
         Transform::build(spec, fields, later)
     }
 
@@ -360,7 +351,7 @@ impl Transform {
         Ok(Noting::Kept { day, event })
     }
 
-    /// The fields given as `later` to [`Transform::noting_later`] of the event last encoded with
+    /// The fields given as `later` to [`Transform::noting`] of the event last encoded with
     /// [`Transform::encode_noted`] into `noted` (`raw` and `out` as given to it), as
     /// [`Noted::texts`] reads the others: by a walk of their own over the event (or its redacted
     /// document), made now.

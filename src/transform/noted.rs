@@ -263,8 +263,9 @@ mod tests {
     use crate::transform::{Noted, Noting, Transform, TransformSpec};
 
     fn noted(spec: TransformSpec, event: &str) -> (Vec<Option<String>>, bool) {
-        let t = Transform::noting(spec, &["eventName", "userIdentity.accessKeyId", "readOnly", "missing"])
-            .unwrap();
+        let t =
+            Transform::noting(spec, &["eventName", "userIdentity.accessKeyId", "readOnly", "missing"], &[])
+                .unwrap();
         let (mut out, mut noted) = (b"prefix".to_vec(), Noted::default());
         let r = t.encode_noted(event.as_bytes(), &mut out, &mut noted).unwrap();
         assert!(matches!(r, Noting::Kept { .. }));
@@ -332,7 +333,7 @@ mod tests {
                 "****cket",
             ),
         ] {
-            let t = Transform::noting_later(spec, &["eventName"], &later).unwrap();
+            let t = Transform::noting(spec, &["eventName"], &later).unwrap();
             let (mut out, mut noted) = (Vec::new(), Noted::default());
             let checked = match t.encode_noted(event.as_bytes(), &mut out, &mut noted).unwrap() {
                 Noting::Kept { event, .. } => event,
