@@ -11,8 +11,8 @@
 //!   one hash lookup. Every bundled rule has requirements.
 //! - otherwise *anchors*: strings of which at least one occurs in the text of every event the
 //!   rule matches, searched in the event's bytes in one pass (ASCII case folded, as Sigma
-//!   compares; read from the rule by `anchors.rs`). A rule with neither (a number, `not` alone, a regular expression without a
-//!   literal…) is asked about every event.
+//!   compares; read from the rule by `anchors.rs`). A rule with neither (a number, `not` alone,
+//!   a regular expression without a literal…) is asked about every event.
 //!
 use super::anchors::rule_anchors;
 use super::event::RecordView;
