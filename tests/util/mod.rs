@@ -237,10 +237,10 @@ impl Cluster {
         }
     }
 
+    /// `GET path`, waiting like [`Cluster::count`] while the cluster is not ready (a `_count` on
+    /// an index being created answered 503 in a full run).
     pub fn get(&self, path: &str) -> Value {
-        let r =
-            ureq::get(&format!("{}{path}", self.url)).call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
-        r.into_json().expect("JSON")
+        self.when_ready("GET", path, "")
     }
 
     pub fn put(&self, path: &str, body: &str) -> Value {
